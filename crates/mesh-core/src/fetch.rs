@@ -1,0 +1,3 @@
+//! The fetch planner.
+//!
+//! INTERFACE SKELETON: to be implemented (owner: planner).
