@@ -586,6 +586,7 @@ impl AssetLayout {
             });
             entry.positions.push(pos);
         }
+        let mut touched = BTreeSet::new();
         for leaf in &expansion.leaves {
             let entry = self.leaf_cids.entry(leaf.cid).or_insert_with(|| {
                 self.missing_count += 1;
@@ -596,7 +597,12 @@ impl AssetLayout {
                 }
             });
             entry.indices.push(leaf.index);
-            entry.indices.sort_unstable();
+            touched.insert(leaf.cid);
+        }
+        for cid in touched {
+            if let Some(entry) = self.leaf_cids.get_mut(&cid) {
+                entry.indices.sort_unstable();
+            }
         }
         self.leaves.extend(expansion.leaves);
         self.leaves.sort_by_key(|l| l.index);

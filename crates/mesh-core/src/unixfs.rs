@@ -155,7 +155,7 @@ impl PbNode {
     /// Parses dag-pb bytes (fields in any order), refusing unknown fields, links without a
     /// valid CID and more than [`MAX_DECODE_LINKS`] links.
     pub fn decode(bytes: &Bytes) -> Result<Self, UnixFsError> {
-        let count = count_field(bytes, PB_NODE_LINKS, true)?;
+        let count = count_entries(bytes, PB_NODE_LINKS, Entries::PbLinks)?;
         let mut links = Vec::with_capacity(count);
         let mut data = None;
         let mut buf = bytes.clone();
@@ -191,27 +191,47 @@ fn length(buf: &mut Bytes) -> Result<usize, UnixFsError> {
     }
 }
 
-/// Counts the top-level occurrences of field `tag`, failing once there are more than
-/// [`MAX_DECODE_LINKS`], so that decoding allocates only for what it will accept. `strict`
-/// refuses fields other than dag-pb's two.
-fn count_field(bytes: &[u8], tag: u32, strict: bool) -> Result<usize, UnixFsError> {
+/// What [`count_entries`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entries {
+    /// `PBNode.Links`: one entry per occurrence; any field but `Data` and `Links` is refused.
+    PbLinks,
+    /// A repeated varint field, which a proto2 parser must accept packed too: a packed run
+    /// holds one entry per varint in it.
+    Varints,
+}
+
+/// Counts the entries of field `tag`, failing once there are more than
+/// [`MAX_DECODE_LINKS`], so that decoding allocates only for what it will accept.
+fn count_entries(bytes: &[u8], tag: u32, kind: Entries) -> Result<usize, UnixFsError> {
     let mut buf = bytes;
     let mut count = 0usize;
+    // Every pass consumes at least the key byte.
     while buf.has_remaining() {
         let (t, wire_type) = encoding::decode_key(&mut buf)?;
-        if strict && t != PB_NODE_DATA && t != PB_NODE_LINKS {
+        if kind == Entries::PbLinks && t != PB_NODE_DATA && t != PB_NODE_LINKS {
             return Err(UnixFsError::UnknownField(t));
         }
-        if t == tag {
-            count += 1;
-            if count > MAX_DECODE_LINKS {
-                return Err(UnixFsError::TooManyLinks {
-                    count,
-                    max: MAX_DECODE_LINKS,
-                });
-            }
-        }
+        let before = buf;
         encoding::skip_field(wire_type, t, &mut buf, DecodeContext::default())?;
+        if t != tag {
+            continue;
+        }
+        count += match (kind, wire_type) {
+            (Entries::Varints, WireType::LengthDelimited) => {
+                let mut packed = &before[..before.len() - buf.len()];
+                encoding::decode_varint(&mut packed)?;
+                // Each varint ends with the one byte that has its high bit clear.
+                packed.iter().filter(|&&b| b < 0x80).count()
+            }
+            _ => 1,
+        };
+        if count > MAX_DECODE_LINKS {
+            return Err(UnixFsError::TooManyLinks {
+                count,
+                max: MAX_DECODE_LINKS,
+            });
+        }
     }
     Ok(count)
 }
@@ -281,7 +301,7 @@ pub struct UnixFsData {
 impl UnixFsData {
     /// Parses UnixFS `Data` bytes, refusing more than [`MAX_DECODE_LINKS`] blocksizes.
     pub fn parse(bytes: &Bytes) -> Result<Self, UnixFsError> {
-        count_field(bytes, UNIXFS_BLOCKSIZES, false)?;
+        count_entries(bytes, UNIXFS_BLOCKSIZES, Entries::Varints)?;
         Ok(UnixFsData::decode(bytes.clone())?)
     }
 }
@@ -455,6 +475,24 @@ mod tests {
         };
         let err = UnixFsData::parse(&Bytes::from(data.encode_to_vec())).unwrap_err();
         assert!(matches!(err, UnixFsError::TooManyLinks { .. }));
+    }
+
+    #[test]
+    fn packed_blocksizes_are_counted_value_by_value() {
+        let mut packed = Vec::new();
+        encoding::encode_key(1, WireType::Varint, &mut packed);
+        encoding::encode_varint(DataType::File as u64, &mut packed);
+        let run = |n: usize| {
+            let mut out = packed.clone();
+            encoding::uint64::encode_packed(UNIXFS_BLOCKSIZES, &vec![300u64; n], &mut out);
+            Bytes::from(out)
+        };
+        let ok = UnixFsData::parse(&run(MAX_DECODE_LINKS)).unwrap();
+        assert_eq!(ok.blocksizes.len(), MAX_DECODE_LINKS);
+        assert!(matches!(
+            UnixFsData::parse(&run(MAX_DECODE_LINKS + 1)),
+            Err(UnixFsError::TooManyLinks { .. })
+        ));
     }
 
     #[test]
