@@ -40,7 +40,7 @@ done < <(manifest_assets)
 say "a tampered copy is refused (mesh verify exits 1)"
 large=/img/interference.png
 large_cid=$(manifest_assets | awk -F'\t' -v p="$large" '$1 == p { print $2 }')
-tampered=$(mktemp)
+tampered=$(mktemp -t tampered-XXXXXX.png)
 trap 'rm -f "$tampered"' EXIT
 cp "$SITE$large" "$tampered"
 # Overwrite one byte in the middle of the third 256 KiB leaf.
@@ -61,7 +61,8 @@ done < <(manifest_assets)
 cat <<EOT
 
 Done. The manifest is in $MANIFEST; the CLI is $MESH (try \`$MESH --help\`).
-Blocks are the distinct 256 KiB raw leaves plus dag-pb nodes a peer would transfer.
+BLOCKS counts the distinct blocks a peer would transfer: raw leaves of up to 256 KiB, plus
+the dag-pb nodes above them in files larger than one leaf.
 Not here yet: the browser node and the browser swarm demo (tabs loading these assets from
 each other, verified block by block, with the origin as fallback) arrive with later issues.
 EOT
