@@ -1,3 +1,0 @@
-//! The fetch planner.
-//!
-//! INTERFACE SKELETON: to be implemented (owner: planner).

@@ -1,0 +1,150 @@
+//! The state of one fetch: its layout, who may have it, what the origin is doing, and what has
+//! been handed to the page.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use cid::Cid;
+
+use super::origin::OriginRequest;
+use super::types::{BlockSource, FetchId, FetchSummary, OriginRequestId};
+use crate::layout::AssetLayout;
+use crate::stats::Source;
+use crate::time::Instant;
+
+/// Most deliveries one call makes, so a pathological layout cannot spin forever.
+const MAX_DELIVERIES_PER_CALL: usize = 1 << 20;
+
+#[derive(Debug)]
+pub(crate) struct FetchState<P> {
+    pub(crate) id: FetchId,
+    pub(crate) root: Cid,
+    pub(crate) started: Instant,
+    pub(crate) layout: AssetLayout,
+    /// Whether the driver can reach an origin for this asset.
+    pub(crate) has_origin: bool,
+    /// The origin was brought in.
+    pub(crate) origin_active: bool,
+    /// The origin failed or lied; it is not asked again.
+    pub(crate) origin_failed: bool,
+    /// The origin was brought in because nobody delivered in time: it may duplicate what peers
+    /// were asked, whichever source answers first wins.
+    pub(crate) hedge_all: bool,
+    pub(crate) origin_requests: BTreeMap<OriginRequestId, OriginRequest>,
+    /// Peers that have the asset (said have, or were announced as providers and connected).
+    pub(crate) holders: BTreeSet<P>,
+    /// Providers from the DHT not connected yet.
+    pub(crate) pending_providers: BTreeSet<P>,
+    /// Peers asked want-have that have not answered.
+    pub(crate) unanswered: BTreeSet<P>,
+    /// Whether the DHT lookup has finished.
+    pub(crate) discovery_done: bool,
+    /// Peers not to ask for a block again (they lied about it, stalled or lacked it).
+    pub(crate) excluded: BTreeMap<Cid, BTreeSet<P>>,
+    /// A peer delivered a verified block: the deadline no longer applies.
+    pub(crate) peer_started: bool,
+    /// Verified leaf bytes by CID, until the fetch ends.
+    pub(crate) leaf_data: BTreeMap<Cid, Bytes>,
+    /// Bytes handed to the page so far; also the offset of the next delivery.
+    pub(crate) delivered: u64,
+    /// Blocks pinned in the store for this fetch.
+    pub(crate) pinned: Vec<Cid>,
+    /// Every accepted block made it into the store.
+    pub(crate) all_stored: bool,
+    pub(crate) summary: FetchSummary,
+    /// Sources whose first byte was recorded.
+    pub(crate) ttfb_recorded: BTreeSet<Source>,
+}
+
+impl<P: Ord + Clone> FetchState<P> {
+    pub(crate) fn new(
+        id: FetchId,
+        root: Cid,
+        now: Instant,
+        layout: AssetLayout,
+        has_origin: bool,
+    ) -> Self {
+        Self {
+            id,
+            root,
+            started: now,
+            layout,
+            has_origin,
+            origin_active: false,
+            origin_failed: false,
+            hedge_all: false,
+            origin_requests: BTreeMap::new(),
+            holders: BTreeSet::new(),
+            pending_providers: BTreeSet::new(),
+            unanswered: BTreeSet::new(),
+            discovery_done: false,
+            excluded: BTreeMap::new(),
+            peer_started: false,
+            leaf_data: BTreeMap::new(),
+            delivered: 0,
+            pinned: Vec::new(),
+            all_stored: true,
+            summary: FetchSummary::default(),
+            ttfb_recorded: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the origin may be asked.
+    pub(crate) fn origin_usable(&self) -> bool {
+        self.has_origin && !self.origin_failed
+    }
+
+    /// Whether a peer we know of might still answer for the asset.
+    pub(crate) fn peers_pending(&self) -> bool {
+        !self.pending_providers.is_empty() || !self.unanswered.is_empty() || !self.discovery_done
+    }
+
+    pub(crate) fn is_excluded(&self, cid: &Cid, peer: &P) -> bool {
+        self.excluded.get(cid).is_some_and(|s| s.contains(peer))
+    }
+
+    pub(crate) fn exclude(&mut self, cid: Cid, peer: P) {
+        self.excluded.entry(cid).or_default().insert(peer);
+    }
+
+    /// Counts an accepted block in the summary; returns whether it is the first byte of
+    /// `source` for this fetch.
+    pub(crate) fn count(&mut self, now: Instant, from: &BlockSource<P>, bytes: u64) -> bool {
+        let source = from.source();
+        match source {
+            Source::Peer => self.summary.bytes_peer += bytes,
+            Source::Origin => self.summary.bytes_origin += bytes,
+            Source::Cache => self.summary.bytes_cache += bytes,
+        }
+        if self.summary.ttfb.is_none() {
+            self.summary.ttfb = Some(now - self.started);
+        }
+        self.ttfb_recorded.insert(source)
+    }
+
+    /// Hands out every verified byte that continues the delivered prefix, in order.
+    pub(crate) fn take_deliverable(&mut self) -> Vec<(u64, Bytes)> {
+        let mut out = Vec::new();
+        for _ in 0..MAX_DELIVERIES_PER_CALL {
+            let leaves = self.layout.leaves();
+            let Ok(i) = leaves.binary_search_by_key(&self.delivered, |l| l.offset) else {
+                break;
+            };
+            let Some(data) = self.leaf_data.get(&leaves[i].cid) else {
+                break;
+            };
+            if data.is_empty() {
+                // Only the empty file has an empty leaf; nothing to hand over.
+                break;
+            }
+            out.push((self.delivered, data.clone()));
+            self.delivered += data.len() as u64;
+        }
+        out
+    }
+
+    /// Every byte delivered and every block in.
+    pub(crate) fn is_done(&self) -> bool {
+        self.layout.is_complete() && self.layout.total_size() == Some(self.delivered)
+    }
+}

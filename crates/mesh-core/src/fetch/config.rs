@@ -1,0 +1,120 @@
+//! Planner settings and their defaults.
+
+use std::time::Duration;
+
+/// Settings of the [`Planner`](super::Planner). Start from [`Config::new`] (the defaults below)
+/// and adjust with the `with_*` methods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// How long peers get to deliver the first verified byte before the origin is asked too.
+    /// Default 200 ms: the product promise is that a page never waits noticeably longer than
+    /// without mesh, and discovery plus a warm peer answer well inside it on real networks.
+    pub fallback_after: Duration,
+    /// A peer with requests outstanding that delivers nothing for this long is stalled and loses
+    /// its blocks. Default 500 ms.
+    pub stall_timeout: Duration,
+    /// Blocks requested from one peer at a time. Default 16 (4 MiB of leaves): enough to keep a
+    /// 16 KiB-window WebRTC stream pipelined, small enough to re-plan quickly.
+    pub max_in_flight_per_peer: usize,
+    /// Leaves per origin Range request. Default 16 (4 MiB).
+    pub max_origin_range_leaves: usize,
+    /// Origin requests per fetch at a time. Default 4.
+    pub max_origin_requests: usize,
+    /// Largest asset the planner accepts (a lying root cannot make us buffer more). Default
+    /// 256 MiB.
+    pub max_asset_size: u64,
+    /// Score lost for a block that fails verification. Default 50.
+    pub corrupt_penalty: i32,
+    /// Score lost for stalling. Default 10.
+    pub stall_penalty: i32,
+    /// Score gained per verified block, up to [`Config::max_score`]. Default 1.
+    pub success_reward: i32,
+    /// Cap on a peer's score, so good history cannot buy many corrupt blocks. Default 20.
+    pub max_score: i32,
+    /// A peer at or below this score is ignored. Default -100: two corrupt blocks from a fresh
+    /// peer, or one plus a history of stalls.
+    pub ignore_threshold: i32,
+    /// Time to first origin byte assumed before any origin transfer was observed. Default 100 ms.
+    pub origin_latency_estimate: Duration,
+    /// Origin throughput assumed before any origin transfer was observed, bytes per second.
+    /// Default 4 MB/s.
+    pub origin_rate_estimate: f64,
+    /// A peer is slow when its projected finish exceeds the origin's by this factor.
+    /// Default 1.5: hedging costs origin bytes, so only switch on a clear win.
+    pub slow_peer_factor: f64,
+    /// Whether a completed, fully stored asset emits [`Action::Announce`](super::Action::Announce).
+    /// Default true.
+    pub announce: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            fallback_after: Duration::from_millis(200),
+            stall_timeout: Duration::from_millis(500),
+            max_in_flight_per_peer: 16,
+            max_origin_range_leaves: 16,
+            max_origin_requests: 4,
+            max_asset_size: 256 << 20,
+            corrupt_penalty: 50,
+            stall_penalty: 10,
+            success_reward: 1,
+            max_score: 20,
+            ignore_threshold: -100,
+            origin_latency_estimate: Duration::from_millis(100),
+            origin_rate_estimate: 4e6,
+            slow_peer_factor: 1.5,
+            announce: true,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`Config::fallback_after`].
+    pub fn with_fallback_after(mut self, d: Duration) -> Self {
+        self.fallback_after = d;
+        self
+    }
+
+    /// Sets [`Config::stall_timeout`].
+    pub fn with_stall_timeout(mut self, d: Duration) -> Self {
+        self.stall_timeout = d;
+        self
+    }
+
+    /// Sets [`Config::max_in_flight_per_peer`] (at least 1).
+    pub fn with_max_in_flight_per_peer(mut self, n: usize) -> Self {
+        self.max_in_flight_per_peer = n.max(1);
+        self
+    }
+
+    /// Sets [`Config::max_origin_range_leaves`] (at least 1).
+    pub fn with_max_origin_range_leaves(mut self, n: usize) -> Self {
+        self.max_origin_range_leaves = n.max(1);
+        self
+    }
+
+    /// Sets [`Config::max_asset_size`].
+    pub fn with_max_asset_size(mut self, bytes: u64) -> Self {
+        self.max_asset_size = bytes;
+        self
+    }
+
+    /// Sets the origin estimates used before real transfers are observed.
+    pub fn with_origin_estimate(mut self, latency: Duration, bytes_per_sec: f64) -> Self {
+        self.origin_latency_estimate = latency;
+        self.origin_rate_estimate = bytes_per_sec.max(1.0);
+        self
+    }
+
+    /// Sets [`Config::announce`].
+    pub fn with_announce(mut self, announce: bool) -> Self {
+        self.announce = announce;
+        self
+    }
+}

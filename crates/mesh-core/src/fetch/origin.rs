@@ -1,0 +1,219 @@
+//! Turning origin HTTP bodies into verified blocks.
+//!
+//! The origin is a plain static file server (a CDN): it serves file bytes, not blocks, and it is
+//! not trusted more than a peer. Two request shapes keep every released byte verified:
+//!
+//! * **Leaves**: a byte range covering leaves whose CIDs the layout already knows. Each leaf is
+//!   cut from the body and checked against its CID as soon as its last byte arrives.
+//! * **Whole**: the whole file, when the DAG's nodes are not known yet (nobody delivered the
+//!   root). The body is re-chunked with the same [`DagBuilder`] that made the CID. A leaf whose
+//!   CID the layout knows by then is checked at once; the others are held until the rebuilt root
+//!   equals the requested one, which proves every held block at once. Single-block assets, most
+//!   web assets, are verified the moment their body ends either way.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use cid::Cid;
+
+use super::types::OriginError;
+use crate::block::{Block, RAW_CODEC};
+use crate::dag::DagBuilder;
+use crate::layout::AssetLayout;
+use crate::time::Instant;
+
+/// A leaf expected in a range body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExpectedLeaf {
+    pub(crate) cid: Cid,
+    pub(crate) len: u64,
+}
+
+#[derive(Debug)]
+enum Body {
+    Leaves {
+        pending: VecDeque<ExpectedLeaf>,
+        buf: BytesMut,
+    },
+    Whole {
+        builder: DagBuilder,
+        /// Blocks computed from origin bytes that nothing has vouched for yet.
+        held: Vec<Block>,
+        /// Offset of the next leaf the builder will emit.
+        leaf_offset: u64,
+    },
+}
+
+/// One origin request in progress.
+#[derive(Debug)]
+pub(crate) struct OriginRequest {
+    pub(crate) started: Instant,
+    pub(crate) first_byte: Option<Instant>,
+    pub(crate) received: u64,
+    /// Leaves this request was planned to cover, released when it ends.
+    pub(crate) covers: Vec<Cid>,
+    body: Body,
+}
+
+impl OriginRequest {
+    pub(crate) fn leaves(now: Instant, leaves: Vec<ExpectedLeaf>) -> Self {
+        Self {
+            started: now,
+            first_byte: None,
+            received: 0,
+            covers: leaves.iter().map(|l| l.cid).collect(),
+            body: Body::Leaves {
+                pending: leaves.into(),
+                buf: BytesMut::new(),
+            },
+        }
+    }
+
+    pub(crate) fn whole(now: Instant) -> Self {
+        Self {
+            started: now,
+            first_byte: None,
+            received: 0,
+            covers: Vec::new(),
+            body: Body::Whole {
+                builder: DagBuilder::new(),
+                held: Vec::new(),
+                leaf_offset: 0,
+            },
+        }
+    }
+
+    pub(crate) fn is_whole(&self) -> bool {
+        matches!(self.body, Body::Whole { .. })
+    }
+
+    /// Takes the next piece of the body and returns the blocks it proved.
+    pub(crate) fn feed(
+        &mut self,
+        now: Instant,
+        data: &Bytes,
+        layout: &AssetLayout,
+        max_size: u64,
+    ) -> Result<Vec<Block>, OriginError> {
+        self.first_byte.get_or_insert(now);
+        self.received += data.len() as u64;
+        if self.received > max_size {
+            return Err(OriginError::TooLarge { max: max_size });
+        }
+        if let Some(total) = layout.total_size()
+            && self.is_whole()
+            && self.received > total
+        {
+            return Err(OriginError::Overlong);
+        }
+        let mut proved = Vec::new();
+        match &mut self.body {
+            Body::Leaves { pending, buf } => {
+                buf.extend_from_slice(data);
+                while let Some(next) = pending.front().copied() {
+                    let len = usize::try_from(next.len).unwrap_or(usize::MAX);
+                    if buf.len() < len {
+                        break;
+                    }
+                    let bytes = buf.split_to(len).freeze();
+                    proved.push(Block::verify(next.cid, bytes).map_err(OriginError::Verify)?);
+                    pending.pop_front();
+                }
+                if pending.is_empty() && !buf.is_empty() {
+                    return Err(OriginError::Overlong);
+                }
+            }
+            Body::Whole {
+                builder,
+                held,
+                leaf_offset,
+            } => {
+                let mut emitted = Vec::new();
+                builder.push(data, &mut |b| emitted.push(b));
+                for block in emitted {
+                    vouch(block, layout, leaf_offset, held, &mut proved)?;
+                }
+            }
+        }
+        Ok(proved)
+    }
+
+    /// The body ended: returns what it proved last, or why it is not acceptable.
+    pub(crate) fn finish(
+        self,
+        layout: &AssetLayout,
+        root: &Cid,
+    ) -> Result<Vec<Block>, OriginError> {
+        match self.body {
+            Body::Leaves { pending, .. } => {
+                if pending.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    Err(OriginError::Truncated)
+                }
+            }
+            Body::Whole {
+                builder,
+                mut held,
+                mut leaf_offset,
+            } => {
+                let mut emitted = Vec::new();
+                let built = builder.finish(&mut |b| emitted.push(b));
+                let mut proved = Vec::new();
+                for block in emitted {
+                    vouch(block, layout, &mut leaf_offset, &mut held, &mut proved)?;
+                }
+                if built.cid != *root {
+                    return Err(OriginError::RootMismatch {
+                        expected: *root,
+                        actual: built.cid,
+                    });
+                }
+                // The root matches, so every held block is part of the requested DAG. The
+                // builder emits parents after children: reversed, nodes come top-down, which is
+                // the order a layout can take them in.
+                let (mut nodes, leaves): (Vec<Block>, Vec<Block>) =
+                    held.into_iter().partition(|b| b.cid().codec() != RAW_CODEC);
+                nodes.reverse();
+                proved.extend(nodes);
+                proved.extend(leaves);
+                Ok(proved)
+            }
+        }
+    }
+}
+
+/// Decides what a block rebuilt from origin bytes is worth right now: proved if the layout
+/// already knows its CID at that place, a lie if the layout knows a different CID there, held
+/// otherwise.
+fn vouch(
+    block: Block,
+    layout: &AssetLayout,
+    leaf_offset: &mut u64,
+    held: &mut Vec<Block>,
+    proved: &mut Vec<Block>,
+) -> Result<(), OriginError> {
+    if block.cid().codec() != RAW_CODEC {
+        if layout.is_missing(block.cid()) {
+            proved.push(block);
+        } else {
+            held.push(block);
+        }
+        return Ok(());
+    }
+    let offset = *leaf_offset;
+    *leaf_offset += block.len() as u64;
+    let leaves = layout.leaves();
+    match leaves.binary_search_by_key(&offset, |l| l.offset) {
+        Ok(i) if leaves[i].cid == *block.cid() => proved.push(block),
+        Ok(i) => {
+            return Err(OriginError::LeafMismatch {
+                offset,
+                expected: leaves[i].cid,
+                actual: *block.cid(),
+            });
+        }
+        Err(_) => held.push(block),
+    }
+    Ok(())
+}

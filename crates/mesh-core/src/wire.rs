@@ -1,3 +1,0 @@
-//! The block-exchange wire codec.
-//!
-//! INTERFACE SKELETON: to be implemented (owner: wire helper).

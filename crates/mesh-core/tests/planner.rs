@@ -1,0 +1,617 @@
+//! Fetch planner scenarios in virtual time: every input carries an explicit `now`, nothing sleeps.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mesh_core::Cid;
+use mesh_core::block::CHUNK_SIZE;
+use mesh_core::dag::{Dag, build_dag};
+use mesh_core::fetch::{
+    Action, BlockSource, Config, Event, FallbackReason, FetchId, OriginRequestId, Penalty, Planner,
+    ReassignReason,
+};
+use mesh_core::stats::Source;
+use mesh_core::store::{BlockStore, MemoryStore};
+use mesh_core::time::Instant;
+
+type Peer = u32;
+
+fn ms(v: u64) -> Instant {
+    Instant::from_millis(v)
+}
+
+/// Deterministic content that never repeats a chunk.
+fn content(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn planner() -> Planner<Peer, MemoryStore> {
+    Planner::new(Config::new(), MemoryStore::new(64 << 20))
+}
+
+/// Drained output of one step.
+#[derive(Debug, Default)]
+struct Out {
+    actions: Vec<Action<Peer>>,
+    events: Vec<Event<Peer>>,
+}
+
+impl Out {
+    fn origin_fetches(&self) -> Vec<(OriginRequestId, Option<std::ops::Range<u64>>)> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::OriginFetch { request, range, .. } => Some((*request, range.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn want_blocks(&self) -> Vec<(Peer, Vec<Cid>)> {
+        self.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::SendWantBlock { peer, cids, .. } => Some((*peer, cids.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn delivered(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for a in &self.actions {
+            if let Action::Deliver { data, .. } = a {
+                out.extend_from_slice(data);
+            }
+        }
+        out
+    }
+
+    fn fallback(&self) -> Option<FallbackReason<Peer>> {
+        self.events.iter().find_map(|e| match e {
+            Event::Fallback { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+    }
+
+    fn completed(&self) -> Option<mesh_core::fetch::FetchSummary> {
+        self.events.iter().find_map(|e| match e {
+            Event::Completed { summary, .. } => Some(summary.clone()),
+            _ => None,
+        })
+    }
+
+    fn extend(&mut self, other: Out) {
+        self.actions.extend(other.actions);
+        self.events.extend(other.events);
+    }
+}
+
+fn drain(p: &mut Planner<Peer, MemoryStore>) -> Out {
+    let mut out = Out::default();
+    while let Some(a) = p.poll_action() {
+        out.actions.push(a);
+    }
+    while let Some(e) = p.poll_event() {
+        out.events.push(e);
+    }
+    out
+}
+
+fn block_data(dag: &Dag, cid: &Cid) -> Bytes {
+    dag.blocks
+        .iter()
+        .find(|b| b.cid() == cid)
+        .expect("block of the DAG")
+        .data()
+        .clone()
+}
+
+/// Checks that deliveries of one fetch are contiguous from offset 0.
+fn assert_in_order(out: &Out, fetch: FetchId) {
+    let mut next = 0;
+    for a in &out.actions {
+        if let Action::Deliver {
+            fetch: f,
+            offset,
+            data,
+        } = a
+        {
+            if *f == fetch {
+                assert_eq!(*offset, next, "deliveries must be contiguous");
+                next += data.len() as u64;
+            }
+        }
+    }
+}
+
+#[test]
+fn no_provider_falls_back_to_origin_exactly_at_the_deadline() {
+    let data = content(10_000, 1);
+    let dag = build_dag(&data);
+    let mut p = planner();
+    let fetch = p.start(ms(0), dag.root.cid, true);
+    let out = drain(&mut p);
+    assert!(matches!(out.actions[0], Action::FindProviders { cid } if cid == dag.root.cid));
+    assert!(out.origin_fetches().is_empty());
+    assert_eq!(p.poll_timeout(), Some(ms(200)));
+
+    p.handle_timeout(Instant::from_micros(199_999));
+    assert!(
+        drain(&mut p).origin_fetches().is_empty(),
+        "not a microsecond early"
+    );
+
+    p.handle_timeout(ms(200));
+    let out = drain(&mut p);
+    assert_eq!(out.fallback(), Some(FallbackReason::Deadline));
+    let requests = out.origin_fetches();
+    assert_eq!(requests.len(), 1);
+    let (request, range) = requests[0].clone();
+    assert_eq!(range, None, "root unknown: the whole asset");
+
+    // The body arrives in uneven pieces.
+    p.handle_origin_data(ms(250), request, Bytes::copy_from_slice(&data[..3000]));
+    p.handle_origin_data(ms(260), request, Bytes::copy_from_slice(&data[3000..]));
+    p.handle_origin_done(ms(261), request);
+    let out = drain(&mut p);
+    assert_eq!(out.delivered(), data);
+    assert_in_order(&out, fetch);
+    let summary = out.completed().expect("completed");
+    assert_eq!(summary.bytes_origin, data.len() as u64);
+    assert_eq!(summary.source_label(), "origin");
+    assert!(summary.fell_back);
+    assert!(
+        out.actions
+            .iter()
+            .any(|a| matches!(a, Action::Announce { cid } if *cid == dag.root.cid))
+    );
+    assert_eq!(p.poll_timeout(), None);
+    assert_eq!(p.stats().bytes(Source::Origin), data.len() as u64);
+}
+
+#[test]
+fn provider_found_at_50ms_delivers_and_origin_is_never_asked() {
+    let data = content(40_000, 2);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let mut p = planner();
+    let fetch = p.start(ms(0), root, true);
+    drain(&mut p);
+
+    p.handle_providers(ms(50), root, vec![7], true);
+    let out = drain(&mut p);
+    assert!(out.actions.contains(&Action::Connect { peer: 7 }));
+
+    p.handle_peer_connected(ms(60), 7);
+    let out = drain(&mut p);
+    assert_eq!(out.want_blocks(), vec![(7, vec![root])]);
+
+    p.handle_block(ms(70), 7, root, block_data(&dag, &root));
+    let out = drain(&mut p);
+    assert_eq!(out.delivered(), data);
+    assert_in_order(&out, fetch);
+    let summary = out.completed().expect("completed");
+    assert_eq!(summary.source_label(), "peer");
+    assert_eq!(summary.ttfb, Some(Duration::from_millis(70)));
+    assert!(!summary.fell_back);
+    assert_eq!(p.poll_timeout(), None, "the deadline is disarmed");
+    p.handle_timeout(ms(1000));
+    assert!(drain(&mut p).origin_fetches().is_empty());
+}
+
+#[test]
+fn connected_peers_are_asked_at_once_and_multi_block_assets_arrive_in_order() {
+    let data = content(5 * CHUNK_SIZE + 123, 3);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    p.handle_peer_connected(ms(0), 2);
+    let fetch = p.start(ms(1), root, true);
+    let out = drain(&mut p);
+    let asked: Vec<Peer> = out
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendWantHave { peer, cids, .. } if cids == &vec![root] => Some(*peer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, vec![1, 2], "want-have to every connected peer");
+    assert!(out.actions.contains(&Action::FindProviders { cid: root }));
+
+    p.handle_have(ms(5), 1, root);
+    p.handle_have(ms(5), 2, root);
+    let out = drain(&mut p);
+    let wants = out.want_blocks();
+    assert_eq!(wants.len(), 1);
+    let (first, _) = wants[0].clone();
+    p.handle_block(ms(8), first, root, block_data(&dag, &root));
+    let out = drain(&mut p);
+    // Leaves are spread over both holders.
+    let wants = out.want_blocks();
+    let by_peer: BTreeMap<Peer, usize> = wants.iter().map(|(p, c)| (*p, c.len())).collect();
+    assert_eq!(by_peer.values().sum::<usize>(), 6);
+    assert_eq!(by_peer.len(), 2, "both holders work: {by_peer:?}");
+
+    // Answer in reverse order: delivery still comes out in file order.
+    let mut all = Out::default();
+    let mut leaves: Vec<(Peer, Cid)> = wants
+        .iter()
+        .flat_map(|(peer, cids)| cids.iter().map(move |c| (*peer, *c)))
+        .collect();
+    leaves.reverse();
+    for (i, (peer, cid)) in leaves.into_iter().enumerate() {
+        p.handle_block(ms(10 + i as u64), peer, cid, block_data(&dag, &cid));
+        all.extend(drain(&mut p));
+    }
+    assert_eq!(all.delivered(), data);
+    assert_in_order(&all, fetch);
+    assert_eq!(all.completed().expect("completed").source_label(), "peer");
+}
+
+#[test]
+fn stalled_peer_loses_the_rest_to_origin_ranges() {
+    let data = content(8 * CHUNK_SIZE, 4);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    let fetch = p.start(ms(0), root, true);
+    p.handle_have(ms(2), 1, root);
+    drain(&mut p);
+    p.handle_block(ms(5), 1, root, block_data(&dag, &root));
+    let out = drain(&mut p);
+    let (_, leaves) = out.want_blocks()[0].clone();
+    assert_eq!(leaves.len(), 8);
+    // Two leaves arrive, then nothing.
+    let mut all = Out::default();
+    p.handle_block(ms(20), 1, leaves[0], block_data(&dag, &leaves[0]));
+    p.handle_block(ms(30), 1, leaves[1], block_data(&dag, &leaves[1]));
+    all.extend(drain(&mut p));
+    assert_eq!(
+        p.poll_timeout(),
+        Some(ms(530)),
+        "stall clock runs from the last block"
+    );
+    p.handle_timeout(ms(530));
+    let out = drain(&mut p);
+    assert!(out.events.iter().any(|e| matches!(e,
+        Event::Reassigned { peer: 1, reason: ReassignReason::Stalled, cids, .. } if cids.len() == 6)));
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        Event::PeerPenalized {
+            peer: 1,
+            penalty: Penalty::Stalled,
+            ..
+        }
+    )));
+    assert_eq!(out.fallback(), Some(FallbackReason::Stalled(1)));
+    assert!(
+        out.actions
+            .iter()
+            .any(|a| matches!(a, Action::SendCancel { peer: 1, cids } if cids.len() == 6))
+    );
+    let ranges = out.origin_fetches();
+    assert_eq!(ranges.len(), 1);
+    let (request, range) = ranges[0].clone();
+    let range = range.expect("a range, the leaves are known");
+    assert_eq!(range, (2 * CHUNK_SIZE as u64)..(8 * CHUNK_SIZE as u64));
+    all.extend(out);
+    let body = &data[range.start as usize..range.end as usize];
+    for piece in body.chunks(100_000) {
+        p.handle_origin_data(ms(600), request, Bytes::copy_from_slice(piece));
+        all.extend(drain(&mut p));
+    }
+    p.handle_origin_done(ms(700), request);
+    all.extend(drain(&mut p));
+    assert_eq!(all.delivered(), data);
+    assert_in_order(&all, fetch);
+    let summary = all.completed().expect("completed");
+    assert_eq!(summary.bytes_origin, 6 * CHUNK_SIZE as u64);
+    assert!(summary.bytes_peer >= 2 * CHUNK_SIZE as u64);
+    assert_eq!(summary.source_label(), "mixed");
+}
+
+#[test]
+fn slow_peer_is_projected_later_than_origin_and_loses_blocks() {
+    let data = content(12 * CHUNK_SIZE, 5);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    p.start(ms(0), root, true);
+    p.handle_have(ms(1), 1, root);
+    drain(&mut p);
+    p.handle_block(ms(2), 1, root, block_data(&dag, &root));
+    let out = drain(&mut p);
+    let (_, leaves) = out.want_blocks()[0].clone();
+    // 256 KiB per second: 12 leaves would take 11 more seconds; the origin estimate is ~0.9 s.
+    p.handle_block(ms(1002), 1, leaves[0], block_data(&dag, &leaves[0]));
+    let out = drain(&mut p);
+    let moved = out
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Reassigned {
+                peer: 1,
+                reason: ReassignReason::Slow,
+                cids,
+                ..
+            } => Some(cids.len()),
+            _ => None,
+        })
+        .expect("slow peer reassigned");
+    assert_eq!(moved, 10, "keeps its oldest outstanding block");
+    assert_eq!(out.fallback(), Some(FallbackReason::Slow(1)));
+    let ranges: u64 = out
+        .origin_fetches()
+        .iter()
+        .map(|(_, r)| r.clone().map_or(0, |r| r.end - r.start))
+        .sum();
+    assert_eq!(ranges, 10 * CHUNK_SIZE as u64);
+}
+
+#[test]
+fn corrupt_block_is_never_released_and_is_refetched_from_another_peer() {
+    let data = content(3 * CHUNK_SIZE, 6);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    p.handle_peer_connected(ms(0), 2);
+    let fetch = p.start(ms(0), root, true);
+    p.handle_have(ms(1), 1, root);
+    drain(&mut p);
+    p.handle_block(ms(2), 1, root, block_data(&dag, &root));
+    let out = drain(&mut p);
+    let (_, leaves) = out.want_blocks()[0].clone();
+    p.handle_have(ms(3), 2, root);
+    drain(&mut p);
+
+    let mut all = Out::default();
+    let mut evil = block_data(&dag, &leaves[0]).to_vec();
+    evil[17] ^= 0xff;
+    p.handle_block(ms(5), 1, leaves[0], Bytes::from(evil));
+    let out = drain(&mut p);
+    assert!(out.delivered().is_empty(), "nothing unverified is released");
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        Event::PeerPenalized {
+            peer: 1,
+            penalty: Penalty::Corrupt(_),
+            score: -50
+        }
+    )));
+    assert!(
+        out.want_blocks().contains(&(2, vec![leaves[0]])),
+        "asked of peer 2"
+    );
+    assert_eq!(p.peer_score(&1), Some(-50));
+    all.extend(out);
+
+    // A second lie gets peer 1 ignored; its outstanding blocks move to peer 2.
+    let mut evil = block_data(&dag, &leaves[1]).to_vec();
+    evil[0] ^= 1;
+    p.handle_block(ms(6), 1, leaves[1], Bytes::from(evil));
+    let out = drain(&mut p);
+    assert!(out.events.contains(&Event::PeerIgnored { peer: 1 }));
+    assert!(p.is_ignored(&1));
+    all.extend(out);
+    for (peer, cids) in all.want_blocks() {
+        assert!(peer == 2 || cids.iter().all(|c| !leaves[..2].contains(c)) || peer == 1);
+    }
+    // Peer 1's later (even correct) blocks are not taken.
+    p.handle_block(ms(7), 1, leaves[2], block_data(&dag, &leaves[2]));
+    all.extend(drain(&mut p));
+    for cid in &leaves {
+        p.handle_block(ms(8), 2, *cid, block_data(&dag, cid));
+        all.extend(drain(&mut p));
+    }
+    assert_eq!(all.delivered(), data);
+    assert_in_order(&all, fetch);
+    let accepted_from_1 = all.events.iter().any(|e| {
+        matches!(e, Event::BlockAccepted { from: BlockSource::Peer(1), cid, .. } if *cid != root)
+    });
+    assert!(!accepted_from_1);
+}
+
+#[test]
+fn only_a_corrupt_peer_means_origin_at_once() {
+    let data = content(1000, 7);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    p.start(ms(0), root, true);
+    p.handle_providers(ms(1), root, vec![], true);
+    p.handle_have(ms(2), 1, root);
+    drain(&mut p);
+    p.handle_block(ms(3), 1, root, Bytes::from_static(b"not the asset"));
+    let out = drain(&mut p);
+    assert_eq!(out.fallback(), Some(FallbackReason::PeersLost));
+    assert_eq!(out.origin_fetches().len(), 1);
+    assert!(out.delivered().is_empty());
+}
+
+#[test]
+fn tampered_origin_is_an_integrity_failure_without_peers() {
+    let data = content(1000, 8);
+    let dag = build_dag(&data);
+    let mut p = planner();
+    let fetch = p.start(ms(0), dag.root.cid, true);
+    p.handle_providers(ms(10), dag.root.cid, vec![], true);
+    let out = drain(&mut p);
+    assert_eq!(
+        out.fallback(),
+        Some(FallbackReason::NoProviders),
+        "no need to wait for the deadline"
+    );
+    let (request, _) = out.origin_fetches()[0].clone();
+    let mut bad = data.clone();
+    bad[999] ^= 1;
+    p.handle_origin_data(ms(20), request, Bytes::from(bad));
+    p.handle_origin_done(ms(21), request);
+    let out = drain(&mut p);
+    assert!(out.delivered().is_empty());
+    assert!(out.events.iter().any(|e| matches!(e, Event::Failed { fetch: f, error: mesh_core::fetch::FetchError::Origin { .. } } if *f == fetch)));
+    assert_eq!(p.active_fetches(), 0);
+}
+
+#[test]
+fn multi_block_asset_from_origin_alone_is_verified_by_rebuilding_the_dag() {
+    let data = content(3 * CHUNK_SIZE + 5, 9);
+    let dag = build_dag(&data);
+    let mut p = planner();
+    let fetch = p.start(ms(0), dag.root.cid, true);
+    p.handle_timeout(ms(200));
+    let out = drain(&mut p);
+    let (request, range) = out.origin_fetches()[0].clone();
+    assert_eq!(range, None);
+    let mut all = Out::default();
+    for piece in data.chunks(70_000) {
+        p.handle_origin_data(ms(300), request, Bytes::copy_from_slice(piece));
+        all.extend(drain(&mut p));
+    }
+    assert!(all.delivered().is_empty(), "held until the root is proven");
+    p.handle_origin_done(ms(301), request);
+    all.extend(drain(&mut p));
+    assert_eq!(all.delivered(), data);
+    assert_in_order(&all, fetch);
+    assert!(all.completed().is_some());
+    // Every block is cached and can be served to peers.
+    for block in &dag.blocks {
+        assert!(p.store().contains(block.cid()));
+    }
+}
+
+#[test]
+fn cancel_releases_wants_origin_requests_and_pins() {
+    let data = content(4 * CHUNK_SIZE, 10);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let budget = (4 * CHUNK_SIZE + 4096) as u64;
+    let mut p: Planner<Peer, MemoryStore> = Planner::new(Config::new(), MemoryStore::new(budget));
+    p.handle_peer_connected(ms(0), 1);
+    let fetch = p.start(ms(0), root, true);
+    p.handle_have(ms(1), 1, root);
+    drain(&mut p);
+    p.handle_block(ms(2), 1, root, block_data(&dag, &root));
+    let out = drain(&mut p);
+    let (_, leaves) = out.want_blocks()[0].clone();
+    p.handle_block(ms(3), 1, leaves[0], block_data(&dag, &leaves[0]));
+    p.handle_timeout(ms(600)); // stall: origin ranges start
+    let out = drain(&mut p);
+    assert!(!out.origin_fetches().is_empty());
+    let origin: Vec<OriginRequestId> = out.origin_fetches().iter().map(|(r, _)| *r).collect();
+
+    p.cancel(ms(601), fetch);
+    let out = drain(&mut p);
+    assert!(out.events.contains(&Event::Cancelled { fetch }));
+    for r in &origin {
+        assert!(out.actions.contains(&Action::CancelOrigin { request: *r }));
+    }
+    assert_eq!(p.active_fetches(), 0);
+    assert_eq!(p.poll_timeout(), None);
+    // Unpinned: a new block that needs the room evicts the cancelled fetch's blocks.
+    let filler = mesh_core::Block::from_data(
+        mesh_core::block::RAW_CODEC,
+        Bytes::from(content(4 * CHUNK_SIZE, 11)[..CHUNK_SIZE * 4].to_vec()),
+    );
+    assert!(filler.len() as u64 <= budget);
+    p.store_mut().put(filler).expect("room after unpinning");
+    assert!(!p.store().contains(&leaves[0]));
+    // Late data for the cancelled fetch is ignored.
+    p.handle_origin_data(ms(700), origin[0], Bytes::from_static(b"late"));
+    p.handle_block(ms(700), 1, leaves[1], block_data(&dag, &leaves[1]));
+    assert!(drain(&mut p).delivered().is_empty());
+}
+
+#[test]
+fn second_fetch_is_served_from_cache() {
+    let data = content(2 * CHUNK_SIZE + 1, 12);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let mut p = planner();
+    let first = p.start(ms(0), root, true);
+    p.handle_timeout(ms(200));
+    let (request, _) = drain(&mut p).origin_fetches()[0].clone();
+    p.handle_origin_data(ms(210), request, Bytes::from(data.clone()));
+    p.handle_origin_done(ms(211), request);
+    assert!(drain(&mut p).completed().is_some());
+
+    let second = p.start(ms(1000), root, true);
+    assert_ne!(first, second);
+    let out = drain(&mut p);
+    assert_eq!(out.delivered(), data);
+    let summary = out.completed().expect("completed from cache");
+    assert_eq!(summary.source_label(), "cache");
+    assert!(
+        !out.actions
+            .iter()
+            .any(|a| matches!(a, Action::FindProviders { .. }))
+    );
+    assert!(p.store().stats().hits >= 4);
+}
+
+#[test]
+fn hedged_origin_and_late_peer_first_verified_wins() {
+    let data = content(2000, 13);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    let fetch = p.start(ms(0), root, true);
+    p.handle_have(ms(150), 1, root);
+    drain(&mut p);
+    p.handle_timeout(ms(200)); // peer asked but silent: origin hedges
+    let out = drain(&mut p);
+    assert_eq!(out.fallback(), Some(FallbackReason::Deadline));
+    let (request, _) = out.origin_fetches()[0].clone();
+    // The peer wins the race.
+    p.handle_block(ms(210), 1, root, block_data(&dag, &root));
+    let out = drain(&mut p);
+    assert_eq!(out.delivered(), data);
+    assert!(out.actions.contains(&Action::CancelOrigin { request }));
+    assert_eq!(out.completed().expect("done").source_label(), "peer");
+    assert_in_order(&out, fetch);
+}
+
+#[test]
+fn without_origin_and_without_providers_the_fetch_fails_clearly() {
+    let dag = build_dag(&content(100, 14));
+    let mut p = planner();
+    let fetch = p.start(ms(0), dag.root.cid, false);
+    assert_eq!(p.poll_timeout(), None, "no origin, no deadline");
+    p.handle_providers(ms(30), dag.root.cid, vec![], true);
+    let out = drain(&mut p);
+    assert!(out.events.iter().any(|e| matches!(e,
+        Event::Failed { fetch: f, error: mesh_core::fetch::FetchError::NoSource { .. } } if *f == fetch)));
+}
+
+#[test]
+fn unsupported_root_fails_at_start() {
+    // dag-cbor (0x71) is not a UnixFS file.
+    let raw = mesh_core::block::cid_for(mesh_core::block::RAW_CODEC, b"x");
+    let cid = Cid::new_v1(0x71, *raw.hash());
+    let mut p = planner();
+    let fetch = p.start(ms(0), cid, true);
+    let out = drain(&mut p);
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(e, Event::Failed { fetch: f, .. } if *f == fetch))
+    );
+    assert_eq!(p.active_fetches(), 0);
+}
