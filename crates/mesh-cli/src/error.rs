@@ -68,9 +68,6 @@ pub(crate) enum CliError {
     /// The site root is not a directory.
     #[error("{} is not a directory", .0.display())]
     NotADirectory(PathBuf),
-    /// A file name that cannot become a URL path.
-    #[error("cannot name {} in a manifest: its path is not valid UTF-8", .0.display())]
-    NonUtf8Path(PathBuf),
     /// The site holds more files than one manifest may list.
     #[error("{} holds more than {max} files, the most one manifest may list", .root.display())]
     TooManyFiles {

@@ -15,6 +15,7 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use mesh_core::manifest::site_path;
 use walkdir::{DirEntry, WalkDir};
 
 use crate::error::CliError;
@@ -127,7 +128,7 @@ pub(crate) fn walk_site(root: &Path, exclude: Option<&Path>) -> Result<SiteWalk,
             .len();
         walk.files.push(SiteFile {
             path: entry.path().to_owned(),
-            site_path: site_path(entry.path(), root)?,
+            site_path: site_path_of(entry.path(), root)?,
             size,
         });
     }
@@ -176,20 +177,13 @@ fn canonical_target(path: &Path) -> Option<PathBuf> {
     Some(fs::canonicalize(parent).ok()?.join(name))
 }
 
-/// `/` + `path` relative to `root`, separators as `/`.
-fn site_path(path: &Path, root: &Path) -> Result<String, CliError> {
+/// The site path of `path` under `root`, by mesh-core's rules (so it is one `Manifest` accepts).
+fn site_path_of(path: &Path, root: &Path) -> Result<String, CliError> {
     let relative = path.strip_prefix(root).unwrap_or(path);
-    let mut site = String::new();
-    for component in relative.components() {
-        if let Component::Normal(name) = component {
-            let name = name
-                .to_str()
-                .ok_or_else(|| CliError::NonUtf8Path(path.to_owned()))?;
-            site.push('/');
-            site.push_str(name);
-        }
-    }
-    Ok(site)
+    site_path(relative).map_err(|source| CliError::Manifest {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A walkdir failure as a read error on the entry it concerns.
@@ -285,6 +279,23 @@ mod tests {
                 ("peek", "symlink leads to a hidden file"),
             ]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_cannot_be_site_paths_are_errors() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tree(&["ok.txt"]);
+        fs::write(dir.path().join("what?.txt"), "").unwrap();
+        let err = walk_site(dir.path(), None).unwrap_err();
+        assert!(matches!(err, CliError::Manifest { .. }), "{err:?}");
+        assert!(err.to_string().contains("what?.txt"), "{err}");
+
+        let dir = tree(&["ok.txt"]);
+        let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+        fs::write(dir.path().join(latin1), "").unwrap();
+        let err = walk_site(dir.path(), None).unwrap_err();
+        assert!(err.to_string().contains("not valid UTF-8"), "{err}");
     }
 
     #[test]
