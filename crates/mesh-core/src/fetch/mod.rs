@@ -296,17 +296,25 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
 
     /// `peer` says it does not have `cid`.
     pub fn handle_dont_have(&mut self, now: Instant, peer: P, cid: Cid) {
+        let mut affected = Vec::new();
         for f in self.fetches.values_mut() {
+            let mut touched = false;
             if f.root == cid {
-                f.unanswered.remove(&peer);
-                f.holders.remove(&peer);
+                touched |= f.unanswered.remove(&peer);
+                touched |= f.holders.remove(&peer);
             }
             if f.layout.is_missing(&cid) {
                 f.exclude(cid, peer.clone());
+                touched = true;
+            }
+            if touched {
+                affected.push(f.id);
             }
         }
         self.take_back(&peer, Some(&[cid]), ReassignReason::DontHave);
-        self.replan_all(now);
+        for id in affected {
+            self.finish_or_schedule(now, id);
+        }
     }
 
     /// `peer` sent a block. The bytes are untrusted: they are verified before anything else.
