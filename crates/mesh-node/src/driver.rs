@@ -25,7 +25,7 @@ use futures::StreamExt;
 use libp2p::core::transport::ListenerId;
 use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult};
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{self, InboundFailure, OutboundFailure, OutboundRequestId};
+use libp2p::request_response::{self, OutboundFailure, OutboundRequestId};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify};
@@ -35,7 +35,8 @@ use mesh_core::fetch::{
 use mesh_core::store::{BlockStore, MemoryStore};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{
-    BlockRequest, BlockResponse, BlockServer, MAX_WANT_HAVE_CIDS, ProtocolError, ServeOutcome,
+    BlockCodec, BlockRequest, BlockResponse, BlockServer, MAX_WANT_HAVE_CIDS, ProtocolError,
+    ServeOutcome,
 };
 use mesh_protocol::{Behaviour, Event, provider_key};
 use reqwest::Url;
@@ -50,6 +51,10 @@ use crate::origin::{self, OriginEvent};
 /// Planner actions (and events) handled per turn before the loop looks at its inputs again;
 /// what is left is handled on the next turn, which comes at once.
 const MAX_ACTIONS_PER_TURN: usize = 4096;
+
+/// How often the status is refreshed even without events: the codec counts rejected requests
+/// inside connection handlers, which wake nobody.
+const STATUS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// A block-exchange request of ours awaiting its answer.
 #[derive(Debug)]
@@ -77,6 +82,8 @@ pub(crate) struct Driver {
     swarm: Swarm<Behaviour>,
     planner: Planner<PeerId, MemoryStore>,
     server: BlockServer,
+    /// Shares its counter of rejected inbound requests with the swarm's codec.
+    codec: BlockCodec,
     epoch: Instant,
     identify_version: String,
     blocks_protocol: StreamProtocol,
@@ -111,6 +118,7 @@ pub(crate) struct DriverParts {
     pub(crate) swarm: Swarm<Behaviour>,
     pub(crate) planner: Planner<PeerId, MemoryStore>,
     pub(crate) server: BlockServer,
+    pub(crate) codec: BlockCodec,
     pub(crate) protocol: mesh_protocol::Config,
     pub(crate) advertise_listen_addrs: bool,
     pub(crate) corrupt: bool,
@@ -129,6 +137,7 @@ impl Driver {
             swarm: parts.swarm,
             planner: parts.planner,
             server: parts.server,
+            codec: parts.codec,
             epoch: Instant::now(),
             identify_version: ns.identify_protocol_version(),
             blocks_protocol: ns.blocks_protocol(),
@@ -158,6 +167,8 @@ impl Driver {
 
     /// Runs until shutdown or until every handle is dropped.
     pub(crate) async fn run(mut self) {
+        let mut status_tick = tokio::time::interval(STATUS_INTERVAL);
+        status_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let timer = self.planner.poll_timeout().map(|t| self.deadline(t));
             tokio::select! {
@@ -172,6 +183,7 @@ impl Driver {
                     self.planner.handle_timeout(now);
                 }
                 () = std::future::ready(()), if self.more_actions => {}
+                _ = status_tick.tick() => {}
             }
             self.drain_planner();
             self.publish_status();
@@ -234,6 +246,7 @@ impl Driver {
                 stats.transfer = self.planner.stats().snapshot();
                 stats.serve = self.server.stats();
                 stats.store = self.planner.store().stats();
+                stats.malformed_requests = self.codec.rejected_requests();
                 let _ = reply.send(stats);
             }
             Command::Shutdown => {}
@@ -823,12 +836,9 @@ impl Driver {
                 error,
                 ..
             } => {
-                if is_malformed_inbound(&error) {
-                    self.stats.malformed_requests += 1;
-                    tracing::warn!(%peer, %error, "malformed block-exchange request");
-                } else {
-                    tracing::debug!(%peer, %error, "inbound block request failed");
-                }
+                // Requests that fail to decode never get here (request-response only logs
+                // them); the codec counts those.
+                tracing::debug!(%peer, %error, "inbound block request failed");
                 self.server.finished(request_id);
             }
             request_response::Event::ResponseSent { request_id, .. } => {
@@ -880,6 +890,14 @@ impl Driver {
     }
 
     fn publish_status(&mut self) {
+        let rejected = self.codec.rejected_requests();
+        if rejected > self.stats.malformed_requests {
+            tracing::warn!(
+                count = rejected - self.stats.malformed_requests,
+                "rejected malformed or oversize block-exchange requests"
+            );
+            self.stats.malformed_requests = rejected;
+        }
         let routing_table = self
             .swarm
             .behaviour_mut()
@@ -891,6 +909,8 @@ impl Driver {
             connected_peers: self.swarm.connected_peers().count(),
             mesh_peers: self.mesh_peers.len(),
             routing_table,
+            malformed_requests: self.stats.malformed_requests,
+            malformed_responses: self.stats.malformed_responses,
         };
         self.status.send_if_modified(|s| {
             let changed = *s != status;
@@ -935,10 +955,6 @@ fn corrupt(response: BlockResponse) -> BlockResponse {
 
 fn is_malformed_outbound(error: &OutboundFailure) -> bool {
     matches!(error, OutboundFailure::Io(e) if is_protocol_error(e))
-}
-
-fn is_malformed_inbound(error: &InboundFailure) -> bool {
-    matches!(error, InboundFailure::Io(e) if is_protocol_error(e))
 }
 
 fn is_protocol_error(e: &std::io::Error) -> bool {

@@ -128,6 +128,10 @@ pub struct NodeStatus {
     pub mesh_peers: usize,
     /// Peers in the Kademlia routing table.
     pub routing_table: usize,
+    /// Inbound block-exchange requests that were malformed or oversize (see [`NodeStats`]).
+    pub malformed_requests: u64,
+    /// Block-exchange responses that were malformed or oversize.
+    pub malformed_responses: u64,
 }
 
 /// Controls a running node. Cheap to clone; the node stops on [`NodeHandle::shutdown`] or when

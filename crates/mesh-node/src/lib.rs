@@ -66,7 +66,8 @@ impl Node {
         let bootstrap = driver::bootstrap_peers(&config.bootstrap)?;
         let protocol =
             mesh_protocol::Config::new(config.namespace.clone()).with_kad_mode(config.kad_mode);
-        let mut swarm = swarm::build(keypair, &protocol).await?;
+        let codec = mesh_protocol::blocks::BlockCodec::new();
+        let mut swarm = swarm::build(keypair, &protocol, codec.clone()).await?;
 
         let mut listeners = HashSet::new();
         for addr in &config.listen {
@@ -102,6 +103,7 @@ impl Node {
             swarm,
             planner,
             server: BlockServer::new(config.serve.clone()),
+            codec,
             protocol,
             advertise_listen_addrs: config.external_addrs.is_empty(),
             corrupt: config.serve_corrupt_blocks_for_testing,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use libp2p::identity::Keypair;
 use libp2p::{Swarm, noise, tcp, yamux};
 use mesh_protocol::Behaviour;
+use mesh_protocol::blocks::BlockCodec;
 
 use crate::error::StartError;
 
@@ -13,10 +14,11 @@ use crate::error::StartError;
 /// asset is still connected (warm) for the next page load's assets.
 pub(crate) const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A swarm for `keypair` running `behaviour`.
+/// A swarm for `keypair` running mesh-protocol's behaviour with `codec`.
 pub(crate) async fn build(
     keypair: Keypair,
     config: &mesh_protocol::Config,
+    codec: BlockCodec,
 ) -> Result<Swarm<Behaviour>, StartError> {
     let transport_error = |e: &dyn std::fmt::Display| StartError::Transport(e.to_string());
     let builder = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -35,7 +37,7 @@ pub(crate) async fn build(
         .await
         .map_err(|e| transport_error(&e))?;
     let swarm = builder
-        .with_behaviour(|key| Behaviour::new(key, config, None))
+        .with_behaviour(|key| Behaviour::with_codec(key, config, None, codec))
         .map_err(|e| transport_error(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build();

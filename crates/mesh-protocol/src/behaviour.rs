@@ -139,10 +139,11 @@ impl Config {
             .with_agent_version(self.agent_version.clone())
     }
 
-    /// The block-exchange protocol behaviour.
-    pub fn blocks_behaviour(&self) -> request_response::Behaviour<BlockCodec> {
+    /// The block-exchange protocol behaviour, with `codec` (keep a clone to read its
+    /// counter).
+    pub fn blocks_behaviour(&self, codec: BlockCodec) -> request_response::Behaviour<BlockCodec> {
         request_response::Behaviour::with_codec(
-            BlockCodec,
+            codec,
             [(
                 self.namespace.blocks_protocol(),
                 request_response::ProtocolSupport::Full,
@@ -225,6 +226,17 @@ impl Behaviour {
         config: &Config,
         relay: Option<relay::client::Behaviour>,
     ) -> Self {
+        Self::with_codec(keypair, config, relay, BlockCodec::new())
+    }
+
+    /// Like [`Behaviour::new`], with the block codec given, so the caller can keep a clone and
+    /// read [`BlockCodec::rejected_requests`].
+    pub fn with_codec(
+        keypair: &Keypair,
+        config: &Config,
+        relay: Option<relay::client::Behaviour>,
+        codec: BlockCodec,
+    ) -> Self {
         let peer_id = keypair.public().to_peer_id();
         let store = MemoryStore::with_config(peer_id, config.kad_store.clone());
         let mut kad = kad::Behaviour::with_config(peer_id, store, config.kad_config());
@@ -233,7 +245,7 @@ impl Behaviour {
             identify: identify::Behaviour::new(config.identify_config(keypair.public())),
             ping: ping::Behaviour::new(ping::Config::new()),
             kad,
-            blocks: config.blocks_behaviour(),
+            blocks: config.blocks_behaviour(codec),
             relay: Toggle::from(relay),
         }
     }

@@ -2,6 +2,8 @@
 //! while reading.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -16,8 +18,32 @@ use super::message::{BlockRequest, BlockResponse, MAX_REQUEST_SIZE, ProtocolErro
 ///
 /// Requests may not exceed [`MAX_REQUEST_SIZE`], responses [`MAX_MESSAGE_SIZE`]; a peer that
 /// announces more is refused after its length prefix, before any of the body is buffered.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BlockCodec;
+///
+/// Clones share one counter of rejected inbound requests: request-response only logs a request
+/// that fails to decode (no event reaches the swarm), so this is how a node sees such abuse.
+#[derive(Debug, Clone, Default)]
+pub struct BlockCodec {
+    rejected_requests: Arc<AtomicU64>,
+}
+
+impl BlockCodec {
+    /// A codec with its counter at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inbound requests rejected as malformed or oversize, by this codec and its clones.
+    pub fn rejected_requests(&self) -> u64 {
+        self.rejected_requests.load(Ordering::Relaxed)
+    }
+
+    fn reject(&self, e: io::Error) -> io::Error {
+        if e.kind() == io::ErrorKind::InvalidData {
+            self.rejected_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        e
+    }
+}
 
 impl request_response::Codec for BlockCodec {
     type Protocol = StreamProtocol;
@@ -28,8 +54,10 @@ impl request_response::Codec for BlockCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        let message = read_frame(io, MAX_REQUEST_SIZE).await?;
-        BlockRequest::from_message(message).map_err(invalid_data)
+        let message = read_frame(io, MAX_REQUEST_SIZE)
+            .await
+            .map_err(|e| self.reject(e))?;
+        BlockRequest::from_message(message).map_err(|e| self.reject(invalid_data(e)))
     }
 
     async fn read_response<T>(
@@ -181,9 +209,10 @@ mod tests {
         ];
         for request in requests {
             let mut wire = Vec::new();
-            block_on(BlockCodec.write_request(&protocol(), &mut wire, request.clone())).unwrap();
+            block_on(BlockCodec::new().write_request(&protocol(), &mut wire, request.clone()))
+                .unwrap();
             let mut io = Cursor::new(wire);
-            let got = block_on(BlockCodec.read_request(&protocol(), &mut io)).unwrap();
+            let got = block_on(BlockCodec::new().read_request(&protocol(), &mut io)).unwrap();
             assert_eq!(got, request);
         }
         // The largest block the protocol allows fits a response.
@@ -194,9 +223,10 @@ mod tests {
             data,
         };
         let mut wire = Vec::new();
-        block_on(BlockCodec.write_response(&protocol(), &mut wire, response.clone())).unwrap();
+        block_on(BlockCodec::new().write_response(&protocol(), &mut wire, response.clone()))
+            .unwrap();
         let mut io = Cursor::new(wire);
-        let got = block_on(BlockCodec.read_response(&protocol(), &mut io)).unwrap();
+        let got = block_on(BlockCodec::new().read_response(&protocol(), &mut io)).unwrap();
         assert_eq!(got, response);
     }
 
@@ -225,8 +255,11 @@ mod tests {
         let mut wire = vec![0x80, 0x80, 0x40];
         wire.extend_from_slice(&[0u8; 64]);
         let mut io = Cursor::new(wire);
-        let err = block_on(BlockCodec.read_request(&protocol(), &mut io)).unwrap_err();
+        let mut codec = BlockCodec::new();
+        let counter = codec.clone();
+        let err = block_on(codec.read_request(&protocol(), &mut io)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(counter.rejected_requests(), 1);
         assert_eq!(
             protocol_error(&err),
             &ProtocolError::Wire(WireError::FrameTooLarge {
@@ -246,7 +279,7 @@ mod tests {
         let mut prefix = unsigned_varint::encode::u64_buffer();
         let prefix = unsigned_varint::encode::u64(too_long, &mut prefix).to_vec();
         let mut io = Cursor::new(prefix);
-        let err = block_on(BlockCodec.read_response(&protocol(), &mut io)).unwrap_err();
+        let err = block_on(BlockCodec::new().read_response(&protocol(), &mut io)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(matches!(
             protocol_error(&err),
@@ -299,9 +332,9 @@ mod tests {
             id: RequestId(1),
             cids: vec![cid_for(RAW_CODEC, b"a")],
         };
-        block_on(BlockCodec.write_response(&protocol(), &mut wire, response)).unwrap();
-        let err =
-            block_on(BlockCodec.read_request(&protocol(), &mut Cursor::new(wire))).unwrap_err();
+        block_on(BlockCodec::new().write_response(&protocol(), &mut wire, response)).unwrap();
+        let err = block_on(BlockCodec::new().read_request(&protocol(), &mut Cursor::new(wire)))
+            .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(matches!(
             protocol_error(&err),

@@ -82,7 +82,7 @@ pub enum BlockResponse {
 #[non_exhaustive]
 pub enum ProtocolError {
     /// The frame itself is malformed or over the size limit.
-    #[error("malformed block-exchange frame")]
+    #[error("malformed block-exchange frame: {0}")]
     Wire(#[source] WireError),
     /// A message of a kind that does not belong here (a response where a request is due, a
     /// cancel, which this protocol expresses by dropping the stream).
