@@ -48,6 +48,10 @@ pub use error::{NodeError, StartError};
 pub use handle::{
     FetchChunk, FetchReport, FetchStream, Fetched, NodeHandle, NodeStats, NodeStatus,
 };
+/// Types of the public API, re-exported so users need not depend on these crates themselves.
+pub use libp2p::{Multiaddr, PeerId};
+pub use mesh_protocol::{KadMode, Namespace};
+pub use reqwest::Url;
 
 /// Commands queued for the node task before senders wait.
 const COMMAND_QUEUE: usize = 64;
