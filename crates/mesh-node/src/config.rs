@@ -31,8 +31,9 @@ pub struct NodeConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Addresses to listen on. Default `/ip4/0.0.0.0/tcp/0`.
     pub listen: Vec<Multiaddr>,
-    /// Addresses to announce in provider records. Empty (the default): the listen addresses,
-    /// which is right on a LAN or loopback and for hosts with a public address.
+    /// Addresses to announce in provider records. Empty (the default): the listen addresses
+    /// (loopback ones only if a loopback address was asked for explicitly), which is right on
+    /// a LAN or loopback and for hosts with a public address.
     pub external_addrs: Vec<Multiaddr>,
     /// Identity. Default [`Identity::Ephemeral`].
     pub identity: Identity,

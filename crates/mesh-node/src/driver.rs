@@ -89,6 +89,9 @@ pub(crate) struct Driver {
     blocks_protocol: StreamProtocol,
     kad_protocol: StreamProtocol,
     advertise_listen_addrs: bool,
+    /// Whether loopback addresses were asked for explicitly; if not, they are not advertised
+    /// (a wildcard listen reports 127.0.0.1 too, useless to anyone else).
+    listen_loopback: bool,
     corrupt: bool,
     origin_base_url: Option<Url>,
     http: Option<reqwest::Client>,
@@ -121,6 +124,7 @@ pub(crate) struct DriverParts {
     pub(crate) codec: BlockCodec,
     pub(crate) protocol: mesh_protocol::Config,
     pub(crate) advertise_listen_addrs: bool,
+    pub(crate) listen_loopback: bool,
     pub(crate) corrupt: bool,
     pub(crate) origin_base_url: Option<Url>,
     pub(crate) commands: mpsc::Receiver<Command>,
@@ -143,6 +147,7 @@ impl Driver {
             blocks_protocol: ns.blocks_protocol(),
             kad_protocol: ns.kad_protocol(),
             advertise_listen_addrs: parts.advertise_listen_addrs,
+            listen_loopback: parts.listen_loopback,
             corrupt: parts.corrupt,
             origin_base_url: parts.origin_base_url,
             http: None,
@@ -599,7 +604,7 @@ impl Driver {
                 address,
             } => {
                 tracing::info!(%address, "listening");
-                if self.advertise_listen_addrs {
+                if self.advertise_listen_addrs && (self.listen_loopback || !is_loopback(&address)) {
                     self.swarm.add_external_address(address);
                 }
                 self.listener_ready(listener_id, Ok(()));
@@ -932,6 +937,15 @@ pub(crate) fn bootstrap_peers(addrs: &[Multiaddr]) -> Result<Vec<(PeerId, Multia
             }
         })
         .collect()
+}
+
+/// Whether `addr` is on a loopback interface.
+pub(crate) fn is_loopback(addr: &Multiaddr) -> bool {
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_loopback(),
+        Some(Protocol::Ip6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
 }
 
 /// **Testing only**: the response with its block's first byte flipped.

@@ -110,6 +110,7 @@ impl Node {
             codec,
             protocol,
             advertise_listen_addrs: config.external_addrs.is_empty(),
+            listen_loopback: config.listen.iter().any(driver::is_loopback),
             corrupt: config.serve_corrupt_blocks_for_testing,
             origin_base_url: config.origin_base_url.clone(),
             commands,

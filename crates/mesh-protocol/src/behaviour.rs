@@ -37,6 +37,11 @@ impl From<KadMode> for kad::Mode {
 /// for both directions at once.
 pub const MAX_BLOCK_STREAMS_PER_CONNECTION: usize = 64;
 
+/// Provider keys a node keeps by default (its own and, in server mode, other peers'): mesh
+/// announces one key per asset root, so this is thousands of assets, while bounding the
+/// store's memory (at most 20 providers per key).
+pub const DEFAULT_MAX_PROVIDER_KEYS: usize = 8192;
+
 /// Settings of [`Behaviour`]. Start from [`Config::new`] and adjust with the `with_*` methods.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -58,7 +63,9 @@ pub struct Config {
     /// How often this node re-announces what it provides; `None` never. Default 12 h. Must be
     /// well under the TTL other nodes use.
     pub provider_publication_interval: Option<Duration>,
-    /// Limits of the provider/record store.
+    /// Limits of the provider/record store. Default: [`DEFAULT_MAX_PROVIDER_KEYS`] provider
+    /// keys, Kademlia's 20 providers per key, and no value records at all (mesh uses only
+    /// provider records, so a peer cannot park data in our memory with PUT_VALUE).
     pub kad_store: MemoryStoreConfig,
 }
 
@@ -73,7 +80,12 @@ impl Config {
             kad_query_timeout: Duration::from_secs(10),
             provider_record_ttl: Some(Duration::from_secs(24 * 3600)),
             provider_publication_interval: Some(Duration::from_secs(12 * 3600)),
-            kad_store: MemoryStoreConfig::default(),
+            kad_store: MemoryStoreConfig {
+                max_records: 0,
+                max_value_bytes: 0,
+                max_provided_keys: DEFAULT_MAX_PROVIDER_KEYS,
+                ..MemoryStoreConfig::default()
+            },
         }
     }
 
