@@ -356,4 +356,45 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(wire.is_empty());
     }
+
+    mod properties {
+        #![allow(clippy::unwrap_used)]
+
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes a peer sends end in a message, InvalidData or EOF, never a panic, and
+            /// never read past one request frame.
+            #[test]
+            fn arbitrary_bytes_are_judged_without_panic(
+                bytes in proptest::collection::vec(any::<u8>(), 0..4096)
+            ) {
+                let mut io = Cursor::new(bytes.clone());
+                let mut codec = BlockCodec::new();
+                if let Err(e) = block_on(codec.read_request(&protocol(), &mut io)) {
+                    prop_assert!(
+                        matches!(e.kind(), io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof),
+                        "{e}"
+                    );
+                }
+                prop_assert!(io.position() as usize <= MAX_LENGTH_PREFIX_LEN + MAX_REQUEST_SIZE);
+            }
+
+            /// Want-haves of 1 to 64 CIDs and want-blocks round-trip.
+            #[test]
+            fn requests_round_trip(id in any::<u64>(), seeds in proptest::collection::vec(any::<u32>(), 1..=64)) {
+                let cids: Vec<_> = seeds.iter().map(|s| cid_for(RAW_CODEC, &s.to_be_bytes())).collect();
+                for request in [
+                    BlockRequest::WantHave { id: RequestId(id), cids: cids.clone() },
+                    BlockRequest::WantBlock { id: RequestId(id), cid: cids[0] },
+                ] {
+                    let mut wire = Vec::new();
+                    block_on(BlockCodec::new().write_request(&protocol(), &mut wire, request.clone())).unwrap();
+                    let got = block_on(BlockCodec::new().read_request(&protocol(), &mut Cursor::new(wire))).unwrap();
+                    prop_assert_eq!(got, request);
+                }
+            }
+        }
+    }
 }
