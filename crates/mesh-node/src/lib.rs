@@ -2,7 +2,7 @@
 //!
 //! A native mesh node: a libp2p swarm (TCP, Noise, Yamux; WebSocket with the `websocket`
 //! feature) running [`mesh_protocol::Behaviour`] and driving mesh-core's fetch
-//! [`Planner`](mesh_core::fetch::Planner). It seeds assets (chunks them into kubo-identical
+//! [`Planner`]. It seeds assets (chunks them into kubo-identical
 //! DAGs, keeps them pinned, announces them in the DHT), fetches assets from peers and the
 //! origin with every block verified, and serves what it holds within an upload budget.
 //!
