@@ -40,7 +40,7 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # --all-targets includes benches, built and run once each in test mode.
 step "tests" cargo test --workspace --all-targets --locked
 step "doc tests" cargo test --workspace --doc --locked
-step "wasm build" cargo build -p mesh-core --target wasm32-unknown-unknown --locked
+step "wasm build" cargo build -p mesh-core -p mesh-protocol --target wasm32-unknown-unknown --locked
 # The example asserts every delivered byte and exits non-zero if the fetch does not finish.
 step "planner example" cargo run --quiet --locked -p planner-trace
 

@@ -76,6 +76,9 @@ pub(crate) enum CliError {
         /// The limit.
         max: usize,
     },
+    /// Starting a mesh node, or one of its operations (seeding, fetching), failed.
+    #[error("{0}")]
+    Node(String),
     /// The manifest refused an entry.
     #[error("cannot add {} to the manifest: {source}", .path.display())]
     Manifest {

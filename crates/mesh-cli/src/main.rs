@@ -7,8 +7,11 @@
 mod cid;
 mod digest;
 mod error;
+mod get;
 mod manifest;
+mod net;
 mod output;
+mod seed;
 mod verify;
 mod walk;
 
@@ -24,10 +27,12 @@ const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  success (verify: the content matches the CID)
   1  verify: the content does not match the CID
-  2  usage error, invalid or unsupported CID, unreadable input or unwritable output";
+  2  usage error, invalid or unsupported CID, unreadable input or unwritable output,
+     or a failed seed/get (node cannot start, asset cannot be fetched)";
 
-/// Content identifiers, site manifests and verification for mesh assets. CIDs are the ones
-/// `ipfs add --cid-version 1` prints (raw 256 KiB leaves, balanced dag-pb DAG).
+/// Content identifiers, site manifests and verification for mesh assets, and a native mesh
+/// node to seed and fetch them. CIDs are the ones `ipfs add --cid-version 1` prints (raw
+/// 256 KiB leaves, balanced dag-pb DAG).
 #[derive(Debug, Parser)]
 #[command(name = "mesh", version, after_help = EXIT_STATUS_HELP)]
 struct Cli {
@@ -43,6 +48,12 @@ enum Command {
     Manifest(manifest::ManifestArgs),
     /// Check that a file's content has the given CID; prints `ok CID` on success.
     Verify(verify::VerifyArgs),
+    /// Seed files to the mesh: add, announce in the DHT, print `CID  PATH` lines and the
+    /// node's multiaddrs, serve until SIGINT/SIGTERM.
+    Seed(seed::SeedArgs),
+    /// Fetch an asset by CID from the mesh (and the origin with --origin), verify every
+    /// block, write it; where the bytes came from goes to stderr.
+    Get(get::GetArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +77,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Cid(args) => cid::run(args, &mut out)?,
         Command::Manifest(args) => manifest::run(args, &mut out)?,
         Command::Verify(args) => verify::run(args, &mut out)?,
+        Command::Seed(args) => seed::run(args, &mut out)?,
+        Command::Get(args) => get::run(args, &mut out)?,
     }
     out.flush()?;
     Ok(())

@@ -1,0 +1,269 @@
+//! The composed `NetworkBehaviour` of a mesh node: identify, ping, Kademlia, the block
+//! exchange and (optionally) the relay client.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use libp2p::identity::{Keypair, PublicKey};
+use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{identify, kad, ping, relay, request_response};
+
+use crate::blocks::{BlockCodec, BlockRequest, BlockResponse};
+use crate::namespace::Namespace;
+
+/// Kademlia's role. Browsers and nodes that cannot be dialled are clients; bootstrap nodes and
+/// reachable seeders are servers (they answer DHT queries and hold provider records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KadMode {
+    /// Queries the DHT, never answers: not added to others' routing tables.
+    Client,
+    /// Answers queries and stores records.
+    Server,
+}
+
+impl From<KadMode> for kad::Mode {
+    fn from(mode: KadMode) -> Self {
+        match mode {
+            KadMode::Client => kad::Mode::Client,
+            KadMode::Server => kad::Mode::Server,
+        }
+    }
+}
+
+/// Streams (inbound + outbound) per connection for the block exchange: the planner keeps up to
+/// 16 want-blocks in flight per peer, the server answers up to 32 per peer; this leaves room
+/// for both directions at once.
+pub const MAX_BLOCK_STREAMS_PER_CONNECTION: usize = 64;
+
+/// Provider keys a node keeps by default (its own and, in server mode, other peers'): mesh
+/// announces one key per asset root, so this is thousands of assets, while bounding the
+/// store's memory (at most 20 providers per key).
+pub const DEFAULT_MAX_PROVIDER_KEYS: usize = 8192;
+
+/// Settings of [`Behaviour`]. Start from [`Config::new`] and adjust with the `with_*` methods.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The deployment namespace every protocol id carries.
+    pub namespace: Namespace,
+    /// Kademlia's role. Default [`KadMode::Client`].
+    pub kad_mode: KadMode,
+    /// Identify agent version. Default `mesh/<crate version>`.
+    pub agent_version: String,
+    /// Time allowed for one block-exchange request, both directions. Default 10 s.
+    pub request_timeout: Duration,
+    /// Time allowed for one Kademlia query. Default 10 s (a loopback lookup takes ~30 ms; a
+    /// fetch never waits for the query to end, only for its first providers).
+    pub kad_query_timeout: Duration,
+    /// Lifetime of provider records stored by this node; `None` keeps them until restart.
+    /// Default 24 h (Kademlia's). Bootstrap nodes tune this.
+    pub provider_record_ttl: Option<Duration>,
+    /// How often this node re-announces what it provides; `None` never. Default 12 h. Must be
+    /// well under the TTL other nodes use.
+    pub provider_publication_interval: Option<Duration>,
+    /// Limits of the provider/record store. Default: [`DEFAULT_MAX_PROVIDER_KEYS`] provider
+    /// keys, Kademlia's 20 providers per key, and no value records at all (mesh uses only
+    /// provider records, so a peer cannot park data in our memory with PUT_VALUE).
+    pub kad_store: MemoryStoreConfig,
+}
+
+impl Config {
+    /// The defaults for `namespace`.
+    pub fn new(namespace: Namespace) -> Self {
+        Self {
+            namespace,
+            kad_mode: KadMode::Client,
+            agent_version: format!("mesh/{}", env!("CARGO_PKG_VERSION")),
+            request_timeout: Duration::from_secs(10),
+            kad_query_timeout: Duration::from_secs(10),
+            provider_record_ttl: Some(Duration::from_secs(24 * 3600)),
+            provider_publication_interval: Some(Duration::from_secs(12 * 3600)),
+            kad_store: MemoryStoreConfig {
+                max_records: 0,
+                max_value_bytes: 0,
+                max_provided_keys: DEFAULT_MAX_PROVIDER_KEYS,
+                ..MemoryStoreConfig::default()
+            },
+        }
+    }
+
+    /// Sets [`Config::kad_mode`].
+    pub fn with_kad_mode(mut self, mode: KadMode) -> Self {
+        self.kad_mode = mode;
+        self
+    }
+
+    /// Sets [`Config::agent_version`].
+    pub fn with_agent_version(mut self, agent: impl Into<String>) -> Self {
+        self.agent_version = agent.into();
+        self
+    }
+
+    /// Sets [`Config::request_timeout`].
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Config::kad_query_timeout`].
+    pub fn with_kad_query_timeout(mut self, timeout: Duration) -> Self {
+        self.kad_query_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Config::provider_record_ttl`].
+    pub fn with_provider_record_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.provider_record_ttl = ttl;
+        self
+    }
+
+    /// Sets [`Config::provider_publication_interval`].
+    pub fn with_provider_publication_interval(mut self, interval: Option<Duration>) -> Self {
+        self.provider_publication_interval = interval;
+        self
+    }
+
+    /// Sets [`Config::kad_store`].
+    pub fn with_kad_store(mut self, store: MemoryStoreConfig) -> Self {
+        self.kad_store = store;
+        self
+    }
+
+    /// The Kademlia configuration: this namespace's protocol and the settings above. Public so
+    /// that a node composing its own behaviour (the bootstrap node) speaks the same DHT.
+    pub fn kad_config(&self) -> kad::Config {
+        let mut kad = kad::Config::new(self.namespace.kad_protocol());
+        kad.set_query_timeout(self.kad_query_timeout);
+        kad.set_provider_record_ttl(self.provider_record_ttl);
+        kad.set_provider_publication_interval(self.provider_publication_interval);
+        // Records (PUT_VALUE) are not used by mesh; only provider records are.
+        kad.set_record_ttl(None);
+        kad.set_replication_interval(None);
+        kad.set_publication_interval(None);
+        kad
+    }
+
+    /// The identify configuration: the namespace's protocol version and the agent version.
+    pub fn identify_config(&self, public_key: PublicKey) -> identify::Config {
+        identify::Config::new(self.namespace.identify_protocol_version(), public_key)
+            .with_agent_version(self.agent_version.clone())
+    }
+
+    /// The block-exchange protocol behaviour, with `codec` (keep a clone to read its
+    /// counter).
+    pub fn blocks_behaviour(&self, codec: BlockCodec) -> request_response::Behaviour<BlockCodec> {
+        request_response::Behaviour::with_codec(
+            codec,
+            [(
+                self.namespace.blocks_protocol(),
+                request_response::ProtocolSupport::Full,
+            )],
+            request_response::Config::default()
+                .with_request_timeout(self.request_timeout)
+                .with_max_concurrent_streams(MAX_BLOCK_STREAMS_PER_CONNECTION),
+        )
+    }
+}
+
+/// Everything the composed behaviour reports.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // Events are moved once, from the swarm to the driver.
+pub enum Event {
+    /// From identify.
+    Identify(identify::Event),
+    /// From ping.
+    Ping(ping::Event),
+    /// From Kademlia.
+    Kad(kad::Event),
+    /// From the block exchange.
+    Blocks(request_response::Event<BlockRequest, BlockResponse>),
+    /// From the relay client.
+    Relay(relay::client::Event),
+}
+
+impl From<identify::Event> for Event {
+    fn from(e: identify::Event) -> Self {
+        Self::Identify(e)
+    }
+}
+
+impl From<ping::Event> for Event {
+    fn from(e: ping::Event) -> Self {
+        Self::Ping(e)
+    }
+}
+
+impl From<kad::Event> for Event {
+    fn from(e: kad::Event) -> Self {
+        Self::Kad(e)
+    }
+}
+
+impl From<request_response::Event<BlockRequest, BlockResponse>> for Event {
+    fn from(e: request_response::Event<BlockRequest, BlockResponse>) -> Self {
+        Self::Blocks(e)
+    }
+}
+
+impl From<relay::client::Event> for Event {
+    fn from(e: relay::client::Event) -> Self {
+        Self::Relay(e)
+    }
+}
+
+/// The mesh node behaviour. Fields are public so drivers can call each protocol
+/// (`kad.get_providers`, `blocks.send_request`, ...).
+#[derive(NetworkBehaviour)]
+#[behaviour(to_swarm = "Event")]
+pub struct Behaviour {
+    /// Identify: protocol version `/mesh/<ns>/1.0.0`, listen addresses.
+    pub identify: identify::Behaviour,
+    /// Ping: keeps idle connections alive through NATs and measures RTT.
+    pub ping: ping::Behaviour,
+    /// Kademlia under `/mesh/<ns>/kad/1.0.0`, provider records only.
+    pub kad: kad::Behaviour<MemoryStore>,
+    /// The block exchange under `/mesh/<ns>/blocks/1.0.0`.
+    pub blocks: request_response::Behaviour<BlockCodec>,
+    /// Relay v2 client (browsers reach each other through it); disabled on native nodes.
+    pub relay: Toggle<relay::client::Behaviour>,
+}
+
+impl Behaviour {
+    /// Builds the behaviour. `relay` is the client half returned by the swarm builder's
+    /// `with_relay_client`, or `None` to run without.
+    pub fn new(
+        keypair: &Keypair,
+        config: &Config,
+        relay: Option<relay::client::Behaviour>,
+    ) -> Self {
+        Self::with_codec(keypair, config, relay, BlockCodec::new())
+    }
+
+    /// Like [`Behaviour::new`], with the block codec given, so the caller can keep a clone and
+    /// read [`BlockCodec::rejected_requests`].
+    pub fn with_codec(
+        keypair: &Keypair,
+        config: &Config,
+        relay: Option<relay::client::Behaviour>,
+        codec: BlockCodec,
+    ) -> Self {
+        let peer_id = keypair.public().to_peer_id();
+        let store = MemoryStore::with_config(peer_id, config.kad_store.clone());
+        let mut kad = kad::Behaviour::with_config(peer_id, store, config.kad_config());
+        kad.set_mode(Some(config.kad_mode.into()));
+        Self {
+            identify: identify::Behaviour::new(config.identify_config(keypair.public())),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            kad,
+            blocks: config.blocks_behaviour(codec),
+            relay: Toggle::from(relay),
+        }
+    }
+}
+
+/// Replication factor used for provider records (Kademlia's k).
+pub fn replication_factor() -> NonZeroUsize {
+    kad::K_VALUE
+}

@@ -1,0 +1,290 @@
+//! Requests and responses of the block exchange: mesh-core [`Message`]s narrowed to what one
+//! request-response exchange may carry.
+
+use std::fmt;
+
+use bytes::Bytes;
+use cid::Cid;
+use mesh_core::wire::{Message, MessageKind, RequestId, WireError};
+
+/// Most CIDs one want-have may ask about. A want-have is answered in one frame, and a node only
+/// ever asks about asset roots, so a small number keeps requests tiny.
+pub const MAX_WANT_HAVE_CIDS: usize = 64;
+
+/// Largest request frame body, in bytes: [`MAX_WANT_HAVE_CIDS`] CIDs of the longest form
+/// (about 70 bytes each) fit with room to spare. A peer announcing a longer request is cut off
+/// after its length prefix.
+pub const MAX_REQUEST_SIZE: usize = 8 * 1024;
+
+/// A request: one frame on a fresh stream.
+///
+/// A want-block names exactly one CID because its answer, one frame, carries at most one block.
+/// Several blocks are fetched with several concurrent requests, each on its own stream (what
+/// keeps a 16 KiB-window WebRTC stream from throttling the whole transfer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockRequest {
+    /// "Which of these do you have?"; answered with [`BlockResponse::Have`] or
+    /// [`BlockResponse::DontHave`].
+    WantHave {
+        /// The requester's id, echoed in the answer.
+        id: RequestId,
+        /// 1 to [`MAX_WANT_HAVE_CIDS`] CIDs.
+        cids: Vec<Cid>,
+    },
+    /// "Send me this block"; answered with [`BlockResponse::Block`] or
+    /// [`BlockResponse::DontHave`].
+    WantBlock {
+        /// The requester's id, echoed in the answer.
+        id: RequestId,
+        /// The block wanted.
+        cid: Cid,
+    },
+}
+
+/// A response: one frame, then the stream ends.
+///
+/// To a want-have, [`BlockResponse::Have`] lists the CIDs held, and every CID of the request it
+/// does not list is not held; [`BlockResponse::DontHave`] says none is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BlockResponse {
+    /// "I have these."
+    Have {
+        /// The request answered.
+        id: RequestId,
+        /// The CIDs held.
+        cids: Vec<Cid>,
+    },
+    /// "I do not have these" (or will not send them now: see the serving policy).
+    DontHave {
+        /// The request answered.
+        id: RequestId,
+        /// The CIDs refused.
+        cids: Vec<Cid>,
+    },
+    /// One block. **Unverified**: see [`Message::Block`].
+    Block {
+        /// The request answered.
+        id: RequestId,
+        /// The CID claimed.
+        cid: Cid,
+        /// The untrusted bytes.
+        data: Bytes,
+    },
+}
+
+/// A frame that is valid wire format but not valid block exchange, or not a frame at all.
+///
+/// The codec reports it as an [`std::io::Error`] of kind
+/// [`InvalidData`](std::io::ErrorKind::InvalidData) whose inner error
+/// ([`get_ref`](std::io::Error::get_ref)) is this type; for [`ProtocolError::Wire`] its
+/// [`source`](std::error::Error::source) is the [`WireError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The frame itself is malformed or over the size limit.
+    #[error("malformed block-exchange frame: {0}")]
+    Wire(#[source] WireError),
+    /// A message of a kind that does not belong here (a response where a request is due, a
+    /// cancel, which this protocol expresses by dropping the stream).
+    #[error("unexpected {kind} message where a {expected} is due")]
+    UnexpectedKind {
+        /// What arrived.
+        kind: MessageKind,
+        /// "request" or "response".
+        expected: &'static str,
+    },
+    /// A want-block without exactly one CID.
+    #[error("want-block names {count} CIDs instead of exactly one")]
+    WantBlockCidCount {
+        /// CIDs named.
+        count: usize,
+    },
+    /// A want-have naming no CID or more than [`MAX_WANT_HAVE_CIDS`].
+    #[error("want-have names {count} CIDs; 1 to {MAX_WANT_HAVE_CIDS} are allowed")]
+    WantHaveCidCount {
+        /// CIDs named.
+        count: usize,
+    },
+}
+
+impl BlockRequest {
+    /// The requester's id.
+    pub fn id(&self) -> RequestId {
+        match self {
+            Self::WantHave { id, .. } | Self::WantBlock { id, .. } => *id,
+        }
+    }
+
+    /// The CIDs asked about.
+    pub fn cids(&self) -> &[Cid] {
+        match self {
+            Self::WantHave { cids, .. } => cids,
+            Self::WantBlock { cid, .. } => std::slice::from_ref(cid),
+        }
+    }
+
+    /// The wire message.
+    pub fn to_message(&self) -> Message {
+        match self {
+            Self::WantHave { id, cids } => Message::WantHave {
+                id: *id,
+                cids: cids.clone(),
+            },
+            Self::WantBlock { id, cid } => Message::WantBlock {
+                id: *id,
+                cids: vec![*cid],
+            },
+        }
+    }
+
+    /// Narrows a received message to a request.
+    pub fn from_message(message: Message) -> Result<Self, ProtocolError> {
+        let kind = message.kind();
+        match message {
+            Message::WantHave { id, cids } => {
+                if cids.is_empty() || cids.len() > MAX_WANT_HAVE_CIDS {
+                    return Err(ProtocolError::WantHaveCidCount { count: cids.len() });
+                }
+                Ok(Self::WantHave { id, cids })
+            }
+            Message::WantBlock { id, cids } => match cids.as_slice() {
+                [cid] => Ok(Self::WantBlock { id, cid: *cid }),
+                _ => Err(ProtocolError::WantBlockCidCount { count: cids.len() }),
+            },
+            _ => Err(ProtocolError::UnexpectedKind {
+                kind,
+                expected: "request",
+            }),
+        }
+    }
+}
+
+impl BlockResponse {
+    /// The id of the request answered.
+    pub fn id(&self) -> RequestId {
+        match self {
+            Self::Have { id, .. } | Self::DontHave { id, .. } | Self::Block { id, .. } => *id,
+        }
+    }
+
+    /// The wire message.
+    pub fn to_message(&self) -> Message {
+        match self {
+            Self::Have { id, cids } => Message::Have {
+                id: *id,
+                cids: cids.clone(),
+            },
+            Self::DontHave { id, cids } => Message::DontHave {
+                id: *id,
+                cids: cids.clone(),
+            },
+            Self::Block { id, cid, data } => Message::Block {
+                id: *id,
+                cid: *cid,
+                data: data.clone(),
+            },
+        }
+    }
+
+    /// Narrows a received message to a response.
+    pub fn from_message(message: Message) -> Result<Self, ProtocolError> {
+        let kind = message.kind();
+        match message {
+            Message::Have { id, cids } => Ok(Self::Have { id, cids }),
+            Message::DontHave { id, cids } => Ok(Self::DontHave { id, cids }),
+            Message::Block { id, cid, data } => Ok(Self::Block { id, cid, data }),
+            _ => Err(ProtocolError::UnexpectedKind {
+                kind,
+                expected: "response",
+            }),
+        }
+    }
+}
+
+/// Like [`Message`]'s: block data shows as its length.
+impl fmt::Debug for BlockResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_message(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use mesh_core::block::{RAW_CODEC, cid_for};
+
+    fn cid(n: u8) -> Cid {
+        cid_for(RAW_CODEC, &[n])
+    }
+
+    #[test]
+    fn requests_round_trip_and_are_narrowed() {
+        let id = RequestId(7);
+        for req in [
+            BlockRequest::WantHave {
+                id,
+                cids: vec![cid(1), cid(2)],
+            },
+            BlockRequest::WantBlock { id, cid: cid(3) },
+        ] {
+            assert_eq!(BlockRequest::from_message(req.to_message()), Ok(req));
+        }
+        assert_eq!(
+            BlockRequest::from_message(Message::WantBlock {
+                id,
+                cids: vec![cid(1), cid(2)]
+            }),
+            Err(ProtocolError::WantBlockCidCount { count: 2 })
+        );
+        assert_eq!(
+            BlockRequest::from_message(Message::WantHave { id, cids: vec![] }),
+            Err(ProtocolError::WantHaveCidCount { count: 0 })
+        );
+        let many = (0..=MAX_WANT_HAVE_CIDS as u8).map(cid).collect();
+        assert_eq!(
+            BlockRequest::from_message(Message::WantHave { id, cids: many }),
+            Err(ProtocolError::WantHaveCidCount {
+                count: MAX_WANT_HAVE_CIDS + 1
+            })
+        );
+        assert!(matches!(
+            BlockRequest::from_message(Message::Have { id, cids: vec![] }),
+            Err(ProtocolError::UnexpectedKind {
+                kind: MessageKind::Have,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn responses_round_trip_and_are_narrowed() {
+        let id = RequestId(9);
+        for resp in [
+            BlockResponse::Have {
+                id,
+                cids: vec![cid(1)],
+            },
+            BlockResponse::DontHave {
+                id,
+                cids: vec![cid(2)],
+            },
+            BlockResponse::Block {
+                id,
+                cid: cid(3),
+                data: Bytes::from_static(b"x"),
+            },
+        ] {
+            assert_eq!(resp.id(), id);
+            assert_eq!(BlockResponse::from_message(resp.to_message()), Ok(resp));
+        }
+        assert!(matches!(
+            BlockResponse::from_message(Message::Cancel { id, cids: vec![] }),
+            Err(ProtocolError::UnexpectedKind {
+                kind: MessageKind::Cancel,
+                expected: "response"
+            })
+        ));
+    }
+}

@@ -1,0 +1,431 @@
+//! The serving policy: answering block requests from a [`BlockStore`] within an upload budget
+//! and a per-peer concurrency cap.
+//!
+//! # Over budget: `DontHave`, not a "busy" answer
+//!
+//! A request refused for lack of budget or because the peer already has
+//! [`ServeConfig::max_concurrent_per_peer`] responses in flight is answered
+//! [`BlockResponse::DontHave`]. A separate "busy" kind would need a new wire message shared by
+//! every implementation, and would tell the requester nothing it can act on better: the fetch
+//! planner reacts to `DontHave` by asking another holder or the origin at once, which is exactly
+//! what an overloaded seeder wants. The refusal is per block and per fetch (the planner only
+//! excludes this peer for that block), so the peer keeps being asked for other blocks, and
+//! [`ServeOutcome`] tells the serving side's logs and stats apart from a genuine miss.
+
+use std::collections::BTreeMap;
+
+use libp2p::PeerId;
+use libp2p::request_response::InboundRequestId;
+use mesh_core::block::MAX_BLOCK_SIZE;
+use mesh_core::store::BlockStore;
+use mesh_core::time::Instant;
+
+use super::budget::TokenBucket;
+use super::message::{BlockRequest, BlockResponse};
+
+/// Responses in flight to one peer by default: enough to keep a pipelined fetch busy (the
+/// planner asks 16 blocks of a peer at a time), few enough that one peer cannot hold all of
+/// the node's upload.
+pub const DEFAULT_MAX_CONCURRENT_PER_PEER: usize = 32;
+
+/// Settings of a [`BlockServer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServeConfig {
+    /// Bytes of block data served per minute, on average; `None` for no limit. Default `None`.
+    pub upload_bytes_per_minute: Option<u64>,
+    /// Largest burst of block data, in bytes. Default: one minute's budget, and never less
+    /// than [`MAX_BLOCK_SIZE`] (a smaller bucket could never pay for a large block).
+    pub upload_burst_bytes: Option<u64>,
+    /// Responses in flight to one peer; more requests are answered `DontHave`.
+    /// Default [`DEFAULT_MAX_CONCURRENT_PER_PEER`].
+    pub max_concurrent_per_peer: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            upload_bytes_per_minute: None,
+            upload_burst_bytes: None,
+            max_concurrent_per_peer: DEFAULT_MAX_CONCURRENT_PER_PEER,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// The defaults: no upload limit, [`DEFAULT_MAX_CONCURRENT_PER_PEER`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`ServeConfig::upload_bytes_per_minute`].
+    pub fn with_upload_budget(mut self, bytes_per_minute: Option<u64>) -> Self {
+        self.upload_bytes_per_minute = bytes_per_minute;
+        self
+    }
+
+    /// Sets [`ServeConfig::upload_burst_bytes`].
+    pub fn with_upload_burst(mut self, bytes: u64) -> Self {
+        self.upload_burst_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets [`ServeConfig::max_concurrent_per_peer`] (at least 1).
+    pub fn with_max_concurrent_per_peer(mut self, n: usize) -> Self {
+        self.max_concurrent_per_peer = n.max(1);
+        self
+    }
+}
+
+/// What [`BlockServer::answer`] decided, for logs and stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServeOutcome {
+    /// A want-have, answered truthfully.
+    Had {
+        /// CIDs held.
+        held: usize,
+        /// CIDs asked about.
+        asked: usize,
+    },
+    /// A block was sent.
+    Served {
+        /// Its size.
+        bytes: u64,
+    },
+    /// The block is not held.
+    NotHeld,
+    /// The block is held but the upload budget is spent: answered `DontHave`.
+    OverBudget,
+    /// The peer already has its cap of responses in flight: answered `DontHave`.
+    PeerBusy,
+}
+
+/// A response to send and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Send this.
+    pub response: BlockResponse,
+    /// Why.
+    pub outcome: ServeOutcome,
+}
+
+/// Counters of a [`BlockServer`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServeStats {
+    /// Blocks sent.
+    pub blocks_served: u64,
+    /// Bytes of block data sent.
+    pub bytes_served: u64,
+    /// Want-haves answered.
+    pub want_haves: u64,
+    /// Want-blocks for blocks not held.
+    pub not_held: u64,
+    /// Want-blocks refused for the upload budget.
+    pub over_budget: u64,
+    /// Requests refused for the per-peer cap.
+    pub peer_busy: u64,
+}
+
+/// Answers block requests. Sans-IO: the driver passes the time and the store, sends the
+/// returned response, and reports when it is done.
+///
+/// # Driving contract
+///
+/// 1. For each inbound request call [`BlockServer::answer`] and send the response.
+/// 2. When that response was sent or failed, call [`BlockServer::finished`] with its id
+///    (request-response: `ResponseSent`, `InboundFailure`). Unknown ids are ignored, so
+///    failures of requests that were never answered can be passed too.
+/// 3. When the last connection to a peer closes, call [`BlockServer::peer_gone`].
+///
+/// `R` names a request: request-response's [`InboundRequestId`] in a node, anything ordered in
+/// tests.
+#[derive(Debug)]
+pub struct BlockServer<R = InboundRequestId> {
+    config: ServeConfig,
+    bucket: Option<TokenBucket>,
+    /// Responses in flight, by request: who asked.
+    in_flight: BTreeMap<R, PeerId>,
+    /// Responses in flight per peer (entries > 0 only).
+    per_peer: BTreeMap<PeerId, usize>,
+    stats: ServeStats,
+}
+
+impl<R: Ord> BlockServer<R> {
+    /// A server with `config` and a full budget.
+    pub fn new(config: ServeConfig) -> Self {
+        let bucket = config.upload_bytes_per_minute.map(|rate| {
+            let burst = config
+                .upload_burst_bytes
+                .unwrap_or(rate)
+                .max(MAX_BLOCK_SIZE as u64);
+            TokenBucket::new(rate, burst)
+        });
+        Self {
+            config,
+            bucket,
+            in_flight: BTreeMap::new(),
+            per_peer: BTreeMap::new(),
+            stats: ServeStats::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServeConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ServeStats {
+        self.stats
+    }
+
+    /// Responses in flight to `peer`.
+    pub fn in_flight(&self, peer: &PeerId) -> usize {
+        self.per_peer.get(peer).copied().unwrap_or(0)
+    }
+
+    /// Upload budget left now, in bytes; `None` without a budget.
+    pub fn budget_available(&mut self, now: Instant) -> Option<u64> {
+        self.bucket.as_mut().map(|b| b.available(now))
+    }
+
+    /// The answer to `request` from `peer`.
+    pub fn answer<S: BlockStore>(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        request_id: R,
+        request: &BlockRequest,
+        store: &mut S,
+    ) -> Answer {
+        let busy = self.in_flight(&peer) >= self.config.max_concurrent_per_peer;
+        if self.in_flight.insert(request_id, peer).is_none() {
+            *self.per_peer.entry(peer).or_insert(0) += 1;
+        }
+        let id = request.id();
+        let refuse = |outcome| Answer {
+            response: BlockResponse::DontHave {
+                id,
+                cids: request.cids().to_vec(),
+            },
+            outcome,
+        };
+        if busy {
+            self.stats.peer_busy += 1;
+            return refuse(ServeOutcome::PeerBusy);
+        }
+        match request {
+            BlockRequest::WantHave { cids, .. } => {
+                self.stats.want_haves += 1;
+                let held: Vec<_> = cids.iter().filter(|c| store.contains(c)).copied().collect();
+                let outcome = ServeOutcome::Had {
+                    held: held.len(),
+                    asked: cids.len(),
+                };
+                if held.is_empty() {
+                    return refuse(outcome);
+                }
+                Answer {
+                    response: BlockResponse::Have { id, cids: held },
+                    outcome,
+                }
+            }
+            BlockRequest::WantBlock { cid, .. } => {
+                let Some(block) = store.get(cid) else {
+                    self.stats.not_held += 1;
+                    return refuse(ServeOutcome::NotHeld);
+                };
+                let bytes = block.len() as u64;
+                if let Some(bucket) = &mut self.bucket
+                    && !bucket.try_take(now, bytes)
+                {
+                    self.stats.over_budget += 1;
+                    return refuse(ServeOutcome::OverBudget);
+                }
+                self.stats.blocks_served += 1;
+                self.stats.bytes_served += bytes;
+                let (cid, data) = block.into_parts();
+                Answer {
+                    response: BlockResponse::Block { id, cid, data },
+                    outcome: ServeOutcome::Served { bytes },
+                }
+            }
+        }
+    }
+
+    /// The response to `request_id` was sent or failed.
+    pub fn finished(&mut self, request_id: R) {
+        let Some(peer) = self.in_flight.remove(&request_id) else {
+            return;
+        };
+        if let Some(n) = self.per_peer.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_peer.remove(&peer);
+            }
+        }
+    }
+
+    /// The last connection to `peer` closed: forget its responses in flight.
+    pub fn peer_gone(&mut self, peer: &PeerId) {
+        self.in_flight.retain(|_, p| p != peer);
+        self.per_peer.remove(peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use bytes::Bytes;
+    use mesh_core::Block;
+    use mesh_core::block::RAW_CODEC;
+    use mesh_core::store::MemoryStore;
+    use mesh_core::wire::RequestId;
+
+    fn store_with(blocks: &[&Block]) -> MemoryStore {
+        let mut store = MemoryStore::new(16 << 20);
+        for b in blocks {
+            store.put((*b).clone()).unwrap();
+        }
+        store
+    }
+
+    fn block(len: usize, fill: u8) -> Block {
+        Block::from_data(RAW_CODEC, Bytes::from(vec![fill; len]))
+    }
+
+    fn want_block(cid: cid::Cid) -> BlockRequest {
+        BlockRequest::WantBlock {
+            id: RequestId(1),
+            cid,
+        }
+    }
+
+    #[test]
+    fn answers_want_have_with_the_held_subset() {
+        let (a, b) = (block(10, 1), block(10, 2));
+        let mut store = store_with(&[&a]);
+        let mut server: BlockServer<u64> = BlockServer::new(ServeConfig::new());
+        let peer = PeerId::random();
+        let now = Instant::ZERO;
+        let req = BlockRequest::WantHave {
+            id: RequestId(5),
+            cids: vec![*a.cid(), *b.cid()],
+        };
+        let answer = server.answer(now, peer, 1, &req, &mut store);
+        assert_eq!(
+            answer.response,
+            BlockResponse::Have {
+                id: RequestId(5),
+                cids: vec![*a.cid()]
+            }
+        );
+        let req = BlockRequest::WantHave {
+            id: RequestId(6),
+            cids: vec![*b.cid()],
+        };
+        let answer = server.answer(now, peer, 2, &req, &mut store);
+        assert_eq!(
+            answer.response,
+            BlockResponse::DontHave {
+                id: RequestId(6),
+                cids: vec![*b.cid()]
+            }
+        );
+    }
+
+    #[test]
+    fn serves_held_blocks_and_refuses_missing_ones() {
+        let (a, b) = (block(100, 1), block(100, 2));
+        let mut store = store_with(&[&a]);
+        let mut server: BlockServer<u64> = BlockServer::new(ServeConfig::new());
+        let peer = PeerId::random();
+        let answer = server.answer(Instant::ZERO, peer, 1, &want_block(*a.cid()), &mut store);
+        assert_eq!(answer.outcome, ServeOutcome::Served { bytes: 100 });
+        assert!(
+            matches!(answer.response, BlockResponse::Block { ref data, .. } if data == a.data())
+        );
+        let answer = server.answer(Instant::ZERO, peer, 2, &want_block(*b.cid()), &mut store);
+        assert_eq!(answer.outcome, ServeOutcome::NotHeld);
+        assert!(matches!(answer.response, BlockResponse::DontHave { .. }));
+        assert_eq!(server.stats().bytes_served, 100);
+        assert_eq!(server.stats().not_held, 1);
+    }
+
+    #[test]
+    fn upload_budget_refuses_then_recovers() {
+        let big = block(MAX_BLOCK_SIZE, 3);
+        let mut store = store_with(&[&big]);
+        // 1 MiB per minute, burst one block.
+        let config = ServeConfig::new().with_upload_budget(Some(MAX_BLOCK_SIZE as u64));
+        let mut server: BlockServer<u64> = BlockServer::new(config);
+        let peer = PeerId::random();
+        let t0 = Instant::from_millis(1);
+        let req = want_block(*big.cid());
+        assert!(matches!(
+            server.answer(t0, peer, 1, &req, &mut store).outcome,
+            ServeOutcome::Served { .. }
+        ));
+        server.finished(1);
+        let refused = server.answer(t0, peer, 2, &req, &mut store);
+        assert_eq!(refused.outcome, ServeOutcome::OverBudget);
+        assert!(matches!(refused.response, BlockResponse::DontHave { .. }));
+        server.finished(2);
+        // Half a minute refills half a block: still refused; a minute refills all of it.
+        let t1 = t0 + std::time::Duration::from_secs(30);
+        assert_eq!(
+            server.answer(t1, peer, 3, &req, &mut store).outcome,
+            ServeOutcome::OverBudget
+        );
+        let t2 = t0 + std::time::Duration::from_secs(60);
+        assert!(matches!(
+            server.answer(t2, peer, 4, &req, &mut store).outcome,
+            ServeOutcome::Served { .. }
+        ));
+        assert_eq!(server.stats().over_budget, 2);
+    }
+
+    #[test]
+    fn caps_responses_in_flight_per_peer() {
+        let a = block(10, 1);
+        let mut store = store_with(&[&a]);
+        let config = ServeConfig::new().with_max_concurrent_per_peer(2);
+        let mut server: BlockServer<u64> = BlockServer::new(config);
+        let (p, q) = (PeerId::random(), PeerId::random());
+        let req = want_block(*a.cid());
+        let now = Instant::ZERO;
+        assert!(matches!(
+            server.answer(now, p, 1, &req, &mut store).outcome,
+            ServeOutcome::Served { .. }
+        ));
+        assert!(matches!(
+            server.answer(now, p, 2, &req, &mut store).outcome,
+            ServeOutcome::Served { .. }
+        ));
+        assert_eq!(
+            server.answer(now, p, 3, &req, &mut store).outcome,
+            ServeOutcome::PeerBusy
+        );
+        // Another peer is unaffected.
+        assert!(matches!(
+            server.answer(now, q, 4, &req, &mut store).outcome,
+            ServeOutcome::Served { .. }
+        ));
+        assert_eq!(server.in_flight(&p), 3);
+        server.finished(1);
+        server.finished(3);
+        server.finished(3); // twice: ignored
+        server.finished(99); // unknown: ignored
+        assert_eq!(server.in_flight(&p), 1);
+        assert!(matches!(
+            server.answer(now, p, 5, &req, &mut store).outcome,
+            ServeOutcome::Served { .. }
+        ));
+        server.peer_gone(&p);
+        assert_eq!(server.in_flight(&p), 0);
+        assert_eq!(server.in_flight(&q), 1);
+    }
+}

@@ -1,0 +1,36 @@
+//! # mesh-protocol
+//!
+//! The libp2p protocol of mesh, shared by the browser node, the native node and the bootstrap
+//! node, so they cannot disagree about ids, limits or message shapes.
+//!
+//! * [`namespace`]: a deployment's [`Namespace`] and the protocol ids built from it
+//!   (`/mesh/<ns>/kad/1.0.0`, `/mesh/<ns>/blocks/1.0.0`, identify `/mesh/<ns>/1.0.0`): two
+//!   sites' meshes never mix, and no mesh node joins the public IPFS DHT.
+//! * [`blocks`]: the block exchange over request-response, framed with mesh-core's wire
+//!   codec, and the serving policy ([`blocks::BlockServer`]: upload budget, per-peer cap).
+//! * [`behaviour`]: the composed [`Behaviour`] (identify, ping, Kademlia, block exchange,
+//!   optional relay client) and its [`Config`].
+//! * [`dht`]: provider-record keys for CIDs.
+//!
+//! The crate builds for native targets and `wasm32-unknown-unknown`; it holds no transport,
+//! runtime or clock. What to fetch from whom is mesh-core's fetch planner's business; the
+//! drivers (native node, browser node) connect the two.
+//!
+//! ```
+//! use mesh_protocol::{Config, KadMode, Namespace};
+//!
+//! let ns: Namespace = "shop".parse()?;
+//! assert_eq!(ns.kad_protocol().as_ref(), "/mesh/shop/kad/1.0.0");
+//! let config = Config::new(ns).with_kad_mode(KadMode::Server);
+//! assert_eq!(config.namespace.blocks_protocol().as_ref(), "/mesh/shop/blocks/1.0.0");
+//! # Ok::<(), mesh_protocol::NamespaceError>(())
+//! ```
+
+pub mod behaviour;
+pub mod blocks;
+pub mod dht;
+pub mod namespace;
+
+pub use behaviour::{Behaviour, Config, Event, KadMode};
+pub use dht::provider_key;
+pub use namespace::{Namespace, NamespaceError};
