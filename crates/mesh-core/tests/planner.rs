@@ -391,14 +391,14 @@ fn corrupt_block_is_never_released_and_is_refetched_from_another_peer() {
         Event::PeerPenalized {
             peer: 1,
             penalty: Penalty::Corrupt(_),
-            score: -50
+            score: -59
         }
     )));
     assert!(
         out.want_blocks().contains(&(2, vec![leaves[0]])),
         "asked of peer 2"
     );
-    assert_eq!(p.peer_score(&1), Some(-50));
+    assert_eq!(p.peer_score(&1), Some(-59));
     all.extend(out);
 
     // A second lie gets peer 1 ignored; its outstanding blocks move to peer 2.

@@ -40,7 +40,9 @@ struct SimPeer {
     stall_after: Option<usize>,
     leaves_at_us: Option<u64>,
     sent: usize,
-    busy_until: u64,
+    /// Blocks asked for and not yet sent; a cancel removes them, as a real peer does.
+    queue: std::collections::VecDeque<Cid>,
+    sending: bool,
     gone: bool,
 }
 
@@ -52,6 +54,8 @@ enum Ev {
     Disconnected(u32),
     Have(u32, Cid, bool),
     Block(u32, Cid, Bytes),
+    /// A peer finished putting a block on the wire and may start the next.
+    Sent(u32),
     OriginData(OriginRequestId, Bytes),
     OriginDone(OriginRequestId),
     OriginFailed(OriginRequestId),
@@ -94,9 +98,17 @@ impl World {
 
     fn drain(&mut self) {
         while let Some(action) = self.planner.poll_action() {
+            if std::env::var_os("SWARM_TRACE").is_some()
+                && !matches!(action, Action::Deliver { .. })
+            {
+                eprintln!("{:>10} -> {action:?}", self.now);
+            }
             self.act(action);
         }
         while let Some(event) = self.planner.poll_event() {
+            if std::env::var_os("SWARM_TRACE").is_some() && true {
+                eprintln!("{:>10} {event:?}", self.now);
+            }
             match event {
                 Event::Completed { .. } => self.outcome = Some(Ok(())),
                 Event::Failed { error, .. } => self.outcome = Some(Err(error.to_string())),
@@ -141,27 +153,25 @@ impl World {
                 }
             }
             Action::SendWantBlock { peer, cids, .. } => {
+                let p = &mut self.peers[peer as usize];
+                if p.gone {
+                    return;
+                }
                 for cid in cids {
-                    let data = self.block(&cid);
-                    let p = &mut self.peers[peer as usize];
-                    if p.gone || p.stall_after.is_some_and(|n| p.sent >= n) {
-                        continue;
+                    if !p.queue.contains(&cid) {
+                        p.queue.push_back(cid);
                     }
-                    p.sent += 1;
-                    let start = p.busy_until.max(now + p.latency_us);
-                    p.busy_until = start + data.len() as u64 * 1_000_000 / p.bytes_per_sec;
-                    let arrive = p.busy_until + p.latency_us;
-                    let data = if p.corrupt && !data.is_empty() {
-                        let mut v = data.to_vec();
-                        v[0] ^= 0x55;
-                        Bytes::from(v)
-                    } else {
-                        data
-                    };
-                    self.at(arrive, Ev::Block(peer, cid, data));
+                }
+                if !p.sending {
+                    self.send_next(peer);
                 }
             }
-            Action::SendCancel { .. } | Action::Announce { .. } => {}
+            Action::SendCancel { peer, cids } => {
+                self.peers[peer as usize]
+                    .queue
+                    .retain(|c| !cids.contains(c));
+            }
+            Action::Announce { .. } => {}
             Action::OriginFetch { request, range, .. } => {
                 if !self.origin_up {
                     self.at(now + self.origin_latency_us, Ev::OriginFailed(request));
@@ -193,6 +203,37 @@ impl World {
         }
     }
 
+    /// Puts the next queued block on the wire: it leaves after its transmission time and
+    /// arrives one latency later.
+    fn send_next(&mut self, peer: u32) {
+        let now = self.now;
+        let p = &mut self.peers[peer as usize];
+        let stalled = p.stall_after.is_some_and(|n| p.sent >= n);
+        let next = if p.gone || stalled {
+            None
+        } else {
+            p.queue.pop_front()
+        };
+        let Some(cid) = next else {
+            p.sending = false;
+            return;
+        };
+        p.sending = true;
+        p.sent += 1;
+        let (latency, rate, corrupt) = (p.latency_us, p.bytes_per_sec, p.corrupt);
+        let data = self.block(&cid);
+        let done = now + data.len() as u64 * 1_000_000 / rate;
+        let data = if corrupt && !data.is_empty() {
+            let mut v = data.to_vec();
+            v[0] ^= 0x55;
+            Bytes::from(v)
+        } else {
+            data
+        };
+        self.at(done, Ev::Sent(peer));
+        self.at(done + latency, Ev::Block(peer, cid, data));
+    }
+
     fn step(&mut self) -> bool {
         let Some(Reverse((t, seq))) = self.queue.pop() else {
             return false;
@@ -210,6 +251,7 @@ impl World {
         let root = self.dag.root.cid;
         match ev {
             Ev::Timer => self.planner.handle_timeout(now),
+            Ev::Sent(p) => self.send_next(p),
             Ev::Providers(p) => self.planner.handle_providers(now, root, p, true),
             Ev::Connected(p) if !self.peers[p as usize].gone => {
                 self.planner.handle_peer_connected(now, p)
@@ -255,7 +297,8 @@ fn run(seed: u64) -> World {
             stall_after: rng.chance(20).then(|| rng.range(0, 4) as usize),
             leaves_at_us: rng.chance(15).then(|| rng.range(0, 2_000_000)),
             sent: 0,
-            busy_until: 0,
+            queue: std::collections::VecDeque::new(),
+            sending: false,
             gone: false,
         })
         .collect();
@@ -296,7 +339,7 @@ fn run(seed: u64) -> World {
 #[test]
 fn random_swarms_deliver_exactly_the_asset_or_fail_clearly() {
     let mut completed = 0;
-    for seed in 0..200 {
+    for seed in 0..400 {
         let world = run(seed);
         assert_eq!(
             world.blocks_from_liars, 0,
@@ -324,7 +367,7 @@ fn random_swarms_deliver_exactly_the_asset_or_fail_clearly() {
         }
         assert_eq!(world.planner.active_fetches(), 0, "seed {seed}");
     }
-    assert!(completed > 150, "most swarms have a source: {completed}");
+    assert!(completed > 300, "most swarms have a source: {completed}");
 }
 
 #[test]
@@ -336,4 +379,25 @@ fn the_same_seed_gives_the_same_run() {
         assert_eq!(a.delivered, b.delivered);
         assert_eq!(a.planner.stats().snapshot(), b.planner.stats().snapshot());
     }
+}
+
+/// Replays one seed with its outcome and peers printed; add `SWARM_TRACE=1` for every action
+/// and event: `SEED=8845 SWARM_TRACE=1 cargo test -p mesh-core --test planner_swarm replay --
+/// --ignored --nocapture`. (The suite above was also run over 20,000 seeds in release.)
+#[test]
+#[ignore = "diagnostic: replays the seed in $SEED"]
+fn replay() {
+    let seed: u64 = std::env::var("SEED")
+        .expect("SEED")
+        .parse()
+        .expect("a number");
+    let w = run(seed);
+    eprintln!(
+        "outcome {:?} now {} origin_up {} size {} peers {:#?}",
+        w.outcome,
+        w.now,
+        w.origin_up,
+        w.data.len(),
+        w.peers
+    );
 }

@@ -39,8 +39,11 @@ pub(crate) struct FetchState<P> {
     pub(crate) unanswered: BTreeSet<P>,
     /// Whether the DHT lookup has finished.
     pub(crate) discovery_done: bool,
-    /// Peers not to ask for a block again (they lied about it, stalled or lacked it).
+    /// Peers never to ask for a block again: they lied about it or said they lack it.
     pub(crate) excluded: BTreeMap<Cid, BTreeSet<P>>,
+    /// Peers that stalled on a block or were too slow for it: asked again only when the origin
+    /// cannot be (a slow source beats none).
+    pub(crate) demoted: BTreeMap<Cid, BTreeSet<P>>,
     /// A peer delivered a verified block: the deadline no longer applies.
     pub(crate) peer_started: bool,
     /// Verified leaf bytes by CID, until the fetch ends.
@@ -79,6 +82,7 @@ impl<P: Ord + Clone> FetchState<P> {
             unanswered: BTreeSet::new(),
             discovery_done: false,
             excluded: BTreeMap::new(),
+            demoted: BTreeMap::new(),
             peer_started: false,
             leaf_data: BTreeMap::new(),
             delivered: 0,
@@ -99,12 +103,19 @@ impl<P: Ord + Clone> FetchState<P> {
         !self.pending_providers.is_empty() || !self.unanswered.is_empty() || !self.discovery_done
     }
 
-    pub(crate) fn is_excluded(&self, cid: &Cid, peer: &P) -> bool {
-        self.excluded.get(cid).is_some_and(|s| s.contains(peer))
+    /// Whether `peer` may be asked for `cid` (its connection state aside).
+    pub(crate) fn may_ask(&self, cid: &Cid, peer: &P) -> bool {
+        let excluded = self.excluded.get(cid).is_some_and(|s| s.contains(peer));
+        let demoted = self.demoted.get(cid).is_some_and(|m| m.contains(peer));
+        !(excluded || self.origin_usable() && demoted)
     }
 
     pub(crate) fn exclude(&mut self, cid: Cid, peer: P) {
         self.excluded.entry(cid).or_default().insert(peer);
+    }
+
+    pub(crate) fn demote(&mut self, cid: Cid, peer: P) {
+        self.demoted.entry(cid).or_default().insert(peer);
     }
 
     /// Counts an accepted block in the summary; returns whether it is the first byte of

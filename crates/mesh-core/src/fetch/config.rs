@@ -23,7 +23,7 @@ pub struct Config {
     /// Largest asset the planner accepts (a lying root cannot make us buffer more). Default
     /// 256 MiB.
     pub max_asset_size: u64,
-    /// Score lost for a block that fails verification. Default 50.
+    /// Score lost for a block that fails verification. Default 60.
     pub corrupt_penalty: i32,
     /// Score lost for stalling. Default 10.
     pub stall_penalty: i32,
@@ -31,8 +31,9 @@ pub struct Config {
     pub success_reward: i32,
     /// Cap on a peer's score, so good history cannot buy many corrupt blocks. Default 20.
     pub max_score: i32,
-    /// A peer at or below this score is ignored. Default -100: two corrupt blocks from a fresh
-    /// peer, or one plus a history of stalls.
+    /// A peer at or below this score is ignored. Default -100: two corrupt blocks get any peer
+    /// ignored, whatever its history (scores are capped at [`Config::max_score`]); one corrupt
+    /// block plus a few stalls too.
     pub ignore_threshold: i32,
     /// Time to first origin byte assumed before any origin transfer was observed. Default 100 ms.
     pub origin_latency_estimate: Duration,
@@ -56,7 +57,7 @@ impl Default for Config {
             max_origin_range_leaves: 16,
             max_origin_requests: 4,
             max_asset_size: 256 << 20,
-            corrupt_penalty: 50,
+            corrupt_penalty: 60,
             stall_penalty: 10,
             success_reward: 1,
             max_score: 20,

@@ -56,7 +56,7 @@ use crate::wire::RequestId;
 use asset::FetchState;
 use estimate::RateEstimate;
 use origin::{ExpectedLeaf, OriginRequest};
-use peers::{InFlight, PeerState};
+use peers::{InFlight, MAX_STALL_STRIKES, PeerState};
 
 pub use config::Config;
 pub use types::{
@@ -239,10 +239,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
 
     /// The connection to `peer` closed, or dialling it failed.
     pub fn handle_peer_disconnected(&mut self, now: Instant, peer: P) {
-        let Some(state) = self.peers.get_mut(&peer) else {
-            return;
-        };
-        state.connected = false;
+        // A failed dial reports a peer we never saw connected: it still ends its prospects.
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.connected = false;
+        }
         for f in self.fetches.values_mut() {
             f.holders.remove(&peer);
             f.pending_providers.remove(&peer);
@@ -321,10 +321,14 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let flight = state.in_flight.remove(&cid);
         let wanting = self.fetches_missing(&cid);
         if wanting.is_empty() {
+            // Late or cancelled. If it is genuine the peer is alive and moving bytes (its stall
+            // clock restarts); junk proves nothing.
+            if crate::block::verify_block(&cid, &data).is_ok()
+                && let Some(state) = self.peers.get_mut(&peer)
+            {
+                state.delivered(now, data.len() as u64, flight);
+            }
             if flight.is_some() {
-                if let Some(state) = self.peers.get_mut(&peer) {
-                    state.delivered(now, data.len() as u64, flight);
-                }
                 self.events.push_back(Event::BlockDuplicate {
                     cid,
                     from: BlockSource::Peer(peer),
@@ -431,16 +435,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .map(|(k, _)| k.clone())
             .collect();
         for peer in stalled {
-            self.penalize(&peer, Penalty::Stalled, self.config.stall_penalty);
-            let lost = self.take_back(&peer, None, ReassignReason::Stalled);
-            for (id, cids) in lost {
-                if let Some(f) = self.fetches.get_mut(&id) {
-                    for cid in cids {
-                        f.exclude(cid, peer.clone());
-                    }
-                }
-                self.fall_back_if_needed(now, id, FallbackReason::Stalled(peer.clone()));
-            }
+            self.stalled(now, &peer);
         }
         self.replan_all(now);
     }
@@ -677,10 +672,13 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let score = state.adjust_score(-amount, self.config.max_score);
         self.events.push_back(Event::PeerPenalized {
             peer: peer.clone(),
-            penalty,
+            penalty: penalty.clone(),
             score,
         });
-        if score <= self.config.ignore_threshold && !state.ignored {
+        // Only bad data gets a peer ignored: slowness is a reason to prefer others, not to
+        // refuse a source that may be the last one.
+        let lied = matches!(penalty, Penalty::Corrupt(_));
+        if lied && score <= self.config.ignore_threshold && !state.ignored {
             state.ignored = true;
             self.events
                 .push_back(Event::PeerIgnored { peer: peer.clone() });
@@ -733,6 +731,58 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         lost
     }
 
+    /// A peer delivered nothing for its stall patience. Its blocks go to another source where
+    /// there is one; where it is the only source its requests stand and its clock restarts,
+    /// since re-asking it would only queue the same blocks again. After [`MAX_STALL_STRIKES`]
+    /// stalls without a single block in between it counts as dead for what it was asked.
+    fn stalled(&mut self, now: Instant, peer: &P) {
+        self.penalize(peer, Penalty::Stalled, self.config.stall_penalty);
+        let Some(state) = self.peers.get_mut(peer) else {
+            return;
+        };
+        state.stall_strikes += 1;
+        state.last_progress = now;
+        if state.stall_strikes >= MAX_STALL_STRIKES {
+            let lost = self.take_back(peer, None, ReassignReason::Stalled);
+            for (id, cids) in lost {
+                if let Some(f) = self.fetches.get_mut(&id) {
+                    for cid in cids {
+                        f.exclude(cid, peer.clone());
+                    }
+                }
+                self.fall_back_if_needed(now, id, FallbackReason::Stalled(peer.clone()));
+            }
+            return;
+        }
+        let asked: BTreeMap<FetchId, Vec<Cid>> =
+            state
+                .in_flight
+                .iter()
+                .fold(BTreeMap::new(), |mut m, (c, fl)| {
+                    m.entry(fl.fetch).or_insert_with(Vec::new).push(*c);
+                    m
+                });
+        for (id, cids) in asked {
+            let Some(f) = self.fetches.get(&id) else {
+                continue;
+            };
+            let elsewhere = f.origin_usable()
+                || f.holders
+                    .iter()
+                    .any(|h| h != peer && self.peers.get(h).is_some_and(|s| s.usable()));
+            if !elsewhere {
+                continue;
+            }
+            self.take_back(peer, Some(&cids), ReassignReason::Stalled);
+            if let Some(f) = self.fetches.get_mut(&id) {
+                for cid in cids {
+                    f.demote(cid, peer.clone());
+                }
+            }
+            self.fall_back_if_needed(now, id, FallbackReason::Stalled(peer.clone()));
+        }
+    }
+
     /// Compares a peer's projected finish with the origin's, per fetch; a clearly slower peer
     /// keeps only its oldest outstanding block, the rest go to other peers or the origin.
     fn check_slow(&mut self, now: Instant, peer: &P) {
@@ -777,7 +827,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             self.take_back(peer, Some(&moved), ReassignReason::Slow);
             if let Some(f) = self.fetches.get_mut(&id) {
                 for cid in &moved {
-                    f.exclude(*cid, peer.clone());
+                    f.demote(*cid, peer.clone());
                 }
             }
             self.fall_back(now, id, FallbackReason::Slow(peer.clone()));
@@ -801,23 +851,26 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
 
     /// Brings in the origin if no peer can still provide what is missing.
     fn fall_back_if_needed(&mut self, now: Instant, id: FetchId, reason: FallbackReason<P>) {
-        if !self.peers_can_help(id) {
+        if !self.peers_can_help(now, id) {
             self.fall_back(now, id, reason);
         }
     }
 
-    /// Whether every missing block has a peer that may deliver it, now or after discovery.
-    fn peers_can_help(&self, id: FetchId) -> bool {
+    /// Whether every missing block has a peer that may deliver it. Peers still being discovered
+    /// or asked count until the deadline (or for good, when there is no origin to turn to):
+    /// after it, only peers known to hold the asset do.
+    fn peers_can_help(&self, now: Instant, id: FetchId) -> bool {
         let Some(f) = self.fetches.get(&id) else {
             return false;
         };
-        if f.peers_pending() {
+        let patience = now < f.started + self.config.fallback_after || !f.origin_usable();
+        if patience && f.peers_pending() {
             return true;
         }
         f.layout.missing().iter().all(|cid| {
             f.holders
                 .iter()
-                .any(|h| !f.is_excluded(cid, h) && self.peers.get(h).is_some_and(|s| s.usable()))
+                .any(|h| f.may_ask(cid, h) && self.peers.get(h).is_some_and(|s| s.usable()))
         })
     }
 
@@ -856,7 +909,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             let best = f
                 .holders
                 .iter()
-                .filter(|h| !f.is_excluded(cid, h))
+                .filter(|h| f.may_ask(cid, h))
                 .filter_map(|h| self.peers.get(h).map(|s| (h, s)))
                 .filter(|(_, s)| {
                     s.usable() && s.in_flight.len() < self.config.max_in_flight_per_peer
@@ -897,7 +950,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 cids,
             });
         }
-        if !self.peers_can_help(id) {
+        if !self.peers_can_help(now, id) {
             let reason = match self.fetches.get(&id) {
                 Some(f) if f.summary.bytes_peer > 0 || !f.holders.is_empty() => {
                     FallbackReason::PeersLost

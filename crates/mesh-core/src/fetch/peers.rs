@@ -9,6 +9,12 @@ use super::FetchId;
 use super::estimate::RateEstimate;
 use crate::time::Instant;
 
+/// Stalls in a row, with no block in between, after which a peer is taken for dead.
+pub(crate) const MAX_STALL_STRIKES: u32 = 4;
+
+/// Smallest block whose transfer time is taken as a throughput sample.
+const MIN_RATE_SAMPLE_BYTES: u64 = 32 * 1024;
+
 /// A block asked of a peer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct InFlight {
@@ -30,6 +36,8 @@ pub(crate) struct PeerState {
     pub(crate) rate: RateEstimate,
     /// Last time it delivered a block, or became busy after being idle: the stall clock.
     pub(crate) last_progress: Instant,
+    /// Stalls since its last delivered block.
+    pub(crate) stall_strikes: u32,
 }
 
 impl PeerState {
@@ -41,6 +49,7 @@ impl PeerState {
             in_flight: BTreeMap::new(),
             rate: RateEstimate::unknown(),
             last_progress: now,
+            stall_strikes: 0,
         }
     }
 
@@ -59,17 +68,27 @@ impl PeerState {
 
     /// Records a delivered block, sampling the rate from when this block could start moving:
     /// its request, or the previous delivery if that was later (pipelined blocks queue up).
+    /// Small blocks (DAG nodes) say more about latency than throughput and are not sampled.
     pub(crate) fn delivered(&mut self, now: Instant, bytes: u64, flight: Option<InFlight>) {
-        if let Some(flight) = flight {
+        if let Some(flight) = flight.filter(|_| bytes >= MIN_RATE_SAMPLE_BYTES) {
             let from = flight.sent.max(self.last_progress);
             self.rate.sample(bytes, now.saturating_duration_since(from));
         }
         self.last_progress = now;
+        self.stall_strikes = 0;
     }
 
-    /// When it counts as stalled, if it has anything outstanding.
+    /// When it counts as stalled, if it has anything outstanding: `stall_timeout` after its last
+    /// progress, or twice the time its known rate needs for the smallest outstanding block if
+    /// that is longer — a slow peer that is still moving bytes is slow, not stalled. Each stall
+    /// in a row doubles the patience, so a sole slow source is not declared dead too early.
     pub(crate) fn stall_at(&self, stall_timeout: Duration) -> Option<Instant> {
-        (!self.in_flight.is_empty()).then(|| self.last_progress + stall_timeout)
+        let smallest = self.in_flight.values().map(|f| f.expected).min()?;
+        let base = match self.rate.get() {
+            Some(_) => stall_timeout.max(self.rate.time_for(smallest, 1.0) * 2),
+            None => stall_timeout,
+        };
+        Some(self.last_progress + base * (1 << self.stall_strikes.min(MAX_STALL_STRIKES)))
     }
 
     /// Expected bytes still outstanding for `fetch`, and how many blocks.

@@ -1,0 +1,48 @@
+# Shared helpers for the scripts in this directory. Source it; do not run it.
+#
+# Sets MESH_ROOT (the repository root, also made the working directory) and exports
+# CARGO_TARGET_DIR: by default a stable directory outside the clone, so every clone and CI run
+# on the same machine shares one warm build cache.
+
+MESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$MESH_ROOT"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mesh-target}"
+
+# Prints a progress message.
+say() {
+  printf '==> %s\n' "$*"
+}
+
+# Prints a command, then runs it.
+run() {
+  printf '+ %s\n' "$*"
+  "$@"
+}
+
+# Prints an error and exits.
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    run "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    run sudo "$@"
+  else
+    die "need root to run: $* (no sudo available)"
+  fi
+}
+
+# Seconds as "1m05s" / "42s".
+human_seconds() {
+  local s=$1
+  if [ "$s" -ge 60 ]; then
+    printf '%dm%02ds' $((s / 60)) $((s % 60))
+  else
+    printf '%ds' "$s"
+  fi
+}

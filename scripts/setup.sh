@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Installs what building, testing and demoing mesh needs, and only what is missing. Safe to
+# rerun: every step checks first and says what it found or did. Runs without a TTY or stdin.
+#
+# One function per tool: to add one (wasm-pack, wasm-bindgen-cli, chromium, ...), write an
+# ensure_<tool> function and call it from main.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+exec </dev/null
+
+KUBO_VECTORS_DIR=tests/kubo-vectors
+APT_UPDATED=false
+
+# apt-get install, running apt-get update once first (only when something is installed).
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "cannot install $*: no apt-get; install them by hand"
+  if [ "$APT_UPDATED" = false ]; then
+    as_root apt-get update
+    APT_UPDATED=true
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+ensure_rust_toolchain() {
+  command -v cargo >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1 ||
+    die "cargo and rustup are required: install Rust with https://rustup.rs, then rerun"
+  say "rust: $(rustc --version)"
+}
+
+ensure_rust_components() {
+  local component
+  for component in rustfmt clippy; do
+    if rustup component list --installed | grep -q "^${component}"; then
+      say "rust component $component: present"
+    else
+      run rustup component add "$component"
+    fi
+  done
+}
+
+ensure_wasm_target() {
+  if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "rust target wasm32-unknown-unknown: present"
+  else
+    run rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_node() {
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    say "node $(node --version), npm $(npm --version): present"
+  else
+    apt_install nodejs npm
+  fi
+}
+
+# The kubo cross-check's npm dependencies: installed when node_modules is missing or older than
+# the lockfile (npm ci records what it installed in node_modules/.package-lock.json).
+ensure_kubo_vectors_deps() {
+  local dir=$KUBO_VECTORS_DIR
+  if [ ! -f "$dir/package.json" ]; then
+    say "$dir: not in this checkout, skipped"
+    return
+  fi
+  local installed=$dir/node_modules/.package-lock.json
+  if [ -f "$installed" ] && [ ! "$dir/package.json" -nt "$installed" ] &&
+    { [ ! -f "$dir/package-lock.json" ] || [ ! "$dir/package-lock.json" -nt "$installed" ]; }; then
+    say "$dir/node_modules: up to date"
+  elif [ -f "$dir/package-lock.json" ]; then
+    run npm ci --prefix "$dir" --no-audit --no-fund
+  else
+    run npm install --prefix "$dir" --no-audit --no-fund
+  fi
+}
+
+main() {
+  say "setup (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  ensure_rust_toolchain
+  ensure_rust_components
+  ensure_wasm_target
+  ensure_node
+  ensure_kubo_vectors_deps
+  say "setup: done"
+}
+
+main "$@"
