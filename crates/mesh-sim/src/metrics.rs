@@ -106,12 +106,18 @@ pub(crate) struct Bucket {
     pub(crate) fallbacks: [u64; 6],
     pub(crate) reassigned: [u64; 6],
     pub(crate) penalties: u64,
+    /// Blocks from peers that arrived after another source had delivered them.
+    pub(crate) duplicate_blocks: u64,
+    /// Blocks from peers that arrived on a connection closed meanwhile.
+    pub(crate) lost_blocks: u64,
     pub(crate) lookups: u64,
     pub(crate) announces: u64,
     pub(crate) withdrawals: u64,
     /// Connection attempts (each signalled through the bootstrap relay).
     pub(crate) dials: u64,
     pub(crate) dial_failures: u64,
+    /// Connections closed to make room for another.
+    pub(crate) evictions: u64,
     /// Requests to the bootstrap for random peers (warm connections).
     pub(crate) discovery: u64,
     /// Time to first byte of the network fetches completed in this bucket.
@@ -141,11 +147,14 @@ impl Bucket {
             self.reassigned[i] += o.reassigned[i];
         }
         self.penalties += o.penalties;
+        self.duplicate_blocks += o.duplicate_blocks;
+        self.lost_blocks += o.lost_blocks;
         self.lookups += o.lookups;
         self.announces += o.announces;
         self.withdrawals += o.withdrawals;
         self.dials += o.dials;
         self.dial_failures += o.dial_failures;
+        self.evictions += o.evictions;
         self.discovery += o.discovery;
         self.ttfb.merge(&o.ttfb);
     }

@@ -2,7 +2,18 @@
 
 use std::time::Duration;
 
-use crate::metrics::{Bucket, FALLBACK_REASONS, Metrics, Served, ratio};
+use crate::metrics::{Bucket, FALLBACK_REASONS, Metrics, REASSIGN_REASONS, Served, ratio};
+
+fn reassign_column(reason: &str) -> &'static str {
+    match reason {
+        "stalled" => "reassigned_stalled",
+        "slow" => "reassigned_slow",
+        "disconnected" => "reassigned_disconnected",
+        "ignored" => "reassigned_ignored",
+        "dont_have" => "reassigned_dont_have",
+        _ => "reassigned_other",
+    }
+}
 
 /// Totals over the measurement window (after warm-up).
 #[derive(Debug, Clone, PartialEq)]
@@ -64,10 +75,19 @@ pub struct Summary {
     pub dials_per_s_1k: f64,
     /// Random-peer requests per second per 1000 online peers.
     pub discovery_per_s_1k: f64,
+    /// Connections closed to make room, per second per 1000 online peers.
+    pub evictions_per_s_1k: f64,
     /// Share of dials that failed.
     pub dial_failure: f64,
     /// Peer upload bytes per byte verified from peers (> 1: cancelled or duplicate uploads).
     pub upload_overhead: f64,
+    /// Blocks taken back from peers per network fetch, by reason (stalled, slow,
+    /// disconnected, ignored, don't-have, other).
+    pub reassigned: [f64; 6],
+    /// Blocks from peers that lost the race to another source, per network fetch.
+    pub duplicate_blocks: f64,
+    /// Blocks from peers lost to a connection closed in flight, per network fetch.
+    pub lost_blocks: f64,
 }
 
 /// Counters of one time bucket, as rates.
@@ -207,8 +227,12 @@ impl Summary {
             announces_per_s_1k: per_1k(w.announces),
             dials_per_s_1k: per_1k(w.dials),
             discovery_per_s_1k: per_1k(w.discovery),
+            evictions_per_s_1k: per_1k(w.evictions),
             dial_failure: ratio(w.dial_failures, w.dials),
             upload_overhead: ratio(w.peer_egress, w.bytes[0]),
+            reassigned: std::array::from_fn(|i| ratio(w.reassigned[i], network)),
+            duplicate_blocks: ratio(w.duplicate_blocks, network),
+            lost_blocks: ratio(w.lost_blocks, network),
         }
     }
 
@@ -242,6 +266,9 @@ impl Summary {
         for (name, v) in names.iter().zip(self.fallbacks) {
             c.push((name, v));
         }
+        for (name, v) in REASSIGN_REASONS.iter().zip(self.reassigned) {
+            c.push((reassign_column(name), v));
+        }
         c.extend([
             ("served_peer", self.served_peer),
             ("served_origin", self.served_origin),
@@ -261,8 +288,11 @@ impl Summary {
             ("announces_per_s_per_1k", self.announces_per_s_1k),
             ("dials_per_s_per_1k", self.dials_per_s_1k),
             ("discovery_per_s_per_1k", self.discovery_per_s_1k),
+            ("evictions_per_s_per_1k", self.evictions_per_s_1k),
             ("dial_failure", self.dial_failure),
             ("upload_overhead", self.upload_overhead),
+            ("duplicate_blocks", self.duplicate_blocks),
+            ("lost_blocks", self.lost_blocks),
         ]);
         c
     }

@@ -2,12 +2,16 @@
 //! after every input, carry out every action, read every event, re-arm the one timer.
 
 use mesh_core::Cid;
-use mesh_core::fetch::{Action, Event};
+use mesh_core::fetch::{Action, BlockSource, Event};
 use mesh_core::store::BlockStore;
 use mesh_core::time::Instant;
 
 use super::peer::PeerState;
 use super::{Ev, MAX_ACTIONS_PER_DRAIN, OVERDUE_TIMER_US, World, ms_us};
+
+/// A connection on which blocks were just asked counts as busy for this long (or until they
+/// arrive), so making room for a new connection does not cut a transfer.
+const BUSY_AFTER_WANT_US: u64 = 2_000_000;
 use crate::content::BlockRef;
 use crate::metrics::{fallback_index, reassign_index};
 
@@ -89,6 +93,9 @@ impl World<'_> {
             }
             Action::SendWantBlock { peer, cids, .. } => {
                 st.touch(peer, self.now);
+                if let Some(c) = st.conns.iter_mut().find(|c| c.peer == peer) {
+                    c.busy_until = self.now + BUSY_AFTER_WANT_US;
+                }
                 let blocks = self.refs(&cids);
                 let at = self.now + self.one_way(id, peer);
                 self.queue.push(
@@ -125,6 +132,12 @@ impl World<'_> {
                 let Some(r) = self.cat.lookup(&cid) else {
                     return;
                 };
+                // The planner announces after every complete fetch, cache hits included; a node
+                // keeps its own records fresh and does not put the same record again.
+                if st.announced.contains(&r.asset) || st.announcing.contains(&r.asset) {
+                    return;
+                }
+                st.announcing.push(r.asset);
                 self.metrics.at(self.now).announces += 1;
                 let delay = ms_us(self.sc.network.announce_ms.sample(&mut self.net_rng));
                 self.queue.push(
@@ -154,6 +167,10 @@ impl World<'_> {
                 self.metrics.at(self.now).reassigned[reassign_index(reason)] += 1;
             }
             Event::PeerPenalized { .. } => self.metrics.at(self.now).penalties += 1,
+            Event::BlockDuplicate {
+                from: BlockSource::Peer(_),
+                ..
+            } => self.metrics.at(self.now).duplicate_blocks += 1,
             Event::Completed { fetch, summary, .. } => {
                 if let Some(asset) = st.finish_fetch(fetch) {
                     self.metrics.completed(self.now, asset, &summary);
@@ -225,6 +242,7 @@ impl World<'_> {
 
     pub(super) fn announced(&mut self, id: u32, asset: u32) {
         self.with_peer(id, |w, st| {
+            st.announcing.retain(|&a| a != asset);
             if w.registry.announce(asset, id) {
                 st.announced.push(asset);
             }

@@ -3,13 +3,13 @@
 //! A dial is signalled through the bootstrap relay (one round trip to it) and then takes
 //! `connect_rtts` round trips between the two peers. Two peers behind NATs never connect: the
 //! dial fails after the NAT timeout, and the dialling planner hears about it as a disconnect,
-//! which is all a browser would learn. A peer at its connection limit closes its least
-//! recently used connection to make room.
+//! which is all a browser would learn. A peer at its connection limit closes a connection to
+//! make room: the least recently used of those not carrying blocks, if there is one.
 //!
 //! A message arrives one latency later, and only if the connection is still open at both
 //! ends. A peer answers want-haves and want-blocks from its own store; blocks queue for its
-//! uplink (one at a time, at the uplink share mesh may use), then share the receiver's downlink
-//! with everything else it is receiving.
+//! uplink (one at a time, at the uplink share mesh may use), and share the receiver's downlink
+//! with everything else it is receiving (see [`World::start_download`]).
 
 use bytes::Bytes;
 use mesh_core::Cid;
@@ -57,7 +57,8 @@ impl World<'_> {
         let now = self.instant();
         let establish = self.with_peer(from, |w, st| {
             st.dialing.retain(|&p| p != to);
-            if st.is_connected(to) {
+            if let Some(c) = st.conns.iter_mut().find(|c| c.peer == to) {
+                c.reported = true;
                 st.planner.handle_peer_connected(now, to);
                 w.drain(from, st);
                 false
@@ -86,29 +87,34 @@ impl World<'_> {
                     st.conns.push(Conn {
                         peer: y,
                         last_active: w.now,
+                        busy_until: 0,
+                        reported: false,
                     });
                 }
-                st.planner.handle_peer_connected(now, y);
-                w.drain(x, st);
+                // Reported now if the planner is working, else before the next
+                // fetch: see `PeerState::report_connections`.
+                if st.planner.active_fetches() > 0 {
+                    if let Some(c) = st.conns.iter_mut().find(|c| c.peer == y) {
+                        c.reported = true;
+                    }
+                    st.planner.handle_peer_connected(now, y);
+                    w.drain(x, st);
+                }
             });
         }
     }
 
     fn make_room(&mut self, id: u32, keep: u32) {
         let max = self.p.max_connections;
+        let now = self.now;
         let victim = self
             .peers
             .get(id as usize)
             .and_then(|p| p.as_deref())
             .filter(|st| st.conns.len() >= max)
-            .and_then(|st| {
-                st.conns
-                    .iter()
-                    .filter(|c| c.peer != keep)
-                    .min_by_key(|c| (c.last_active, c.peer))
-                    .map(|c| c.peer)
-            });
+            .and_then(|st| st.eviction_victim(keep, now));
         if let Some(v) = victim {
+            self.metrics.at(self.now).evictions += 1;
             self.disconnect(id, v);
         }
     }
@@ -119,10 +125,12 @@ impl World<'_> {
         for (x, y) in [(a, b), (b, a)] {
             self.with_peer(x, |w, st| {
                 if let Some(i) = st.conn(y) {
-                    st.conns.swap_remove(i);
+                    let c = st.conns.swap_remove(i);
                     st.uploads.retain(|u| u.to != y);
-                    st.planner.handle_peer_disconnected(now, y);
-                    w.drain(x, st);
+                    if c.reported {
+                        st.planner.handle_peer_disconnected(now, y);
+                        w.drain(x, st);
+                    }
                 }
             });
         }
@@ -238,7 +246,7 @@ impl World<'_> {
 
     /// Starts the next upload if the uplink is idle.
     fn pump_uploads(&mut self, id: u32, st: &mut PeerState) {
-        if st.uploading {
+        if st.uploading.is_some() {
             return;
         }
         while let Some(up) = st.uploads.pop_front() {
@@ -265,7 +273,7 @@ impl World<'_> {
             self.metrics.at(self.now).peer_egress += size;
             let rate = self.attrs[id as usize].serve_bps;
             let sent = self.now + transfer_us(size, rate);
-            let received = self.reserve_down(up.to, self.now, size, rate);
+            let received = self.start_download(up.to, self.now, size, rate);
             let arrives = received + self.one_way(id, up.to);
             self.queue.push(sent, Ev::UploadDone { peer: id });
             self.queue.push(
@@ -277,22 +285,24 @@ impl World<'_> {
                     data: up.data,
                 },
             );
-            st.uploading = true;
+            st.uploading = Some(up.to);
             break;
         }
     }
 
     pub(super) fn upload_done(&mut self, id: u32) {
         self.with_peer(id, |w, st| {
-            st.uploading = false;
+            st.uploading = None;
             w.pump_uploads(id, st);
         });
     }
 
     pub(super) fn block_arrived(&mut self, to: u32, from: u32, block: BlockRef, data: Bytes) {
         let now = self.instant();
+        self.end_download(to);
         self.with_peer(to, |w, st| {
             if !st.touch(from, w.now) {
+                w.metrics.at(w.now).lost_blocks += 1;
                 return;
             }
             let cid = w.cid(block);

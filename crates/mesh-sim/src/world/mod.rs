@@ -148,8 +148,8 @@ pub(crate) struct World<'a> {
     pub(crate) now: u64,
     pub(crate) queue: Queue<Ev>,
     pub(crate) attrs: Vec<Attrs>,
-    /// When each peer's downlink is free.
-    pub(crate) down_free: Vec<u64>,
+    /// Transfers under way to each peer (sharing its downlink).
+    pub(crate) downloads: Vec<u32>,
     pub(crate) peers: Vec<Option<Box<PeerState>>>,
     pub(crate) registry: Registry,
     pub(crate) metrics: Metrics,
@@ -193,7 +193,7 @@ impl<'a> World<'a> {
             now: 0,
             queue: Queue::new(),
             attrs: Vec::new(),
-            down_free: Vec::new(),
+            downloads: Vec::new(),
             peers: Vec::new(),
             registry: Registry::new(cat.assets.len()),
             metrics: Metrics::new(end_us, us(sc.bucket_s), us(sc.warmup_s), cat.assets.len()),
@@ -325,16 +325,24 @@ impl<'a> World<'a> {
         !(self.attrs[a as usize].nat && self.attrs[b as usize].nat)
     }
 
-    /// Books `bytes` on `to`'s downlink from `start`, sent at `rate`; returns when the last
-    /// byte is received (before the propagation delay). Transfers to one peer share its
-    /// downlink one after another; each is also limited by its sender's rate.
-    pub(crate) fn reserve_down(&mut self, to: u32, start: u64, bytes: u64, rate: f64) -> u64 {
-        let sent = start + transfer_us(bytes, rate);
-        let down = self.attrs[to as usize].down_bps;
-        let free = &mut self.down_free[to as usize];
-        let received = (start.max(*free) + transfer_us(bytes, down)).max(sent);
-        *free = received;
-        received
+    /// Starts moving `bytes` to `to` at `start`, sent at `rate`; returns when the last byte is
+    /// received (before the propagation delay). The receiver's downlink is shared: a transfer
+    /// gets the sender's rate or an equal share of the downlink among the transfers to that
+    /// peer running when it starts, whichever is less (a one-shot approximation of fair
+    /// sharing; it is not revised as other transfers come and go). Every call must be matched
+    /// by one [`World::end_download`] when the transfer's arrival event runs.
+    pub(crate) fn start_download(&mut self, to: u32, start: u64, bytes: u64, rate: f64) -> u64 {
+        let active = &mut self.downloads[to as usize];
+        *active += 1;
+        let share = self.attrs[to as usize].down_bps / f64::from(*active);
+        start + transfer_us(bytes, rate.min(share))
+    }
+
+    /// A transfer to `to` started by [`World::start_download`] has arrived (or been dropped).
+    pub(crate) fn end_download(&mut self, to: u32) {
+        if let Some(active) = self.downloads.get_mut(to as usize) {
+            *active = active.saturating_sub(1);
+        }
     }
 
     pub(crate) fn origin_down(&self, t: u64) -> bool {

@@ -47,7 +47,7 @@ impl World<'_> {
 
     fn schedule_piece(&mut self, id: u32, body: &OriginBody, start: u64) {
         let len = self.cat.piece(body.asset, body.pos, &body.range).len() as u64;
-        let at = self.reserve_down(id, start, len, body.rate);
+        let at = self.start_download(id, start, len, body.rate);
         self.queue.push(
             at,
             Ev::OriginPiece {
@@ -59,6 +59,7 @@ impl World<'_> {
 
     pub(super) fn origin_piece(&mut self, id: u32, request: OriginRequestId) {
         let now = Instant::from_micros(self.now);
+        self.end_download(id);
         self.with_peer(id, |w, st| {
             // Gone if the planner cancelled it.
             let Some(i) = st.origin.iter().position(|b| b.id == request) else {

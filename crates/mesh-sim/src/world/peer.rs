@@ -24,11 +24,16 @@ pub(crate) struct Attrs {
     pub(crate) online: bool,
 }
 
-/// An open connection and when it last carried anything (for closing the least recently used).
+/// An open connection, when it last carried anything and until when it is expected to carry
+/// something (for choosing which connection to close).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Conn {
     pub(crate) peer: u32,
     pub(crate) last_active: u64,
+    /// Blocks were asked on it: it is busy until this time unless blocks arrive sooner.
+    pub(crate) busy_until: u64,
+    /// Whether the planner has been told about it (see [`PeerState::report_connections`]).
+    pub(crate) reported: bool,
 }
 
 /// A block waiting for the uplink.
@@ -69,13 +74,16 @@ pub(crate) struct PeerState {
     pub(crate) conns: Vec<Conn>,
     pub(crate) dialing: Vec<u32>,
     pub(crate) uploads: VecDeque<Upload>,
-    pub(crate) uploading: bool,
+    /// The peer the uplink is sending to.
+    pub(crate) uploading: Option<u32>,
     /// Upload budget left, bytes.
     pub(crate) upload_left: u64,
     pub(crate) fetches: Vec<ActiveFetch>,
     pub(crate) origin: Vec<OriginBody>,
     /// Assets it announced (its provider records).
     pub(crate) announced: Vec<u32>,
+    /// Announcements on their way to the registry.
+    pub(crate) announcing: Vec<u32>,
     /// Due time of the planner timer armed, `u64::MAX` if none.
     pub(crate) timer_at: u64,
     /// Its session is over but it stays to finish a download.
@@ -99,6 +107,43 @@ impl PeerState {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Whether the connection to `peer` carries, or is about to carry, blocks either way.
+    pub(crate) fn is_busy(&self, c: &Conn, now: u64) -> bool {
+        c.busy_until > now
+            || self.uploading == Some(c.peer)
+            || self.uploads.iter().any(|u| u.to == c.peer)
+    }
+
+    /// The connection to close to make room: an idle one if any, the least recently used
+    /// among equals; never `keep`.
+    pub(crate) fn eviction_victim(&self, keep: u32, now: u64) -> Option<u32> {
+        self.conns
+            .iter()
+            .filter(|c| c.peer != keep)
+            .min_by_key(|c| (self.is_busy(c, now), c.last_active, c.peer))
+            .map(|c| c.peer)
+    }
+
+    /// Tells the planner about every open connection it has not heard of yet.
+    ///
+    /// A planner with no fetch running does nothing with a new connection but remember the
+    /// peer, and mesh-core's planner remembers every peer it was ever told about, scanning them
+    /// all on every timer poll. A long-lived tab that serves many others would make each of
+    /// its events cost time proportional to everyone who ever connected to it. So while its
+    /// planner is idle the driver holds new connections back and reports them just before
+    /// the next fetch starts (or as soon as the planner asks to dial one). The planner's
+    /// decisions are the same either way: an idle planner only records the peer, with a
+    /// fresh score and rate estimate, exactly as it would at the later call.
+    pub(crate) fn report_connections(&mut self, now: u64) {
+        let at = mesh_core::time::Instant::from_micros(now);
+        for c in &mut self.conns {
+            if !c.reported {
+                c.reported = true;
+                self.planner.handle_peer_connected(at, c.peer);
+            }
         }
     }
 

@@ -36,16 +36,17 @@ impl World<'_> {
             conns: Vec::new(),
             dialing: Vec::new(),
             uploads: VecDeque::new(),
-            uploading: false,
+            uploading: None,
             upload_left: self.p.upload_budget,
             fetches: Vec::new(),
             origin: Vec::new(),
             announced: Vec::new(),
+            announcing: Vec::new(),
             timer_at: u64::MAX,
             leave_when_done: false,
         };
         self.attrs.push(attrs);
-        self.down_free.push(0);
+        self.downloads.push(0);
         self.peers.push(Some(Box::new(st)));
         self.registry.join(id);
         self.metrics.joined(self.now);
@@ -92,6 +93,7 @@ impl World<'_> {
     }
 
     fn start_fetch(&mut self, st: &mut PeerState, asset: u32) {
+        st.report_connections(self.now);
         let root = self.cat.assets[asset as usize].root;
         let fetch = st.planner.start(Instant::from_micros(self.now), root, true);
         st.fetches.push(ActiveFetch { id: fetch, asset });
@@ -150,12 +152,15 @@ impl World<'_> {
         let now = Instant::from_micros(self.now);
         for c in &st.conns {
             self.with_peer(c.peer, |w, other| {
-                if let Some(i) = other.conn(id) {
-                    other.conns.swap_remove(i);
-                }
+                let Some(i) = other.conn(id) else {
+                    return;
+                };
+                let c = other.conns.swap_remove(i);
                 other.uploads.retain(|u| u.to != id);
-                other.planner.handle_peer_disconnected(now, id);
-                w.drain(c.peer, other);
+                if c.reported {
+                    other.planner.handle_peer_disconnected(now, id);
+                    w.drain(c.peer, other);
+                }
             });
         }
     }
