@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use bytes::Bytes;
+use mesh_core::Cid;
 use mesh_core::block::{Block, RAW_CODEC};
 use mesh_core::dag::build_dag;
-use mesh_core::Cid;
 
 use crate::rng::{Purpose, Stream};
 use crate::scenario::Workload;
@@ -120,11 +120,6 @@ impl Catalogue {
     /// The block.
     pub(crate) fn block(&self, r: BlockRef) -> &Block {
         &self.assets[r.asset as usize].blocks[r.block as usize]
-    }
-
-    /// The root of an asset as a block reference.
-    pub(crate) fn root_ref(&self, asset: u32) -> Option<BlockRef> {
-        self.lookup(&self.assets[asset as usize].root)
     }
 
     /// The next piece of an origin body for `range` of `asset`, starting at `pos`: up to the end

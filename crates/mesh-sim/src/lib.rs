@@ -36,7 +36,7 @@ pub use result::{Perf, RunResult, SeriesRow, Summary};
 pub use scenario::{Scenario, ScenarioError, ScenarioFile, Variant};
 
 use content::Catalogue;
-use result::{Summary as S, SeriesRow as R};
+use result::{SeriesRow as R, Summary as S};
 use world::World;
 
 /// Why a run failed.

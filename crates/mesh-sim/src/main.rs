@@ -18,7 +18,11 @@ use mesh_sim::{RunResult, ScenarioFile};
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 #[derive(Parser)]
-#[command(name = "mesh-sim", version, about = "Swarm simulator driving mesh-core")]
+#[command(
+    name = "mesh-sim",
+    version,
+    about = "Swarm simulator driving mesh-core"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -157,7 +161,10 @@ fn bench(scenario: Option<PathBuf>) -> Result<()> {
         ),
         ("fetches completed", format!("{}", s.fetches)),
         ("network fetches", format!("{}", s.network_fetches)),
-        ("verified GiB (peer + origin)", format!("{:.1}", s.peer_gib + s.origin_gib)),
+        (
+            "verified GiB (peer + origin)",
+            format!("{:.1}", s.peer_gib + s.origin_gib),
+        ),
         ("offload", format!("{:.1}%", s.offload * 100.0)),
         (
             "TTFB p50 / p95",

@@ -8,11 +8,23 @@ use mesh_core::stats::Source;
 use crate::histogram::Histogram;
 
 /// Fallback reasons, in column order.
-pub(crate) const FALLBACK_REASONS: [&str; 6] =
-    ["deadline", "no_providers", "peers_lost", "stalled", "slow", "other"];
+pub(crate) const FALLBACK_REASONS: [&str; 6] = [
+    "deadline",
+    "no_providers",
+    "peers_lost",
+    "stalled",
+    "slow",
+    "other",
+];
 /// Reassignment reasons, in column order.
-pub(crate) const REASSIGN_REASONS: [&str; 6] =
-    ["stalled", "slow", "disconnected", "ignored", "dont_have", "other"];
+pub(crate) const REASSIGN_REASONS: [&str; 6] = [
+    "stalled",
+    "slow",
+    "disconnected",
+    "ignored",
+    "dont_have",
+    "other",
+];
 
 pub(crate) fn fallback_index<P>(r: &FallbackReason<P>) -> usize {
     match r {
@@ -54,23 +66,12 @@ pub(crate) enum Served {
 }
 
 impl Served {
-    pub(crate) const ALL: [Served; 4] = [Served::Peer, Served::Origin, Served::Mixed, Served::Cache];
-
     fn of(s: &FetchSummary) -> Self {
         match s.source_label() {
             "peer" => Served::Peer,
             "origin" => Served::Origin,
             "cache" => Served::Cache,
             _ => Served::Mixed,
-        }
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Served::Peer => "peer",
-            Served::Origin => "origin",
-            Served::Mixed => "mixed",
-            Served::Cache => "cache",
         }
     }
 

@@ -81,7 +81,11 @@ pub fn line_chart(
     builder
         .caption(title, ("sans-serif", 18))
         .margin(12)
-        .x_label_area_size(if matches!(x, XAxis::Categories(_)) { 70 } else { 40 })
+        .x_label_area_size(if matches!(x, XAxis::Categories(_)) {
+            70
+        } else {
+            40
+        })
         .y_label_area_size(60);
     match x {
         XAxis::Numeric { label, log: true } if x0 > 0.0 => {
@@ -156,7 +160,9 @@ where
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
             .map_err(|e| e.to_string())?
             .label(line.label.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
         if pts.len() <= 40 {
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))

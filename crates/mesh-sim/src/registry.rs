@@ -102,6 +102,7 @@ impl Registry {
     }
 
     /// Number of providers of `asset`.
+    #[cfg(test)]
     pub(crate) fn provider_count(&self, asset: u32) -> usize {
         self.providers[asset as usize].items.len()
     }

@@ -309,20 +309,20 @@ impl SeriesRow {
                 let t_s = t;
                 t += s;
                 SeriesRow {
-                t_s,
-                online: b.online_us / (s * 1e6),
-                offload: b.offload(),
-                origin_mbps: b.origin_egress as f64 / 1e6 / s,
-                peer_mbps: b.peer_egress as f64 / 1e6 / s,
-                started_per_s: b.started as f64 / s,
-                completed_per_s: b.completed as f64 / s,
-                failed_per_s: b.failed as f64 / s,
-                fallbacks_per_s: b.fallbacks.iter().sum::<u64>() as f64 / s,
-                ttfb_p50_ms: b.ttfb.quantile_ms(0.5),
-                lookups_per_s: b.lookups as f64 / s,
-                dials_per_s: b.dials as f64 / s,
-                departures: b.departures,
-            }
+                    t_s,
+                    online: b.online_us / (s * 1e6),
+                    offload: b.offload(),
+                    origin_mbps: b.origin_egress as f64 / 1e6 / s,
+                    peer_mbps: b.peer_egress as f64 / 1e6 / s,
+                    started_per_s: b.started as f64 / s,
+                    completed_per_s: b.completed as f64 / s,
+                    failed_per_s: b.failed as f64 / s,
+                    fallbacks_per_s: b.fallbacks.iter().sum::<u64>() as f64 / s,
+                    ttfb_p50_ms: b.ttfb.quantile_ms(0.5),
+                    lookups_per_s: b.lookups as f64 / s,
+                    dials_per_s: b.dials as f64 / s,
+                    departures: b.departures,
+                }
             })
             .collect()
     }

@@ -137,7 +137,9 @@ impl Zipf {
     /// A rank.
     pub(crate) fn sample(&self, rng: &mut Stream) -> usize {
         let u = rng.unit();
-        self.cdf.partition_point(|&c| c <= u).min(self.cdf.len() - 1)
+        self.cdf
+            .partition_point(|&c| c <= u)
+            .min(self.cdf.len() - 1)
     }
 }
 

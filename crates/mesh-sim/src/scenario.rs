@@ -761,7 +761,10 @@ impl Scenario {
         dist("network.lookup_ms", &n.lookup_ms)?;
         dist("network.announce_ms", &n.announce_ms)?;
         if n.providers_per_lookup > 1000 {
-            return Err(bad("network.providers_per_lookup", "must be <= 1000".into()));
+            return Err(bad(
+                "network.providers_per_lookup",
+                "must be <= 1000".into(),
+            ));
         }
         positive("network.connect_rtts", n.connect_rtts)?;
         positive("network.nat_dial_timeout_ms", n.nat_dial_timeout_ms)?;
@@ -785,7 +788,7 @@ impl Scenario {
             }
         }
         if let Some(f) = pl.slow_peer_factor
-            && !(f > 0.0)
+            && (f.is_nan() || f <= 0.0)
         {
             return Err(bad("planner.slow_peer_factor", "must be > 0".into()));
         }
@@ -830,10 +833,7 @@ impl Scenario {
         for d in &self.mass_departures {
             fraction("mass_departures.fraction", d.fraction)?;
             if !(d.at_s >= 0.0 && d.at_s < self.duration_s) {
-                return Err(bad(
-                    "mass_departures.at_s",
-                    "must be within the run".into(),
-                ));
+                return Err(bad("mass_departures.at_s", "must be within the run".into()));
             }
         }
         Ok(())

@@ -225,13 +225,10 @@ impl World<'_> {
             let providers = if w.p.mesh {
                 let nat_filter = w.p.nat_aware && w.attrs[id as usize].nat;
                 let attrs = &w.attrs;
-                w.registry.providers(
-                    asset,
-                    id,
-                    w.p.providers_per_lookup,
-                    &mut w.reg_rng,
-                    |q| !(nat_filter && attrs[q as usize].nat),
-                )
+                w.registry
+                    .providers(asset, id, w.p.providers_per_lookup, &mut w.reg_rng, |q| {
+                        !(nat_filter && attrs[q as usize].nat)
+                    })
             } else {
                 Vec::new()
             };

@@ -49,7 +49,8 @@ impl World<'_> {
             let rtt = 2 * self.one_way(id, to);
             self.bootstrap_rtt(id) + (self.sc.network.connect_rtts * rtt as f64) as u64
         };
-        self.queue.push(self.now + delay, Ev::Dialed { from: id, to });
+        self.queue
+            .push(self.now + delay, Ev::Dialed { from: id, to });
     }
 
     pub(super) fn dialed(&mut self, from: u32, to: u32) {

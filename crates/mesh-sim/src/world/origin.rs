@@ -24,10 +24,8 @@ impl World<'_> {
         self.metrics.at(self.now).origin_requests += 1;
         let latency = ms_us(self.sc.origin.latency_ms.sample(&mut self.net_rng));
         if self.origin_down(self.now) {
-            self.queue.push(
-                self.now + latency,
-                Ev::OriginFailed { peer: id, request },
-            );
+            self.queue
+                .push(self.now + latency, Ev::OriginFailed { peer: id, request });
             return;
         }
         let size = self.cat.assets[asset as usize].size;

@@ -116,9 +116,9 @@ impl World<'_> {
         let picks = self
             .registry
             .random_online(id, want, &mut self.reg_rng, |q| {
-                !st.is_connected(q)
-                    && !st.dialing.contains(&q)
-                    && !(nat_filter && attrs[q as usize].nat)
+                let known = st.is_connected(q) || st.dialing.contains(&q);
+                let unreachable = nat_filter && attrs[q as usize].nat;
+                !known && !unreachable
             });
         for q in picks {
             self.dial(id, st, q);
