@@ -162,6 +162,15 @@ fn bench(scenario: Option<PathBuf>) -> Result<()> {
         ("fetches completed", format!("{}", s.fetches)),
         ("network fetches", format!("{}", s.network_fetches)),
         (
+            "network fetches per peer-hour",
+            format!(
+                "{:.0}",
+                s.network_fetches as f64
+                    / s.online_avg.max(1e-9)
+                    / ((sc.duration_s - sc.warmup_s) / 3600.0)
+            ),
+        ),
+        (
             "verified GiB (peer + origin)",
             format!("{:.1}", s.peer_gib + s.origin_gib),
         ),

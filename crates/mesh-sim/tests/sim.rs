@@ -221,8 +221,12 @@ fn the_shipped_scenarios_parse() {
     for f in &files {
         assert!(!f.variants.is_empty(), "{}", f.base.name);
     }
-    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/site-10k.toml");
-    ScenarioFile::load(&bench).unwrap();
+    for bench in ["site-10k.toml", "site-10k-busy.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("bench")
+            .join(bench);
+        ScenarioFile::load(&path).unwrap();
+    }
 }
 
 #[test]

@@ -212,7 +212,8 @@ pub struct NetworkSpec {
     /// Provider announcement, until the record is visible. Default 100 ms.
     #[serde(default = "d_announce")]
     pub announce_ms: Dist,
-    /// Most providers one lookup returns. Default 10.
+    /// Most providers one lookup returns; the planner dials every one it is not connected to.
+    /// Default 3: more only adds dials (see the `connections` scenario).
     #[serde(default = "d_providers")]
     pub providers_per_lookup: u32,
     /// Round trips to set up a peer connection (signalling through the relay, ICE, DTLS).
@@ -245,7 +246,7 @@ fn d_announce() -> Dist {
     Dist::Fixed(100.0)
 }
 fn d_providers() -> u32 {
-    10
+    3
 }
 fn d_connect_rtts() -> f64 {
     3.0
