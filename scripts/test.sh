@@ -41,6 +41,8 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests" cargo test --workspace --all-targets --locked
 step "doc tests" cargo test --workspace --doc --locked
 step "wasm build" cargo build -p mesh-core --target wasm32-unknown-unknown --locked
+# The example asserts every delivered byte and exits non-zero if the fetch does not finish.
+step "planner example" cargo run --quiet --locked -p planner-trace
 
 if command -v python3 >/dev/null 2>&1; then
   step "sample image up to date" python3 scripts/make-large-image.py --check

@@ -89,6 +89,16 @@ impl Block {
         Self { cid, data }
     }
 
+    /// Wraps bytes whose CID the caller just computed from these very bytes (the DAG builder
+    /// hashes a chunk while it is hot in cache, then copies it).
+    pub(crate) fn from_hashed(cid: Cid, data: Bytes) -> Self {
+        debug_assert!(
+            verify_block(&cid, &data).is_ok(),
+            "CID computed from other bytes"
+        );
+        Self { cid, data }
+    }
+
     /// The block's CID.
     pub fn cid(&self) -> &Cid {
         &self.cid

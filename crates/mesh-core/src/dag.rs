@@ -72,6 +72,15 @@ impl DagBuilder {
         let mut rest = data;
         // Each pass consumes at least one byte, and completes a chunk unless `rest` runs out.
         while !rest.is_empty() {
+            if self.chunk.is_empty() && rest.len() >= CHUNK_SIZE {
+                // A whole chunk in the caller's buffer: hash it there while it is hot in cache,
+                // then copy. Hashing the copy instead re-reads it from memory (~10 % slower).
+                let (head, tail) = rest.split_at(CHUNK_SIZE);
+                let cid = cid_for(RAW_CODEC, head);
+                self.push_block(Block::from_hashed(cid, Bytes::copy_from_slice(head)), sink);
+                rest = tail;
+                continue;
+            }
             if self.chunk.capacity() == 0 {
                 self.chunk.reserve(CHUNK_SIZE);
             }
@@ -118,7 +127,10 @@ impl DagBuilder {
     }
 
     fn push_leaf(&mut self, data: Bytes, sink: &mut impl FnMut(Block)) {
-        let block = Block::from_data(RAW_CODEC, data);
+        self.push_block(Block::from_data(RAW_CODEC, data), sink);
+    }
+
+    fn push_block(&mut self, block: Block, sink: &mut impl FnMut(Block)) {
         let len = block.len() as u64;
         let link = FileLink {
             cid: *block.cid(),

@@ -22,17 +22,11 @@ fn ms(v: u64) -> Instant {
     Instant::from_millis(v)
 }
 
+mod common;
+
 /// Deterministic content that never repeats a chunk.
 fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+    common::xorshift_bytes(len, seed.wrapping_mul(2_654_435_761).max(1))
 }
 
 fn planner() -> Planner<Peer, MemoryStore> {

@@ -106,7 +106,7 @@ impl World {
             self.act(action);
         }
         while let Some(event) = self.planner.poll_event() {
-            if std::env::var_os("SWARM_TRACE").is_some() && true {
+            if std::env::var_os("SWARM_TRACE").is_some() {
                 eprintln!("{:>10} {event:?}", self.now);
             }
             match event {

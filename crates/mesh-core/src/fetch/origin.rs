@@ -129,7 +129,7 @@ impl OriginRequest {
                 leaf_offset,
             } => {
                 let mut emitted = Vec::new();
-                builder.push(data, &mut |b| emitted.push(b));
+                builder.push_bytes(data.clone(), &mut |b| emitted.push(b));
                 for block in emitted {
                     vouch(block, layout, leaf_offset, held, &mut proved)?;
                 }

@@ -166,6 +166,9 @@ pub enum OriginError {
     /// A leaf cut from a range body does not match its CID.
     #[error("origin range bytes failed verification: {0}")]
     Verify(#[source] VerifyError),
+    /// Bytes that match a CID of the DAG but do not fit it (a malformed DAG behind the CID).
+    #[error("origin bytes do not fit the DAG: {0}")]
+    Layout(#[source] LayoutError),
     /// A leaf rebuilt from the whole body differs from the one the DAG names at that offset.
     #[error("origin bytes at offset {offset} hash to {actual}, the DAG names {expected}")]
     LeafMismatch {

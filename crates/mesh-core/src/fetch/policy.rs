@@ -1,0 +1,441 @@
+//! Choosing sources: scheduling want-blocks and origin requests, penalties, stalls, slow
+//! peers and the fallback to the origin.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cid::Cid;
+
+use super::*;
+
+impl<P: PeerKey, S: BlockStore> Planner<P, S> {
+    /// A peer sent bad data for `cid`: penalise, exclude, ask elsewhere.
+    pub(super) fn corrupt(
+        &mut self,
+        now: Instant,
+        peer: &P,
+        cid: Cid,
+        wanting: &[FetchId],
+        error: LayoutError,
+    ) {
+        self.penalize(peer, Penalty::Corrupt(error), self.config.corrupt_penalty);
+        for id in wanting {
+            if let Some(f) = self.fetches.get_mut(id) {
+                f.exclude(cid, peer.clone());
+            }
+        }
+        self.replan_all(now);
+    }
+
+    pub(super) fn penalize(&mut self, peer: &P, penalty: Penalty, amount: i32) {
+        let Some(state) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let score = state.adjust_score(-amount, self.config.max_score);
+        self.events.push_back(Event::PeerPenalized {
+            peer: peer.clone(),
+            penalty: penalty.clone(),
+            score,
+        });
+        // Only bad data gets a peer ignored: slowness is a reason to prefer others, not to
+        // refuse a source that may be the last one.
+        let lied = matches!(penalty, Penalty::Corrupt(_));
+        if lied && score <= self.config.ignore_threshold && !state.ignored {
+            state.ignored = true;
+            self.events
+                .push_back(Event::PeerIgnored { peer: peer.clone() });
+            for f in self.fetches.values_mut() {
+                f.holders.remove(peer);
+                f.pending_providers.remove(peer);
+                f.unanswered.remove(peer);
+            }
+            self.take_back(peer, None, ReassignReason::Ignored);
+        }
+    }
+
+    /// Removes blocks (all, or `only`) from a peer's outstanding requests, tells it, and reports
+    /// them per fetch. Returns what was taken per fetch.
+    pub(super) fn take_back(
+        &mut self,
+        peer: &P,
+        only: Option<&[Cid]>,
+        reason: ReassignReason,
+    ) -> BTreeMap<FetchId, Vec<Cid>> {
+        let mut lost: BTreeMap<FetchId, Vec<Cid>> = BTreeMap::new();
+        let Some(state) = self.peers.get_mut(peer) else {
+            return lost;
+        };
+        let taken: Vec<Cid> = state
+            .in_flight
+            .keys()
+            .filter(|c| only.is_none_or(|o| o.contains(c)))
+            .copied()
+            .collect();
+        for cid in &taken {
+            if let Some(flight) = state.in_flight.remove(cid) {
+                lost.entry(flight.fetch).or_default().push(*cid);
+            }
+        }
+        if !taken.is_empty() && state.connected && reason != ReassignReason::DontHave {
+            self.actions.push_back(Action::SendCancel {
+                peer: peer.clone(),
+                cids: taken,
+            });
+        }
+        for (id, cids) in &lost {
+            self.events.push_back(Event::Reassigned {
+                fetch: *id,
+                peer: peer.clone(),
+                cids: cids.clone(),
+                reason,
+            });
+        }
+        lost
+    }
+
+    /// A peer delivered nothing for its stall patience. Its blocks go to another source where
+    /// there is one; where it is the only source its requests stand and its clock restarts,
+    /// since re-asking it would only queue the same blocks again. After [`MAX_STALL_STRIKES`]
+    /// stalls without a single block in between it counts as dead for what it was asked.
+    pub(super) fn stalled(&mut self, now: Instant, peer: &P) {
+        self.penalize(peer, Penalty::Stalled, self.config.stall_penalty);
+        let Some(state) = self.peers.get_mut(peer) else {
+            return;
+        };
+        state.stall_strikes += 1;
+        state.last_progress = now;
+        if state.stall_strikes >= MAX_STALL_STRIKES {
+            let lost = self.take_back(peer, None, ReassignReason::Stalled);
+            for (id, cids) in lost {
+                if let Some(f) = self.fetches.get_mut(&id) {
+                    for cid in cids {
+                        f.exclude(cid, peer.clone());
+                    }
+                }
+                self.fall_back_if_needed(now, id, FallbackReason::Stalled(peer.clone()));
+            }
+            return;
+        }
+        let asked: BTreeMap<FetchId, Vec<Cid>> =
+            state
+                .in_flight
+                .iter()
+                .fold(BTreeMap::new(), |mut m, (c, fl)| {
+                    m.entry(fl.fetch).or_insert_with(Vec::new).push(*c);
+                    m
+                });
+        for (id, cids) in asked {
+            let Some(f) = self.fetches.get(&id) else {
+                continue;
+            };
+            let elsewhere = f.origin_usable()
+                || f.holders
+                    .iter()
+                    .any(|h| h != peer && self.peers.get(h).is_some_and(|s| s.usable()));
+            if !elsewhere {
+                continue;
+            }
+            self.take_back(peer, Some(&cids), ReassignReason::Stalled);
+            if let Some(f) = self.fetches.get_mut(&id) {
+                for cid in cids {
+                    f.demote(cid, peer.clone());
+                }
+            }
+            self.fall_back_if_needed(now, id, FallbackReason::Stalled(peer.clone()));
+        }
+    }
+
+    /// Compares a peer's projected finish with the origin's, per fetch; a clearly slower peer
+    /// keeps only its oldest outstanding block, the rest go to other peers or the origin.
+    pub(super) fn check_slow(&mut self, now: Instant, peer: &P) {
+        let Some(state) = self.peers.get(peer) else {
+            return;
+        };
+        if state.rate.get().is_none() {
+            return;
+        }
+        let origin_latency = self
+            .origin_latency
+            .unwrap_or(self.config.origin_latency_estimate);
+        let fetch_ids: BTreeSet<FetchId> = state.in_flight.values().map(|f| f.fetch).collect();
+        let mut demote: Vec<(FetchId, Vec<Cid>)> = Vec::new();
+        for id in fetch_ids {
+            if !self.fetches.get(&id).is_some_and(|f| f.origin_usable()) {
+                continue;
+            }
+            let (bytes, count) = state.outstanding(id);
+            if count < 2 {
+                continue;
+            }
+            let peer_eta = state.rate.time_for(bytes, 1.0);
+            let origin_eta = origin_latency
+                + self
+                    .origin_rate
+                    .time_for(bytes, self.config.origin_rate_estimate);
+            if peer_eta.as_secs_f64() <= origin_eta.as_secs_f64() * self.config.slow_peer_factor {
+                continue;
+            }
+            // Keep the oldest request (likely already on the wire); the rest go elsewhere.
+            let mut outstanding: Vec<(Instant, Cid)> = state
+                .in_flight
+                .iter()
+                .filter(|(_, fl)| fl.fetch == id)
+                .map(|(c, fl)| (fl.sent, *c))
+                .collect();
+            outstanding.sort();
+            demote.push((id, outstanding.iter().skip(1).map(|(_, c)| *c).collect()));
+        }
+        for (id, moved) in demote {
+            self.take_back(peer, Some(&moved), ReassignReason::Slow);
+            if let Some(f) = self.fetches.get_mut(&id) {
+                for cid in &moved {
+                    f.demote(*cid, peer.clone());
+                }
+            }
+            self.fall_back(now, id, FallbackReason::Slow(peer.clone()));
+        }
+    }
+
+    /// Brings in the origin for `id` if it is not in yet.
+    pub(super) fn fall_back(&mut self, now: Instant, id: FetchId, reason: FallbackReason<P>) {
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return;
+        };
+        if f.origin_active || !f.origin_usable() {
+            return;
+        }
+        f.origin_active = true;
+        f.summary.fell_back = true;
+        self.stats.record_fallback();
+        self.events.push_back(Event::Fallback { fetch: id, reason });
+        self.schedule(now, id);
+    }
+
+    /// Brings in the origin if no peer can still provide what is missing.
+    pub(super) fn fall_back_if_needed(
+        &mut self,
+        now: Instant,
+        id: FetchId,
+        reason: FallbackReason<P>,
+    ) {
+        if !self.peers_can_help(now, id) {
+            self.fall_back(now, id, reason);
+        }
+    }
+
+    /// Whether every missing block has a peer that may deliver it. Peers still being discovered
+    /// or asked count until the deadline (or for good, when there is no origin to turn to):
+    /// after it, only peers known to hold the asset do.
+    pub(super) fn peers_can_help(&self, now: Instant, id: FetchId) -> bool {
+        let Some(f) = self.fetches.get(&id) else {
+            return false;
+        };
+        let patience = now < f.started + self.config.fallback_after || !f.origin_usable();
+        if patience && f.peers_pending() {
+            return true;
+        }
+        f.layout.missing().iter().all(|cid| {
+            f.holders
+                .iter()
+                .any(|h| f.may_ask(cid, h) && self.peers.get(h).is_some_and(|s| s.usable()))
+        })
+    }
+
+    pub(super) fn replan_all(&mut self, now: Instant) {
+        let ids: Vec<FetchId> = self.fetches.keys().copied().collect();
+        for id in ids {
+            self.finish_or_schedule(now, id);
+        }
+    }
+
+    pub(super) fn finish_or_schedule(&mut self, now: Instant, id: FetchId) {
+        if self.fetches.get(&id).is_some_and(|f| f.is_done()) {
+            self.complete(now, id);
+        } else {
+            self.schedule(now, id);
+        }
+    }
+
+    /// Asks peers and the origin for whatever is missing and not yet asked for.
+    pub(super) fn schedule(&mut self, now: Instant, id: FetchId) {
+        let Some(f) = self.fetches.get(&id) else {
+            return;
+        };
+        if f.is_done() {
+            return;
+        }
+        let missing = f.layout.missing();
+        let mut batches: BTreeMap<P, Vec<Cid>> = BTreeMap::new();
+        for cid in &missing {
+            if self.peers.values().any(|p| p.in_flight.contains_key(cid)) {
+                continue;
+            }
+            let Some(f) = self.fetches.get(&id) else {
+                return;
+            };
+            let best = f
+                .holders
+                .iter()
+                .filter(|h| f.may_ask(cid, h))
+                .filter_map(|h| self.peers.get(h).map(|s| (h, s)))
+                .filter(|(_, s)| {
+                    s.usable() && s.in_flight.len() < self.config.max_in_flight_per_peer
+                })
+                .min_by(|(ha, a), (hb, b)| {
+                    let load_a = a.rate.time_for(a.outstanding(id).0, 1e6);
+                    let load_b = b.rate.time_for(b.outstanding(id).0, 1e6);
+                    (a.in_flight.len(), load_a, -a.score, *ha).cmp(&(
+                        b.in_flight.len(),
+                        load_b,
+                        -b.score,
+                        *hb,
+                    ))
+                })
+                .map(|(h, _)| h.clone());
+            let Some(peer) = best else {
+                continue;
+            };
+            let expected = expected_size(f, cid);
+            if let Some(state) = self.peers.get_mut(&peer) {
+                state.request(
+                    now,
+                    *cid,
+                    InFlight {
+                        fetch: id,
+                        sent: now,
+                        expected,
+                    },
+                );
+            }
+            batches.entry(peer).or_default().push(*cid);
+        }
+        for (peer, cids) in batches {
+            let rid = self.request_id();
+            self.actions.push_back(Action::SendWantBlock {
+                peer,
+                id: rid,
+                cids,
+            });
+        }
+        if !self.peers_can_help(now, id) {
+            let reason = match self.fetches.get(&id) {
+                Some(f) if f.summary.bytes_peer > 0 || !f.holders.is_empty() => {
+                    FallbackReason::PeersLost
+                }
+                _ => FallbackReason::NoProviders,
+            };
+            let Some(f) = self.fetches.get(&id) else {
+                return;
+            };
+            if !f.origin_usable() && f.origin_requests.is_empty() {
+                let nothing_in_flight = !self
+                    .peers
+                    .values()
+                    .any(|p| p.in_flight.values().any(|fl| fl.fetch == id));
+                if nothing_in_flight {
+                    let cid = f.root;
+                    self.fail(id, FetchError::NoSource { cid });
+                    return;
+                }
+            }
+            self.fall_back(now, id, reason);
+        }
+        self.plan_origin(now, id);
+    }
+
+    /// Issues origin requests for missing blocks no peer is working on (or for everything, once
+    /// the deadline passed without a peer byte).
+    pub(super) fn plan_origin(&mut self, now: Instant, id: FetchId) {
+        let Some(f) = self.fetches.get(&id) else {
+            return;
+        };
+        if !f.origin_active || !f.origin_usable() {
+            return;
+        }
+        if f.origin_requests.values().any(|r| r.is_whole()) {
+            return;
+        }
+        let root_known = !f.layout.is_missing(&f.root);
+        let missing = f.layout.missing();
+        let in_flight_at_peer =
+            |cid: &Cid| self.peers.values().any(|p| p.in_flight.contains_key(cid));
+        let needs_whole = !root_known
+            || missing
+                .iter()
+                .any(|c| f.layout.is_node(c) && (f.hedge_all || !in_flight_at_peer(c)));
+        if needs_whole {
+            if f.origin_requests.is_empty() {
+                self.issue_origin(now, id, None, OriginRequest::whole(now));
+            }
+            return;
+        }
+        let covered: BTreeSet<Cid> = f
+            .origin_requests
+            .values()
+            .flat_map(|r| r.covers.iter().copied())
+            .collect();
+        let mut runs: Vec<Vec<ExpectedLeaf>> = Vec::new();
+        let mut run_end = None;
+        let mut seen = BTreeSet::new();
+        for leaf in f.layout.leaves() {
+            let wanted = f.layout.is_missing(&leaf.cid)
+                && !covered.contains(&leaf.cid)
+                && (f.hedge_all || !in_flight_at_peer(&leaf.cid));
+            let len = leaf.len.unwrap_or(CHUNK_SIZE as u64);
+            if !wanted || !seen.insert(leaf.cid) {
+                run_end = None;
+                continue;
+            }
+            let expected = ExpectedLeaf { cid: leaf.cid, len };
+            match runs.last_mut() {
+                Some(run)
+                    if run_end == Some(leaf.offset)
+                        && run.len() < self.config.max_origin_range_leaves =>
+                {
+                    run.push(expected)
+                }
+                _ => runs.push(vec![expected]),
+            }
+            run_end = Some(leaf.offset + len);
+        }
+        let room = self
+            .config
+            .max_origin_requests
+            .saturating_sub(f.origin_requests.len());
+        let mut ranges = Vec::new();
+        for run in runs.into_iter().take(room) {
+            let Some(first) = run.first() else { continue };
+            let start = f
+                .layout
+                .leaves()
+                .iter()
+                .find(|l| l.cid == first.cid)
+                .map_or(0, |l| l.offset);
+            let end = start + run.iter().map(|l| l.len).sum::<u64>();
+            ranges.push((start..end, run));
+        }
+        for (range, run) in ranges {
+            self.issue_origin(now, id, Some(range), OriginRequest::leaves(now, run));
+        }
+    }
+
+    pub(super) fn issue_origin(
+        &mut self,
+        _now: Instant,
+        id: FetchId,
+        range: Option<std::ops::Range<u64>>,
+        req: OriginRequest,
+    ) {
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return;
+        };
+        self.next_origin += 1;
+        let request = OriginRequestId(self.next_origin);
+        f.origin_requests.insert(request, req);
+        self.origin_index.insert(request, id);
+        self.actions.push_back(Action::OriginFetch {
+            fetch: id,
+            request,
+            range,
+        });
+    }
+}
