@@ -127,6 +127,14 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time this process has run, from the scheduler's accounting: on a machine shared with
+/// other work the wall time includes waiting for a core, this does not.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    let ns: f64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
 fn bench(scenario: Option<PathBuf>) -> Result<()> {
     let path =
         scenario.unwrap_or_else(|| Path::new(MANIFEST_DIR).join("bench").join("site-10k.toml"));
@@ -145,6 +153,10 @@ fn bench(scenario: Option<PathBuf>) -> Result<()> {
         ("sessions", format!("{}", s.sessions)),
         ("simulated time", format!("{:.0} s", sc.duration_s)),
         ("wall time", format!("{wall:.1} s")),
+        (
+            "CPU time (incl. loading)",
+            cpu_seconds().map_or("n/a".into(), |c| format!("{c:.1} s")),
+        ),
         (
             "speed",
             format!("{:.0}x real time", sc.duration_s / wall.max(1e-9)),

@@ -7,24 +7,21 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-struct Entry<E> {
+/// A heap entry: small (24 bytes) so that sifting moves little; the event itself waits in a
+/// slab slot.
+#[derive(PartialEq, Eq)]
+struct Entry {
     at: u64,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<E> Ord for Entry<E> {
+impl Ord for Entry {
     /// Reversed: the heap is a max-heap and we want the earliest first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
@@ -33,7 +30,9 @@ impl<E> Ord for Entry<E> {
 
 /// Events of type `E` by due time, in microseconds.
 pub(crate) struct Queue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Entry>,
+    slots: Vec<Option<E>>,
+    free: Vec<u32>,
     seq: u64,
     peak: usize,
 }
@@ -42,6 +41,8 @@ impl<E> Queue<E> {
     pub(crate) fn new() -> Self {
         Self {
             heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             seq: 0,
             peak: 0,
         }
@@ -49,16 +50,29 @@ impl<E> Queue<E> {
 
     pub(crate) fn push(&mut self, at: u64, event: E) {
         self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
         self.heap.push(Entry {
             at,
             seq: self.seq,
-            event,
+            slot,
         });
         self.peak = self.peak.max(self.heap.len());
     }
 
     pub(crate) fn pop(&mut self) -> Option<(u64, E)> {
-        self.heap.pop().map(|e| (e.at, e.event))
+        let entry = self.heap.pop()?;
+        let event = self.slots.get_mut(entry.slot as usize)?.take()?;
+        self.free.push(entry.slot);
+        Some((entry.at, event))
     }
 
     /// Most events ever waiting at once.

@@ -217,8 +217,11 @@ pub fn write_file_outputs(
             by("offload", &|r| r.summary.offload),
             by("origin savings", &|r| r.summary.origin_savings),
         ];
-        if results.iter().any(|r| r.summary.offload_top1.is_finite()) && results[0].series.len() > 1
-        {
+        let catalogue = matches!(
+            file.base.workload,
+            crate::scenario::Workload::Site { assets, .. } if assets >= 10
+        );
+        if catalogue {
             offload.push(by("hottest 1% of assets", &|r| r.summary.offload_top1));
             offload.push(by("hottest 10%", &|r| r.summary.offload_top10));
         }
@@ -303,7 +306,8 @@ pub fn write_density_chart(
 }
 
 /// Loads every scenario in `dir` (matching `filter`), runs them on `threads` threads and writes
-/// per-file outputs, `offload-vs-peers.svg` and `summary.csv` into `out`.
+/// per-file outputs into `out`, and, for a full run (no filter), `offload-vs-peers.svg` and
+/// `summary.csv`.
 pub fn run_all(
     dir: &Path,
     out: &Path,
@@ -320,10 +324,14 @@ pub fn run_all(
     for (file, rs) in files.iter().zip(&results) {
         write_file_outputs(out, file, rs)?;
     }
-    write_density_chart(out, &files, &results)?;
-    let all: Vec<RunResult> = results.into_iter().flatten().collect();
-    if filter.is_none() {
+    let all: Vec<RunResult> = if filter.is_none() {
+        // Only a full run has every density scenario and every run for the combined files.
+        write_density_chart(out, &files, &results)?;
+        let all: Vec<RunResult> = results.into_iter().flatten().collect();
         write(&out.join("summary.csv"), &summary_csv(&all))?;
-    }
+        all
+    } else {
+        results.into_iter().flatten().collect()
+    };
     Ok(all)
 }
