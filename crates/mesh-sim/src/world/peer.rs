@@ -1,0 +1,160 @@
+//! One simulated browser tab: its fixed attributes and its live state.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+
+use bytes::Bytes;
+use mesh_core::fetch::{FetchId, OriginRequestId, Planner};
+use mesh_core::store::MemoryStore;
+
+use crate::content::BlockRef;
+use crate::rng::Stream;
+
+/// What never changes about a peer (kept after it leaves, so messages to it can be judged).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attrs {
+    /// One-way access latency.
+    pub(crate) latency_us: u64,
+    /// Downlink, bytes per second.
+    pub(crate) down_bps: f64,
+    /// Uplink share mesh may use, bytes per second.
+    pub(crate) serve_bps: f64,
+    /// Behind a NAT that accepts no connections.
+    pub(crate) nat: bool,
+    pub(crate) online: bool,
+}
+
+/// An open connection, when it last carried anything and until when it is expected to carry
+/// something (for choosing which connection to close).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conn {
+    pub(crate) peer: u32,
+    pub(crate) last_active: u64,
+    /// Blocks were asked on it: it is busy until this time unless blocks arrive sooner.
+    pub(crate) busy_until: u64,
+    /// Whether the planner has been told about it (see [`PeerState::report_connections`]).
+    pub(crate) reported: bool,
+}
+
+/// A block waiting for the uplink.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    pub(crate) to: u32,
+    pub(crate) block: BlockRef,
+    pub(crate) data: Bytes,
+}
+
+/// A fetch the planner is running, and for which asset.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActiveFetch {
+    pub(crate) id: FetchId,
+    pub(crate) asset: u32,
+}
+
+/// An origin response being received.
+#[derive(Debug)]
+pub(crate) struct OriginBody {
+    pub(crate) id: OriginRequestId,
+    pub(crate) asset: u32,
+    /// Next byte to deliver.
+    pub(crate) pos: u64,
+    pub(crate) range: Range<u64>,
+    /// This request's throughput, bytes per second.
+    pub(crate) rate: f64,
+}
+
+/// A peer while it is online.
+#[derive(Debug)]
+pub(crate) struct PeerState {
+    /// mesh-core's planner, with the tab's store as its cache.
+    pub(crate) planner: Planner<u32, MemoryStore>,
+    /// Its behaviour: page views, asset choices.
+    pub(crate) rng: Stream,
+    pub(crate) session_end: u64,
+    pub(crate) conns: Vec<Conn>,
+    pub(crate) dialing: Vec<u32>,
+    pub(crate) uploads: VecDeque<Upload>,
+    /// The peer the uplink is sending to.
+    pub(crate) uploading: Option<u32>,
+    /// Upload budget left, bytes.
+    pub(crate) upload_left: u64,
+    pub(crate) fetches: Vec<ActiveFetch>,
+    pub(crate) origin: Vec<OriginBody>,
+    /// Assets it announced (its provider records).
+    pub(crate) announced: Vec<u32>,
+    /// Announcements on their way to the registry.
+    pub(crate) announcing: Vec<u32>,
+    /// Due time of the planner timer armed, `u64::MAX` if none.
+    pub(crate) timer_at: u64,
+    /// Its session is over but it stays to finish a download.
+    pub(crate) leave_when_done: bool,
+}
+
+impl PeerState {
+    pub(crate) fn conn(&self, peer: u32) -> Option<usize> {
+        self.conns.iter().position(|c| c.peer == peer)
+    }
+
+    pub(crate) fn is_connected(&self, peer: u32) -> bool {
+        self.conn(peer).is_some()
+    }
+
+    /// Marks the connection to `peer` used at `now`; false if there is none.
+    pub(crate) fn touch(&mut self, peer: u32, now: u64) -> bool {
+        match self.conns.iter_mut().find(|c| c.peer == peer) {
+            Some(c) => {
+                c.last_active = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the connection to `peer` carries, or is about to carry, blocks either way.
+    pub(crate) fn is_busy(&self, c: &Conn, now: u64) -> bool {
+        c.busy_until > now
+            || self.uploading == Some(c.peer)
+            || self.uploads.iter().any(|u| u.to == c.peer)
+    }
+
+    /// The connection to close to make room: an idle one if any, the least recently used
+    /// among equals; never `keep`.
+    pub(crate) fn eviction_victim(&self, keep: u32, now: u64) -> Option<u32> {
+        self.conns
+            .iter()
+            .filter(|c| c.peer != keep)
+            .min_by_key(|c| (self.is_busy(c, now), c.last_active, c.peer))
+            .map(|c| c.peer)
+    }
+
+    /// Tells the planner about every open connection it has not heard of yet.
+    ///
+    /// A planner with no fetch running does nothing with a new connection but remember the
+    /// peer, and mesh-core's planner remembers every peer it was ever told about, scanning them
+    /// all on every timer poll. A long-lived tab that serves many others would make each of
+    /// its events cost time proportional to everyone who ever connected to it. So while its
+    /// planner is idle the driver holds new connections back and reports them just before
+    /// the next fetch starts (or as soon as the planner asks to dial one). The planner's
+    /// decisions are the same either way: an idle planner only records the peer, with a
+    /// fresh score and rate estimate, exactly as it would at the later call.
+    pub(crate) fn report_connections(&mut self, now: u64) {
+        let at = mesh_core::time::Instant::from_micros(now);
+        for c in &mut self.conns {
+            if !c.reported {
+                c.reported = true;
+                self.planner.handle_peer_connected(at, c.peer);
+            }
+        }
+    }
+
+    /// The asset of a running fetch.
+    pub(crate) fn asset_of(&self, fetch: FetchId) -> Option<u32> {
+        self.fetches.iter().find(|f| f.id == fetch).map(|f| f.asset)
+    }
+
+    /// Forgets a finished fetch; returns its asset.
+    pub(crate) fn finish_fetch(&mut self, fetch: FetchId) -> Option<u32> {
+        let i = self.fetches.iter().position(|f| f.id == fetch)?;
+        Some(self.fetches.swap_remove(i).asset)
+    }
+}
