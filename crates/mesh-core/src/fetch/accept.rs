@@ -189,7 +189,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         summary.size = f.delivered;
         summary.elapsed = now - f.started;
         let cid = f.root;
-        let announce = self.config.announce && f.all_stored;
+        // A fetch served wholly from the store changed nothing worth announcing.
+        let fetched = f.summary.bytes_peer + f.summary.bytes_origin > 0;
+        let announce = self.config.announce && f.all_stored && fetched;
         self.release(id);
         if announce {
             self.actions.push_back(Action::Announce { cid });

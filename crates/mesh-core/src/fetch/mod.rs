@@ -251,6 +251,15 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             f.unanswered.remove(&peer);
         }
         self.take_back(&peer, None, ReassignReason::Disconnected);
+        // Forget peers with a clean record, so per-event work does not grow with every peer
+        // ever met; penalised ones are remembered, so a liar stays ignored when it comes back.
+        if self
+            .peers
+            .get(&peer)
+            .is_some_and(|s| s.score >= 0 && !s.ignored)
+        {
+            self.peers.remove(&peer);
+        }
         self.replan_all(now);
     }
 
