@@ -557,6 +557,12 @@ fn second_fetch_is_served_from_cache() {
             .any(|a| matches!(a, Action::FindProviders { .. }))
     );
     assert!(p.store().stats().hits >= 4);
+    assert!(
+        !out.actions
+            .iter()
+            .any(|a| matches!(a, Action::Announce { .. })),
+        "nothing new to announce"
+    );
 }
 
 #[test]
@@ -608,4 +614,22 @@ fn unsupported_root_fails_at_start() {
             .any(|e| matches!(e, Event::Failed { fetch: f, .. } if *f == fetch))
     );
     assert_eq!(p.active_fetches(), 0);
+}
+
+#[test]
+fn disconnected_peers_are_forgotten_unless_penalised() {
+    let dag = build_dag(&content(1000, 15));
+    let root = dag.root.cid;
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    p.handle_peer_connected(ms(0), 2);
+    p.start(ms(0), root, true);
+    p.handle_have(ms(1), 2, root);
+    drain(&mut p);
+    p.handle_block(ms(2), 2, root, Bytes::from_static(b"lie"));
+    drain(&mut p);
+    p.handle_peer_disconnected(ms(3), 1);
+    p.handle_peer_disconnected(ms(3), 2);
+    assert_eq!(p.peer_score(&1), None, "a clean peer is forgotten");
+    assert_eq!(p.peer_score(&2), Some(-60), "a liar is remembered");
 }
