@@ -12,7 +12,7 @@ use libp2p::{
     multiaddr::Protocol,
 };
 use prometheus_client::{
-    encoding::{EncodeLabelSet, EncodeLabelValue},
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
     metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
@@ -20,7 +20,7 @@ use prometheus_client::{
 use crate::store::StoreStats;
 
 /// The transport a connection runs over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Transport {
     /// Plain TCP.
     Tcp,
@@ -56,13 +56,53 @@ impl Transport {
     }
 }
 
+/// Label values are the snake-case names operators write in queries.
+macro_rules! label_values {
+    ($ty:ty { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The label value.
+            pub(crate) fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+        }
+
+        impl EncodeLabelValue for $ty {
+            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+                std::fmt::Write::write_str(encoder, self.as_str())
+            }
+        }
+    };
+}
+
+label_values!(Transport {
+    Tcp => "tcp",
+    Websocket => "websocket",
+    WebrtcDirect => "webrtc-direct",
+    Relayed => "relayed",
+    Other => "other",
+});
+
+label_values!(CircuitEnd {
+    Closed => "closed",
+    ByteLimit => "byte_limit",
+    DurationLimit => "duration_limit",
+    Error => "error",
+});
+
+label_values!(RecordRemoval {
+    Disconnect => "disconnect",
+    Expired => "expired",
+});
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct TransportLabel {
     transport: Transport,
 }
 
 /// Why a relayed circuit ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum CircuitEnd {
     /// Both ends closed it.
     Closed,
@@ -93,7 +133,7 @@ struct CircuitEndLabel {
 }
 
 /// Why provider records were removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum RecordRemoval {
     /// Their provider's last connection closed.
     Disconnect,
@@ -120,6 +160,7 @@ pub(crate) struct Metrics {
     provider_keys: Gauge,
     provider_peers: Gauge,
     provider_records_removed: Family<RemovalLabel, Counter>,
+    routing_peers: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -146,6 +187,7 @@ impl Metrics {
             provider_keys: Gauge::default(),
             provider_peers: Gauge::default(),
             provider_records_removed: Family::default(),
+            routing_peers: Gauge::default(),
         };
         r.register(
             "connections",
@@ -202,6 +244,37 @@ impl Metrics {
             "Provider records removed, by reason",
             metrics.provider_records_removed.clone(),
         );
+        r.register(
+            "kad_routing_peers",
+            "Peers in the Kademlia routing table (other bootstrap nodes and server-mode peers)",
+            metrics.routing_peers.clone(),
+        );
+        // Every series exists from the start, at zero: dashboards and alerts see a value rather
+        // than a missing family before the first event.
+        for transport in [
+            Transport::Tcp,
+            Transport::Websocket,
+            Transport::WebrtcDirect,
+        ] {
+            let _ = metrics
+                .connections
+                .get_or_create(&TransportLabel { transport });
+        }
+        for reason in [
+            CircuitEnd::Closed,
+            CircuitEnd::ByteLimit,
+            CircuitEnd::DurationLimit,
+            CircuitEnd::Error,
+        ] {
+            let _ = metrics
+                .circuits_closed
+                .get_or_create(&CircuitEndLabel { reason });
+        }
+        for reason in [RecordRemoval::Disconnect, RecordRemoval::Expired] {
+            let _ = metrics
+                .provider_records_removed
+                .get_or_create(&RemovalLabel { reason });
+        }
         metrics
     }
 
@@ -272,6 +345,12 @@ impl Metrics {
         self.provider_records_removed
             .get_or_create(&RemovalLabel { reason })
             .inc_by(count as u64);
+    }
+
+    /// Sets the routing-table gauge.
+    pub(crate) fn set_routing_peers(&self, peers: usize) {
+        self.routing_peers
+            .set(i64::try_from(peers).unwrap_or(i64::MAX));
     }
 
     /// Sets the provider-record gauges.

@@ -211,7 +211,19 @@ impl Node {
                 .records_removed(RecordRemoval::Expired, expired);
         }
         self.update_store_metrics();
+        self.update_routing_metrics();
         self.dial_bootstrap_peers();
+    }
+
+    fn update_routing_metrics(&mut self) {
+        let peers = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .kbuckets()
+            .map(|bucket| bucket.num_entries())
+            .sum();
+        self.metrics.set_routing_peers(peers);
     }
 
     fn update_store_metrics(&mut self) {
@@ -372,6 +384,10 @@ impl Node {
                         result: kad::QueryResult::Bootstrap(result),
                         ..
                     } => tracing::debug!(?result, "routing table refreshed"),
+                    kad::Event::RoutingUpdated { peer, .. } => {
+                        tracing::debug!(%peer, "routing table updated");
+                        self.update_routing_metrics();
+                    }
                     _ => {}
                 }
             }

@@ -25,7 +25,7 @@ fn restart_keeps_peer_id_and_certhash() {
 
     let first = BootNode::start(&data, &[]);
     let (peer, hash) = (first.peer_id(), certhash(&first));
-    assert!(first.terminate().success());
+    assert!(first.terminate().0.success());
 
     let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);

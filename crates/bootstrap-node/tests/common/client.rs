@@ -160,3 +160,41 @@ pub async fn find_providers(swarm: &mut Client, key: &kad::RecordKey) -> Vec<Pee
     found.dedup();
     found
 }
+
+/// A client driven by a background task, so its connections stay serviced while the test
+/// blocks on HTTP; dropping it drops the swarm, which closes every connection.
+pub struct Background(tokio::task::JoinHandle<()>);
+
+impl Background {
+    pub fn spawn(mut swarm: Client) -> Self {
+        Self(tokio::spawn(async move {
+            loop {
+                swarm.select_next_some().await;
+            }
+        }))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Takes a relay reservation at `relay` (an address ending in `/p2p/<relay>`) and, like a
+/// browser, announces the relayed address as its own external address so that provider records
+/// carry it. Returns that address.
+pub async fn reserve(swarm: &mut Client, relay: &Multiaddr) -> Multiaddr {
+    let circuit = relay.clone().with(libp2p::multiaddr::Protocol::P2pCircuit);
+    swarm.listen_on(circuit.clone()).unwrap();
+    drive_until(swarm, "relay reservation", |_, event| match event {
+        SwarmEvent::Behaviour(ClientBehaviourEvent::Relay(
+            relay::client::Event::ReservationReqAccepted { .. },
+        )) => Some(()),
+        SwarmEvent::ListenerClosed { reason, .. } => panic!("reservation failed: {reason:?}"),
+        _ => None,
+    })
+    .await;
+    swarm.add_external_address(circuit.clone());
+    circuit
+}

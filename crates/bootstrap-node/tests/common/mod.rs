@@ -42,6 +42,7 @@ pub struct BootNode {
     pub http: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
     lines: Receiver<Line>,
+    stderr_reader: Option<thread::JoinHandle<()>>,
 }
 
 /// Runs the binary to completion (for configuration errors), bounded by `START_TIMEOUT`.
@@ -121,7 +122,7 @@ impl BootNode {
         });
         let stderr = child.stderr.take().unwrap();
         let err_log = log.clone();
-        thread::spawn(move || {
+        let stderr_reader = thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 err_log.lock().unwrap().push(line.clone());
                 let _ = tx.send(Line::Err(line));
@@ -154,6 +155,7 @@ impl BootNode {
             http: http.unwrap(),
             log,
             lines,
+            stderr_reader: Some(stderr_reader),
         }
     }
 
@@ -220,21 +222,24 @@ impl BootNode {
         self.log.lock().unwrap().join("\n")
     }
 
-    /// Sends SIGTERM and waits for the process to exit.
-    pub fn terminate(mut self) -> ExitStatus {
+    /// Sends SIGTERM, waits for the process to exit, and returns its status and whole stderr.
+    pub fn terminate(mut self) -> (ExitStatus, String) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
         let deadline = Instant::now() + START_TIMEOUT;
-        loop {
+        let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
+                break status;
             }
             assert!(Instant::now() < deadline, "no exit after SIGTERM");
             thread::sleep(Duration::from_millis(20));
-        }
+        };
+        // The pipe closes with the process: the reader ends after the last line.
+        self.stderr_reader.take().unwrap().join().unwrap();
+        (status, self.log())
     }
 
     /// Whether the process is still running.
