@@ -33,7 +33,9 @@ mod keys;
 mod metrics;
 mod namespace;
 mod node;
+mod relay_bytes;
 mod store;
+mod transport;
 
 pub use addrs::{AddressError, MAX_PUBLISHED_ADDRS};
 pub use config::{Config, LogFormat, parse_peer_addr};

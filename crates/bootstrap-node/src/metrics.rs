@@ -161,6 +161,7 @@ pub(crate) struct Metrics {
     provider_peers: Gauge,
     provider_records_removed: Family<RemovalLabel, Counter>,
     routing_peers: Gauge,
+    relayed_bytes: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -188,6 +189,7 @@ impl Metrics {
             provider_peers: Gauge::default(),
             provider_records_removed: Family::default(),
             routing_peers: Gauge::default(),
+            relayed_bytes: Counter::default(),
         };
         r.register(
             "connections",
@@ -243,6 +245,11 @@ impl Metrics {
             "provider_records_removed",
             "Provider records removed, by reason",
             metrics.provider_records_removed.clone(),
+        );
+        r.register(
+            "relay_bytes",
+            "Bytes carried by relayed circuits, both directions (including each circuit's STOP handshake)",
+            metrics.relayed_bytes.clone(),
         );
         r.register(
             "kad_routing_peers",
@@ -345,6 +352,11 @@ impl Metrics {
         self.provider_records_removed
             .get_or_create(&RemovalLabel { reason })
             .inc_by(count as u64);
+    }
+
+    /// The counter of relayed bytes, for the transport to update.
+    pub(crate) fn relayed_bytes(&self) -> Counter {
+        self.relayed_bytes.clone()
     }
 
     /// Sets the routing-table gauge.

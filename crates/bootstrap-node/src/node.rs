@@ -15,9 +15,8 @@ use futures::StreamExt;
 use libp2p::{
     Multiaddr, PeerId, Swarm,
     core::{multiaddr::Protocol, transport::ListenerId},
-    identify, kad, noise, relay,
+    identify, kad, relay,
     swarm::{ListenError, SwarmEvent},
-    tcp, yamux,
 };
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
@@ -30,6 +29,7 @@ use crate::{
     http::{HttpServer, NodeStatus},
     keys::{NodeKeys, error_chain},
     metrics::{CircuitEnd, Metrics, RecordRemoval, Transport},
+    transport,
 };
 
 /// How often expired provider records are swept and lost bootstrap peers redialled.
@@ -71,8 +71,8 @@ impl Node {
         let keys = NodeKeys::load_or_create(&config.data_dir)?;
         let certhash = keys.certificate.fingerprint().to_multihash();
         let mut registry = Registry::default();
-        let mut swarm = build_swarm(&keys, &config, &mut registry).await?;
         let metrics = Metrics::new(&mut registry);
+        let mut swarm = build_swarm(&keys, &config, &mut registry, &metrics)?;
         let local = *swarm.local_peer_id();
 
         let mut listeners = Vec::new();
@@ -452,33 +452,20 @@ fn is_routable(addr: &Multiaddr) -> bool {
     !addr.iter().any(|p| p == Protocol::P2pCircuit)
 }
 
-async fn build_swarm(
+fn build_swarm(
     keys: &NodeKeys,
     config: &Config,
     registry: &mut Registry,
+    metrics: &Metrics,
 ) -> Result<Swarm<Behaviour>, Error> {
-    let transport_err = |transport: &'static str| {
-        move |e: &dyn std::error::Error| Error::Transport {
-            transport,
-            reason: error_chain(e),
-        }
-    };
-    let certificate = keys.certificate.clone();
-    let builder = libp2p::SwarmBuilder::with_existing_identity(keys.identity.clone())
+    let transport = transport::build(
+        &keys.identity,
+        keys.certificate.clone(),
+        metrics.relayed_bytes(),
+    )?;
+    let Ok(builder) = libp2p::SwarmBuilder::with_existing_identity(keys.identity.clone())
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| transport_err("tcp")(&e))?;
-    let Ok(builder) = builder
-        .with_other_transport(|key| libp2p_webrtc::tokio::Transport::new(key.clone(), certificate));
-    let builder = builder.with_dns().map_err(|e| transport_err("dns")(&e))?;
-    let builder = builder
-        .with_websocket(noise::Config::new, yamux::Config::default)
-        .await
-        .map_err(|e| transport_err("websocket")(&e))?;
+        .with_other_transport(|_| transport);
     let Ok(builder) = builder
         .with_bandwidth_metrics(registry)
         .with_behaviour(|key| Behaviour::new(key, config));

@@ -105,6 +105,8 @@ async fn metrics_expose_the_named_families() {
         "bootstrap_relay_reservations",
         "bootstrap_relay_circuits",
         "bootstrap_relay_circuits_closed",
+        "bootstrap_relay_bytes",
+        "bootstrap_kad_routing_peers",
         "bootstrap_provider_records",
         "bootstrap_provider_keys",
         "bootstrap_provider_peers",
