@@ -1,0 +1,105 @@
+//! Three bootstrap nodes form one DHT: a provider announced through node A is found by a client
+//! of node C; records follow their provider's connection and their TTL.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    BootNode, EVENT_TIMEOUT,
+    client::{Background, find_providers, join, new_client, provide, reserve},
+};
+use libp2p::kad::RecordKey;
+
+/// On loopback the listen addresses are the public ones; relay reservations need them announced.
+const ANNOUNCE: &str = "--announce-listen-addrs";
+
+/// Starts A, then B joined to A, then C joined to A and B.
+fn three_nodes(dirs: &[tempfile::TempDir; 3]) -> [BootNode; 3] {
+    let a = BootNode::start(dirs[0].path(), &[ANNOUNCE]);
+    let a_addr = a.addr("tcp").to_string();
+    let b = BootNode::start(dirs[1].path(), &[ANNOUNCE, "--peer", &a_addr]);
+    let b_addr = b.addr("tcp").to_string();
+    let c = BootNode::start(
+        dirs[2].path(),
+        &[ANNOUNCE, "--peer", &a_addr, "--peer", &b_addr],
+    );
+    [a, b, c]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_via_a_found_via_c_and_dropped_on_disconnect() {
+    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    let [a, b, c] = three_nodes(&dirs);
+    // Every node knows the two others once identify put them in its routing table.
+    for node in [&a, &b, &c] {
+        node.wait_metric("bootstrap_kad_routing_peers", |v| v == 2.0);
+    }
+
+    let key = RecordKey::new(b"bafkreib-site-logo");
+    // The provider behaves like a browser: reachable only through its relay reservation at A.
+    let mut provider = new_client().await;
+    join(&mut provider, &a.addr("tcp")).await;
+    reserve(&mut provider, &a.addr("tcp")).await;
+    provide(&mut provider, &key).await;
+    let provider_id = *provider.local_peer_id();
+    let provider = Background::spawn(provider);
+    // The client was given only A; A named B and C as the closest peers, and the client stored
+    // its record at all three, as Kademlia does.
+    c.wait_metric("bootstrap_provider_records", |v| v == 1.0);
+
+    let mut seeker = new_client().await;
+    join(&mut seeker, &c.addr("tcp")).await;
+    assert_eq!(find_providers(&mut seeker, &key).await, vec![provider_id]);
+
+    // The provider goes away: every node that held its record drops it.
+    drop(provider);
+    for node in [&a, &b, &c] {
+        node.wait_metric("bootstrap_provider_records", |v| v == 0.0);
+        node.wait_metric(
+            "bootstrap_provider_records_removed_total{reason=\"disconnect\"}",
+            |v| v >= 1.0,
+        );
+    }
+    assert!(find_providers(&mut seeker, &key).await.is_empty());
+    // The joined nodes ran Kademlia queries of their own.
+    assert!(
+        c.get("/metrics")
+            .body
+            .contains("# TYPE libp2p_kad_query_result_duration_seconds histogram")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_records_expire_after_their_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &[ANNOUNCE, "--provider-ttl", "1s"]);
+    let key = RecordKey::new(b"bafkreib-short-lived");
+
+    let mut provider = new_client().await;
+    join(&mut provider, &node.addr("tcp")).await;
+    reserve(&mut provider, &node.addr("tcp")).await;
+    // Earlier than the node's storing of the record, hence earlier than its expiry by > 1 s.
+    let announced = Instant::now();
+    provide(&mut provider, &key).await;
+    let provider_id = *provider.local_peer_id();
+    let _provider = Background::spawn(provider);
+
+    let mut seeker = new_client().await;
+    join(&mut seeker, &node.addr("tcp")).await;
+    assert_eq!(find_providers(&mut seeker, &key).await, vec![provider_id]);
+    // The provider stays connected; only the TTL can remove the record.
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    loop {
+        if find_providers(&mut seeker, &key).await.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "record never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        announced.elapsed() >= Duration::from_secs(1),
+        "gone before its TTL"
+    );
+}

@@ -1,0 +1,142 @@
+//! The operations HTTP port: /healthz, /addrs (CORS), /metrics; JSON logs; SIGTERM exits 0.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{
+    BootNode,
+    client::{Background, connect, find_providers, new_client},
+};
+use libp2p::kad::RecordKey;
+use libp2p::multiaddr::Protocol;
+
+#[test]
+fn healthz_and_addrs() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &[]);
+
+    let health = node.get("/healthz");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body, "ok\n");
+
+    let addrs = node.get("/addrs");
+    assert_eq!(addrs.status, 200);
+    assert_eq!(addrs.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(addrs.header("content-type"), Some("application/json"));
+    let listed: Vec<String> = serde_json::from_str(&addrs.body).unwrap();
+    let printed: Vec<String> = node.addrs.iter().map(ToString::to_string).collect();
+    assert_eq!(listed, printed, "/addrs serves what was printed");
+    let peer = node.peer_id();
+    assert!(listed.iter().all(|a| a.ends_with(&format!("/p2p/{peer}"))));
+    let webrtc = node.addr("webrtc-direct");
+    assert!(
+        webrtc.to_string().contains("/webrtc-direct/certhash/"),
+        "{webrtc}"
+    );
+    assert!(webrtc.iter().any(|p| matches!(p, Protocol::Certhash(_))));
+
+    assert_eq!(node.get("/nope").status, 404);
+}
+
+#[test]
+fn external_addresses_are_published_with_certhash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = vec![
+        "--data-dir".into(),
+        dir.path().display().to_string(),
+        "--http-listen".into(),
+        "127.0.0.1:0".into(),
+    ];
+    for addr in common::LOOPBACK_LISTEN {
+        args.extend(["--listen".into(), addr.into()]);
+    }
+    for addr in [
+        "/dns4/boot.example.org/tcp/443/wss",
+        "/ip4/203.0.113.7/udp/4001/webrtc-direct",
+    ] {
+        args.extend(["--external-address".into(), addr.into()]);
+    }
+    let node = BootNode::start_with(&args, 2);
+    let wss = node.addrs[0].to_string();
+    assert!(
+        wss.starts_with("/dns4/boot.example.org/tcp/443/wss/p2p/"),
+        "{wss}"
+    );
+    let webrtc = node.addrs[1].to_string();
+    assert!(
+        webrtc.starts_with("/ip4/203.0.113.7/udp/4001/webrtc-direct/certhash/"),
+        "{webrtc}"
+    );
+    let listed: Vec<String> = serde_json::from_str(&node.get("/addrs").body).unwrap();
+    assert_eq!(listed, vec![wss, webrtc]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_expose_the_named_families() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &[]);
+
+    // One connection per native transport, so the per-transport gauge has samples.
+    let mut over_tcp = new_client().await;
+    let boot = connect(&mut over_tcp, &node.addr("tcp")).await;
+    // One Kademlia request, so the inbound-request family has a sample.
+    let mut tcp_addr = node.addr("tcp");
+    tcp_addr.pop();
+    over_tcp.behaviour_mut().kad.add_address(&boot, tcp_addr);
+    assert!(
+        find_providers(&mut over_tcp, &RecordKey::new(b"nothing"))
+            .await
+            .is_empty()
+    );
+    let over_tcp = Background::spawn(over_tcp);
+    let mut over_ws = new_client().await;
+    connect(&mut over_ws, &node.addr("ws")).await;
+    let _over_ws = Background::spawn(over_ws);
+    node.wait_metric("bootstrap_connections{transport=\"tcp\"}", |v| v == 1.0);
+    node.wait_metric("bootstrap_connections{transport=\"websocket\"}", |v| {
+        v == 1.0
+    });
+
+    let metrics = node.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    for family in [
+        "bootstrap_connections",
+        "bootstrap_connections_denied",
+        "bootstrap_relay_reservations",
+        "bootstrap_relay_circuits",
+        "bootstrap_relay_circuits_closed",
+        "bootstrap_relay_bytes",
+        "bootstrap_kad_routing_peers",
+        "bootstrap_provider_records",
+        "bootstrap_provider_keys",
+        "bootstrap_provider_peers",
+        "bootstrap_provider_records_removed",
+        "libp2p_swarm_connections_established",
+        "libp2p_bandwidth_bytes",
+        "libp2p_kad_inbound_requests",
+    ] {
+        assert!(
+            metrics.body.contains(&format!("# TYPE {family} ")),
+            "family {family} missing from /metrics:\n{}",
+            metrics.body
+        );
+    }
+
+    drop(over_tcp);
+    node.wait_metric("bootstrap_connections{transport=\"tcp\"}", |v| v == 0.0);
+}
+
+#[test]
+fn json_logs_and_sigterm_exit_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &["--log-format", "json"]);
+    let (status, log) = node.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    for line in log.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+    assert!(log.contains("SIGTERM received"), "{log}");
+    assert!(log.contains("\"stopped\""), "{log}");
+}
