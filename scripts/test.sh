@@ -44,6 +44,8 @@ step "wasm build" cargo build -p mesh-core -p mesh-protocol --target wasm32-unkn
 # The example asserts every delivered byte and exits non-zero if the fetch does not finish.
 step "planner example" cargo run --quiet --locked -p planner-trace
 
+step "Dockerfile lint" hadolint crates/bootstrap-node/Dockerfile
+
 if command -v python3 >/dev/null 2>&1; then
   step "sample image up to date" python3 scripts/make-large-image.py --check
 else
