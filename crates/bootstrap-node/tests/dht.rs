@@ -7,26 +7,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    BootNode, EVENT_TIMEOUT,
+    ANNOUNCE, BootNode, EVENT_TIMEOUT,
     client::{Background, find_providers, join, new_client, provide, reserve},
+    three_nodes,
 };
 use libp2p::kad::RecordKey;
-
-/// On loopback the listen addresses are the public ones; relay reservations need them announced.
-const ANNOUNCE: &str = "--announce-listen-addrs";
-
-/// Starts A, then B joined to A, then C joined to A and B.
-fn three_nodes(dirs: &[tempfile::TempDir; 3]) -> [BootNode; 3] {
-    let a = BootNode::start(dirs[0].path(), &[ANNOUNCE]);
-    let a_addr = a.addr("tcp").to_string();
-    let b = BootNode::start(dirs[1].path(), &[ANNOUNCE, "--peer", &a_addr]);
-    let b_addr = b.addr("tcp").to_string();
-    let c = BootNode::start(
-        dirs[2].path(),
-        &[ANNOUNCE, "--peer", &a_addr, "--peer", &b_addr],
-    );
-    [a, b, c]
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_via_a_found_via_c_and_dropped_on_disconnect() {

@@ -327,3 +327,19 @@ pub fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
         body: body.to_owned(),
     }
 }
+
+/// On loopback the listen addresses are the public ones; relay reservations need them announced.
+pub const ANNOUNCE: &str = "--announce-listen-addrs";
+
+/// Starts A, then B joined to A, then C joined to A and B.
+pub fn three_nodes(dirs: &[tempfile::TempDir; 3]) -> [BootNode; 3] {
+    let a = BootNode::start(dirs[0].path(), &[ANNOUNCE]);
+    let a_addr = a.addr("tcp").to_string();
+    let b = BootNode::start(dirs[1].path(), &[ANNOUNCE, "--peer", &a_addr]);
+    let b_addr = b.addr("tcp").to_string();
+    let c = BootNode::start(
+        dirs[2].path(),
+        &[ANNOUNCE, "--peer", &a_addr, "--peer", &b_addr],
+    );
+    [a, b, c]
+}
