@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ANNOUNCE, BootNode, EVENT_TIMEOUT,
-    client::{Background, find_providers, join, new_client, provide, reserve},
+    client::{Background, find_providers, join, new_client, new_client_with_kad, provide, reserve},
     three_nodes,
 };
 use libp2p::kad::RecordKey;
@@ -87,4 +87,30 @@ async fn provider_records_expire_after_their_ttl() {
         announced.elapsed() >= Duration::from_secs(1),
         "gone before its TTL"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_do_not_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &[ANNOUNCE, "--namespace", "shop-a"]);
+    let key = RecordKey::new(b"bafkreib-namespaced");
+
+    let mut provider = new_client_with_kad("/mesh/shop-a/kad/1.0.0").await;
+    join(&mut provider, &node.addr("tcp")).await;
+    reserve(&mut provider, &node.addr("tcp")).await;
+    provide(&mut provider, &key).await;
+    let provider_id = *provider.local_peer_id();
+    let _provider = Background::spawn(provider);
+
+    let mut same_site = new_client_with_kad("/mesh/shop-a/kad/1.0.0").await;
+    join(&mut same_site, &node.addr("tcp")).await;
+    assert_eq!(
+        find_providers(&mut same_site, &key).await,
+        vec![provider_id]
+    );
+
+    // A client of another deployment speaks another protocol id and gets no answer at all.
+    let mut other_site = new_client().await;
+    join(&mut other_site, &node.addr("tcp")).await;
+    assert!(find_providers(&mut other_site, &key).await.is_empty());
 }
