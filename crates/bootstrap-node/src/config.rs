@@ -8,7 +8,9 @@ use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf, time::Duration};
 use clap::{Parser, ValueEnum};
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 
-use crate::{duration::parse_duration, namespace::Namespace};
+use mesh_protocol::{Namespace, namespace::DEFAULT_NAMESPACE};
+
+use crate::duration::parse_duration;
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,7 +82,7 @@ pub struct Config {
     pub peers: Vec<Multiaddr>,
 
     /// Deployment namespace: protocol ids are `/mesh/<namespace>/...`.
-    #[arg(long, env = "MESH_BOOTSTRAP_NAMESPACE", default_value = Namespace::DEFAULT)]
+    #[arg(long, env = "MESH_BOOTSTRAP_NAMESPACE", default_value = DEFAULT_NAMESPACE)]
     pub namespace: Namespace,
 
     /// Address of the HTTP server for /metrics, /healthz and /addrs.

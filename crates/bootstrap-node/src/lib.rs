@@ -31,7 +31,6 @@ mod error;
 mod http;
 mod keys;
 mod metrics;
-mod namespace;
 mod node;
 mod relay_bytes;
 mod store;
@@ -42,6 +41,7 @@ pub use config::{Config, LogFormat, parse_peer_addr};
 pub use duration::parse_duration;
 pub use error::Error;
 pub use keys::{CERTIFICATE_FILE, IDENTITY_FILE, KeyError, NodeKeys};
-pub use namespace::{MAX_NAMESPACE_LEN, Namespace, NamespaceError};
+// The namespace and its protocol ids are mesh-protocol's, so every node spells them alike.
+pub use mesh_protocol::{Namespace, NamespaceError, namespace::MAX_NAMESPACE_LEN};
 pub use node::Node;
 pub use store::{ProviderStore, StoreConfig, StoreStats};
