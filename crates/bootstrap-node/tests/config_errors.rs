@@ -45,40 +45,33 @@ fn bad_multiaddr_is_one_line() {
     assert!(line.contains("namespace"), "{line}");
 }
 
-#[test]
-fn tcp_port_in_use_is_one_line() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
+/// Starting with `--listen addr` on a taken port fails with one line naming the address.
+fn assert_listen_in_use(addr: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let addr = format!("/ip4/127.0.0.1/tcp/{port}");
     let line = single_error_line(&[
         "--data-dir",
         &data_dir_arg(&dir),
         "--http-listen",
         "127.0.0.1:0",
         "--listen",
-        &addr,
+        addr,
     ]);
     assert!(line.contains(&format!("cannot listen on {addr}")), "{line}");
     assert!(line.contains("in use"), "{line}");
 }
 
 #[test]
+fn tcp_port_in_use_is_one_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    assert_listen_in_use(&format!("/ip4/127.0.0.1/tcp/{port}"));
+}
+
+#[test]
 fn udp_port_in_use_is_one_line() {
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let addr = format!("/ip4/127.0.0.1/udp/{port}/webrtc-direct");
-    let line = single_error_line(&[
-        "--data-dir",
-        &data_dir_arg(&dir),
-        "--http-listen",
-        "127.0.0.1:0",
-        "--listen",
-        &addr,
-    ]);
-    assert!(line.contains(&format!("cannot listen on {addr}")), "{line}");
-    assert!(line.contains("in use"), "{line}");
+    assert_listen_in_use(&format!("/ip4/127.0.0.1/udp/{port}/webrtc-direct"));
 }
 
 #[test]

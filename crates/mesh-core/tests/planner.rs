@@ -111,6 +111,19 @@ fn block_data(dag: &Dag, cid: &Cid) -> Bytes {
         .clone()
 }
 
+/// Starts a fetch of `dag` at 0 ms; `peer` (already connected) says it has it at 1 ms and
+/// delivers the root at 2 ms. Returns the fetch and the leaves then asked of `peer`.
+fn root_from(p: &mut Planner<Peer, MemoryStore>, dag: &Dag, peer: Peer) -> (FetchId, Vec<Cid>) {
+    let root = dag.root.cid;
+    let fetch = p.start(ms(0), root, true);
+    p.handle_have(ms(1), peer, root);
+    drain(p);
+    p.handle_block(ms(2), peer, root, block_data(dag, &root));
+    let wants = drain(p).want_blocks();
+    assert_eq!(wants[0].0, peer, "the leaves are asked of the holder");
+    (fetch, wants[0].1.clone())
+}
+
 /// Checks that deliveries of one fetch are contiguous from offset 0.
 fn assert_in_order(out: &Out, fetch: FetchId) {
     let mut next = 0;
@@ -259,15 +272,9 @@ fn connected_peers_are_asked_at_once_and_multi_block_assets_arrive_in_order() {
 fn stalled_peer_loses_the_rest_to_origin_ranges() {
     let data = content(8 * CHUNK_SIZE, 4);
     let dag = build_dag(&data);
-    let root = dag.root.cid;
     let mut p = planner();
     p.handle_peer_connected(ms(0), 1);
-    let fetch = p.start(ms(0), root, true);
-    p.handle_have(ms(2), 1, root);
-    drain(&mut p);
-    p.handle_block(ms(5), 1, root, block_data(&dag, &root));
-    let out = drain(&mut p);
-    let (_, leaves) = out.want_blocks()[0].clone();
+    let (fetch, leaves) = root_from(&mut p, &dag, 1);
     assert_eq!(leaves.len(), 8);
     // Two leaves arrive, then nothing.
     let mut all = Out::default();
@@ -322,15 +329,9 @@ fn stalled_peer_loses_the_rest_to_origin_ranges() {
 fn slow_peer_is_projected_later_than_origin_and_loses_blocks() {
     let data = content(12 * CHUNK_SIZE, 5);
     let dag = build_dag(&data);
-    let root = dag.root.cid;
     let mut p = planner();
     p.handle_peer_connected(ms(0), 1);
-    p.start(ms(0), root, true);
-    p.handle_have(ms(1), 1, root);
-    drain(&mut p);
-    p.handle_block(ms(2), 1, root, block_data(&dag, &root));
-    let out = drain(&mut p);
-    let (_, leaves) = out.want_blocks()[0].clone();
+    let (_, leaves) = root_from(&mut p, &dag, 1);
     // 256 KiB per second: 12 leaves would take 11 more seconds; the origin estimate is ~0.9 s.
     p.handle_block(ms(1002), 1, leaves[0], block_data(&dag, &leaves[0]));
     let out = drain(&mut p);
@@ -365,12 +366,7 @@ fn corrupt_block_is_never_released_and_is_refetched_from_another_peer() {
     let mut p = planner();
     p.handle_peer_connected(ms(0), 1);
     p.handle_peer_connected(ms(0), 2);
-    let fetch = p.start(ms(0), root, true);
-    p.handle_have(ms(1), 1, root);
-    drain(&mut p);
-    p.handle_block(ms(2), 1, root, block_data(&dag, &root));
-    let out = drain(&mut p);
-    let (_, leaves) = out.want_blocks()[0].clone();
+    let (fetch, leaves) = root_from(&mut p, &dag, 1);
     p.handle_have(ms(3), 2, root);
     drain(&mut p);
 
@@ -494,16 +490,10 @@ fn multi_block_asset_from_origin_alone_is_verified_by_rebuilding_the_dag() {
 fn cancel_releases_wants_origin_requests_and_pins() {
     let data = content(4 * CHUNK_SIZE, 10);
     let dag = build_dag(&data);
-    let root = dag.root.cid;
     let budget = (4 * CHUNK_SIZE + 4096) as u64;
     let mut p: Planner<Peer, MemoryStore> = Planner::new(Config::new(), MemoryStore::new(budget));
     p.handle_peer_connected(ms(0), 1);
-    let fetch = p.start(ms(0), root, true);
-    p.handle_have(ms(1), 1, root);
-    drain(&mut p);
-    p.handle_block(ms(2), 1, root, block_data(&dag, &root));
-    let out = drain(&mut p);
-    let (_, leaves) = out.want_blocks()[0].clone();
+    let (fetch, leaves) = root_from(&mut p, &dag, 1);
     p.handle_block(ms(3), 1, leaves[0], block_data(&dag, &leaves[0]));
     p.handle_timeout(ms(600)); // stall: origin ranges start
     let out = drain(&mut p);

@@ -381,41 +381,18 @@ impl Driver {
             Action::Connect { peer } => self.dial(peer),
             Action::SendWantHave { peer, id, cids } => {
                 for chunk in cids.chunks(MAX_WANT_HAVE_CIDS) {
+                    let cids = chunk.to_vec();
                     let request = BlockRequest::WantHave {
                         id,
-                        cids: chunk.to_vec(),
+                        cids: cids.clone(),
                     };
-                    let rid = self
-                        .swarm
-                        .behaviour_mut()
-                        .blocks
-                        .send_request(&peer, request);
-                    self.outbound.insert(
-                        rid,
-                        Outbound {
-                            peer,
-                            want_block: false,
-                            cids: chunk.to_vec(),
-                        },
-                    );
+                    self.send_block_request(peer, request, false, cids);
                 }
             }
             Action::SendWantBlock { peer, id, cids } => {
                 for cid in cids {
                     let request = BlockRequest::WantBlock { id, cid };
-                    let rid = self
-                        .swarm
-                        .behaviour_mut()
-                        .blocks
-                        .send_request(&peer, request);
-                    self.outbound.insert(
-                        rid,
-                        Outbound {
-                            peer,
-                            want_block: true,
-                            cids: vec![cid],
-                        },
-                    );
+                    self.send_block_request(peer, request, true, vec![cid]);
                 }
             }
             // Request-response cannot withdraw a request; a late answer is ignored by the
@@ -459,6 +436,29 @@ impl Driver {
             }
             other => tracing::debug!(?other, "unhandled planner action"),
         }
+    }
+
+    /// Sends one block-exchange request and remembers what it asked, to route the answer.
+    fn send_block_request(
+        &mut self,
+        peer: PeerId,
+        request: BlockRequest,
+        want_block: bool,
+        cids: Vec<Cid>,
+    ) {
+        let rid = self
+            .swarm
+            .behaviour_mut()
+            .blocks
+            .send_request(&peer, request);
+        self.outbound.insert(
+            rid,
+            Outbound {
+                peer,
+                want_block,
+                cids,
+            },
+        );
     }
 
     fn dial(&mut self, peer: PeerId) {
