@@ -6,7 +6,7 @@
 //! mesh-sim bench                           # 10,000 peers for one simulated hour
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -15,7 +15,13 @@ use mesh_sim::report::table;
 use mesh_sim::suite::{run_all, run_files, write_density_chart, write_file_outputs};
 use mesh_sim::{RunResult, ScenarioFile};
 
-const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+/// The crate's directory (default scenario locations): `cargo run` says it at run time, which
+/// stays right when clones share one target directory; the compile-time path is the fallback.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
 
 #[derive(Parser)]
 #[command(
@@ -88,7 +94,7 @@ fn main() -> Result<()> {
             only,
             jobs,
         } => {
-            let dir = scenarios.unwrap_or_else(|| Path::new(MANIFEST_DIR).join("scenarios"));
+            let dir = scenarios.unwrap_or_else(|| manifest_dir().join("scenarios"));
             let started = Instant::now();
             let results = run_all(&dir, &out, threads(jobs), only.as_deref(), &progress)
                 .with_context(|| format!("running scenarios in {}", dir.display()))?;
@@ -136,8 +142,7 @@ fn cpu_seconds() -> Option<f64> {
 }
 
 fn bench(scenario: Option<PathBuf>) -> Result<()> {
-    let path =
-        scenario.unwrap_or_else(|| Path::new(MANIFEST_DIR).join("bench").join("site-10k.toml"));
+    let path = scenario.unwrap_or_else(|| manifest_dir().join("bench").join("site-10k.toml"));
     let file = ScenarioFile::load(&path)?;
     let Some(variant) = file.variants.first() else {
         bail!("{} has no runs", path.display());
