@@ -243,6 +243,8 @@ impl Node {
 
     fn print_addrs(&mut self) {
         self.printed = true;
+        // Ready first: whoever reads the printed addresses may ask /healthz at once.
+        self.status.send_modify(|s| s.ready = true);
         let addrs = self.book.published();
         let mut stdout = std::io::stdout().lock();
         for addr in &addrs {
@@ -251,7 +253,6 @@ impl Node {
             let _ = writeln!(stdout, "{addr}");
         }
         let _ = stdout.flush();
-        self.status.send_modify(|s| s.ready = true);
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
