@@ -64,6 +64,17 @@ pub fn add_preflight_headers(request: &HeaderMap, response: &mut HeaderMap, meth
         header::ACCESS_CONTROL_MAX_AGE,
         HeaderValue::from(PREFLIGHT_MAX_AGE_SECS),
     );
+    // Chromium's Private Network Access asks before a page on a public or other private
+    // address may reach a loopback server; a test origin says yes.
+    if request
+        .get("access-control-request-private-network")
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"true"))
+    {
+        response.insert(
+            "access-control-allow-private-network",
+            HeaderValue::from_static("true"),
+        );
+    }
 }
 
 /// Whether `value` is a comma-separated list of header names (tokens), as browsers send in
@@ -107,5 +118,18 @@ mod tests {
             response[header::ACCESS_CONTROL_ALLOW_HEADERS],
             DEFAULT_ALLOWED_HEADERS
         );
+        assert!(!response.contains_key("access-control-allow-private-network"));
+    }
+
+    #[test]
+    fn private_network_access_is_granted_when_asked() {
+        let mut request = HeaderMap::new();
+        request.insert(
+            "access-control-request-private-network",
+            HeaderValue::from_static("true"),
+        );
+        let mut response = HeaderMap::new();
+        add_preflight_headers(&request, &mut response, "GET, HEAD");
+        assert_eq!(response["access-control-allow-private-network"], "true");
     }
 }
