@@ -348,7 +348,7 @@ impl FetchHandle {
                         set("done", summary);
                     }
                     Some(FetchChunk::Failed(error)) => {
-                        return Err(js_error(error_kind(&error), &error));
+                        return Err(js_error(error_kind(&error), &*error));
                     }
                     None => {
                         return Err(if chunks.borrow().is_none() {

@@ -134,8 +134,22 @@ impl Settings {
             None => Namespace::default(),
             Some(ns) => Namespace::new(ns).map_err(|e| bad("namespace", e.to_string()))?,
         };
+        // A bootstrap node's /addrs lists its TCP address too: addresses a browser cannot
+        // dial are dropped, as long as one it can dial remains.
+        let mut bootstrap = Vec::new();
         for addr in &raw.bootstrap {
-            check_bootstrap_addr(addr).map_err(|reason| bad("bootstrap", reason))?;
+            if check_bootstrap_addr(addr).map_err(|reason| bad("bootstrap", reason))? {
+                bootstrap.push(addr.clone());
+            }
+        }
+        if bootstrap.is_empty() && !raw.bootstrap.is_empty() {
+            return Err(bad(
+                "bootstrap",
+                format!(
+                    "none of {:?} is reachable from a browser (needs /ws, /wss or /webrtc-direct)",
+                    raw.bootstrap
+                ),
+            ));
         }
         let fallback_ms = match raw.fallback_ms {
             None => 200,
@@ -185,7 +199,7 @@ impl Settings {
             .transpose()
             .map_err(|e| bad("manifest", e.to_string()))?;
         Ok(Self {
-            bootstrap: raw.bootstrap,
+            bootstrap,
             namespace,
             planner: PlannerConfig::new().with_fallback_after(Duration::from_millis(fallback_ms)),
             cache_bytes,
@@ -199,8 +213,9 @@ impl Settings {
     }
 }
 
-/// Checks that a bootstrap address is a multiaddr a browser can dial, ending in `/p2p/<id>`.
-fn check_bootstrap_addr(addr: &str) -> Result<(), String> {
+/// Checks that a bootstrap address is a multiaddr ending in `/p2p/<id>`; `Ok(false)` if a
+/// browser cannot dial it (plain TCP, QUIC).
+fn check_bootstrap_addr(addr: &str) -> Result<bool, String> {
     let parsed: libp2p_types::Multiaddr = addr
         .parse()
         .map_err(|e| format!("{addr:?} is not a multiaddr: {e}"))?;
@@ -216,12 +231,7 @@ fn check_bootstrap_addr(addr: &str) -> Result<(), String> {
                 | libp2p_types::Protocol::WebRTCDirect
         )
     });
-    if !browser_dialable {
-        return Err(format!(
-            "{addr} is not reachable from a browser (needs /ws, /wss or /webrtc-direct)"
-        ));
-    }
-    Ok(())
+    Ok(browser_dialable)
 }
 
 /// The multiaddr types, from whichever libp2p build this target has.
@@ -291,6 +301,13 @@ mod tests {
         let tcp_only = format!(r#"{{"bootstrap":["{}"]}}"#, BOOT.replace("/ws", ""));
         let err = Settings::from_raw(raw(&tcp_only)?, None).err();
         assert!(err.is_some_and(|e| e.reason.contains("browser")));
+        // Beside a dialable address, a TCP one is dropped, not an error.
+        let mixed = format!(
+            r#"{{"bootstrap":["{}","{BOOT}"]}}"#,
+            BOOT.replace("/ws", "")
+        );
+        let s = Settings::from_raw(raw(&mixed)?, None)?;
+        assert_eq!(s.bootstrap, vec![BOOT.to_owned()]);
         Ok(())
     }
 

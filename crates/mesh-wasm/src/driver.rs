@@ -64,7 +64,7 @@ pub(crate) enum FetchChunk {
         source: &'static str,
     },
     Done(FetchReport),
-    Failed(FetchError),
+    Failed(Box<FetchError>),
 }
 
 /// The page's event sink: `(type, detail)`.
@@ -562,7 +562,7 @@ impl Driver {
                     "error": { "kind": crate::api::error_kind(&error), "message": error.to_string() },
                 });
                 if let Some(f) = self.forget(fetch) {
-                    let _ = f.output.unbounded_send(FetchChunk::Failed(error));
+                    let _ = f.output.unbounded_send(FetchChunk::Failed(Box::new(error)));
                 }
                 self.emit("fetch", &detail);
             }
@@ -589,14 +589,13 @@ impl Driver {
                     },
                 );
             }
-            Output::Listening { listener, address } => {
+            Output::Listening { listener, address }
                 if self
                     .bootstrap
                     .iter()
-                    .any(|b| b.relay_listener == Some(listener))
-                {
-                    tracing::info!(%address, "relay reservation held: reachable by other tabs");
-                }
+                    .any(|b| b.relay_listener == Some(listener)) =>
+            {
+                tracing::info!(%address, "relay reservation held: reachable by other tabs");
             }
             Output::ListenerFailed {
                 listener, reason, ..
@@ -609,11 +608,12 @@ impl Driver {
                 }
                 // Re-reserve at once if the bootstrap connection itself is still up.
                 for i in 0..self.bootstrap.len() {
-                    if self.bootstrap[i].connected && self.bootstrap[i].relay_listener.is_none() {
-                        if let Some(addr) = self.bootstrap[i].connected_addr.clone() {
-                            self.bootstrap[i].connected = false;
-                            self.bootstrap_connected(i, addr);
-                        }
+                    if self.bootstrap[i].connected
+                        && self.bootstrap[i].relay_listener.is_none()
+                        && let Some(addr) = self.bootstrap[i].connected_addr.clone()
+                    {
+                        self.bootstrap[i].connected = false;
+                        self.bootstrap_connected(i, addr);
                     }
                 }
             }

@@ -177,7 +177,9 @@ async fn connects_to_the_bootstrap_node_and_holds_a_relay_reservation() -> TestR
 
 #[wasm_bindgen_test]
 async fn fetches_from_a_peer_found_in_the_dht() -> TestResult {
-    let node = start(&[]).await?;
+    // A cold WebSocket dial of the seeder takes longer than 200 ms here (~400 ms): with the
+    // default deadline the origin would rightly win. A long deadline shows the peer path.
+    let node = start(&[("fallbackMs", 5000.into())]).await?;
     wait_connected(&node).await?;
     for name in ["peer.bin", "peer-small.txt"] {
         let cid = resolve_cid(&node, &format!("/{name}"))?;
@@ -190,7 +192,6 @@ async fn fetches_from_a_peer_found_in_the_dht() -> TestResult {
             "{name}"
         );
         assert_eq!(get(&done, "bytesOrigin").as_f64(), Some(0.0), "{name}");
-        assert_eq!(get(&done, "fellBack").as_bool(), Some(false), "{name}");
     }
     let s = stats(&node).await?;
     assert!(path(&s, &["peers", "mesh"]).as_f64() >= Some(1.0));
@@ -358,40 +359,33 @@ async fn bad_options_are_config_errors() -> TestResult {
 }
 
 #[wasm_bindgen_test]
-async fn announces_what_it_fetched_so_the_dht_finds_it() -> TestResult {
-    // Tab A loads from the origin and announces; the bootstrap node then holds its record.
-    let before = provider_records().await?;
-    let node = start(&[]).await?;
-    wait_connected(&node).await?;
-    let cid = resolve_cid(&node, "/origin-only.txt")?;
-    read_all(&node.fetch(&cid, url("origin-only.txt"))?).await?;
-    let mut after = before;
-    for _ in 0..100 {
-        after = provider_records().await?;
-        if after > before {
-            break;
+async fn announces_what_it_fetched_so_another_tab_finds_it() -> TestResult {
+    // Tab A loads an asset from the origin and announces it; tab B, with no origin URL at
+    // all, finds A in the DHT and gets the asset from it (through A's relay reservation:
+    // the direct browser-to-browser transport is not part of this test).
+    let a = start(&[]).await?;
+    wait_connected(&a).await?;
+    let cid = resolve_cid(&a, "/origin-only.txt")?;
+    let (bytes, done, _) = read_all(&a.fetch(&cid, url("origin-only.txt"))?).await?;
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    let b = start(&[("fallbackMs", 5000.into())]).await?;
+    wait_connected(&b).await?;
+    // A's announcement may still be on its way: B retries until the DHT knows A.
+    let mut last_error = JsValue::NULL;
+    for _ in 0..40 {
+        match read_all(&b.fetch(&cid, None)?).await {
+            Ok((got, done, _)) => {
+                assert_eq!(got, bytes);
+                assert_eq!(get(&done, "source").as_string().as_deref(), Some("peer"));
+                let peers = js_sys::Object::keys(&get(&done, "peers").dyn_into()?);
+                assert_eq!(peers.get(0).as_string(), Some(a.peer_id()));
+                a.close().await?;
+                b.close().await?;
+                return Ok(());
+            }
+            Err(e) => last_error = e,
         }
-        sleep(50).await;
+        sleep(100).await;
     }
-    assert!(
-        after > before,
-        "no provider record appeared ({before} -> {after})"
-    );
-    node.close().await?;
-    Ok(())
-}
-
-/// The bootstrap node's provider-record gauge.
-async fn provider_records() -> Result<f64, JsValue> {
-    let metrics = http_text(&format!("{BOOTSTRAP_HTTP}/metrics")).await?;
-    metrics
-        .lines()
-        .find(|l| {
-            l.split_whitespace()
-                .next()
-                .is_some_and(|n| n.ends_with("bootstrap_provider_records"))
-        })
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| JsValue::from(format!("no provider gauge in /metrics:\n{metrics}")))
+    Err(format!("tab B never found tab A's copy: {last_error:?}").into())
 }
