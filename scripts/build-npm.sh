@@ -11,8 +11,9 @@
 #
 # The wasm is built with the `wasm-release` cargo profile (size over speed) and shrunk by
 # wasm-opt from npm's binaryen (tests/browser's devDependencies; Debian's wasm-opt is too old).
-# Idempotent: when the compiled wasm and the package sources are unchanged, only the (no-op)
-# cargo build and the size table run. MESH_NPM_FORCE=1 rebuilds anyway.
+# Idempotent: wasm-pack runs only when the compiled wasm changed (the cargo build before it is a
+# no-op when nothing did), the tarball is repacked only when the package's content changed; a
+# warm run takes seconds. MESH_NPM_FORCE=1 rebuilds anyway.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,35 +56,48 @@ say "cargo build -p mesh-wasm --profile $PROFILE --target wasm32-unknown-unknown
 cargo build --locked --lib -p mesh-wasm --profile "$PROFILE" --target wasm32-unknown-unknown
 [ -f "$RAW_WASM" ] || die "cargo did not produce $RAW_WASM"
 
-key=$(
+# The wasm-pack builds (with wasm-opt, the slow part) depend on the compiled wasm only; the
+# package is then assembled from them and js/, and packed only when its content changed.
+wasm_key=$(
   {
-    sha256sum "$RAW_WASM" "$JS"/*.js "$JS"/*.d.ts "$JS"/package.json "$JS"/README.md \
-      "$CRATE/Cargo.toml" "${BASH_SOURCE[0]}" | awk '{print $1}'
+    sha256sum "$RAW_WASM" "$CRATE/Cargo.toml" "${BASH_SOURCE[0]}" | awk '{print $1}'
     echo "wasm-bindgen $have_bindgen, wasm-opt $opt_version, wasm-pack $(wasm-pack --version)"
   } | sha256sum | awk '{print $1}'
 )
-
-if [ -z "${MESH_NPM_FORCE:-}" ] && [ -f "$TARBALL" ] && [ "$(cat "$PKG/.build-key" 2>/dev/null)" = "$key" ]; then
-  say "$PKG: up to date"
+if [ -z "${MESH_NPM_FORCE:-}" ] && [ "$(cat "$STAGE/.wasm-key" 2>/dev/null)" = "$wasm_key" ]; then
+  say "wasm-pack builds: up to date"
 else
-  rm -rf "$STAGE" "$PKG"
+  rm -rf "$STAGE"
   for target in web bundler; do
     say "wasm-pack build --target $target (then wasm-opt)"
     # --mode no-install: use the tools on PATH, never try to download any.
     run wasm-pack --log-level warn build "$CRATE" --profile "$PROFILE" --target "$target" \
       --mode no-install --out-name mesh_wasm --out-dir "$STAGE/$target" --no-pack --no-gitignore
   done
-  mkdir -p "$PKG/web" "$PKG/bundler"
-  cp "$JS"/index.js "$JS"/bundler.js "$JS"/mesh.js "$JS"/index.d.ts "$JS"/package.json "$JS"/README.md "$PKG/"
-  cp "$STAGE"/web/mesh_wasm.js "$STAGE"/web/mesh_wasm.d.ts "$STAGE"/web/mesh_wasm_bg.wasm \
-    "$STAGE"/web/mesh_wasm_bg.wasm.d.ts "$PKG/web/"
-  cp "$STAGE"/bundler/mesh_wasm.js "$STAGE"/bundler/mesh_wasm.d.ts "$STAGE"/bundler/mesh_wasm_bg.js \
-    "$STAGE"/bundler/mesh_wasm_bg.wasm "$STAGE"/bundler/mesh_wasm_bg.wasm.d.ts "$PKG/bundler/"
-  [ ! -d "$STAGE/web/snippets" ] || die "wasm-bindgen wrote snippets/: add them to $JS/package.json's files and to this script"
+  [ ! -d "$STAGE/web/snippets" ] && [ ! -d "$STAGE/bundler/snippets" ] ||
+    die "wasm-bindgen wrote snippets/: add them to $JS/package.json's files and to this script"
+  echo "$wasm_key" >"$STAGE/.wasm-key"
+fi
+
+NEW=$STAGE/pkg.new
+rm -rf "$NEW"
+mkdir -p "$NEW/web" "$NEW/bundler"
+cp "$JS"/index.js "$JS"/bundler.js "$JS"/mesh.js "$JS"/index.d.ts "$JS"/package.json "$JS"/README.md "$NEW/"
+cp "$STAGE"/web/mesh_wasm.js "$STAGE"/web/mesh_wasm.d.ts "$STAGE"/web/mesh_wasm_bg.wasm \
+  "$STAGE"/web/mesh_wasm_bg.wasm.d.ts "$NEW/web/"
+cp "$STAGE"/bundler/mesh_wasm.js "$STAGE"/bundler/mesh_wasm.d.ts "$STAGE"/bundler/mesh_wasm_bg.js \
+  "$STAGE"/bundler/mesh_wasm_bg.wasm "$STAGE"/bundler/mesh_wasm_bg.wasm.d.ts "$NEW/bundler/"
+pkg_key=$(cd "$NEW" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | awk '{print $1}')
+if [ -z "${MESH_NPM_FORCE:-}" ] && [ -f "$TARBALL" ] && [ "$(cat "$PKG/.build-key" 2>/dev/null)" = "$pkg_key" ]; then
+  rm -rf "$NEW"
+  say "$PKG: up to date"
+else
+  rm -rf "$PKG"
+  mv "$NEW" "$PKG"
   say "npm pack"
   (cd "$PKG" && npm pack --silent --pack-destination . >/dev/null)
   [ -f "$TARBALL" ] || die "npm pack did not write $TARBALL"
-  echo "$key" >"$PKG/.build-key"
+  echo "$pkg_key" >"$PKG/.build-key"
 fi
 
 # What a page using the default entry downloads: the wasm and four JS files.

@@ -3,7 +3,8 @@
 #
 #   1. scripts/build-npm.sh: the package in crates/mesh-wasm/pkg/ and its `npm pack` tarball;
 #   2. the examples (examples/plain-html, examples/vite-app) install that tarball with `npm ci`
-#      (from npm's cache when it can: --prefer-offline) and build into their dist/;
+#      (from npm's cache when it can: --prefer-offline) and build into their dist/; tsc checks
+#      the package's types from the Vite app;
 #   3. tests/browser/package.test.mjs drives them in headless Chromium (playwright-core) against
 #      the real servers of scripts/test-servers.sh.
 #
@@ -36,6 +37,8 @@ for dir in "${EXAMPLES[@]}"; do
   fi
   run npm run --prefix "$dir" --silent build
 done
+# The package's hand-written types, checked as a user's TypeScript resolves them (exports).
+run npm run --prefix examples/vite-app --silent typecheck
 
 say "cargo build -p bootstrap-node -p mesh-cli -p mesh-origin (the test servers)"
 cargo build --locked -p bootstrap-node -p mesh-cli -p mesh-origin

@@ -4,17 +4,20 @@
 import { createMesh } from 'mesh-loader';
 
 const params = new URLSearchParams(location.search);
-const $ = (id) => document.getElementById(id);
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const asset = params.get('asset') ?? '/index.html';
 $('asset').textContent = asset;
 
 async function main() {
+  /** @type {import('mesh-loader').MeshOptions} */
   const options = {
     manifest: params.get('manifest') ?? new URL('/.well-known/mesh/manifest.json', location.href).href,
   };
-  if (params.has('bootstrap')) options.bootstrapUrl = params.get('bootstrap');
+  const bootstrap = params.get('bootstrap');
+  if (bootstrap) options.bootstrapUrl = bootstrap;
   const mesh = await createMesh(options);
-  globalThis.mesh = mesh;
+  /** @type {any} */ (globalThis).mesh = mesh; // for the console (and the end-to-end test)
   const res = await mesh.fetch(asset);
   const bytes = new Uint8Array(await res.arrayBuffer());
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
