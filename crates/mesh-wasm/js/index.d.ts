@@ -162,7 +162,9 @@ export interface MeshFetchInit {
 
 /** A Response from `mesh.fetch`. Headers: `content-type` (from the manifest or the origin),
  * `content-length` when known, `x-mesh-cid`, `x-mesh-source` (where the first bytes came
- * from; `x-mesh-verified: false` marks a degraded-mode response, which was not verified). */
+ * from; once the body has been read, where all of it came from, `mixed` if peers and the
+ * origin both contributed) and `x-mesh-verified` (`true`; `false` marks a degraded-mode
+ * response, which was not checked against a CID). */
 export interface MeshResponse extends Response {
   /** Absent in degraded mode. */
   readonly mesh?: {
