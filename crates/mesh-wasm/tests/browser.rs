@@ -389,3 +389,30 @@ async fn announces_what_it_fetched_so_another_tab_finds_it() -> TestResult {
     }
     Err(format!("tab B never found tab A's copy: {last_error:?}").into())
 }
+
+#[wasm_bindgen_test]
+async fn a_tab_with_no_upload_budget_serves_nothing() -> TestResult {
+    // Tab A holds upload.txt (from the origin) but may upload nothing; tab B, with no origin
+    // URL, asks A and is refused, so its fetch fails instead of taking A's bandwidth.
+    let a = start(&[("uploadBytesPerMinute", 0.into())]).await?;
+    wait_connected(&a).await?;
+    let cid = resolve_cid(&a, "/upload.txt")?;
+    read_all(&a.fetch(&cid, url("upload.txt"))?).await?;
+    let b = start(&[("fallbackMs", 1000.into())]).await?;
+    wait_connected(&b).await?;
+    for _ in 0..40 {
+        if read_all(&b.fetch(&cid, None)?).await.is_ok() {
+            return Err("tab A served a block with an upload budget of 0".into());
+        }
+        let refused = path(&stats(&a).await?, &["serve", "overBudget"]).as_f64();
+        if refused >= Some(1.0) {
+            let served = path(&stats(&a).await?, &["serve", "bytesServed"]).as_f64();
+            assert_eq!(served, Some(0.0));
+            a.close().await?;
+            b.close().await?;
+            return Ok(());
+        }
+        sleep(100).await;
+    }
+    Err("tab B never asked tab A".into())
+}
