@@ -18,3 +18,26 @@ pub mod proto;
 mod stream;
 
 pub use stream::{FIN_ACK_TIMEOUT, MAX_READ_BUFFER, StreamState};
+mod behaviour;
+mod config;
+mod error;
+pub mod handler;
+
+pub use behaviour::Behaviour;
+pub use config::{Config, IceServer};
+pub use error::Error;
+pub use handler::SIGNALING_PROTOCOL;
+
+#[cfg(target_arch = "wasm32")]
+mod connection;
+#[cfg(target_arch = "wasm32")]
+mod handshake;
+#[cfg(target_arch = "wasm32")]
+mod peer_connection;
+#[cfg(target_arch = "wasm32")]
+mod transport;
+
+#[cfg(target_arch = "wasm32")]
+pub use connection::{Connection, WebRtcStream};
+#[cfg(target_arch = "wasm32")]
+pub use transport::{Transport, Upgrade, new};
