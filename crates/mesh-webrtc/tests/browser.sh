@@ -11,7 +11,8 @@
 # nothing.
 #
 # Needs: wasm32-unknown-unknown target, wasm-bindgen-test-runner (= the locked wasm-bindgen
-# version) and chromium + chromedriver on PATH. Usage: crates/mesh-webrtc/tests/browser.sh
+# version) and chromium + chromedriver on PATH.
+# Usage: crates/mesh-webrtc/tests/browser.sh [-- test args, e.g. --nocapture to see the log]
 set -euo pipefail
 
 crate_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,8 +26,9 @@ if [[ "${1:-}" != --in-netns ]]; then
     done
     # Downloads (if any) happen here; inside the namespace there is no network.
     cargo fetch --locked >/dev/null
-    exec unshare -n "$0" --in-netns
+    exec unshare -n "$0" --in-netns "$@"
 fi
+shift
 
 ip link set lo up
 relay_dir="$CARGO_TARGET_DIR/mesh-webrtc-relay"
@@ -57,4 +59,4 @@ MESH_WEBRTC_TEST_RELAY=$relay_addr \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 CHROMEDRIVER=$(command -v chromedriver) \
 WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-120} \
-    cargo test --offline --locked -p mesh-webrtc --target wasm32-unknown-unknown --test browser
+    cargo test --offline --locked -p mesh-webrtc --target wasm32-unknown-unknown --test browser -- "$@"
