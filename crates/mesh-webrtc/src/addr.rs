@@ -31,14 +31,20 @@ pub fn parse_dial_addr(addr: &Multiaddr) -> Option<WebRtcDialAddr> {
         return None;
     }
     if protocols.is_empty() {
-        return Some(WebRtcDialAddr { peer, circuit: None });
+        return Some(WebRtcDialAddr {
+            peer,
+            circuit: None,
+        });
     }
     if !protocols.contains(&Protocol::P2pCircuit) || protocols.contains(&Protocol::WebRTC) {
         return None;
     }
     let mut circuit: Multiaddr = protocols.into_iter().collect();
     circuit.push(Protocol::P2p(peer));
-    Some(WebRtcDialAddr { peer, circuit: Some(circuit) })
+    Some(WebRtcDialAddr {
+        peer,
+        circuit: Some(circuit),
+    })
 }
 
 /// Whether `addr` is an address this transport listens on: `/webrtc`, optionally behind a
@@ -76,7 +82,8 @@ pub fn webrtc_addr_for_circuit(addr: &Multiaddr) -> Option<Multiaddr> {
 mod tests {
     use super::*;
 
-    const RELAY: &str = "/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+    const RELAY: &str =
+        "/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
     const B: &str = "12D3KooWMtPPgkuJoYaJZL1dNPUhMrSeM4ENzd5PwWyiNaXcGHrR";
 
     fn ma(s: &str) -> Multiaddr {
@@ -85,9 +92,13 @@ mod tests {
 
     #[test]
     fn dial_addr_splits_circuit_and_peer() {
-        let parsed = parse_dial_addr(&ma(&format!("{RELAY}/p2p-circuit/webrtc/p2p/{B}"))).expect("parses");
+        let parsed =
+            parse_dial_addr(&ma(&format!("{RELAY}/p2p-circuit/webrtc/p2p/{B}"))).expect("parses");
         assert_eq!(parsed.peer, B.parse::<PeerId>().expect("peer id"));
-        assert_eq!(parsed.circuit, Some(ma(&format!("{RELAY}/p2p-circuit/p2p/{B}"))));
+        assert_eq!(
+            parsed.circuit,
+            Some(ma(&format!("{RELAY}/p2p-circuit/p2p/{B}")))
+        );
     }
 
     #[test]
@@ -120,8 +131,14 @@ mod tests {
     #[test]
     fn advertised_addr_inserts_webrtc_after_circuit() {
         let want = ma(&format!("{RELAY}/p2p-circuit/webrtc"));
-        assert_eq!(webrtc_addr_for_circuit(&ma(&format!("{RELAY}/p2p-circuit"))), Some(want.clone()));
-        assert_eq!(webrtc_addr_for_circuit(&ma(&format!("{RELAY}/p2p-circuit/p2p/{B}"))), Some(want.clone()));
+        assert_eq!(
+            webrtc_addr_for_circuit(&ma(&format!("{RELAY}/p2p-circuit"))),
+            Some(want.clone())
+        );
+        assert_eq!(
+            webrtc_addr_for_circuit(&ma(&format!("{RELAY}/p2p-circuit/p2p/{B}"))),
+            Some(want.clone())
+        );
         assert_eq!(webrtc_addr_for_circuit(&want), None);
         assert_eq!(webrtc_addr_for_circuit(&ma(RELAY)), None);
     }

@@ -123,7 +123,10 @@ impl Behaviour {
             .addresses(vec![circuit])
             .condition(PeerCondition::Always)
             .build();
-        self.dialing.entry(opts.connection_id()).or_default().push((id, request));
+        self.dialing
+            .entry(opts.connection_id())
+            .or_default()
+            .push((id, request));
         self.actions.push_back(ToSwarm::Dial { opts });
     }
 }
@@ -184,15 +187,17 @@ impl NetworkBehaviour for Behaviour {
                     .collect();
                 for id in failed {
                     if let Some((_, request)) = self.in_flight.remove(&id) {
-                        let _ = request.reply.send(Err(Error::SignalingStream(
-                            "connection closed".into(),
-                        )));
+                        let _ = request
+                            .reply
+                            .send(Err(Error::SignalingStream("connection closed".into())));
                     }
                 }
             }
             FromSwarm::DialFailure(e) => {
                 for (_, request) in self.dialing.remove(&e.connection_id).unwrap_or_default() {
-                    let _ = request.reply.send(Err(Error::RelayedDial(e.error.to_string())));
+                    let _ = request
+                        .reply
+                        .send(Err(Error::RelayedDial(e.error.to_string())));
                 }
             }
             FromSwarm::NewListenAddr(e) => {

@@ -16,7 +16,11 @@ pub struct IceServer {
 impl IceServer {
     /// A server that needs no credentials (STUN).
     pub fn new(url: impl Into<String>) -> Self {
-        Self { urls: vec![url.into()], username: None, credential: None }
+        Self {
+            urls: vec![url.into()],
+            username: None,
+            credential: None,
+        }
     }
 
     /// A server with credentials (TURN).

@@ -31,7 +31,9 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     pub(crate) fn new(pc: PeerConnection) -> Self {
-        Self { inner: SendWrapper::new(pc) }
+        Self {
+            inner: SendWrapper::new(pc),
+        }
     }
 }
 
@@ -48,7 +50,9 @@ impl std::fmt::Debug for WebRtcStream {
 
 impl WebRtcStream {
     fn new(channel: DataChannel) -> Self {
-        Self { inner: SendWrapper::new(Stream::new(channel)) }
+        Self {
+            inner: SendWrapper::new(Stream::new(channel)),
+        }
     }
 }
 
@@ -82,12 +86,14 @@ impl AsyncWrite for WebRtcStream {
 
 fn state_error(pc: &PeerConnection) -> Option<io::Error> {
     match pc.pc.connection_state() {
-        RtcPeerConnectionState::Failed => {
-            Some(io::Error::new(io::ErrorKind::ConnectionReset, "peer connection failed"))
-        }
-        RtcPeerConnectionState::Closed => {
-            Some(io::Error::new(io::ErrorKind::ConnectionAborted, "peer connection closed"))
-        }
+        RtcPeerConnectionState::Failed => Some(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "peer connection failed",
+        )),
+        RtcPeerConnectionState::Closed => Some(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "peer connection closed",
+        )),
         _ => None,
     }
 }

@@ -11,7 +11,9 @@ use libp2p::{
     core::upgrade::ReadyUpgrade,
     swarm::{
         ConnectionHandler, ConnectionHandlerEvent, SubstreamProtocol,
-        handler::{ConnectionEvent, DialUpgradeError, FullyNegotiatedInbound, FullyNegotiatedOutbound},
+        handler::{
+            ConnectionEvent, DialUpgradeError, FullyNegotiatedInbound, FullyNegotiatedOutbound,
+        },
     },
 };
 
@@ -90,16 +92,23 @@ impl ConnectionHandler for Handler {
         event: ConnectionEvent<'_, Self::InboundProtocol, Self::OutboundProtocol, (), RequestId>,
     ) {
         match event {
-            ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound { protocol, .. }) => {
+            ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
+                protocol, ..
+            }) => {
                 self.events.push_back(HandlerEvent::Inbound(protocol));
             }
-            ConnectionEvent::FullyNegotiatedOutbound(FullyNegotiatedOutbound { protocol, info }) => {
+            ConnectionEvent::FullyNegotiatedOutbound(FullyNegotiatedOutbound {
+                protocol,
+                info,
+            }) => {
                 self.opening = self.opening.saturating_sub(1);
-                self.events.push_back(HandlerEvent::Outbound(info, protocol));
+                self.events
+                    .push_back(HandlerEvent::Outbound(info, protocol));
             }
             ConnectionEvent::DialUpgradeError(DialUpgradeError { info, error }) => {
                 self.opening = self.opening.saturating_sub(1);
-                self.events.push_back(HandlerEvent::OutboundFailed(info, error.to_string()));
+                self.events
+                    .push_back(HandlerEvent::OutboundFailed(info, error.to_string()));
             }
             _ => {}
         }

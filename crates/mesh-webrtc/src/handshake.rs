@@ -6,7 +6,7 @@
 //! trickle until `connected`, close the stream. No candidate is sent before our SDP (the
 //! browser gathers only after `setLocalDescription`, which we call after writing the SDP).
 
-use std::pin::Pin;
+use std::{pin::Pin, task::Poll};
 
 use futures::{
     AsyncReadExt, AsyncWriteExt, Stream as _, StreamExt,
@@ -48,12 +48,17 @@ pub(crate) async fn initiate(stream: Stream, config: Config) -> Result<Connectio
         let (reader, mut writer) = stream.split();
         let mut messages = message_stream(reader);
 
-        let offer = JsFuture::from(pc.pc.create_offer()).await.map_err(js_error)?;
+        let offer = JsFuture::from(pc.pc.create_offer())
+            .await
+            .map_err(js_error)?;
         let sdp = PeerConnection::sdp_of(&offer)?;
         write(&mut writer, SignalingType::SdpOffer, sdp.clone()).await?;
         set_description(&pc, RtcSdpType::Offer, &sdp, true).await?;
 
-        let answer = messages.next().await.ok_or(Error::Protocol("stream ended before the answer"))??;
+        let answer = messages
+            .next()
+            .await
+            .ok_or(Error::Protocol("stream ended before the answer"))??;
         if answer.kind != SignalingType::SdpAnswer {
             return Err(Error::Protocol("expected SDP_ANSWER"));
         }
@@ -82,12 +87,17 @@ pub(crate) async fn respond(stream: Stream, config: Config) -> Result<Connection
         let (reader, mut writer) = stream.split();
         let mut messages = message_stream(reader);
 
-        let offer = messages.next().await.ok_or(Error::Protocol("stream ended before the offer"))??;
+        let offer = messages
+            .next()
+            .await
+            .ok_or(Error::Protocol("stream ended before the offer"))??;
         if offer.kind != SignalingType::SdpOffer {
             return Err(Error::Protocol("expected SDP_OFFER"));
         }
         set_description(&pc, RtcSdpType::Offer, &offer.data, false).await?;
-        let answer = JsFuture::from(pc.pc.create_answer()).await.map_err(js_error)?;
+        let answer = JsFuture::from(pc.pc.create_answer())
+            .await
+            .map_err(js_error)?;
         let sdp = PeerConnection::sdp_of(&answer)?;
         write(&mut writer, SignalingType::SdpAnswer, sdp.clone()).await?;
         set_description(&pc, RtcSdpType::Answer, &sdp, true).await?;
@@ -124,7 +134,9 @@ async fn write(
     kind: SignalingType,
     data: String,
 ) -> Result<(), Error> {
-    writer.write_all(&SignalingMessage { kind, data }.encode_framed()).await?;
+    writer
+        .write_all(&SignalingMessage { kind, data }.encode_framed())
+        .await?;
     writer.flush().await?;
     Ok(())
 }
@@ -185,7 +197,10 @@ async fn exchange_candidates(
     messages: &mut LocalBoxStream<'static, Result<SignalingMessage, Error>>,
     writer: &mut WriteHalf<Stream>,
 ) -> Result<(), Error> {
-    let mut local = pc.candidates.take().ok_or(Error::Protocol("candidates taken twice"))?;
+    let mut local = pc
+        .candidates
+        .take()
+        .ok_or(Error::Protocol("candidates taken twice"))?;
     let (mut local_done, mut remote_done) = (false, false);
     loop {
         match pc.pc.connection_state() {
@@ -195,20 +210,16 @@ async fn exchange_candidates(
             _ => {}
         }
         let step = future::poll_fn(|cx| {
-            if !local_done {
-                if let std::task::Poll::Ready(c) = Pin::new(&mut local).poll_next(cx) {
-                    return std::task::Poll::Ready(Step::Local(c));
-                }
+            if !local_done && let Poll::Ready(c) = Pin::new(&mut local).poll_next(cx) {
+                return Poll::Ready(Step::Local(c));
             }
-            if !remote_done {
-                if let std::task::Poll::Ready(m) = messages.poll_next_unpin(cx) {
-                    return std::task::Poll::Ready(Step::Remote(m));
-                }
+            if !remote_done && let Poll::Ready(m) = messages.poll_next_unpin(cx) {
+                return Poll::Ready(Step::Remote(m));
             }
             if pc.state_changes.poll_next_unpin(cx).is_ready() {
-                return std::task::Poll::Ready(Step::StateChanged);
+                return Poll::Ready(Step::StateChanged);
             }
-            std::task::Poll::Pending
+            Poll::Pending
         })
         .await;
         match step {
@@ -220,9 +231,13 @@ async fn exchange_candidates(
             }
             Step::Local(None) => local_done = true,
             Step::Remote(Some(Ok(m))) if m.kind == SignalingType::IceCandidate => {
-                let Some(init) = PeerConnection::parse_candidate(&m.data) else { continue };
+                let Some(init) = PeerConnection::parse_candidate(&m.data) else {
+                    continue;
+                };
                 let init: RtcIceCandidateInit = wasm_bindgen::JsCast::unchecked_into(init);
-                let promise = pc.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+                let promise = pc
+                    .pc
+                    .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
                 if let Err(e) = JsFuture::from(promise).await {
                     tracing::debug!("remote candidate rejected: {}", js_error(e));
                 }

@@ -18,6 +18,8 @@ pub mod proto;
 mod stream;
 
 pub use stream::{FIN_ACK_TIMEOUT, MAX_READ_BUFFER, StreamState};
+// Only the browser transport constructs the behaviour; natively it is type-checked only.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod behaviour;
 mod config;
 mod error;

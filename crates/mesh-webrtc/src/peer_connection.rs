@@ -36,7 +36,10 @@ pub(crate) const INIT_LABEL: &str = "init";
 pub(crate) fn js_error(e: JsValue) -> Error {
     Error::Js(
         e.as_string()
-            .or_else(|| js_sys::Error::try_from(e.clone()).ok().map(|e| String::from(e.message())))
+            .or_else(|| {
+                e.dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+            })
             .unwrap_or_else(|| format!("{e:?}")),
     )
 }
@@ -132,7 +135,14 @@ impl DataChannel {
         dc.set_onclose(Some(onclose.as_ref().unchecked_ref()));
         dc.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         dc.set_onbufferedamountlow(Some(onlow.as_ref().unchecked_ref()));
-        Self { dc, shared, _onopen: onopen, _onclose: onclose, _onmessage: onmessage, _onlow: onlow }
+        Self {
+            dc,
+            shared,
+            _onopen: onopen,
+            _onclose: onclose,
+            _onmessage: onmessage,
+            _onlow: onlow,
+        }
     }
 
     /// Ready once the channel is open (or failed to open).
@@ -251,8 +261,8 @@ impl PeerConnection {
         let pc = RtcPeerConnection::new_with_configuration(&rtc_config).map_err(js_error)?;
 
         let (mut channel_tx, inbound) = mpsc::channel(MAX_PENDING_CHANNELS);
-        let ondatachannel = Closure::<dyn FnMut(RtcDataChannelEvent)>::new(
-            move |ev: RtcDataChannelEvent| {
+        let ondatachannel =
+            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |ev: RtcDataChannelEvent| {
                 let dc = ev.channel();
                 if dc.label() == INIT_LABEL {
                     // The initiator's negotiation channel: it closes it itself.
@@ -262,8 +272,7 @@ impl PeerConnection {
                     tracing::debug!("too many unaccepted inbound streams; closing one");
                     e.into_inner().close();
                 }
-            },
-        );
+            });
         pc.set_ondatachannel(Some(ondatachannel.as_ref().unchecked_ref()));
 
         let (state_tx, state_changes) = mpsc::unbounded();
@@ -305,7 +314,10 @@ impl PeerConnection {
     pub(crate) fn create_channel(&self, label: &str) -> DataChannel {
         let init = RtcDataChannelInit::new();
         init.set_negotiated(false);
-        DataChannel::new(self.pc.create_data_channel_with_data_channel_dict(label, &init))
+        DataChannel::new(
+            self.pc
+                .create_data_channel_with_data_channel_dict(label, &init),
+        )
     }
 
     /// The SDP text of a `createOffer` / `createAnswer` result.

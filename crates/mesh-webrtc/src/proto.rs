@@ -178,25 +178,36 @@ impl SignalingMessage {
                     })
                 }
                 (2, Value::Bytes(b)) => {
-                    data = std::str::from_utf8(b).map_err(|_| DecodeError::Utf8)?.to_owned()
+                    data = std::str::from_utf8(b)
+                        .map_err(|_| DecodeError::Utf8)?
+                        .to_owned()
                 }
                 _ => {}
             }
             Ok(())
         })?;
-        Ok(Self { kind: kind.ok_or(DecodeError::SignalingType)?, data })
+        Ok(Self {
+            kind: kind.ok_or(DecodeError::SignalingType)?,
+            data,
+        })
     }
 }
 
 impl Frame {
     /// A data frame.
     pub fn data(message: Vec<u8>) -> Self {
-        Self { flag: None, message }
+        Self {
+            flag: None,
+            message,
+        }
     }
 
     /// A flag-only frame.
     pub fn flag(flag: Flag) -> Self {
-        Self { flag: Some(flag), message: Vec::new() }
+        Self {
+            flag: Some(flag),
+            message: Vec::new(),
+        }
     }
 
     /// Encodes the frame with its uvarint length prefix: one data channel message.
@@ -278,8 +289,14 @@ mod tests {
 
     #[test]
     fn offer_golden_bytes() {
-        let msg = SignalingMessage { kind: SignalingType::SdpOffer, data: "v=0".into() };
-        assert_eq!(msg.encode_framed(), [0x07, 0x08, 0x00, 0x12, 0x03, 0x76, 0x3d, 0x30]);
+        let msg = SignalingMessage {
+            kind: SignalingType::SdpOffer,
+            data: "v=0".into(),
+        };
+        assert_eq!(
+            msg.encode_framed(),
+            [0x07, 0x08, 0x00, 0x12, 0x03, 0x76, 0x3d, 0x30]
+        );
         let mut buf = msg.encode_framed();
         let frames = split_frames(&mut buf, MAX_SIGNALING_LEN).expect("valid");
         assert_eq!(SignalingMessage::decode(&frames[0]), Ok(msg));
@@ -289,33 +306,63 @@ mod tests {
     #[test]
     fn answer_and_candidate_round_trip() {
         for kind in [SignalingType::SdpAnswer, SignalingType::IceCandidate] {
-            let msg = SignalingMessage { kind, data: "{\"candidate\":\"x\"}".into() };
+            let msg = SignalingMessage {
+                kind,
+                data: "{\"candidate\":\"x\"}".into(),
+            };
             assert_eq!(SignalingMessage::decode(&msg.encode()), Ok(msg));
         }
         assert_eq!(
-            SignalingMessage { kind: SignalingType::SdpAnswer, data: "a".into() }.encode(),
+            SignalingMessage {
+                kind: SignalingType::SdpAnswer,
+                data: "a".into()
+            }
+            .encode(),
             [0x08, 0x01, 0x12, 0x01, b'a']
         );
     }
 
     #[test]
     fn signaling_type_is_required() {
-        assert_eq!(SignalingMessage::decode(&[0x12, 0x01, b'a']), Err(DecodeError::SignalingType));
-        assert_eq!(SignalingMessage::decode(&[0x08, 0x07]), Err(DecodeError::SignalingType));
-        assert_eq!(SignalingMessage::decode(&[0x08]), Err(DecodeError::Truncated));
-        assert_eq!(SignalingMessage::decode(&[0x12, 0x05, b'a']), Err(DecodeError::Truncated));
-        assert_eq!(SignalingMessage::decode(&[0x08, 0x02, 0x12, 0x01, 0xff]), Err(DecodeError::Utf8));
+        assert_eq!(
+            SignalingMessage::decode(&[0x12, 0x01, b'a']),
+            Err(DecodeError::SignalingType)
+        );
+        assert_eq!(
+            SignalingMessage::decode(&[0x08, 0x07]),
+            Err(DecodeError::SignalingType)
+        );
+        assert_eq!(
+            SignalingMessage::decode(&[0x08]),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            SignalingMessage::decode(&[0x12, 0x05, b'a']),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            SignalingMessage::decode(&[0x08, 0x02, 0x12, 0x01, 0xff]),
+            Err(DecodeError::Utf8)
+        );
     }
 
     #[test]
     fn absent_data_is_empty_and_unknown_fields_are_skipped() {
         // type=ICE_CANDIDATE, then field 3 varint, field 4 fixed64, field 5 fixed32.
-        let bytes = [0x08, 0x02, 0x18, 0x01, 0x21, 0, 0, 0, 0, 0, 0, 0, 0, 0x2d, 0, 0, 0, 0];
+        let bytes = [
+            0x08, 0x02, 0x18, 0x01, 0x21, 0, 0, 0, 0, 0, 0, 0, 0, 0x2d, 0, 0, 0, 0,
+        ];
         assert_eq!(
             SignalingMessage::decode(&bytes),
-            Ok(SignalingMessage { kind: SignalingType::IceCandidate, data: String::new() })
+            Ok(SignalingMessage {
+                kind: SignalingType::IceCandidate,
+                data: String::new()
+            })
         );
-        assert_eq!(SignalingMessage::decode(&[0x0b]), Err(DecodeError::WireType(3)));
+        assert_eq!(
+            SignalingMessage::decode(&[0x0b]),
+            Err(DecodeError::WireType(3))
+        );
     }
 
     #[test]
@@ -325,7 +372,10 @@ mod tests {
         assert_eq!(Frame::flag(Flag::FinAck).encode(), [0x02, 0x08, 0x03]);
         assert_eq!(Frame::flag(Flag::StopSending).encode(), [0x02, 0x08, 0x01]);
         assert_eq!(Frame::flag(Flag::ResetStream).encode(), [0x02, 0x08, 0x02]);
-        assert_eq!(Frame::data(b"hi".to_vec()).encode(), [0x04, 0x12, 0x02, b'h', b'i']);
+        assert_eq!(
+            Frame::data(b"hi".to_vec()).encode(),
+            [0x04, 0x12, 0x02, b'h', b'i']
+        );
         assert_eq!(Frame::data(Vec::new()).encode(), [0x00]);
     }
 
@@ -335,13 +385,19 @@ mod tests {
         assert_eq!(Frame::decode(&[0x08, 0x09]), Ok(Frame::default()));
         assert_eq!(
             Frame::decode(&[0x08, 0x00, 0x12, 0x01, b'x']),
-            Ok(Frame { flag: Some(Flag::Fin), message: b"x".to_vec() })
+            Ok(Frame {
+                flag: Some(Flag::Fin),
+                message: b"x".to_vec()
+            })
         );
     }
 
     #[test]
     fn largest_payload_fits_in_a_frame() {
-        let frame = Frame { flag: Some(Flag::Fin), message: vec![7; MAX_PAYLOAD_LEN] };
+        let frame = Frame {
+            flag: Some(Flag::Fin),
+            message: vec![7; MAX_PAYLOAD_LEN],
+        };
         let encoded = frame.encode();
         assert!(encoded.len() <= MAX_FRAME_LEN, "{}", encoded.len());
         let mut buf = encoded;
@@ -358,8 +414,14 @@ mod tests {
         assert_eq!(bodies.len(), 1);
         assert_eq!(buf, [0x02, 0x08]);
         buf.extend_from_slice(&tail);
-        assert_eq!(split_frames(&mut buf, MAX_FRAME_LEN).expect("valid"), [vec![0x08, 0x00]]);
+        assert_eq!(
+            split_frames(&mut buf, MAX_FRAME_LEN).expect("valid"),
+            [vec![0x08, 0x00]]
+        );
         let mut big = vec![0x80, 0x80, 0x02]; // 32768
-        assert_eq!(split_frames(&mut big, MAX_FRAME_LEN), Err(DecodeError::TooLong(32768)));
+        assert_eq!(
+            split_frames(&mut big, MAX_FRAME_LEN),
+            Err(DecodeError::TooLong(32768))
+        );
     }
 }

@@ -25,6 +25,7 @@ pub const FIN_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Received but unread bytes above which we stop taking messages off the channel.
 pub const MAX_READ_BUFFER: usize = 2 * 1024 * 1024;
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // natively only in tests
 /// A message-oriented, reliable, ordered channel: what a stream needs of an `RTCDataChannel`.
 pub(crate) trait Channel: Unpin {
     /// Ready when one more message may be queued: the channel is open and its send buffer is
@@ -132,11 +133,10 @@ impl StreamState {
                     self.outbox.push_back(Frame::flag(Flag::FinAck).encode());
                 }
             }
-            Some(Flag::FinAck) => {
-                if self.write == WriteState::FinSent {
-                    self.write = WriteState::Finished;
-                }
+            Some(Flag::FinAck) if self.write == WriteState::FinSent => {
+                self.write = WriteState::Finished;
             }
+            Some(Flag::FinAck) => {}
             Some(Flag::StopSending) => {
                 if matches!(self.write, WriteState::Open | WriteState::FinSent) {
                     self.write = WriteState::Stopped;
@@ -224,7 +224,8 @@ impl StreamState {
     pub fn close_read(&mut self) {
         if self.read == ReadState::Open {
             self.read = ReadState::Closed;
-            self.outbox.push_back(Frame::flag(Flag::StopSending).encode());
+            self.outbox
+                .push_back(Frame::flag(Flag::StopSending).encode());
         }
         self.readable.clear();
     }
@@ -232,7 +233,8 @@ impl StreamState {
     /// Aborts both halves: queues RESET_STREAM unless the stream is already over.
     pub fn reset(&mut self) {
         if self.read != ReadState::Reset || self.write != WriteState::Reset {
-            self.outbox.push_back(Frame::flag(Flag::ResetStream).encode());
+            self.outbox
+                .push_back(Frame::flag(Flag::ResetStream).encode());
         }
         self.read = ReadState::Reset;
         self.write = WriteState::Reset;
@@ -250,6 +252,7 @@ impl StreamState {
             && !matches!(self.write, WriteState::Open | WriteState::FinSent)
     }
 
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     /// Our write half has ended cleanly (FIN acknowledged, or the remote stopped reading).
     fn write_finished(&self) -> bool {
         matches!(self.write, WriteState::Finished | WriteState::Stopped)
@@ -261,6 +264,7 @@ impl StreamState {
 /// `poll_close` sends FIN and completes on FIN_ACK (or after [`FIN_ACK_TIMEOUT`]); reading
 /// ends at the remote's FIN. Dropping a stream that is not finished sends RESET_STREAM (or
 /// STOP_SENDING when only the read half is left) and closes the channel.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // natively only in tests
 pub(crate) struct Stream<C: Channel> {
     channel: C,
     state: StreamState,
@@ -269,6 +273,7 @@ pub(crate) struct Stream<C: Channel> {
     channel_closed: bool,
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 impl<C: Channel> Stream<C> {
     pub(crate) fn new(channel: C) -> Self {
         Self {
@@ -354,7 +359,9 @@ impl<C: Channel> AsyncWrite for Stream<C> {
         if let Some(result) = this.state.write_closed() {
             return Poll::Ready(result);
         }
-        let timer = this.fin_ack_timer.get_or_insert_with(|| Delay::new(FIN_ACK_TIMEOUT));
+        let timer = this
+            .fin_ack_timer
+            .get_or_insert_with(|| Delay::new(FIN_ACK_TIMEOUT));
         ready!(timer.poll_unpin(cx));
         tracing::debug!("no FIN_ACK within {FIN_ACK_TIMEOUT:?}; closing the write half anyway");
         this.state.fin_ack_timed_out();

@@ -75,7 +75,11 @@ pub fn new(local_peer: PeerId, config: Config) -> (Transport, Behaviour) {
         known_addrs: Vec::new(),
         events: VecDeque::new(),
     };
-    let behaviour = Behaviour::new(Channels { requests, inbound: inbound_tx, addrs: addrs_tx });
+    let behaviour = Behaviour::new(Channels {
+        requests,
+        inbound: inbound_tx,
+        addrs: addrs_tx,
+    });
     (transport, behaviour)
 }
 
@@ -91,7 +95,10 @@ impl libp2p::core::Transport for Transport {
         }
         self.listener = Some(id);
         for listen_addr in self.known_addrs.clone() {
-            self.events.push_back(TransportEvent::NewAddress { listener_id: id, listen_addr });
+            self.events.push_back(TransportEvent::NewAddress {
+                listener_id: id,
+                listen_addr,
+            });
         }
         Ok(())
     }
@@ -101,7 +108,10 @@ impl libp2p::core::Transport for Transport {
             return false;
         }
         self.listener = None;
-        self.events.push_back(TransportEvent::ListenerClosed { listener_id: id, reason: Ok(()) });
+        self.events.push_back(TransportEvent::ListenerClosed {
+            listener_id: id,
+            reason: Ok(()),
+        });
         true
     }
 
@@ -114,7 +124,11 @@ impl libp2p::core::Transport for Transport {
         };
         let (reply, response) = oneshot::channel();
         self.requests
-            .unbounded_send(OpenRequest { peer: parsed.peer, circuit: parsed.circuit, reply })
+            .unbounded_send(OpenRequest {
+                peer: parsed.peer,
+                circuit: parsed.circuit,
+                reply,
+            })
             .map_err(|_| TransportError::Other(Error::BehaviourGone))?;
         let config = self.config.clone();
         let peer = parsed.peer;
@@ -141,8 +155,10 @@ impl libp2p::core::Transport for Transport {
                     }
                     this.known_addrs.push(a.clone());
                     if let Some(listener_id) = this.listener {
-                        this.events
-                            .push_back(TransportEvent::NewAddress { listener_id, listen_addr: a });
+                        this.events.push_back(TransportEvent::NewAddress {
+                            listener_id,
+                            listen_addr: a,
+                        });
                     }
                 }
                 AddrEvent::Expired(a) => {

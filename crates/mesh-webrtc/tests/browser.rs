@@ -40,8 +40,9 @@ fn log(msg: &str) {
 }
 
 fn relay_addr() -> Multiaddr {
-    let addr = option_env!("MESH_WEBRTC_TEST_RELAY")
-        .expect("MESH_WEBRTC_TEST_RELAY is unset: run crates/mesh-webrtc/tests/browser.sh");
+    let Some(addr) = option_env!("MESH_WEBRTC_TEST_RELAY") else {
+        panic!("MESH_WEBRTC_TEST_RELAY is unset: run crates/mesh-webrtc/tests/browser.sh");
+    };
     addr.parse().expect("MESH_WEBRTC_TEST_RELAY is a multiaddr")
 }
 
@@ -49,8 +50,10 @@ fn build_swarm() -> Swarm<Node> {
     let keypair = identity::Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
     let (relay_transport, relay_behaviour) = relay::client::new(peer);
-    let (webrtc_transport, webrtc_behaviour) =
-        mesh_webrtc::new(peer, mesh_webrtc::Config::new().with_ice_servers(Vec::new()));
+    let (webrtc_transport, webrtc_behaviour) = mesh_webrtc::new(
+        peer,
+        mesh_webrtc::Config::new().with_ice_servers(Vec::new()),
+    );
     let noise = || noise::Config::new(&keypair).expect("noise config from an ed25519 key");
     let relayed = relay_transport
         .upgrade(Version::V1Lazy)
@@ -98,10 +101,10 @@ async fn wait_for<T>(
             Either::Right((e, _)) => (e, true),
         };
         log(&format!("{}: {event:?}", if from_b { "B" } else { "A" }));
-        if from_b == on_b {
-            if let Some(t) = f(&event) {
-                return t;
-            }
+        if from_b == on_b
+            && let Some(t) = f(&event)
+        {
+            return t;
         }
     }
 }
@@ -127,7 +130,9 @@ async fn grant_media_access() {
     let constraints = web_sys::MediaStreamConstraints::new();
     constraints.set_audio(&true.into());
     constraints.set_video(&true.into());
-    let promise = devices.get_user_media_with_constraints(&constraints).expect("getUserMedia");
+    let promise = devices
+        .get_user_media_with_constraints(&constraints)
+        .expect("getUserMedia");
     match wasm_bindgen_futures::JsFuture::from(promise).await {
         Ok(_) => log("camera and microphone granted"),
         Err(e) => log(&format!("getUserMedia failed: {e:?}")),
@@ -135,7 +140,10 @@ async fn grant_media_access() {
 }
 
 fn is_webrtc(endpoint: &ConnectedPoint) -> bool {
-    endpoint.get_remote_address().iter().any(|p| p == Protocol::WebRTC)
+    endpoint
+        .get_remote_address()
+        .iter()
+        .any(|p| p == Protocol::WebRTC)
 }
 
 async fn echo_server(mut incoming: libp2p_stream::IncomingStreams) {
@@ -171,12 +179,19 @@ async fn run() {
     let a_peer = *a.local_peer_id();
     log(&format!("A = {a_peer}, B = {b_peer}, relay = {relay}"));
 
-    let incoming = b.behaviour().stream.new_control().accept(ECHO).expect("first registration");
+    let incoming = b
+        .behaviour()
+        .stream
+        .new_control()
+        .accept(ECHO)
+        .expect("first registration");
     wasm_bindgen_futures::spawn_local(echo_server(incoming));
 
     // B: reserve on the relay and listen on /webrtc behind it.
-    b.listen_on("/webrtc".parse().expect("valid")).expect("b2b transport listens on /webrtc");
-    b.listen_on(relay.clone().with(Protocol::P2pCircuit)).expect("relay client listens");
+    b.listen_on("/webrtc".parse().expect("valid"))
+        .expect("b2b transport listens on /webrtc");
+    b.listen_on(relay.clone().with(Protocol::P2pCircuit))
+        .expect("relay client listens");
     let b_addr = wait_for(&mut a, &mut b, true, |e| match e {
         SwarmEvent::NewListenAddr { address, .. }
             if address.iter().any(|p| p == Protocol::WebRTC) =>
@@ -186,23 +201,34 @@ async fn run() {
         _ => None,
     })
     .await;
-    let expected: Multiaddr = relay.clone().with(Protocol::P2pCircuit).with(Protocol::WebRTC);
+    let expected: Multiaddr = relay
+        .clone()
+        .with(Protocol::P2pCircuit)
+        .with(Protocol::WebRTC);
     assert_eq!(b_addr, expected);
 
     // A dials B's /webrtc address.
     let started = Instant::now();
-    a.dial(b_addr.with(Protocol::P2p(b_peer))).expect("dial starts");
+    a.dial(b_addr.with(Protocol::P2p(b_peer)))
+        .expect("dial starts");
     let mut relayed = Vec::new();
     let (conn, endpoint) = wait_for(&mut a, &mut b, false, |e| match e {
-        SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, .. }
-            if *peer_id == b_peer && is_webrtc(endpoint) =>
-        {
-            Some((*connection_id, endpoint.clone()))
-        }
-        SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, .. }
-            if *peer_id == b_peer =>
-        {
-            assert!(endpoint.is_relayed(), "A's only other connection to B is the relayed one");
+        SwarmEvent::ConnectionEstablished {
+            peer_id,
+            connection_id,
+            endpoint,
+            ..
+        } if *peer_id == b_peer && is_webrtc(endpoint) => Some((*connection_id, endpoint.clone())),
+        SwarmEvent::ConnectionEstablished {
+            peer_id,
+            connection_id,
+            endpoint,
+            ..
+        } if *peer_id == b_peer => {
+            assert!(
+                endpoint.is_relayed(),
+                "A's only other connection to B is the relayed one"
+            );
             relayed.push(*connection_id);
             None
         }
@@ -211,11 +237,17 @@ async fn run() {
     })
     .await;
     let dial_ms = started.elapsed().as_millis();
-    log(&format!("MEASURE dial to usable direct connection: {dial_ms} ms ({endpoint:?})"));
+    log(&format!(
+        "MEASURE dial to usable direct connection: {dial_ms} ms ({endpoint:?})"
+    ));
 
     // From here on only the direct connection may carry data: close A's relayed ones to B.
     // (The circuit's 128 KiB limit would cut the 1 MiB echo below anyway.)
-    assert_eq!(relayed.len(), 1, "signaling ran over one relayed connection");
+    assert_eq!(
+        relayed.len(),
+        1,
+        "signaling ran over one relayed connection"
+    );
     for id in &relayed {
         assert!(a.close_connection(*id), "relayed connection still open");
     }
@@ -229,9 +261,11 @@ async fn run() {
 
     // Ping over the direct connection.
     let rtt = wait_for(&mut a, &mut b, false, |e| match e {
-        SwarmEvent::Behaviour(NodeEvent::Ping(ping::Event { peer, connection, result }))
-            if *peer == b_peer && *connection == conn =>
-        {
+        SwarmEvent::Behaviour(NodeEvent::Ping(ping::Event {
+            peer,
+            connection,
+            result,
+        })) if *peer == b_peer && *connection == conn => {
             Some(result.as_ref().map(|d| *d).map_err(|e| e.to_string()))
         }
         _ => None,
@@ -244,25 +278,40 @@ async fn run() {
 
     // A half-closed request/response: write, close (FIN, FIN_ACK), then read the answer.
     let (response, close_ms) = drive(&mut a, &mut b, async {
-        let mut s = control.open_stream(b_peer, ECHO).await.expect("stream opens");
+        let mut s = control
+            .open_stream(b_peer, ECHO)
+            .await
+            .expect("stream opens");
         s.write_all(b"hello over webrtc").await.expect("write");
         let t = Instant::now();
         s.close().await.expect("close (FIN) is acknowledged");
         let close_ms = t.elapsed().as_millis();
         let mut response = Vec::new();
-        s.read_to_end(&mut response).await.expect("response until FIN");
+        s.read_to_end(&mut response)
+            .await
+            .expect("response until FIN");
         (response, close_ms)
     })
     .await;
     assert_eq!(response, b"hello over webrtc");
-    log(&format!("MEASURE half-close (FIN to FIN_ACK): {close_ms} ms"));
-    assert!(close_ms < 2_000, "FIN_ACK took {close_ms} ms: the 10 s timeout, not an ack?");
+    log(&format!(
+        "MEASURE half-close (FIN to FIN_ACK): {close_ms} ms"
+    ));
+    assert!(
+        close_ms < 2_000,
+        "FIN_ACK took {close_ms} ms: the 10 s timeout, not an ack?"
+    );
 
     // A 1 MiB echo.
-    let payload: Vec<u8> = (0..1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let payload: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let (echoed, echo_ms) = drive(&mut a, &mut b, async {
         let t = Instant::now();
-        let mut s = control.open_stream(b_peer, ECHO).await.expect("stream opens");
+        let mut s = control
+            .open_stream(b_peer, ECHO)
+            .await
+            .expect("stream opens");
         s.write_all(&payload).await.expect("write 1 MiB");
         s.close().await.expect("close");
         let mut echoed = Vec::new();
@@ -270,7 +319,11 @@ async fn run() {
         (echoed, t.elapsed().as_millis())
     })
     .await;
-    assert!(echoed == payload, "echo differs ({} bytes back)", echoed.len());
+    assert!(
+        echoed == payload,
+        "echo differs ({} bytes back)",
+        echoed.len()
+    );
     log(&format!(
         "MEASURE 1 MiB echo: {echo_ms} ms round trip ({:.1} MiB/s each way)",
         2.0 * 1000.0 / echo_ms.max(1) as f64

@@ -29,7 +29,13 @@ struct MemChannel {
 fn pair() -> (MemChannel, MemChannel) {
     let a = Arc::new(Mutex::new(Queue::default()));
     let b = Arc::new(Mutex::new(Queue::default()));
-    (MemChannel { tx: a.clone(), rx: b.clone() }, MemChannel { tx: b, rx: a })
+    (
+        MemChannel {
+            tx: a.clone(),
+            rx: b.clone(),
+        },
+        MemChannel { tx: b, rx: a },
+    )
 }
 
 fn lock(q: &Arc<Mutex<Queue>>) -> std::sync::MutexGuard<'_, Queue> {
@@ -87,7 +93,10 @@ impl MemChannel {
         let mut bytes: Vec<u8> = lock(&self.rx).messages.drain(..).flatten().collect();
         let bodies = proto::split_frames(&mut bytes, MAX_FRAME_LEN).expect("valid frames");
         assert!(bytes.is_empty(), "partial frame left");
-        bodies.iter().map(|b| Frame::decode(b).expect("valid frame")).collect()
+        bodies
+            .iter()
+            .map(|b| Frame::decode(b).expect("valid frame"))
+            .collect()
     }
 
     fn send_frame(&mut self, frame: Frame) {
@@ -115,21 +124,36 @@ fn close_now(stream: &mut Stream<MemChannel>) -> Poll<io::Result<()>> {
 fn close_sends_fin_and_completes_on_fin_ack() {
     let (a, mut raw) = pair();
     let mut stream = Stream::new(a);
-    assert!(matches!(pin!(stream.write(b"req")).poll_unpin(&mut cx()), Poll::Ready(Ok(3))));
+    assert!(matches!(
+        pin!(stream.write(b"req")).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(3))
+    ));
     assert!(close_now(&mut stream).is_pending(), "must wait for FIN_ACK");
-    assert_eq!(raw.take_frames(), [Frame::data(b"req".to_vec()), Frame::flag(Flag::Fin)]);
-    assert!(close_now(&mut stream).is_pending(), "FIN sent once, still waiting");
+    assert_eq!(
+        raw.take_frames(),
+        [Frame::data(b"req".to_vec()), Frame::flag(Flag::Fin)]
+    );
+    assert!(
+        close_now(&mut stream).is_pending(),
+        "FIN sent once, still waiting"
+    );
     assert_eq!(raw.take_frames(), []);
     raw.send_frame(Frame::flag(Flag::FinAck));
     assert!(matches!(close_now(&mut stream), Poll::Ready(Ok(()))));
     // Write half closed, read half still open: the response can come.
     raw.send_frame(Frame::data(b"resp".to_vec()));
     let mut buf = [0; 16];
-    assert!(matches!(read_now(&mut stream, &mut buf), Poll::Ready(Ok(4))));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(4))
+    ));
     assert_eq!(&buf[..4], b"resp");
     assert!(!raw.is_closed());
     raw.send_frame(Frame::flag(Flag::Fin));
-    assert!(matches!(read_now(&mut stream, &mut buf), Poll::Ready(Ok(0))));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(0))
+    ));
     assert_eq!(raw.take_frames(), [Frame::flag(Flag::FinAck)]);
     assert!(raw.is_closed(), "both halves over: channel closed");
 }
@@ -138,15 +162,30 @@ fn close_sends_fin_and_completes_on_fin_ack() {
 fn fin_is_acknowledged_without_writing_and_data_before_it_is_read() {
     let (a, mut raw) = pair();
     let mut stream = Stream::new(a);
-    raw.send_frame(Frame { flag: Some(Flag::Fin), message: b"last".to_vec() });
+    raw.send_frame(Frame {
+        flag: Some(Flag::Fin),
+        message: b"last".to_vec(),
+    });
     let mut buf = [0; 2];
-    assert!(matches!(read_now(&mut stream, &mut buf), Poll::Ready(Ok(2))));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(2))
+    ));
     assert_eq!(raw.take_frames(), [Frame::flag(Flag::FinAck)]);
-    assert!(matches!(read_now(&mut stream, &mut buf), Poll::Ready(Ok(2))));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(2))
+    ));
     assert_eq!(&buf, b"st");
-    assert!(matches!(read_now(&mut stream, &mut buf), Poll::Ready(Ok(0))));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(0))
+    ));
     // Our write half is still open after the remote's FIN.
-    assert!(matches!(pin!(stream.write(b"x")).poll_unpin(&mut cx()), Poll::Ready(Ok(1))));
+    assert!(matches!(
+        pin!(stream.write(b"x")).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(1))
+    ));
 }
 
 #[test]
@@ -162,7 +201,10 @@ fn stop_sending_fails_writes() {
     // Reading still works.
     raw.send_frame(Frame::data(b"y".to_vec()));
     let mut buf = [0; 4];
-    assert!(matches!(read_now(&mut stream, &mut buf), Poll::Ready(Ok(1))));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(1))
+    ));
 }
 
 #[test]
@@ -198,7 +240,10 @@ fn drop_after_clean_write_close_sends_stop_sending() {
     raw.send_frame(Frame::flag(Flag::FinAck));
     assert!(matches!(close_now(&mut stream), Poll::Ready(Ok(()))));
     drop(stream);
-    assert_eq!(raw.take_frames(), [Frame::flag(Flag::Fin), Frame::flag(Flag::StopSending)]);
+    assert_eq!(
+        raw.take_frames(),
+        [Frame::flag(Flag::Fin), Frame::flag(Flag::StopSending)]
+    );
     assert!(raw.is_closed());
 }
 
@@ -208,14 +253,20 @@ fn malformed_frame_resets_the_stream() {
     let mut stream = Stream::new(a);
     raw.send(&[0x03, 0x0b, 0x00, 0x00]).expect("open"); // wire type 3
     let mut buf = [0; 4];
-    assert!(matches!(read_now(&mut stream, &mut buf), Poll::Ready(Err(_))));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Err(_))
+    ));
     assert_eq!(raw.take_frames(), [Frame::flag(Flag::ResetStream)]);
     let mut oversize = vec![0x81, 0x80, 0x01]; // a 16385-byte frame
     oversize.resize(3 + 16385, 0);
     let (a, mut raw) = pair();
     let mut stream = Stream::new(a);
     raw.send(&oversize).expect("open");
-    assert!(matches!(read_now(&mut stream, &mut buf), Poll::Ready(Err(_))));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Err(_))
+    ));
 }
 
 #[test]
@@ -228,7 +279,10 @@ fn frames_split_across_messages_are_reassembled() {
         raw.send(&[b]).expect("open");
     }
     let mut out = Vec::new();
-    assert!(matches!(pin!(stream.read_to_end(&mut out)).poll_unpin(&mut cx()), Poll::Ready(Ok(5))));
+    assert!(matches!(
+        pin!(stream.read_to_end(&mut out)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(5))
+    ));
     assert_eq!(out, b"hello");
 }
 
@@ -239,16 +293,25 @@ fn channel_closed_without_fin_is_eof_and_fails_writes() {
     raw.send_frame(Frame::data(b"ab".to_vec()));
     raw.close();
     let mut out = Vec::new();
-    assert!(matches!(pin!(stream.read_to_end(&mut out)).poll_unpin(&mut cx()), Poll::Ready(Ok(2))));
-    assert!(matches!(pin!(stream.write(b"x")).poll_unpin(&mut cx()), Poll::Ready(Err(_))));
+    assert!(matches!(
+        pin!(stream.read_to_end(&mut out)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(2))
+    ));
+    assert!(matches!(
+        pin!(stream.write(b"x")).poll_unpin(&mut cx()),
+        Poll::Ready(Err(_))
+    ));
 }
 
 #[test]
 fn writes_are_cut_into_frames_of_at_most_16_kib() {
-    let (a, mut raw) = pair();
+    let (a, raw) = pair();
     let mut stream = Stream::new(a);
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    assert!(matches!(pin!(stream.write_all(&data)).poll_unpin(&mut cx()), Poll::Ready(Ok(()))));
+    assert!(matches!(
+        pin!(stream.write_all(&data)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(()))
+    ));
     let mut received = Vec::new();
     let mut count = 0;
     let mut bytes: Vec<u8> = Vec::new();
