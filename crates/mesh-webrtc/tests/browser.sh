@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser test of mesh-webrtc: two Rust swarms in one headless Chromium page connect over
-# browser-to-browser /webrtc, signaling through a real relay (the bootstrap node).
+# Browser tests of mesh-webrtc: two Rust swarms in one headless Chromium page connect over
+# browser-to-browser /webrtc, signaling through a real relay (the bootstrap node); then a Rust
+# swarm and a js-libp2p node (tests/js-interop, bundled with esbuild) connect both ways.
 #
 # Everything runs in a private network namespace whose only interface is loopback
 # (`unshare -n`, needs root): Chromium then gathers 127.0.0.1 host candidates (with
@@ -26,6 +27,19 @@ if [[ "${1:-}" != --in-netns ]]; then
     done
     # Downloads (if any) happen here; inside the namespace there is no network.
     cargo fetch --locked >/dev/null
+    # The js-libp2p peer of the interop test, bundled once and again only when its sources change.
+    js_dir="$crate_dir/tests/js-interop"
+    if command -v npm >/dev/null; then
+        if [[ ! -d "$js_dir/node_modules" || "$js_dir/package-lock.json" -nt "$js_dir/node_modules" ]]; then
+            (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+        fi
+        if [[ ! -f "$js_dir/dist/js-peer.js" || "$js_dir/peer.js" -nt "$js_dir/dist/js-peer.js" \
+              || "$js_dir/package-lock.json" -nt "$js_dir/dist/js-peer.js" ]]; then
+            (cd "$js_dir" && npm run --silent build)
+        fi
+    else
+        echo "browser.sh: npm not found: skipping the js-libp2p interop test" >&2
+    fi
     exec unshare -n "$0" --in-netns "$@"
 fi
 shift
@@ -55,8 +69,12 @@ fi
 echo "browser.sh: relay at $relay_addr"
 
 cd "$crate_dir"
+tests=(--test browser)
+if [[ -f tests/js-interop/dist/js-peer.js ]]; then
+    tests+=(--features js-interop-test --test interop)
+fi
 MESH_WEBRTC_TEST_RELAY=$relay_addr \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 CHROMEDRIVER=$(command -v chromedriver) \
 WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-120} \
-    cargo test --offline --locked -p mesh-webrtc --target wasm32-unknown-unknown --test browser -- "$@"
+    cargo test --offline --locked -p mesh-webrtc --target wasm32-unknown-unknown "${tests[@]}" -- "$@"
