@@ -164,10 +164,12 @@ impl StreamState {
     /// at EOF, `None` when nothing is there yet.
     pub fn read(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
         if !self.readable.is_empty() {
-            let n = buf.len().min(self.readable.len());
-            for (dst, src) in buf.iter_mut().zip(self.readable.drain(..n)) {
-                *dst = src;
-            }
+            let (front, back) = self.readable.as_slices();
+            let n = buf.len().min(front.len() + back.len());
+            let from_front = n.min(front.len());
+            buf[..from_front].copy_from_slice(&front[..from_front]);
+            buf[from_front..n].copy_from_slice(&back[..n - from_front]);
+            self.readable.drain(..n);
             return Some(Ok(n));
         }
         match self.read {

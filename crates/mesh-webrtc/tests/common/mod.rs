@@ -46,8 +46,10 @@ pub fn build_swarm() -> Swarm<Node> {
     let keypair = identity::Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
     let (relay_transport, relay_behaviour) = relay::client::new(peer);
-    let (webrtc_transport, webrtc_behaviour) =
-        mesh_webrtc::new(peer, mesh_webrtc::Config::new().with_ice_servers(Vec::new()));
+    let (webrtc_transport, webrtc_behaviour) = mesh_webrtc::new(
+        peer,
+        mesh_webrtc::Config::new().with_ice_servers(Vec::new()),
+    );
     let noise = || noise::Config::new(&keypair).expect("noise config from an ed25519 key");
     let relayed = relay_transport
         .upgrade(Version::V1Lazy)
@@ -117,7 +119,12 @@ pub async fn drive<T>(swarms: &mut [&mut Swarm<Node>], fut: impl Future<Output =
 
 /// Fails the test instead of hanging when `fut` takes longer than `secs`.
 pub async fn within(secs: u64, fut: impl Future<Output = ()>) {
-    match future::select(pin!(fut), futures_timer::Delay::new(Duration::from_secs(secs))).await {
+    match future::select(
+        pin!(fut),
+        futures_timer::Delay::new(Duration::from_secs(secs)),
+    )
+    .await
+    {
         Either::Left(((), _)) => {}
         Either::Right(_) => panic!("test did not finish within {secs} s"),
     }
@@ -132,20 +139,29 @@ pub async fn grant_media_access() {
     let constraints = web_sys::MediaStreamConstraints::new();
     constraints.set_audio(&true.into());
     constraints.set_video(&true.into());
-    let promise = devices.get_user_media_with_constraints(&constraints).expect("getUserMedia");
+    let promise = devices
+        .get_user_media_with_constraints(&constraints)
+        .expect("getUserMedia");
     wasm_bindgen_futures::JsFuture::from(promise)
         .await
         .expect("camera and microphone access (fake devices)");
 }
 
 pub fn is_webrtc(endpoint: &ConnectedPoint) -> bool {
-    endpoint.get_remote_address().iter().any(|p| p == Protocol::WebRTC)
+    endpoint
+        .get_remote_address()
+        .iter()
+        .any(|p| p == Protocol::WebRTC)
 }
 
 /// Serves the echo protocol: read to EOF, write it all back, close.
 pub fn serve_echo(swarm: &mut Swarm<Node>) {
-    let mut incoming =
-        swarm.behaviour().stream.new_control().accept(ECHO).expect("first registration");
+    let mut incoming = swarm
+        .behaviour()
+        .stream
+        .new_control()
+        .accept(ECHO)
+        .expect("first registration");
     wasm_bindgen_futures::spawn_local(async move {
         while let Some((peer, mut stream)) = incoming.next().await {
             wasm_bindgen_futures::spawn_local(async move {
@@ -166,8 +182,12 @@ pub fn serve_echo(swarm: &mut Swarm<Node>) {
 /// advertised `/webrtc` address.
 pub async fn listen_via_relay(swarms: &mut [&mut Swarm<Node>], who: usize) -> Multiaddr {
     let relay = relay_addr();
-    swarms[who].listen_on("/webrtc".parse().expect("valid")).expect("listens on /webrtc");
-    swarms[who].listen_on(relay.clone().with(Protocol::P2pCircuit)).expect("relay client listens");
+    swarms[who]
+        .listen_on("/webrtc".parse().expect("valid"))
+        .expect("listens on /webrtc");
+    swarms[who]
+        .listen_on(relay.clone().with(Protocol::P2pCircuit))
+        .expect("relay client listens");
     let addr = wait_for(swarms, who, |e| match e {
         SwarmEvent::NewListenAddr { address, .. }
             if address.iter().any(|p| p == Protocol::WebRTC) =>
@@ -177,8 +197,26 @@ pub async fn listen_via_relay(swarms: &mut [&mut Swarm<Node>], who: usize) -> Mu
         _ => None,
     })
     .await;
-    assert_eq!(addr, relay.with(Protocol::P2pCircuit).with(Protocol::WebRTC));
+    assert_eq!(
+        addr,
+        relay.with(Protocol::P2pCircuit).with(Protocol::WebRTC)
+    );
     addr
+}
+
+/// Connects `swarms[who]` to the relay.
+pub async fn connect_to_relay(swarms: &mut [&mut Swarm<Node>], who: usize) {
+    let relay = relay_addr();
+    let Some(Protocol::P2p(relay_peer)) = relay.iter().last() else {
+        panic!("relay address {relay} does not end in /p2p");
+    };
+    swarms[who].dial(relay).expect("dial starts");
+    wait_for(swarms, who, |e| match e {
+        SwarmEvent::ConnectionEstablished { peer_id, .. } if *peer_id == relay_peer => Some(()),
+        SwarmEvent::OutgoingConnectionError { error, .. } => panic!("relay dial failed: {error}"),
+        _ => None,
+    })
+    .await;
 }
 
 /// Dials `addr` from `swarms[who]` and waits for the `/webrtc` connection to `peer`; returns
@@ -193,15 +231,22 @@ pub async fn dial_webrtc(
     swarms[who].dial(addr).expect("dial starts");
     let mut relayed = Vec::new();
     let conn = wait_for(swarms, who, |e| match e {
-        SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, .. }
-            if *peer_id == peer && is_webrtc(endpoint) =>
-        {
-            Some(*connection_id)
-        }
-        SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, .. }
-            if *peer_id == peer =>
-        {
-            assert!(endpoint.is_relayed(), "the only other connection to the peer is relayed");
+        SwarmEvent::ConnectionEstablished {
+            peer_id,
+            connection_id,
+            endpoint,
+            ..
+        } if *peer_id == peer && is_webrtc(endpoint) => Some(*connection_id),
+        SwarmEvent::ConnectionEstablished {
+            peer_id,
+            connection_id,
+            endpoint,
+            ..
+        } if *peer_id == peer => {
+            assert!(
+                endpoint.is_relayed(),
+                "the only other connection to the peer is relayed"
+            );
             relayed.push(*connection_id);
             None
         }
@@ -216,7 +261,10 @@ pub async fn dial_webrtc(
 pub async fn close_connections(swarms: &mut [&mut Swarm<Node>], who: usize, ids: &[ConnectionId]) {
     let mut open: Vec<ConnectionId> = ids.to_vec();
     for id in ids {
-        assert!(swarms[who].close_connection(*id), "connection {id} still open");
+        assert!(
+            swarms[who].close_connection(*id),
+            "connection {id} still open"
+        );
     }
     while !open.is_empty() {
         wait_for(swarms, who, |e| match e {
@@ -233,11 +281,9 @@ pub async fn close_connections(swarms: &mut [&mut Swarm<Node>], who: usize, ids:
 /// Waits for a successful ping from `swarms[who]` on `conn`.
 pub async fn ping_on(swarms: &mut [&mut Swarm<Node>], who: usize, conn: ConnectionId) -> Duration {
     wait_for(swarms, who, |e| match e {
-        SwarmEvent::Behaviour(NodeEvent::Ping(ping::Event { connection, result, .. }))
-            if *connection == conn =>
-        {
-            Some(result.as_ref().map(|d| *d).map_err(|e| e.to_string()))
-        }
+        SwarmEvent::Behaviour(NodeEvent::Ping(ping::Event {
+            connection, result, ..
+        })) if *connection == conn => Some(result.as_ref().map(|d| *d).map_err(|e| e.to_string())),
         _ => None,
     })
     .await
@@ -245,7 +291,9 @@ pub async fn ping_on(swarms: &mut [&mut Swarm<Node>], who: usize, conn: Connecti
 }
 
 pub fn test_payload(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0]).collect()
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0])
+        .collect()
 }
 
 /// Opens an echo stream from `swarms[who]` to `peer`, writes `payload`, half-closes (FIN,
