@@ -243,6 +243,13 @@ async fn exchange_candidates(
                 }
             }
             Step::Remote(Some(Ok(_))) => return Err(Error::Protocol("expected ICE_CANDIDATE")),
+            // Once both SDPs are set the stream only carries candidates: ICE may well complete
+            // without it (a peer that is already connected may reset rather than close it), so
+            // an I/O error ends reading, not the handshake; the timeout still bounds it.
+            Step::Remote(Some(Err(Error::Io(e)))) => {
+                tracing::debug!("signaling stream failed while trickling: {e}");
+                remote_done = true;
+            }
             Step::Remote(Some(Err(e))) => return Err(e),
             // End of stream: the remote is connected; keep waiting for our side.
             Step::Remote(None) => remote_done = true,

@@ -69,7 +69,7 @@ fi
 echo "browser.sh: relay at $relay_addr"
 
 cd "$crate_dir"
-tests=(--test browser)
+tests=(--test browser --test negative)
 # MESH_WEBRTC_RELEASE=1 measures an optimised build (the debug build is several times slower).
 if [[ -n "${MESH_WEBRTC_RELEASE:-}" ]]; then tests+=(--release); fi
 if [[ -f tests/js-interop/dist/js-peer.js ]]; then

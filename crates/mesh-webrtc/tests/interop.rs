@@ -105,7 +105,10 @@ async fn js_dials_rust() {
             log(&format!(
                 "MEASURE js->rust echo of {size} B: close (FIN to FIN_ACK) {close_ms:.0} ms, total {total_ms:.0} ms"
             ));
-            assert!(close_ms < 2_000.0, "we did not FIN_ACK js's FIN ({close_ms} ms)");
+            // js's close() first drains its send buffer, so for 1 MiB it includes the transfer;
+            // a missing FIN_ACK would show as js's 10 s timeout.
+            let limit = if size < 1024 { 2_000.0 } else { 8_000.0 };
+            assert!(close_ms < limit, "we did not FIN_ACK js's FIN ({close_ms} ms)");
         }
         js("stop", js_stop().await, |_| ());
     })

@@ -43,13 +43,14 @@ pub fn relay_addr() -> Multiaddr {
 }
 
 pub fn build_swarm() -> Swarm<Node> {
+    build_swarm_with(mesh_webrtc::Config::new().with_ice_servers(Vec::new()))
+}
+
+pub fn build_swarm_with(config: mesh_webrtc::Config) -> Swarm<Node> {
     let keypair = identity::Keypair::generate_ed25519();
     let peer = keypair.public().to_peer_id();
     let (relay_transport, relay_behaviour) = relay::client::new(peer);
-    let (webrtc_transport, webrtc_behaviour) = mesh_webrtc::new(
-        peer,
-        mesh_webrtc::Config::new().with_ice_servers(Vec::new()),
-    );
+    let (webrtc_transport, webrtc_behaviour) = mesh_webrtc::new(peer, config);
     let noise = || noise::Config::new(&keypair).expect("noise config from an ed25519 key");
     let relayed = relay_transport
         .upgrade(Version::V1Lazy)
