@@ -57,6 +57,38 @@ async function getJson(url, what) {
   return res.text();
 }
 
+/** The figures of a mesh without a node (degraded): the shape of `stats()`, all zero. */
+const emptyStats = (degraded) => ({
+  degraded, peerId: null,
+  peers: { connected: 0, mesh: 0, bootstrap: 0, routingTable: 0 },
+  bytes: { peer: 0, origin: 0, cache: 0 }, bytesServed: 0, offloadRatio: null, fallbacks: 0,
+  ttfbMs: { peer: null, origin: null, cache: null },
+  store: { usedBytes: 0, budgetBytes: 0, blocks: 0, evictions: 0, rejected: 0 },
+  serve: { blocksServed: 0, bytesServed: 0, overBudget: 0, peerBusy: 0, notHeld: 0 },
+  corruptBlocksReceived: 0, ignoredPeers: [], malformedRequests: 0, malformedResponses: 0,
+  reachable: false, p2p: 'off',
+});
+
+/** The media type a blob must have for `el` to use it: scripts and style sheets are refused
+ * with the wrong one (the type of a CID the manifest does not list is unknown). */
+function blobTypeFor(el, type) {
+  if (el.tagName === 'SCRIPT' && !/javascript|ecmascript/.test(type)) return 'text/javascript';
+  if (el.tagName === 'LINK' && el.rel === 'stylesheet' && !type.startsWith('text/css')) return 'text/css';
+  return null;
+}
+
+/** Resolves once `el` fired `load`, rejects on `error` (call before setting its URL). */
+const loaded = (el) => new Promise((resolve, reject) => {
+  el.addEventListener('load', resolve, { once: true });
+  el.addEventListener('error', () => reject(new MeshError('internal', `the browser could not use the verified bytes of ${el.tagName.toLowerCase()}`)), { once: true });
+});
+
+/** The options createMesh knows. The node checks their values; unknown names are caught here,
+ * because the wasm side reads only the names it knows from the object (a typo such as
+ * `fallbackMS` would otherwise be ignored silently). */
+const OPTIONS = new Set(['bootstrap', 'bootstrapUrl', 'namespace', 'fallbackMs', 'cacheBytes',
+  'uploadBytesPerMinute', 'manifest', 'p2p', 'originBase', 'logLevel', 'statsIntervalMs']);
+
 const ATTACH_SELECTOR = 'img[data-cid], script[data-cid], link[data-cid], video[data-cid], audio[data-cid], source[data-cid]';
 
 /** A running mesh node in this tab. Create it with `createMesh`. */
@@ -64,6 +96,7 @@ export class Mesh extends EventTarget {
   #node = null;
   #options;
   #siteBase;
+  #manifest = null;
   #degraded = null;
   #observers = [];
   #objectUrls = [];
@@ -83,20 +116,29 @@ export class Mesh extends EventTarget {
 
   /** @internal */
   async _start(loadWasm) {
+    for (const name of Object.keys(this.#options)) {
+      if (!OPTIONS.has(name)) {
+        throw new MeshError('config', `option \`${name}\`: unknown option (known: ${[...OPTIONS].join(', ')})`);
+      }
+    }
     const { bootstrapUrl, manifest, ...rest } = this.#options;
     const options = { ...rest };
     let manifestJson;
     this.#siteBase = globalThis.location?.href;
-    if (typeof manifest === 'string') {
+    if (typeof manifest === 'string' || manifest instanceof URL) {
       const url = new URL(manifest, globalThis.location?.href);
       manifestJson = await getJson(url.href, 'manifest');
       this.#siteBase = url.href;
     } else if (manifest && typeof manifest === 'object') {
       manifestJson = JSON.stringify(manifest);
     }
+    if (manifestJson !== undefined) {
+      // Kept for the degraded mode, which has no node to look paths up in.
+      try { this.#manifest = JSON.parse(manifestJson); } catch { /* the node reports it */ }
+    }
     if (bootstrapUrl) {
       try {
-        const addrs = JSON.parse(await getJson(bootstrapUrl, 'bootstrap address list'));
+        const addrs = JSON.parse(await getJson(String(bootstrapUrl), 'bootstrap address list'));
         if (!Array.isArray(addrs)) throw new MeshError('config', `${bootstrapUrl} did not return a JSON array`);
         options.bootstrap = [...(options.bootstrap ?? []), ...addrs];
       } catch (e) {
@@ -140,7 +182,8 @@ export class Mesh extends EventTarget {
     } catch (e) {
       throw toMeshError(e);
     }
-    const url = init.url ?? target.url ?? (target.path && this.#siteBase ? new URL(target.path, this.#siteBase).href : undefined);
+    const url = init.url != null ? new URL(init.url, globalThis.location?.href).href
+      : target.url ?? (target.path && this.#siteBase ? new URL(target.path, this.#siteBase).href : undefined);
     let handle;
     try {
       handle = this.#node.fetch(target.cid, url);
@@ -158,6 +201,7 @@ export class Mesh extends EventTarget {
       'content-type': target.type ?? handle.contentType ?? 'application/octet-stream',
       'x-mesh-source': first.done ? first.done.source : first.source,
       'x-mesh-cid': target.cid,
+      'x-mesh-verified': 'true',
     });
     const size = target.size ?? first.done?.size;
     if (size !== undefined) headers.set('content-length', String(size));
@@ -165,6 +209,7 @@ export class Mesh extends EventTarget {
     const summary = new Promise((resolve, reject) => { settle = { resolve, reject }; });
     summary.catch(() => {}); // observed through the body; never an unhandled rejection
     let onAbort;
+    let response;
     const body = new ReadableStream({
       start(controller) {
         if (first.data) controller.enqueue(first.data);
@@ -187,12 +232,12 @@ export class Mesh extends EventTarget {
         try {
           const next = await handle.next();
           if (next.done) {
-            headers.set('x-mesh-source', next.done.source);
+            // The whole body's source (`mixed` if peers and the origin both contributed).
+            response.headers.set('x-mesh-source', next.done.source);
             signal?.removeEventListener('abort', onAbort);
             controller.close();
             settle.resolve(next.done);
           } else {
-            headers.set('x-mesh-source', next.source);
             controller.enqueue(next.data);
           }
         } catch (e) {
@@ -207,13 +252,27 @@ export class Mesh extends EventTarget {
         cancel();
       },
     }, { highWaterMark: 0 });
-    const response = new Response(body, { status: 200, headers });
+    response = new Response(body, { status: 200, headers });
     Object.defineProperty(response, 'mesh', { value: { cid: target.cid, summary } });
     return response;
   }
 
+  /** The origin URL of `cidOrPath` without a node: `init.url`, the manifest's path of a CID,
+   * the site path itself, or `originBase/cid`. */
+  #plainUrl(cidOrPath, init) {
+    const base = globalThis.location?.href;
+    if (init.url != null) return new URL(init.url, base).href;
+    const key = String(cidOrPath);
+    const path = key.startsWith('/') ? key
+      : Object.entries(this.#manifest?.assets ?? {}).find(([, a]) => a?.cid === key)?.[0];
+    if (path !== undefined && this.#siteBase) return new URL(path, this.#siteBase).href;
+    const { originBase } = this.#options;
+    if (originBase && !key.startsWith('/')) return `${String(originBase).replace(/\/?$/, '/')}${key}`;
+    return undefined;
+  }
+
   async #plainFetch(cidOrPath, init) {
-    const url = init.url ?? (String(cidOrPath).startsWith('/') && this.#siteBase ? new URL(cidOrPath, this.#siteBase).href : undefined);
+    const url = this.#plainUrl(cidOrPath, init);
     if (!url) throw new MeshError('unavailable', `the mesh is degraded (${this.#degraded}) and ${cidOrPath} has no origin URL`);
     let res;
     try {
@@ -224,6 +283,11 @@ export class Mesh extends EventTarget {
     }
     if (!res.ok) throw new MeshError('origin', `GET ${url}: HTTP ${res.status}`);
     const headers = new Headers(res.headers);
+    // The body is already decoded: its encoded length and encoding no longer apply.
+    if (headers.has('content-encoding')) {
+      headers.delete('content-encoding');
+      headers.delete('content-length');
+    }
     headers.set('x-mesh-source', 'origin');
     headers.set('x-mesh-verified', 'false');
     return new Response(res.body, { status: 200, headers });
@@ -231,13 +295,10 @@ export class Mesh extends EventTarget {
 
   /** The node's figures: peers, bytes by source, bytes served, offload ratio, TTFB. */
   async stats() {
-    if (!this.#node) {
-      return { degraded: this.#degraded, peers: { connected: 0, mesh: 0, bootstrap: 0, routingTable: 0 },
-        bytes: { peer: 0, origin: 0, cache: 0 }, bytesServed: 0, offloadRatio: null, fallbacks: 0,
-        ttfbMs: { peer: null, origin: null, cache: null } };
-    }
+    if (this.#closed) throw new MeshError('closed', 'the mesh is closed');
+    if (!this.#node) return emptyStats(this.#degraded);
     try {
-      return await this.#node.stats();
+      return { degraded: null, ...(await this.#node.stats()) };
     } catch (e) {
       throw toMeshError(e);
     }
@@ -279,7 +340,9 @@ export class Mesh extends EventTarget {
     const url = el.dataset.src ?? el.dataset.href;
     try {
       const res = await this.fetch(cid, url ? { url: new URL(url, globalThis.location?.href).href } : {});
-      const blob = await res.blob();
+      let blob = await res.blob();
+      const type = blobTypeFor(el, blob.type);
+      if (type) blob = new Blob([blob], { type });
       const objectUrl = URL.createObjectURL(blob);
       this.#objectUrls.push(objectUrl);
       const source = res.headers.get('x-mesh-source');
@@ -296,8 +359,11 @@ export class Mesh extends EventTarget {
         script.dispatchEvent(new CustomEvent('mesh-load', { detail: { cid, source } }));
         return { element: script, cid, source };
       }
+      // Style sheets and images are waited for (they are usable then); media load lazily.
+      const ready = el.tagName === 'LINK' || (el.tagName === 'IMG' && el.loading !== 'lazy') ? loaded(el) : null;
       if (el.tagName === 'LINK') el.href = objectUrl;
       else el.src = objectUrl;
+      await ready;
       el.dataset.meshState = 'loaded';
       el.dataset.meshSource = source;
       el.dispatchEvent(new CustomEvent('mesh-load', { detail: { cid, source } }));
@@ -317,9 +383,15 @@ export class Mesh extends EventTarget {
     this.#closed = true;
     this.#observers.forEach((o) => o.disconnect());
     this.#objectUrls.forEach((u) => URL.revokeObjectURL(u));
-    await this.#node?.close();
-    this.#node?.free();
+    const node = this.#node;
     this.#node = null;
+    if (!node) return;
+    await node.close();
+    try {
+      node.free();
+    } catch {
+      // A call still borrows it (a stats() in flight): the garbage collector frees it later.
+    }
   }
 }
 
@@ -343,7 +415,11 @@ export function makeApi(MeshNode, loadWasm) {
 
   /** `mesh.fetch` on a default instance created on first use. */
   async function meshFetch(cid, init) {
-    defaultMesh ??= createMesh(defaultOptions);
+    if (!defaultMesh) {
+      defaultMesh = createMesh(defaultOptions);
+      // A failed start is not cached: the next call tries again.
+      defaultMesh.catch(() => { defaultMesh = null; });
+    }
     return (await defaultMesh).fetch(cid, init);
   }
 
