@@ -70,6 +70,7 @@ write('stalled.bin', 70_000, 4)            # held by a frozen provider
 for i in range(4):                         # cache-budget test: 4 x 600 KB, 1 MiB budget
     write(f'cache-{i}.bin', 600_000, 10 + i)
 write('other.bin', 1000, 5)                # integrity test: served under another CID
+write('upload.txt', 2000, 6)               # upload-budget test: held by a tab only
 PY
 
 say "origin on :$((BASE + 1))"

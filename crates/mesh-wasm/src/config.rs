@@ -63,12 +63,37 @@ pub struct RawOptions {
     pub log_level: Option<String>,
     /// How often a `stats` event is sent, in ms (default 1000; 0 disables).
     pub stats_interval_ms: Option<f64>,
+    /// STUN/TURN servers for tab-to-tab WebRTC, as `RTCIceServer`s; `[]` for host candidates
+    /// only. Default: the public STUN servers js-libp2p uses.
+    pub ice_servers: Option<Vec<RawIceServer>>,
     /// Read by the JS shim (the manifest, fetched or given); never reaches here as such.
     #[serde(default, skip_deserializing)]
     pub manifest: (),
     /// Read by the JS shim (`bootstrap` is filled from it).
     #[serde(default, skip_deserializing)]
     pub bootstrap_url: (),
+}
+
+/// One `RTCIceServer`: `{urls, username?, credential?}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIceServer {
+    /// One URL or several.
+    pub urls: OneOrMany,
+    /// TURN user name.
+    pub username: Option<String>,
+    /// TURN credential.
+    pub credential: Option<String>,
+}
+
+/// A string or a list of strings, as `RTCIceServer.urls` accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
 }
 
 /// A bad option: which one and why.
@@ -111,6 +136,8 @@ pub struct Settings {
     pub log_level: tracing::Level,
     /// Stats event interval; `None` for none.
     pub stats_interval: Option<Duration>,
+    /// The tab-to-tab transport's settings.
+    pub webrtc: mesh_webrtc::Config,
 }
 
 fn whole(option: &'static str, value: f64, min: u64, max: u64) -> Result<u64, ConfigError> {
@@ -194,6 +221,32 @@ impl Settings {
             }
             Some(base) => return Err(bad("originBase", format!("{base:?} is not an http(s) URL"))),
         };
+        let webrtc = match raw.ice_servers {
+            None => mesh_webrtc::Config::new(),
+            Some(servers) => {
+                let mut ice = Vec::new();
+                for server in servers {
+                    let urls = match server.urls {
+                        OneOrMany::One(u) => vec![u],
+                        OneOrMany::Many(us) => us,
+                    };
+                    if urls.is_empty() {
+                        return Err(bad("iceServers", "a server without urls"));
+                    }
+                    for url in &urls {
+                        if !["stun:", "stuns:", "turn:", "turns:"].iter().any(|p| url.starts_with(p)) {
+                            return Err(bad("iceServers", format!("{url:?} is not a stun: or turn: URL")));
+                        }
+                    }
+                    ice.push(mesh_webrtc::IceServer {
+                        urls,
+                        username: server.username,
+                        credential: server.credential,
+                    });
+                }
+                mesh_webrtc::Config::new().with_ice_servers(ice)
+            }
+        };
         let manifest = manifest_json
             .map(Manifest::from_json)
             .transpose()
@@ -209,6 +262,7 @@ impl Settings {
             manifest,
             log_level,
             stats_interval,
+            webrtc,
         })
     }
 }
@@ -265,7 +319,8 @@ mod tests {
         let json = format!(
             r#"{{"bootstrap":["{BOOT}"],"namespace":"shop","fallbackMs":150,"cacheBytes":2097152,
                "uploadBytesPerMinute":0,"p2p":"after-consent","originBase":"http://127.0.0.1:8080/cid",
-               "logLevel":"debug","statsIntervalMs":0}}"#
+               "logLevel":"debug","statsIntervalMs":0,
+               "iceServers":[{{"urls":"stun:127.0.0.1:3478"}},{{"urls":["turn:t:3478"],"username":"u","credential":"c"}}]}}"#
         );
         let s = Settings::from_raw(raw(&json)?, None)?;
         assert_eq!(s.planner.fallback_after, Duration::from_millis(150));
@@ -293,6 +348,8 @@ mod tests {
             (r#"{"bootstrap":["/ip4/127.0.0.1/tcp/1/ws"]}"#, "bootstrap"),
             (r#"{"logLevel":"loud"}"#, "logLevel"),
             (r#"{"originBase":"ftp://x"}"#, "originBase"),
+            (r#"{"iceServers":[{"urls":"http://x"}]}"#, "iceServers"),
+            (r#"{"iceServers":[{"urls":[]}]}"#, "iceServers"),
         ];
         for (json, option) in cases {
             let err = Settings::from_raw(raw(json)?, None).err();

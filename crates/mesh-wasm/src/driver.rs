@@ -15,7 +15,7 @@ use futures::{FutureExt, StreamExt};
 use libp2p::core::ConnectedPoint;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::{FetchError, FetchId, OriginRequestId};
@@ -136,6 +136,35 @@ pub(crate) struct Driver {
     tokens: HashMap<u64, FetchId>,
     stats_interval: Option<Duration>,
     next_stats: Option<Instant>,
+    /// The `/webrtc` listener (tab-to-tab connections), once p2p is on.
+    webrtc_listener: Option<ListenerId>,
+    /// Open connections per peer, and whether each is relayed or direct `/webrtc`.
+    connections: HashMap<PeerId, Vec<(ConnectionId, ConnectionKind)>>,
+}
+
+/// How a connection reaches its peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnectionKind {
+    /// Through a relay circuit: for signaling only.
+    Relayed,
+    /// Tab to tab over `/webrtc`.
+    Direct,
+    /// Anything else (bootstrap nodes, native peers).
+    Other,
+}
+
+impl ConnectionKind {
+    fn of(addr: &Multiaddr) -> Self {
+        let mut circuit = false;
+        for p in addr.iter() {
+            match p {
+                Protocol::WebRTC => return Self::Direct,
+                Protocol::P2pCircuit => circuit = true,
+                _ => {}
+            }
+        }
+        if circuit { Self::Relayed } else { Self::Other }
+    }
 }
 
 impl Driver {
@@ -172,6 +201,8 @@ impl Driver {
             tokens: HashMap::new(),
             stats_interval: parts.stats_interval,
             next_stats: parts.stats_interval.map(|i| now + i),
+            webrtc_listener: None,
+            connections: HashMap::new(),
         };
         if p2p_enabled {
             driver.enable_p2p();
@@ -372,6 +403,13 @@ impl Driver {
                 Err(e) => tracing::warn!(%peer, error = %e, "cannot reserve a relay slot"),
             }
         }
+        if self.webrtc_listener.is_none() {
+            // Addresses appear as `<relay>/p2p-circuit/webrtc` once a reservation is held.
+            match self.engine.swarm_mut().listen_on(Multiaddr::empty().with(Protocol::WebRTC)) {
+                Ok(id) => self.webrtc_listener = Some(id),
+                Err(e) => tracing::warn!(error = %e, "cannot listen for tab-to-tab connections"),
+            }
+        }
         if again {
             // The bootstrap node dropped our provider records with the connection.
             self.engine.reannounce_all();
@@ -383,6 +421,27 @@ impl Driver {
     // ---- swarm events --------------------------------------------------------------------
 
     fn on_swarm_event(&mut self, event: SwarmEvent<mesh_protocol::Event>) {
+        match &event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => self.connection_opened(*peer_id, *connection_id, endpoint.get_remote_address()),
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                ..
+            } => {
+                if let Some(conns) = self.connections.get_mut(peer_id) {
+                    conns.retain(|(id, _)| id != connection_id);
+                    if conns.is_empty() {
+                        self.connections.remove(peer_id);
+                    }
+                }
+            }
+            _ => {}
+        }
         match &event {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -430,6 +489,26 @@ impl Driver {
         }
         let now = self.now();
         self.engine.handle_swarm_event(now, event);
+    }
+
+    /// Records a connection; once a peer is reachable directly, its relayed connections
+    /// are closed, so no block request is sent through the relay (request-response spreads
+    /// requests over all of a peer's connections, and circuits are limited to signaling).
+    fn connection_opened(&mut self, peer: PeerId, id: ConnectionId, addr: &Multiaddr) {
+        let kind = ConnectionKind::of(addr);
+        let conns = self.connections.entry(peer).or_default();
+        conns.push((id, kind));
+        if conns.iter().any(|(_, k)| *k == ConnectionKind::Direct) {
+            let relayed: Vec<ConnectionId> = conns
+                .iter()
+                .filter(|(_, k)| *k == ConnectionKind::Relayed)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in relayed {
+                tracing::debug!(%peer, "direct connection up: closing the relayed one");
+                self.engine.swarm_mut().close_connection(id);
+            }
+        }
     }
 
     // ---- commands ------------------------------------------------------------------------
@@ -589,13 +668,18 @@ impl Driver {
                     },
                 );
             }
-            Output::Listening { listener, address }
-                if self
-                    .bootstrap
-                    .iter()
-                    .any(|b| b.relay_listener == Some(listener)) =>
+            Output::Listening { address, .. }
+                if ConnectionKind::of(&address) == ConnectionKind::Relayed =>
             {
-                tracing::info!(%address, "relay reservation held: reachable by other tabs");
+                // Other tabs are to reach this one by `/webrtc` (the circuit carries only the
+                // signaling): the plain circuit address is not advertised.
+                self.engine.swarm_mut().remove_external_address(&address);
+                tracing::debug!(%address, "relay reservation held");
+            }
+            Output::Listening { address, .. }
+                if ConnectionKind::of(&address) == ConnectionKind::Direct =>
+            {
+                tracing::info!(%address, "reachable by other tabs");
             }
             Output::ListenerFailed {
                 listener, reason, ..

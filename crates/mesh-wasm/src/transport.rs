@@ -1,9 +1,10 @@
-//! The browser swarm: WebRTC-direct and WebSocket to bootstrap nodes, the relay client for
-//! reservations, Noise + Yamux over the stream transports.
+//! The browser swarm: browser-to-browser `/webrtc` (mesh-webrtc), the relay client for
+//! reservations and signaling, WebSocket and WebRTC-direct to bootstrap nodes; Noise + Yamux
+//! over the stream transports.
 //!
-//! Built by hand rather than with `SwarmBuilder::with_relay_client`: the browser-to-browser
-//! `/webrtc` transport (issue 6) must come *before* the relay transport in the chain, or the
-//! relay transport would claim `…/p2p-circuit/webrtc/…` addresses as plain circuits.
+//! Built by hand rather than with `SwarmBuilder::with_relay_client`: the `/webrtc` transport
+//! must come *before* the relay transport in the chain, or the relay transport would claim
+//! `…/p2p-circuit/webrtc/…` addresses as plain circuits.
 
 use std::time::Duration;
 
@@ -29,9 +30,11 @@ pub(crate) fn build(
     keypair: &Keypair,
     config: &mesh_protocol::Config,
     codec: BlockCodec,
+    webrtc: mesh_webrtc::Config,
 ) -> Result<Swarm<Behaviour>, TransportError> {
     let peer_id = keypair.public().to_peer_id();
     let noise = || noise::Config::new(keypair).map_err(|e| TransportError(format!("noise: {e}")));
+    let (browser_to_browser, webrtc_behaviour) = mesh_webrtc::new(peer_id, webrtc);
     let (relay_transport, relay_behaviour) = relay::client::new(peer_id);
     let relayed = relay_transport
         .upgrade(Version::V1Lazy)
@@ -42,15 +45,24 @@ pub(crate) fn build(
         .authenticate(noise()?)
         .multiplex(yamux::Config::default());
     let webrtc_direct = webrtc_websys::Transport::new(webrtc_websys::Config::new(keypair));
-    let transport: Boxed<(PeerId, StreamMuxerBox)> =
-        OrTransport::new(OrTransport::new(relayed, websocket), webrtc_direct)
-            .map(|either, _| match either {
-                Either::Left(Either::Left((peer, muxer))) => (peer, StreamMuxerBox::new(muxer)),
-                Either::Left(Either::Right((peer, muxer))) => (peer, StreamMuxerBox::new(muxer)),
-                Either::Right((peer, conn)) => (peer, StreamMuxerBox::new(conn)),
-            })
-            .boxed();
-    let behaviour = Behaviour::with_codec(keypair, config, Some(relay_behaviour), codec);
+    let browser_to_browser = browser_to_browser.map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+    let transport: Boxed<(PeerId, StreamMuxerBox)> = OrTransport::new(
+        browser_to_browser,
+        OrTransport::new(OrTransport::new(relayed, websocket), webrtc_direct),
+    )
+    .map(|either, _| match either {
+        Either::Left(out) => out,
+        Either::Right(Either::Left(Either::Left((peer, muxer)))) => {
+            (peer, StreamMuxerBox::new(muxer))
+        }
+        Either::Right(Either::Left(Either::Right((peer, muxer)))) => {
+            (peer, StreamMuxerBox::new(muxer))
+        }
+        Either::Right(Either::Right((peer, conn))) => (peer, StreamMuxerBox::new(conn)),
+    })
+    .boxed();
+    let behaviour = Behaviour::with_codec(keypair, config, Some(relay_behaviour), codec)
+        .with_webrtc(webrtc_behaviour);
     Ok(Swarm::new(
         transport,
         behaviour,

@@ -78,6 +78,8 @@ async fn options(extra: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
     Reflect::set(&o, &"bootstrap".into(), &bootstrap_addrs().await?)?;
     Reflect::set(&o, &"statsIntervalMs".into(), &0.into())?;
     Reflect::set(&o, &"originBase".into(), &format!("{ORIGIN}/").into())?;
+    // Loopback only: host candidates, no STUN.
+    Reflect::set(&o, &"iceServers".into(), &js_sys::Array::new())?;
     for (k, v) in extra {
         Reflect::set(&o, &(*k).into(), v)?;
     }
@@ -89,7 +91,20 @@ fn no_events() -> Function {
 }
 
 async fn start(extra: &[(&str, JsValue)]) -> Result<MeshNode, JsValue> {
+    grant_media_access().await?;
     MeshNode::start(options(extra).await?, Some(manifest().await?), no_events())
+}
+
+/// Chromium gathers a loopback ICE candidate only for a page with camera and microphone
+/// access (shared/NOTES.md); webdriver.json's flags grant it with fake devices, no prompt.
+async fn grant_media_access() -> TestResult {
+    let window = web_sys::window().ok_or("no window")?;
+    let devices = window.navigator().media_devices()?;
+    let constraints = web_sys::MediaStreamConstraints::new();
+    constraints.set_audio(&true.into());
+    constraints.set_video(&true.into());
+    JsFuture::from(devices.get_user_media_with_constraints(&constraints)?).await?;
+    Ok(())
 }
 
 async fn stats(node: &MeshNode) -> Result<JsValue, JsValue> {
@@ -361,8 +376,8 @@ async fn bad_options_are_config_errors() -> TestResult {
 #[wasm_bindgen_test]
 async fn announces_what_it_fetched_so_another_tab_finds_it() -> TestResult {
     // Tab A loads an asset from the origin and announces it; tab B, with no origin URL at
-    // all, finds A in the DHT and gets the asset from it (through A's relay reservation:
-    // the direct browser-to-browser transport is not part of this test).
+    // all, finds A in the DHT, dials it over /webrtc (signaling through A's relay
+    // reservation) and gets the asset from it.
     let a = start(&[]).await?;
     wait_connected(&a).await?;
     let cid = resolve_cid(&a, "/origin-only.txt")?;
@@ -388,4 +403,31 @@ async fn announces_what_it_fetched_so_another_tab_finds_it() -> TestResult {
         sleep(100).await;
     }
     Err(format!("tab B never found tab A's copy: {last_error:?}").into())
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_with_no_upload_budget_serves_nothing() -> TestResult {
+    // Tab A holds upload.txt (from the origin) but may upload nothing; tab B, with no origin
+    // URL, asks A and is refused, so its fetch fails instead of taking A's bandwidth.
+    let a = start(&[("uploadBytesPerMinute", 0.into())]).await?;
+    wait_connected(&a).await?;
+    let cid = resolve_cid(&a, "/upload.txt")?;
+    read_all(&a.fetch(&cid, url("upload.txt"))?).await?;
+    let b = start(&[("fallbackMs", 1000.into())]).await?;
+    wait_connected(&b).await?;
+    for _ in 0..40 {
+        if read_all(&b.fetch(&cid, None)?).await.is_ok() {
+            return Err("tab A served a block with an upload budget of 0".into());
+        }
+        let refused = path(&stats(&a).await?, &["serve", "overBudget"]).as_f64();
+        if refused >= Some(1.0) {
+            let served = path(&stats(&a).await?, &["serve", "bytesServed"]).as_f64();
+            assert_eq!(served, Some(0.0));
+            a.close().await?;
+            b.close().await?;
+            return Ok(());
+        }
+        sleep(100).await;
+    }
+    Err("tab B never asked tab A".into())
 }

@@ -1,0 +1,356 @@
+//! Thin, `!Send` wrappers over `RTCPeerConnection` and `RTCDataChannel` (browser only).
+//!
+//! Every event handler is installed when the object is created, so nothing the browser
+//! dispatches early (a remote's first data channel, its first message) is lost (WEBRTC.md §6.5).
+
+use std::{
+    cell::RefCell,
+    collections::VecDeque,
+    io,
+    rc::Rc,
+    task::{Context, Poll, Waker},
+};
+
+use futures::channel::mpsc;
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use web_sys::{
+    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit,
+    RtcDataChannelState, RtcDataChannelType, RtcIceServer, RtcPeerConnection,
+    RtcPeerConnectionIceEvent,
+};
+
+use crate::{config::Config, error::Error, stream::Channel};
+
+/// Send buffer above which writers wait (`bufferedAmount`).
+const HIGH_WATER: u32 = 1024 * 1024;
+/// `bufferedamountlow` fires below this.
+const LOW_WATER: u32 = 256 * 1024;
+/// Received bytes a channel may queue before we give up on its reader and close it.
+const MAX_QUEUED: usize = 16 * 1024 * 1024;
+/// Remote-opened channels queued before the muxer takes them.
+const MAX_PENDING_CHANNELS: usize = 32;
+/// The label of the initiator's negotiation-only channel (spec).
+pub(crate) const INIT_LABEL: &str = "init";
+
+pub(crate) fn js_error(e: JsValue) -> Error {
+    Error::Js(
+        e.as_string()
+            .or_else(|| {
+                e.dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+            })
+            .unwrap_or_else(|| format!("{e:?}")),
+    )
+}
+
+#[derive(Default)]
+struct ChannelShared {
+    messages: VecDeque<Vec<u8>>,
+    queued: usize,
+    open: bool,
+    closed: bool,
+    recv_wakers: Vec<Waker>,
+    write_waker: Option<Waker>,
+}
+
+impl ChannelShared {
+    fn wake_all(&mut self) {
+        for w in self.recv_wakers.drain(..) {
+            w.wake();
+        }
+        if let Some(w) = self.write_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// An `RTCDataChannel` with its handlers, as a [`Channel`].
+pub(crate) struct DataChannel {
+    dc: RtcDataChannel,
+    shared: Rc<RefCell<ChannelShared>>,
+    _onopen: Closure<dyn FnMut()>,
+    _onclose: Closure<dyn FnMut()>,
+    _onmessage: Closure<dyn FnMut(MessageEvent)>,
+    _onlow: Closure<dyn FnMut()>,
+}
+
+impl DataChannel {
+    pub(crate) fn new(dc: RtcDataChannel) -> Self {
+        dc.set_binary_type(RtcDataChannelType::Arraybuffer);
+        dc.set_buffered_amount_low_threshold(LOW_WATER);
+        let shared = Rc::new(RefCell::new(ChannelShared {
+            open: dc.ready_state() == RtcDataChannelState::Open,
+            closed: matches!(
+                dc.ready_state(),
+                RtcDataChannelState::Closing | RtcDataChannelState::Closed
+            ),
+            ..Default::default()
+        }));
+        let s = shared.clone();
+        let onopen = Closure::<dyn FnMut()>::new(move || {
+            let mut s = s.borrow_mut();
+            s.open = true;
+            s.wake_all();
+        });
+        let s = shared.clone();
+        let onclose = Closure::<dyn FnMut()>::new(move || {
+            let mut s = s.borrow_mut();
+            s.closed = true;
+            s.wake_all();
+        });
+        let s = shared.clone();
+        let weak_dc = dc.clone();
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let data = ev.data();
+            let bytes = if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                Uint8Array::new(buf).to_vec()
+            } else if let Some(text) = data.as_string() {
+                text.into_bytes()
+            } else {
+                tracing::debug!("ignoring data channel message of unexpected type");
+                return;
+            };
+            let mut s = s.borrow_mut();
+            s.queued += bytes.len();
+            if s.queued > MAX_QUEUED {
+                tracing::debug!("reader fell {MAX_QUEUED} bytes behind; closing its channel");
+                s.messages.clear();
+                s.closed = true;
+                weak_dc.close();
+            } else {
+                s.messages.push_back(bytes);
+            }
+            for w in s.recv_wakers.drain(..) {
+                w.wake();
+            }
+        });
+        let s = shared.clone();
+        let onlow = Closure::<dyn FnMut()>::new(move || {
+            if let Some(w) = s.borrow_mut().write_waker.take() {
+                w.wake();
+            }
+        });
+        dc.set_onopen(Some(onopen.as_ref().unchecked_ref()));
+        dc.set_onclose(Some(onclose.as_ref().unchecked_ref()));
+        dc.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        dc.set_onbufferedamountlow(Some(onlow.as_ref().unchecked_ref()));
+        Self {
+            dc,
+            shared,
+            _onopen: onopen,
+            _onclose: onclose,
+            _onmessage: onmessage,
+            _onlow: onlow,
+        }
+    }
+
+    /// Ready once the channel is open (or failed to open).
+    pub(crate) fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut s = self.shared.borrow_mut();
+        if s.closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if s.open {
+            return Poll::Ready(Ok(()));
+        }
+        s.write_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Ready once the channel has closed.
+    pub(crate) fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.shared.borrow_mut();
+        if s.closed {
+            return Poll::Ready(());
+        }
+        s.recv_wakers.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Channel for DataChannel {
+    fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        {
+            let mut s = self.shared.borrow_mut();
+            if s.closed {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            if !s.open {
+                s.write_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            if self.dc.buffered_amount() <= HIGH_WATER {
+                return Poll::Ready(Ok(()));
+            }
+            s.write_waker = Some(cx.waker().clone());
+        }
+        // `bufferedamountlow` may have fired before the waker was stored.
+        if self.dc.buffered_amount() <= LOW_WATER {
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Pending
+    }
+
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        self.dc
+            .send_with_u8_array(message)
+            .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, js_error(e).to_string()))
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+        let mut s = self.shared.borrow_mut();
+        if let Some(m) = s.messages.pop_front() {
+            s.queued -= m.len();
+            return Poll::Ready(Some(m));
+        }
+        if s.closed {
+            return Poll::Ready(None);
+        }
+        if !s.recv_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            s.recv_wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    fn close(&mut self) {
+        self.dc.close();
+    }
+}
+
+impl Drop for DataChannel {
+    fn drop(&mut self) {
+        self.dc.set_onopen(None);
+        self.dc.set_onclose(None);
+        self.dc.set_onmessage(None);
+        self.dc.set_onbufferedamountlow(None);
+    }
+}
+
+/// An `RTCPeerConnection` with the handlers both roles need.
+pub(crate) struct PeerConnection {
+    pub(crate) pc: RtcPeerConnection,
+    /// Remote-opened channels, already wrapped (so their messages are captured).
+    pub(crate) inbound: mpsc::Receiver<DataChannel>,
+    /// One item per `connectionstatechange`.
+    pub(crate) state_changes: mpsc::UnboundedReceiver<()>,
+    /// Local candidates as `JSON.stringify(candidate.toJSON())`; only during the handshake.
+    pub(crate) candidates: Option<mpsc::UnboundedReceiver<String>>,
+    _ondatachannel: Closure<dyn FnMut(RtcDataChannelEvent)>,
+    _onstate: Closure<dyn FnMut()>,
+    _onicecandidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
+}
+
+impl PeerConnection {
+    pub(crate) fn new(config: &Config) -> Result<Self, Error> {
+        let servers = Array::new();
+        for server in &config.ice_servers {
+            let s = RtcIceServer::new();
+            let urls: Array = server.urls.iter().map(|u| JsValue::from_str(u)).collect();
+            s.set_urls(&urls);
+            if let Some(u) = &server.username {
+                s.set_username(u);
+            }
+            if let Some(c) = &server.credential {
+                s.set_credential(c);
+            }
+            servers.push(&s);
+        }
+        let rtc_config = RtcConfiguration::new();
+        rtc_config.set_ice_servers(&servers);
+        let pc = RtcPeerConnection::new_with_configuration(&rtc_config).map_err(js_error)?;
+
+        let (mut channel_tx, inbound) = mpsc::channel(MAX_PENDING_CHANNELS);
+        let ondatachannel =
+            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |ev: RtcDataChannelEvent| {
+                let dc = ev.channel();
+                if dc.label() == INIT_LABEL {
+                    // The initiator's negotiation channel: it closes it itself.
+                    return;
+                }
+                if let Err(e) = channel_tx.try_send(DataChannel::new(dc)) {
+                    tracing::debug!("too many unaccepted inbound streams; closing one");
+                    e.into_inner().close();
+                }
+            });
+        pc.set_ondatachannel(Some(ondatachannel.as_ref().unchecked_ref()));
+
+        let (state_tx, state_changes) = mpsc::unbounded();
+        let onstate = Closure::<dyn FnMut()>::new(move || {
+            let _ = state_tx.unbounded_send(());
+        });
+        pc.set_onconnectionstatechange(Some(onstate.as_ref().unchecked_ref()));
+
+        let (cand_tx, candidates) = mpsc::unbounded();
+        let onicecandidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+            move |ev: RtcPeerConnectionIceEvent| {
+                // Null / empty candidates mark the end of gathering; the spec sends no marker.
+                let Some(c) = ev.candidate() else { return };
+                if c.candidate().is_empty() {
+                    return;
+                }
+                let json = js_sys::JSON::stringify(&c.to_json())
+                    .ok()
+                    .and_then(|s| s.as_string());
+                if let Some(json) = json {
+                    let _ = cand_tx.unbounded_send(json);
+                }
+            },
+        );
+        pc.set_onicecandidate(Some(onicecandidate.as_ref().unchecked_ref()));
+
+        Ok(Self {
+            pc,
+            inbound,
+            state_changes,
+            candidates: Some(candidates),
+            _ondatachannel: ondatachannel,
+            _onstate: onstate,
+            _onicecandidate: onicecandidate,
+        })
+    }
+
+    /// A new outbound stream channel: empty label, not negotiated (the browser picks the id).
+    pub(crate) fn create_channel(&self, label: &str) -> DataChannel {
+        let init = RtcDataChannelInit::new();
+        init.set_negotiated(false);
+        DataChannel::new(
+            self.pc
+                .create_data_channel_with_data_channel_dict(label, &init),
+        )
+    }
+
+    /// The SDP text of a `createOffer` / `createAnswer` result.
+    pub(crate) fn sdp_of(description: &JsValue) -> Result<String, Error> {
+        Reflect::get(description, &JsValue::from_str("sdp"))
+            .ok()
+            .and_then(|v| v.as_string())
+            .ok_or(Error::Js("session description without sdp".into()))
+    }
+
+    /// Parses a remote candidate's JSON; `None` for the end-of-candidates forms (`null`, `""`,
+    /// an empty candidate), which need no action.
+    pub(crate) fn parse_candidate(json: &str) -> Option<Object> {
+        if json.is_empty() {
+            return None;
+        }
+        let value = js_sys::JSON::parse(json).ok()?;
+        if value.is_null() || value.is_undefined() {
+            return None;
+        }
+        let candidate = Reflect::get(&value, &JsValue::from_str("candidate")).ok()?;
+        if candidate.as_string().is_none_or(|c| c.is_empty()) {
+            return None;
+        }
+        value.dyn_into::<Object>().ok()
+    }
+}
+
+impl Drop for PeerConnection {
+    fn drop(&mut self) {
+        self.pc.set_ondatachannel(None);
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.set_onicecandidate(None);
+        self.pc.close();
+    }
+}

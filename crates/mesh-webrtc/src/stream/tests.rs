@@ -1,0 +1,355 @@
+//! The stream state machine over in-memory channels, stepped by hand (no timers, no sleeps).
+
+use std::{
+    collections::VecDeque,
+    io,
+    pin::pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll, Waker},
+};
+
+use futures::{AsyncReadExt, AsyncWriteExt, FutureExt, future};
+
+use super::*;
+use crate::proto::{Flag, Frame};
+
+#[derive(Default)]
+struct Queue {
+    messages: VecDeque<Vec<u8>>,
+    closed: bool,
+    wakers: Vec<Waker>,
+}
+
+/// One end of an in-memory data channel: ordered, reliable, closes both ways.
+struct MemChannel {
+    tx: Arc<Mutex<Queue>>,
+    rx: Arc<Mutex<Queue>>,
+}
+
+fn pair() -> (MemChannel, MemChannel) {
+    let a = Arc::new(Mutex::new(Queue::default()));
+    let b = Arc::new(Mutex::new(Queue::default()));
+    (
+        MemChannel {
+            tx: a.clone(),
+            rx: b.clone(),
+        },
+        MemChannel { tx: b, rx: a },
+    )
+}
+
+fn lock(q: &Arc<Mutex<Queue>>) -> std::sync::MutexGuard<'_, Queue> {
+    q.lock().expect("test mutex not poisoned")
+}
+
+impl Channel for MemChannel {
+    fn poll_writable(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if lock(&self.tx).closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn send(&mut self, message: &[u8]) -> io::Result<()> {
+        let mut q = lock(&self.tx);
+        if q.closed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        q.messages.push_back(message.to_vec());
+        for w in q.wakers.drain(..) {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+        let mut q = lock(&self.rx);
+        if let Some(m) = q.messages.pop_front() {
+            return Poll::Ready(Some(m));
+        }
+        if q.closed {
+            return Poll::Ready(None);
+        }
+        if !q.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            q.wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    fn close(&mut self) {
+        for q in [&self.tx, &self.rx] {
+            let mut q = lock(q);
+            q.closed = true;
+            for w in q.wakers.drain(..) {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl MemChannel {
+    /// Frames sent by the other end so far (raw-peer side of a test).
+    fn take_frames(&mut self) -> Vec<Frame> {
+        let mut bytes: Vec<u8> = lock(&self.rx).messages.drain(..).flatten().collect();
+        let bodies = proto::split_frames(&mut bytes, MAX_FRAME_LEN).expect("valid frames");
+        assert!(bytes.is_empty(), "partial frame left");
+        bodies
+            .iter()
+            .map(|b| Frame::decode(b).expect("valid frame"))
+            .collect()
+    }
+
+    fn send_frame(&mut self, frame: Frame) {
+        self.send(&frame.encode()).expect("channel open");
+    }
+
+    fn is_closed(&self) -> bool {
+        lock(&self.rx).closed
+    }
+}
+
+fn cx() -> Context<'static> {
+    Context::from_waker(Waker::noop())
+}
+
+fn read_now(stream: &mut Stream<MemChannel>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    pin!(stream.read(buf)).poll_unpin(&mut cx())
+}
+
+fn close_now(stream: &mut Stream<MemChannel>) -> Poll<io::Result<()>> {
+    Pin::new(stream).poll_close(&mut cx())
+}
+
+#[test]
+fn close_sends_fin_and_completes_on_fin_ack() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    assert!(matches!(
+        pin!(stream.write(b"req")).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(3))
+    ));
+    assert!(close_now(&mut stream).is_pending(), "must wait for FIN_ACK");
+    assert_eq!(
+        raw.take_frames(),
+        [Frame::data(b"req".to_vec()), Frame::flag(Flag::Fin)]
+    );
+    assert!(
+        close_now(&mut stream).is_pending(),
+        "FIN sent once, still waiting"
+    );
+    assert_eq!(raw.take_frames(), []);
+    raw.send_frame(Frame::flag(Flag::FinAck));
+    assert!(matches!(close_now(&mut stream), Poll::Ready(Ok(()))));
+    // Write half closed, read half still open: the response can come.
+    raw.send_frame(Frame::data(b"resp".to_vec()));
+    let mut buf = [0; 16];
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(4))
+    ));
+    assert_eq!(&buf[..4], b"resp");
+    assert!(!raw.is_closed());
+    raw.send_frame(Frame::flag(Flag::Fin));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(0))
+    ));
+    assert_eq!(raw.take_frames(), [Frame::flag(Flag::FinAck)]);
+    assert!(raw.is_closed(), "both halves over: channel closed");
+}
+
+#[test]
+fn fin_is_acknowledged_without_writing_and_data_before_it_is_read() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    raw.send_frame(Frame {
+        flag: Some(Flag::Fin),
+        message: b"last".to_vec(),
+    });
+    let mut buf = [0; 2];
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(2))
+    ));
+    assert_eq!(raw.take_frames(), [Frame::flag(Flag::FinAck)]);
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(2))
+    ));
+    assert_eq!(&buf, b"st");
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(0))
+    ));
+    // Our write half is still open after the remote's FIN.
+    assert!(matches!(
+        pin!(stream.write(b"x")).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(1))
+    ));
+}
+
+#[test]
+fn stop_sending_fails_writes() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    raw.send_frame(Frame::flag(Flag::StopSending));
+    let err = match pin!(stream.write(b"x")).poll_unpin(&mut cx()) {
+        Poll::Ready(Err(e)) => e,
+        other => panic!("expected an error, got {other:?}"),
+    };
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    // Reading still works.
+    raw.send_frame(Frame::data(b"y".to_vec()));
+    let mut buf = [0; 4];
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(1))
+    ));
+}
+
+#[test]
+fn reset_fails_both_halves_and_discards_buffered_data() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    raw.send_frame(Frame::data(b"unread".to_vec()));
+    raw.send_frame(Frame::flag(Flag::ResetStream));
+    let mut buf = [0; 8];
+    match read_now(&mut stream, &mut buf) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        other => panic!("expected reset, got {other:?}"),
+    }
+    match pin!(stream.write(b"x")).poll_unpin(&mut cx()) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        other => panic!("expected reset, got {other:?}"),
+    }
+}
+
+#[test]
+fn drop_of_an_open_stream_sends_reset_and_closes_the_channel() {
+    let (a, mut raw) = pair();
+    drop(Stream::new(a));
+    assert_eq!(raw.take_frames(), [Frame::flag(Flag::ResetStream)]);
+    assert!(raw.is_closed());
+}
+
+#[test]
+fn drop_after_clean_write_close_sends_stop_sending() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    assert!(close_now(&mut stream).is_pending());
+    raw.send_frame(Frame::flag(Flag::FinAck));
+    assert!(matches!(close_now(&mut stream), Poll::Ready(Ok(()))));
+    drop(stream);
+    assert_eq!(
+        raw.take_frames(),
+        [Frame::flag(Flag::Fin), Frame::flag(Flag::StopSending)]
+    );
+    assert!(raw.is_closed());
+}
+
+#[test]
+fn malformed_frame_resets_the_stream() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    raw.send(&[0x03, 0x0b, 0x00, 0x00]).expect("open"); // wire type 3
+    let mut buf = [0; 4];
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Err(_))
+    ));
+    assert_eq!(raw.take_frames(), [Frame::flag(Flag::ResetStream)]);
+    let mut oversize = vec![0x81, 0x80, 0x01]; // a 16385-byte frame
+    oversize.resize(3 + 16385, 0);
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    raw.send(&oversize).expect("open");
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Err(_))
+    ));
+}
+
+#[test]
+fn frames_split_across_messages_are_reassembled() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    let mut bytes = Frame::data(b"hello".to_vec()).encode();
+    bytes.extend(Frame::flag(Flag::Fin).encode());
+    for b in bytes {
+        raw.send(&[b]).expect("open");
+    }
+    let mut out = Vec::new();
+    assert!(matches!(
+        pin!(stream.read_to_end(&mut out)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(5))
+    ));
+    assert_eq!(out, b"hello");
+}
+
+#[test]
+fn channel_closed_without_fin_is_eof_and_fails_writes() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    raw.send_frame(Frame::data(b"ab".to_vec()));
+    raw.close();
+    let mut out = Vec::new();
+    assert!(matches!(
+        pin!(stream.read_to_end(&mut out)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(2))
+    ));
+    assert!(matches!(
+        pin!(stream.write(b"x")).poll_unpin(&mut cx()),
+        Poll::Ready(Err(_))
+    ));
+}
+
+#[test]
+fn writes_are_cut_into_frames_of_at_most_16_kib() {
+    let (a, raw) = pair();
+    let mut stream = Stream::new(a);
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    assert!(matches!(
+        pin!(stream.write_all(&data)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(()))
+    ));
+    let mut received = Vec::new();
+    let mut count = 0;
+    let mut bytes: Vec<u8> = Vec::new();
+    for m in lock(&raw.rx).messages.drain(..) {
+        assert!(m.len() <= MAX_FRAME_LEN, "message of {} bytes", m.len());
+        count += 1;
+        bytes.extend(m);
+    }
+    for body in proto::split_frames(&mut bytes, MAX_FRAME_LEN).expect("valid") {
+        received.extend(Frame::decode(&body).expect("valid").message);
+    }
+    assert_eq!(received, data);
+    assert_eq!(count, data.len().div_ceil(MAX_PAYLOAD_LEN));
+}
+
+/// Two real streams back to back: a half-closed request/response and a 1 MiB echo.
+#[test]
+fn request_response_and_echo_between_two_streams() {
+    let (a, b) = pair();
+    let (mut client, mut server) = (Stream::new(a), Stream::new(b));
+    let payload: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 % 256) as u8).collect();
+    let client_side = async {
+        client.write_all(&payload).await?;
+        client.close().await?;
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).await?;
+        io::Result::Ok(back)
+    };
+    let server_side = async {
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).await?;
+        server.write_all(&got).await?;
+        server.close().await?;
+        io::Result::Ok(got.len())
+    };
+    let (back, n) = futures::executor::block_on(future::try_join(client_side, server_side))
+        .expect("echo succeeds");
+    assert_eq!(n, payload.len());
+    assert_eq!(back, payload);
+    assert!(client.state.is_done() && server.state.is_done());
+}
