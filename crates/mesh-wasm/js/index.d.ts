@@ -70,6 +70,10 @@ export interface MeshOptions {
   logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Interval of `stats` events in ms (0 disables). Default 1000. */
   statsIntervalMs?: number;
+  /** ICE servers of tab-to-tab WebRTC connections, as in `RTCConfiguration.iceServers`
+   * (STUN, TURN). `[]` for host candidates only. Default: the public STUN servers js-libp2p
+   * uses. */
+  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
 }
 
 /** Where the bytes of a response came from. */
