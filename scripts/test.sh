@@ -44,6 +44,8 @@ step "wasm build" cargo build -p mesh-core -p mesh-protocol --target wasm32-unkn
 step "wasm clippy" cargo clippy -p mesh-wasm --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 # The browser node in headless Chromium against real servers, in a loopback-only namespace.
 step "browser node tests" scripts/test-browser.sh
+# The npm package: build, pack, install into the examples as a user would, test its JS API.
+step "npm package" bash scripts/test-npm.sh
 # The example asserts every delivered byte and exits non-zero if the fetch does not finish.
 step "planner example" cargo run --quiet --locked -p planner-trace
 

@@ -208,10 +208,8 @@ describe('plain-html example (package served as files)', () => {
     assert.equal(r.isResponse, true);
     assert.equal(r.status, 200);
     assert.equal(r.sha, sha256(fixture('peer-small.txt')));
-    // KNOWN BUG (Rust side, reported): mesh-engine drains the planner's actions before its
-    // events, so a block's Deliver reaches mesh-wasm's driver before its Received, and the
-    // first chunk is labelled `cache` (no source seen yet). Tighten to 'peer' once fixed.
-    assert.ok(['peer', 'cache'].includes(r.source), r.source);
+    // The label of the first chunk is known when the Response is made.
+    assert.equal(r.source, 'peer');
     assert.equal(r.sourceAtEnd, 'peer', 'x-mesh-source once the body is read');
     assert.equal(r.type, manifest.assets['/peer-small.txt'].type);
     assert.equal(r.length, '5000');
