@@ -145,14 +145,12 @@ impl DataChannel {
         }
     }
 
-    /// Ready once the channel is open (or failed to open).
-    pub(crate) fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Ready once the channel has opened or closed, whichever the browser reported first
+    /// (a js-libp2p responder closes `init` as soon as it arrives, so we may see both at once).
+    pub(crate) fn poll_settled(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut s = self.shared.borrow_mut();
-        if s.closed {
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-        }
-        if s.open {
-            return Poll::Ready(Ok(()));
+        if s.open || s.closed {
+            return Poll::Ready(());
         }
         s.write_waker = Some(cx.waker().clone());
         Poll::Pending

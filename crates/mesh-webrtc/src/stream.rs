@@ -184,18 +184,23 @@ impl StreamState {
         self.readable.len()
     }
 
-    /// Encodes up to [`MAX_PAYLOAD_LEN`] bytes of `buf` as one data frame, if writing is allowed.
-    pub fn encode_write(&self, buf: &[u8]) -> io::Result<(Vec<u8>, usize)> {
+    /// Whether data may still be written: an error once our FIN went out, the remote sent
+    /// STOP_SENDING or the stream was reset.
+    pub fn check_writable(&self) -> io::Result<()> {
         match self.write {
-            WriteState::Open => {
-                let n = buf.len().min(MAX_PAYLOAD_LEN);
-                Ok((Frame::data(buf[..n].to_vec()).encode(), n))
-            }
+            WriteState::Open => Ok(()),
             WriteState::Reset => Err(io::ErrorKind::ConnectionReset.into()),
             WriteState::FinSent | WriteState::Finished | WriteState::Stopped => {
                 Err(io::ErrorKind::BrokenPipe.into())
             }
         }
+    }
+
+    /// Encodes up to [`MAX_PAYLOAD_LEN`] bytes of `buf` as one data frame, if writing is allowed.
+    pub fn encode_write(&self, buf: &[u8]) -> io::Result<(Vec<u8>, usize)> {
+        self.check_writable()?;
+        let n = buf.len().min(MAX_PAYLOAD_LEN);
+        Ok((Frame::data(buf[..n].to_vec()).encode(), n))
     }
 
     /// Closes our write half: queues a FIN (once).
@@ -340,7 +345,7 @@ impl<C: Channel> AsyncWrite for Stream<C> {
         let this = self.get_mut();
         this.drive(cx);
         // Check before waiting for room, so a reset or STOP_SENDING fails the write at once.
-        this.state.encode_write(buf)?;
+        this.state.check_writable()?;
         ready!(this.channel.poll_writable(cx))?;
         let (frame, n) = this.state.encode_write(buf)?;
         this.channel.send(&frame)?;

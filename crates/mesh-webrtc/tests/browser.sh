@@ -75,6 +75,8 @@ if [[ -n "${MESH_WEBRTC_RELEASE:-}" ]]; then tests+=(--release); fi
 if [[ -f tests/js-interop/dist/js-peer.js ]]; then
     tests+=(--features js-interop-test --test interop)
 fi
+# MESH_WEBRTC_TEST_LOG=mesh_webrtc=debug (a tracing filter) logs the code under test to the
+# console, shown with --nocapture or on failure.
 MESH_WEBRTC_TEST_RELAY=$relay_addr \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 CHROMEDRIVER=$(command -v chromedriver) \
