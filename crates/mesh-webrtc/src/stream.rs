@@ -310,6 +310,9 @@ impl<C: Channel> Stream<C> {
 
     fn flush_outbox(&mut self) {
         while let Some(frame) = self.state.poll_outbox() {
+            if self.recv_done {
+                continue; // the channel has closed: nothing can be sent any more
+            }
             if let Err(e) = self.channel.send(&frame) {
                 tracing::debug!("cannot send control frame: {e}");
             }

@@ -69,11 +69,11 @@ fi
 echo "browser.sh: relay at $relay_addr"
 
 cd "$crate_dir"
-tests=(--test browser --test negative)
+tests=(--test browser)
 # MESH_WEBRTC_RELEASE=1 measures an optimised build (the debug build is several times slower).
 if [[ -n "${MESH_WEBRTC_RELEASE:-}" ]]; then tests+=(--release); fi
 if [[ -f tests/js-interop/dist/js-peer.js ]]; then
-    tests+=(--features js-interop-test --test interop)
+    tests+=(--features js-interop-test)
 fi
 # MESH_WEBRTC_TEST_LOG=mesh_webrtc=debug (a tracing filter) logs the code under test to the
 # console, shown with --nocapture or on failure.

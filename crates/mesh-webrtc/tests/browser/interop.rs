@@ -2,16 +2,11 @@
 //! the real relay. The js peer is `tests/js-interop/peer.js`, bundled to `dist/js-peer.js` by
 //! `tests/browser.sh` (this test needs the `js-interop-test` feature, which the script turns on
 //! once the bundle exists).
-#![cfg(target_arch = "wasm32")]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
-use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-
-wasm_bindgen_test_configure!(run_in_browser);
+use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen(module = "/tests/js-interop/dist/js-peer.js")]
 extern "C" {
