@@ -3,8 +3,9 @@
 //! request/response and a 1 MiB echo over the direct connection.
 
 use crate::common::*;
-use libp2p::multiaddr::Protocol;
+use libp2p::{multiaddr::Protocol, ping, swarm::SwarmEvent};
 use wasm_bindgen_test::wasm_bindgen_test;
+use web_time::Instant;
 
 #[wasm_bindgen_test]
 async fn rust_to_rust_over_a_real_relay() {
@@ -15,6 +16,7 @@ async fn run() {
     grant_media_access().await;
     let (mut a, mut b) = (build_swarm(), build_swarm());
     let b_peer = *b.local_peer_id();
+    let a_peer = *a.local_peer_id();
     serve_echo(&mut b);
     let swarms = &mut [&mut a, &mut b];
 
@@ -63,5 +65,34 @@ async fn run() {
     assert!(
         swarms[0].is_connected(&b_peer),
         "the direct connection is still up"
+    );
+
+    // B closes its side: A must notice at once, not after ICE consent times out (~30 s).
+    let b_conn = wait_for(swarms, 1, |e| match e {
+        SwarmEvent::Behaviour(NodeEvent::Ping(ping::Event {
+            peer,
+            connection,
+            result: Ok(_),
+        })) if *peer == a_peer => Some(*connection),
+        _ => None,
+    })
+    .await;
+    let t = Instant::now();
+    assert!(
+        swarms[1].close_connection(b_conn),
+        "B's /webrtc connection is open"
+    );
+    wait_for(swarms, 0, |e| match e {
+        SwarmEvent::ConnectionClosed { connection_id, .. } if *connection_id == conn => Some(()),
+        _ => None,
+    })
+    .await;
+    let closed_ms = t.elapsed().as_millis();
+    log(&format!(
+        "MEASURE remote close noticed after {closed_ms} ms"
+    ));
+    assert!(
+        closed_ms < 3_000,
+        "A noticed B's close only after {closed_ms} ms"
     );
 }
