@@ -4,9 +4,10 @@
 //! once the bundle exists).
 
 use crate::common::*;
-use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
+use libp2p::{Multiaddr, PeerId, multiaddr::Protocol, swarm::SwarmEvent};
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_test::wasm_bindgen_test;
+use web_time::Instant;
 
 #[wasm_bindgen(module = "/tests/js-interop/dist/js-peer.js")]
 extern "C" {
@@ -66,7 +67,21 @@ async fn rust_dials_js() {
             "MEASURE rust->js 1 MiB echo: {echo_ms} ms ({:.1} MiB/s: 1 MiB there, then back)",
             2000.0 / echo_ms.max(1) as f64
         ));
-        js("stop", js_stop().await, |_| ());
+
+        // The js node stops (closing its peer connection): we notice at once. (The close may
+        // already come while js_stop runs, so look at the connection, not just for the event.)
+        let t = Instant::now();
+        js("stop", drive(swarms, js_stop()).await, |_| ());
+        while swarms[0].is_connected(&js_peer) {
+            wait_for(swarms, 0, |e| match e {
+                SwarmEvent::ConnectionClosed { peer_id, .. } if *peer_id == js_peer => Some(()),
+                _ => None,
+            })
+            .await;
+        }
+        let closed_ms = t.elapsed().as_millis();
+        log(&format!("MEASURE js stop noticed after {closed_ms} ms"));
+        assert!(closed_ms < 3_000, "noticed js's close only after {closed_ms} ms");
     })
     .await;
 }
