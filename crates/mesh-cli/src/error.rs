@@ -89,6 +89,21 @@ pub(crate) enum CliError {
     },
 }
 
+/// Site reading errors keep the messages (and exit status) `mesh` has always printed.
+impl From<mesh_site::SiteError> for CliError {
+    fn from(err: mesh_site::SiteError) -> Self {
+        use mesh_site::SiteError;
+        match err {
+            SiteError::Read { path, source } => Self::Read { path, source },
+            SiteError::NotADirectory(path) => Self::NotADirectory(path),
+            SiteError::TooManyFiles { root, max } => Self::TooManyFiles { root, max },
+            SiteError::Manifest { path, source } => Self::Manifest { path, source },
+            // A variant added later: its own message is already one plain line.
+            other => Self::Node(other.to_string()),
+        }
+    }
+}
+
 impl CliError {
     /// The process exit status for this error.
     pub(crate) fn exit_code(&self) -> u8 {

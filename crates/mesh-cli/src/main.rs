@@ -1,6 +1,7 @@
 //! `mesh`: name, describe and verify mesh assets from the command line.
 //!
-//! The binary is a thin I/O shell over `mesh-core`: it reads files and walks directories, and
+//! The binary is a thin I/O shell over `mesh-core`: it reads files and walks directories
+//! (through `mesh-site`, shared with the origin server so both publish the same files), and
 //! leaves chunking, hashing and the manifest format to the core, so its CIDs are the ones the
 //! browser nodes compute.
 
@@ -13,7 +14,6 @@ mod net;
 mod output;
 mod seed;
 mod verify;
-mod walk;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

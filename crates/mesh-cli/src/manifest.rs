@@ -6,15 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mesh_core::manifest::{Manifest, ManifestEntry};
+use mesh_core::manifest::Manifest;
+use mesh_site::manifest::{describe, insert};
+use mesh_site::walk::walk_site;
 
-use crate::digest::Input;
 use crate::error::CliError;
 use crate::output::{human_bytes, human_duration, plural};
-use crate::walk::{SiteFile, walk_site};
-
-/// Media type of files whose extension says nothing.
-const FALLBACK_TYPE: &str = "application/octet-stream";
 
 /// Arguments of `mesh manifest`.
 #[derive(Debug, clap::Args)]
@@ -69,14 +66,9 @@ pub(crate) fn run(args: &ManifestArgs, out: &mut impl Write) -> Result<(), CliEr
     let mut total = 0u64;
     for (done, file) in walk.files.iter().enumerate() {
         progress.set_message(format!("{}/{} files", done, walk.files.len()));
-        let entry = describe(file, &progress)?;
+        let entry = describe(file, &mut |n| progress.inc(n))?;
         total += entry.size;
-        manifest
-            .insert(&file.site_path, entry)
-            .map_err(|source| CliError::Manifest {
-                path: file.path.clone(),
-                source,
-            })?;
+        insert(&mut manifest, file, entry)?;
     }
     progress.finish_and_clear();
 
@@ -104,21 +96,6 @@ pub(crate) fn run(args: &ManifestArgs, out: &mut impl Write) -> Result<(), CliEr
         );
     }
     Ok(())
-}
-
-/// Hashes one file into its manifest entry.
-fn describe(file: &SiteFile, progress: &ProgressBar) -> Result<ManifestEntry, CliError> {
-    let input = Input::File(file.path.clone());
-    let root = input.digest(&mut |n| progress.inc(n), &mut |_| {})?;
-    let content_type = mime_guess::from_path(&file.site_path)
-        .first_raw()
-        .unwrap_or(FALLBACK_TYPE)
-        .to_owned();
-    Ok(ManifestEntry {
-        cid: root.cid,
-        size: root.size,
-        content_type,
-    })
 }
 
 /// A bytes-hashed bar on stderr when stderr is a terminal and nobody said otherwise; else a

@@ -8,7 +8,7 @@ use mesh_node::{KadMode, Multiaddr, Node};
 
 use crate::error::CliError;
 use crate::net::{self, MeshArgs};
-use crate::walk::walk_site;
+use mesh_site::walk::walk_site;
 
 /// Arguments of `mesh seed`.
 #[derive(Debug, clap::Args)]

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use cid::Cid;
 
-pub use path::{MAX_PATH_BYTES, site_path, validate_site_path};
+pub use path::{MAX_PATH_BYTES, decode_url_path, site_path, validate_site_path};
 
 /// The manifest format version this build reads and writes.
 pub const MANIFEST_VERSION: u32 = 1;

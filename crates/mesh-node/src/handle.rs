@@ -1,6 +1,5 @@
 //! The handle applications hold: commands to the node task, answers back.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -9,14 +8,12 @@ use cid::Cid;
 use libp2p::{Multiaddr, PeerId};
 use mesh_core::Block;
 use mesh_core::dag::DagBuilder;
-use mesh_core::fetch::{FetchError, FetchSummary};
-use mesh_core::stats::StatsSnapshot;
-use mesh_core::store::StoreStats;
-use mesh_protocol::blocks::ServeStats;
+use mesh_core::fetch::FetchError;
 use reqwest::Url;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::NodeError;
+use mesh_engine::{FetchReport, NodeStats, NodeStatus};
 
 /// Bytes read from a file per call while chunking it.
 const READ_BUFFER: usize = 1 << 20;
@@ -66,15 +63,6 @@ pub enum FetchChunk {
     Failed(FetchError),
 }
 
-/// Where a completed fetch's bytes came from.
-#[derive(Debug, Clone, Default)]
-pub struct FetchReport {
-    /// The planner's totals (size, bytes per source, time to first byte).
-    pub summary: FetchSummary,
-    /// Verified bytes per peer.
-    pub peers: BTreeMap<PeerId, u64>,
-}
-
 /// A completed fetch.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -96,42 +84,6 @@ impl FetchStream {
     pub async fn next(&mut self) -> Option<FetchChunk> {
         self.chunks.recv().await
     }
-}
-
-/// Counters of a node.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct NodeStats {
-    /// Bytes by source, fallbacks, served bytes.
-    pub transfer: StatsSnapshot,
-    /// Serving counters.
-    pub serve: ServeStats,
-    /// Block store counters.
-    pub store: StoreStats,
-    /// Blocks received that failed verification.
-    pub corrupt_blocks_received: u64,
-    /// Peers ignored for sending bad data.
-    pub ignored_peers: Vec<PeerId>,
-    /// Inbound block-exchange requests that were malformed or oversize.
-    pub malformed_requests: u64,
-    /// Block-exchange responses that were malformed or oversize.
-    pub malformed_responses: u64,
-}
-
-/// What the node looks like now; watch it with [`NodeHandle::wait_for`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NodeStatus {
-    /// Peers with at least one connection.
-    pub connected_peers: usize,
-    /// Connected peers that speak this mesh's block exchange.
-    pub mesh_peers: usize,
-    /// Peers in the Kademlia routing table.
-    pub routing_table: usize,
-    /// Inbound block-exchange requests that were malformed or oversize (see [`NodeStats`]).
-    pub malformed_requests: u64,
-    /// Block-exchange responses that were malformed or oversize.
-    pub malformed_responses: u64,
 }
 
 /// Controls a running node. Cheap to clone; the node stops on [`NodeHandle::shutdown`] or when

@@ -45,11 +45,10 @@ use tokio::task::JoinHandle;
 
 pub use config::{DEFAULT_STORE_BUDGET, Identity, NodeConfig};
 pub use error::{NodeError, StartError};
-pub use handle::{
-    FetchChunk, FetchReport, FetchStream, Fetched, NodeHandle, NodeStats, NodeStatus,
-};
+pub use handle::{FetchChunk, FetchStream, Fetched, NodeHandle};
 /// Types of the public API, re-exported so users need not depend on these crates themselves.
 pub use libp2p::{Multiaddr, PeerId};
+pub use mesh_engine::{FetchReport, NodeStats, NodeStatus};
 pub use mesh_protocol::{KadMode, Namespace};
 pub use reqwest::Url;
 
@@ -67,7 +66,8 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<(NodeHandle, JoinHandle<()>), StartError> {
         let keypair = identity::load(&config.identity)?;
         let peer_id = keypair.public().to_peer_id();
-        let bootstrap = driver::bootstrap_peers(&config.bootstrap)?;
+        let bootstrap = mesh_engine::bootstrap_peers(&config.bootstrap)
+            .map_err(|addr| StartError::BootstrapWithoutPeerId { addr })?;
         let protocol =
             mesh_protocol::Config::new(config.namespace.clone()).with_kad_mode(config.kad_mode);
         let codec = mesh_protocol::blocks::BlockCodec::new();
@@ -100,18 +100,23 @@ impl Node {
         let store = MemoryStore::new(config.store_budget);
         let planner = Planner::new(config.planner.clone(), store);
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
-        let (status_tx, status) = watch::channel(handle::NodeStatus::default());
+        let (status_tx, status) = watch::channel(NodeStatus::default());
         let (ready_tx, ready) = oneshot::channel();
         let no_listeners = listeners.is_empty();
-        let driver = driver::Driver::new(driver::DriverParts {
+        let engine_config = mesh_engine::EngineConfig::default()
+            .with_advertise_listen_addrs(config.external_addrs.is_empty())
+            .with_advertise_loopback(config.listen.iter().any(mesh_engine::is_loopback))
+            .with_serve_corrupt_blocks_for_testing(config.serve_corrupt_blocks_for_testing);
+        let engine = mesh_engine::Engine::new(
             swarm,
             planner,
-            server: BlockServer::new(config.serve.clone()),
+            BlockServer::new(config.serve.clone()),
             codec,
-            protocol,
-            advertise_listen_addrs: config.external_addrs.is_empty(),
-            listen_loopback: config.listen.iter().any(driver::is_loopback),
-            corrupt: config.serve_corrupt_blocks_for_testing,
+            &protocol,
+            engine_config,
+        );
+        let driver = driver::Driver::new(driver::DriverParts {
+            engine,
             origin_base_url: config.origin_base_url.clone(),
             commands,
             listeners,

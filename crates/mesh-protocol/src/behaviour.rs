@@ -183,6 +183,13 @@ pub enum Event {
     Relay(relay::client::Event),
 }
 
+/// The browser-to-browser transport's behaviour reports nothing (it only signals).
+impl From<std::convert::Infallible> for Event {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
+}
+
 impl From<identify::Event> for Event {
     fn from(e: identify::Event) -> Self {
         Self::Identify(e)
@@ -228,6 +235,8 @@ pub struct Behaviour {
     pub blocks: request_response::Behaviour<BlockCodec>,
     /// Relay v2 client (browsers reach each other through it); disabled on native nodes.
     pub relay: Toggle<relay::client::Behaviour>,
+    /// Browser-to-browser `/webrtc` signaling over relayed connections; browsers only.
+    pub webrtc: Toggle<mesh_webrtc::Behaviour>,
 }
 
 impl Behaviour {
@@ -259,7 +268,14 @@ impl Behaviour {
             kad,
             blocks: config.blocks_behaviour(codec),
             relay: Toggle::from(relay),
+            webrtc: Toggle::from(None),
         }
+    }
+
+    /// Adds the behaviour half of mesh-webrtc's `/webrtc` transport (browser nodes).
+    pub fn with_webrtc(mut self, webrtc: mesh_webrtc::Behaviour) -> Self {
+        self.webrtc = Toggle::from(Some(webrtc));
+        self
     }
 }
 

@@ -33,4 +33,6 @@ pub mod namespace;
 
 pub use behaviour::{Behaviour, Config, Event, KadMode};
 pub use dht::provider_key;
+/// The libp2p build these types come from, so users of this crate agree on its version.
+pub use libp2p;
 pub use namespace::{Namespace, NamespaceError};

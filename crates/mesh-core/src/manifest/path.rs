@@ -93,7 +93,10 @@ pub fn site_path(relative: &Path) -> Result<String, ManifestError> {
 /// URL standard: `%` not followed by two hex digits stays a literal `%`, as browsers leave it.
 /// `None` if the result is not UTF-8, or if it would turn an encoded `%2F` into a `/`, which
 /// would make `/a%2Fb` and `/a/b` the same asset when the URL says they are not.
-pub(super) fn decode_url_path(url_path: &str) -> Option<String> {
+///
+/// Public so that a server (the origin) maps a request path to a file exactly as
+/// [`Manifest::get_url_path`](super::Manifest::get_url_path) maps it to an asset.
+pub fn decode_url_path(url_path: &str) -> Option<String> {
     // Three input bytes per decoded byte at most: anything longer cannot be a site path.
     if url_path.len() > 3 * MAX_PATH_BYTES {
         return None;

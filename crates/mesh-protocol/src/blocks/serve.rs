@@ -32,7 +32,8 @@ pub const DEFAULT_MAX_CONCURRENT_PER_PEER: usize = 32;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServeConfig {
-    /// Bytes of block data served per minute, on average; `None` for no limit. Default `None`.
+    /// Bytes of block data served per minute, on average; `None` for no limit, `Some(0)` to
+    /// serve nothing. Default `None`.
     pub upload_bytes_per_minute: Option<u64>,
     /// Largest burst of block data, in bytes. Default: one minute's budget, and never less
     /// than [`MAX_BLOCK_SIZE`] (a smaller bucket could never pay for a large block).
@@ -155,10 +156,15 @@ impl<R: Ord> BlockServer<R> {
     /// A server with `config` and a full budget.
     pub fn new(config: ServeConfig) -> Self {
         let bucket = config.upload_bytes_per_minute.map(|rate| {
-            let burst = config
-                .upload_burst_bytes
-                .unwrap_or(rate)
-                .max(MAX_BLOCK_SIZE as u64);
+            // A budget of 0 means "serve nothing": no minimum burst then.
+            let burst = if rate == 0 {
+                0
+            } else {
+                config
+                    .upload_burst_bytes
+                    .unwrap_or(rate)
+                    .max(MAX_BLOCK_SIZE as u64)
+            };
             TokenBucket::new(rate, burst)
         });
         Self {
@@ -353,6 +359,22 @@ mod tests {
         assert!(matches!(answer.response, BlockResponse::DontHave { .. }));
         assert_eq!(server.stats().bytes_served, 100);
         assert_eq!(server.stats().not_held, 1);
+    }
+
+    #[test]
+    fn an_upload_budget_of_zero_serves_nothing() {
+        let small = block(100, 4);
+        let mut store = store_with(&[&small]);
+        let mut server: BlockServer<u64> =
+            BlockServer::new(ServeConfig::new().with_upload_budget(Some(0)));
+        let peer = PeerId::random();
+        let req = want_block(*small.cid());
+        for (i, t) in [1u64, 3_600_000].into_iter().enumerate() {
+            let answer = server.answer(Instant::from_millis(t), peer, i as u64, &req, &mut store);
+            assert_eq!(answer.outcome, ServeOutcome::OverBudget);
+            server.finished(i as u64);
+        }
+        assert_eq!(server.stats().bytes_served, 0);
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! What the engine asks its shell to do, and the figures it reports.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use bytes::Bytes;
+use cid::Cid;
+use libp2p::core::transport::ListenerId;
+use libp2p::{Multiaddr, PeerId};
+use mesh_core::fetch::{FetchError, FetchId, FetchSummary, OriginRequestId};
+use mesh_core::stats::{Source, StatsSnapshot};
+use mesh_core::store::{StoreError, StoreStats};
+use mesh_protocol::blocks::ServeStats;
+
+/// One thing for the shell to do or know, from [`Engine::poll_output`](crate::Engine::poll_output).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Output {
+    /// Start an HTTP GET of the fetch's origin URL (with `Range: bytes=start-(end-1)` when
+    /// `range` is given) and feed the body to `handle_origin_*` under `request`.
+    OriginFetch {
+        /// The fetch whose URL to use.
+        fetch: FetchId,
+        /// The request's id.
+        request: OriginRequestId,
+        /// Byte range, or the whole body.
+        range: Option<Range<u64>>,
+    },
+    /// Abort an origin request; nothing more about it is wanted.
+    CancelOrigin {
+        /// The request.
+        request: OriginRequestId,
+    },
+    /// Verified bytes of a fetch, in order without gaps. If nobody reads the fetch any more,
+    /// call [`Engine::cancel_fetch`](crate::Engine::cancel_fetch).
+    Deliver {
+        /// The fetch.
+        fetch: FetchId,
+        /// Offset in the asset.
+        offset: u64,
+        /// Verified bytes.
+        data: Bytes,
+    },
+    /// A verified block of a fetch was accepted from `source` (delivery may come later, in
+    /// order): what a page shows as where its bytes come from.
+    Received {
+        /// The fetch.
+        fetch: FetchId,
+        /// Where the block came from.
+        source: Source,
+        /// Its size.
+        bytes: u64,
+    },
+    /// The fetch delivered every byte.
+    Completed {
+        /// The fetch.
+        fetch: FetchId,
+        /// Its root.
+        cid: Cid,
+        /// Where the bytes came from.
+        report: FetchReport,
+    },
+    /// The fetch failed; nothing unverified was delivered.
+    Failed {
+        /// The fetch.
+        fetch: FetchId,
+        /// Why.
+        error: FetchError,
+    },
+    /// The fetch was cancelled.
+    Cancelled {
+        /// The fetch.
+        fetch: FetchId,
+    },
+    /// The announcement asked for by [`Engine::add`](crate::Engine::add) went out: `Ok`, or
+    /// why it reached nobody (the record is kept and republished).
+    Announced {
+        /// The root.
+        cid: Cid,
+        /// The outcome.
+        result: Result<(), String>,
+    },
+    /// A peer is connected and identified as a block-exchange peer of this mesh.
+    PeerReady {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer could not be connected to, left, or is not a mesh peer.
+    PeerUnusable {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+    /// A listener is up on `address`.
+    Listening {
+        /// The listener.
+        listener: ListenerId,
+        /// Its address.
+        address: Multiaddr,
+    },
+    /// A listener closed or failed.
+    ListenerFailed {
+        /// The listener.
+        listener: ListenerId,
+        /// Its address, if known.
+        address: Option<Multiaddr>,
+        /// Why.
+        reason: String,
+    },
+    /// The last connection to `peer` closed.
+    Disconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A dial of `peer` failed and no connection to it exists.
+    DialFailed {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why [`Engine::add`](crate::Engine::add) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddError {
+    /// A block cannot be kept: the store budget is too small for what is added.
+    #[error("cannot store the added content: {0}")]
+    Store(#[source] StoreError),
+    /// The node cannot announce more assets (its provider-record limit).
+    #[error("cannot announce {cid}: {reason}")]
+    Announce {
+        /// The asset.
+        cid: Cid,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Where a completed fetch's bytes came from.
+#[derive(Debug, Clone, Default)]
+pub struct FetchReport {
+    /// The planner's totals (size, bytes per source, time to first byte).
+    pub summary: FetchSummary,
+    /// Verified bytes per peer.
+    pub peers: BTreeMap<PeerId, u64>,
+}
+
+/// Counters of a node.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct NodeStats {
+    /// Bytes by source, fallbacks, served bytes.
+    pub transfer: StatsSnapshot,
+    /// Serving counters.
+    pub serve: ServeStats,
+    /// Block store counters.
+    pub store: StoreStats,
+    /// Blocks received that failed verification.
+    pub corrupt_blocks_received: u64,
+    /// Peers ignored for sending bad data.
+    pub ignored_peers: Vec<PeerId>,
+    /// Inbound block-exchange requests that were malformed or oversize.
+    pub malformed_requests: u64,
+    /// Block-exchange responses that were malformed or oversize.
+    pub malformed_responses: u64,
+}
+
+/// What a node looks like now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeStatus {
+    /// Peers with at least one connection.
+    pub connected_peers: usize,
+    /// Connected peers that speak this mesh's block exchange.
+    pub mesh_peers: usize,
+    /// Peers in the Kademlia routing table.
+    pub routing_table: usize,
+    /// Inbound block-exchange requests that were malformed or oversize (see [`NodeStats`]).
+    pub malformed_requests: u64,
+    /// Block-exchange responses that were malformed or oversize.
+    pub malformed_responses: u64,
+}

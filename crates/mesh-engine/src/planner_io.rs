@@ -1,0 +1,211 @@
+//! Carrying out the planner's actions and turning its events into outputs.
+
+use libp2p::PeerId;
+use libp2p::swarm::DialError;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use mesh_core::fetch::{Action, BlockSource, Event as PlanEvent, Penalty};
+use mesh_core::time::Instant as CoreInstant;
+use mesh_protocol::blocks::{BlockRequest, MAX_WANT_HAVE_CIDS};
+use mesh_protocol::provider_key;
+
+use crate::{Engine, FetchReport, MAX_ACTIONS_PER_TURN, Outbound, Output};
+
+impl Engine {
+    /// Carries out the planner's actions and reads its events, bounded per call.
+    pub(crate) fn drain_planner(&mut self) {
+        let mut actions_left = true;
+        for _ in 0..MAX_ACTIONS_PER_TURN {
+            let Some(action) = self.planner.poll_action() else {
+                actions_left = false;
+                break;
+            };
+            self.carry_out(action);
+        }
+        let mut events_left = true;
+        for _ in 0..MAX_ACTIONS_PER_TURN {
+            let Some(event) = self.planner.poll_event() else {
+                events_left = false;
+                break;
+            };
+            self.on_planner_event(event);
+        }
+        self.more_work = actions_left || events_left;
+    }
+
+    fn carry_out(&mut self, action: Action<PeerId>) {
+        match action {
+            Action::FindProviders { cid } => {
+                let query = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_providers(provider_key(&cid));
+                self.provider_queries.insert(query, cid);
+            }
+            Action::Connect { peer } => self.dial_provider(peer),
+            Action::SendWantHave { peer, id, cids } => {
+                for chunk in cids.chunks(MAX_WANT_HAVE_CIDS) {
+                    let cids = chunk.to_vec();
+                    let request = BlockRequest::WantHave {
+                        id,
+                        cids: cids.clone(),
+                    };
+                    self.send_block_request(peer, request, false, cids);
+                }
+            }
+            Action::SendWantBlock { peer, id, cids } => {
+                for cid in cids {
+                    let request = BlockRequest::WantBlock { id, cid };
+                    self.send_block_request(peer, request, true, vec![cid]);
+                }
+            }
+            // Request-response cannot withdraw a request; a late answer is ignored by the
+            // planner (and still verified if it is a block).
+            Action::SendCancel { .. } => {}
+            Action::OriginFetch {
+                fetch,
+                request,
+                range,
+            } => self.outputs.push_back(Output::OriginFetch {
+                fetch,
+                request,
+                range,
+            }),
+            Action::CancelOrigin { request } => {
+                self.outputs.push_back(Output::CancelOrigin { request });
+            }
+            Action::Deliver {
+                fetch,
+                offset,
+                data,
+            } => self.outputs.push_back(Output::Deliver {
+                fetch,
+                offset,
+                data,
+            }),
+            Action::Announce { cid } => {
+                self.provided.insert(cid);
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .start_providing(provider_key(&cid))
+                {
+                    tracing::warn!(%cid, error = %e, "cannot announce fetched asset");
+                }
+            }
+            other => tracing::debug!(?other, "unhandled planner action"),
+        }
+    }
+
+    /// Sends one block-exchange request and remembers what it asked, to route the answer.
+    fn send_block_request(
+        &mut self,
+        peer: PeerId,
+        request: BlockRequest,
+        want_block: bool,
+        cids: Vec<cid::Cid>,
+    ) {
+        let rid = self
+            .swarm
+            .behaviour_mut()
+            .blocks
+            .send_request(&peer, request);
+        self.outbound.insert(
+            rid,
+            Outbound {
+                peer,
+                want_block,
+                cids,
+            },
+        );
+    }
+
+    fn dial_provider(&mut self, peer: PeerId) {
+        let opts = DialOpts::peer_id(peer)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.dialling.insert(peer);
+            }
+            Err(DialError::DialPeerConditionFalse(_)) => {}
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "cannot dial provider");
+                // The planner needs no clock for this; its timers are unaffected.
+                self.planner.handle_peer_disconnected(self.last_now, peer);
+            }
+        }
+    }
+
+    fn on_planner_event(&mut self, event: PlanEvent<PeerId>) {
+        match event {
+            PlanEvent::BlockAccepted {
+                fetch, from, bytes, ..
+            } => {
+                if let BlockSource::Peer(peer) = from
+                    && let Some(peers) = self.fetch_peers.get_mut(&fetch)
+                {
+                    *peers.entry(peer).or_insert(0) += bytes;
+                }
+                self.outputs.push_back(Output::Received {
+                    fetch,
+                    source: from.source(),
+                    bytes,
+                });
+            }
+            PlanEvent::Completed {
+                fetch,
+                cid,
+                summary,
+            } => {
+                tracing::info!(%cid, size = summary.size, source = summary.source_label(),
+                    bytes_peer = summary.bytes_peer, bytes_origin = summary.bytes_origin,
+                    "fetch completed");
+                let peers = self.fetch_peers.remove(&fetch).unwrap_or_default();
+                self.outputs.push_back(Output::Completed {
+                    fetch,
+                    cid,
+                    report: FetchReport { summary, peers },
+                });
+            }
+            PlanEvent::Failed { fetch, error } => {
+                tracing::warn!(%error, "fetch failed");
+                self.fetch_peers.remove(&fetch);
+                self.outputs.push_back(Output::Failed { fetch, error });
+            }
+            PlanEvent::Cancelled { fetch } => {
+                self.fetch_peers.remove(&fetch);
+                self.outputs.push_back(Output::Cancelled { fetch });
+            }
+            PlanEvent::PeerPenalized {
+                peer,
+                penalty,
+                score,
+            } => {
+                if let Penalty::Corrupt(e) = &penalty {
+                    self.stats.corrupt_blocks_received += 1;
+                    tracing::warn!(%peer, error = %e, score, "peer sent a block that failed verification");
+                } else {
+                    tracing::debug!(%peer, ?penalty, score, "peer penalised");
+                }
+            }
+            PlanEvent::PeerIgnored { peer } => {
+                tracing::warn!(%peer, "peer ignored from now on for sending bad data");
+                if !self.stats.ignored_peers.contains(&peer) {
+                    self.stats.ignored_peers.push(peer);
+                }
+            }
+            PlanEvent::Fallback { fetch, reason } => {
+                tracing::info!(fetch = fetch.0, ?reason, "falling back to the origin");
+            }
+            other => tracing::trace!(?other, "planner event"),
+        }
+    }
+
+    /// Remembers the latest time a caller gave, for planner calls made from inside the
+    /// engine (a failed dial while carrying out an action).
+    pub(crate) fn tick(&mut self, now: CoreInstant) {
+        self.last_now = self.last_now.max(now);
+    }
+}

@@ -1,0 +1,210 @@
+//! Swarm events: connections, listeners, identify and Kademlia.
+
+use libp2p::kad::{self, GetProvidersOk, QueryResult};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{PeerId, identify};
+use mesh_core::time::Instant as CoreInstant;
+use mesh_protocol::Event;
+
+use crate::{Engine, Output, is_loopback};
+
+pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Event>) {
+    match event {
+        SwarmEvent::Behaviour(Event::Identify(e)) => engine.on_identify(now, e),
+        SwarmEvent::Behaviour(Event::Kad(e)) => engine.on_kad(now, e),
+        SwarmEvent::Behaviour(Event::Blocks(e)) => engine.on_blocks(now, e),
+        SwarmEvent::Behaviour(_) => {}
+        SwarmEvent::NewListenAddr {
+            listener_id,
+            address,
+        } => {
+            tracing::info!(%address, "listening");
+            if engine.config.advertise_listen_addrs
+                && (engine.config.advertise_loopback || !is_loopback(&address))
+            {
+                engine.swarm.add_external_address(address.clone());
+            }
+            engine.outputs.push_back(Output::Listening {
+                listener: listener_id,
+                address,
+            });
+        }
+        SwarmEvent::ExpiredListenAddr { address, .. } => {
+            engine.swarm.remove_external_address(&address);
+        }
+        SwarmEvent::ListenerClosed {
+            listener_id,
+            addresses,
+            reason,
+        } => {
+            let reason = match reason {
+                Ok(()) => "closed".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            for address in &addresses {
+                engine.swarm.remove_external_address(address);
+            }
+            tracing::warn!(addr = ?addresses.first(), %reason, "listener closed");
+            engine.outputs.push_back(Output::ListenerFailed {
+                listener: listener_id,
+                address: addresses.first().cloned(),
+                reason,
+            });
+        }
+        SwarmEvent::ListenerError { listener_id, error } => {
+            tracing::warn!(%error, "listener error");
+            engine.outputs.push_back(Output::ListenerFailed {
+                listener: listener_id,
+                address: None,
+                reason: error.to_string(),
+            });
+        }
+        SwarmEvent::ConnectionEstablished {
+            peer_id, endpoint, ..
+        } => {
+            tracing::debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+            engine.dialling.remove(&peer_id);
+        }
+        SwarmEvent::ConnectionClosed {
+            peer_id,
+            num_established: 0,
+            ..
+        } => {
+            tracing::debug!(peer = %peer_id, "disconnected");
+            engine.outputs.push_back(Output::PeerUnusable {
+                peer: peer_id,
+                reason: "connection closed".to_owned(),
+            });
+            engine
+                .outputs
+                .push_back(Output::Disconnected { peer: peer_id });
+            engine.server.peer_gone(&peer_id);
+            if engine.mesh_peers.remove(&peer_id) {
+                engine.planner.handle_peer_disconnected(now, peer_id);
+            }
+        }
+        SwarmEvent::OutgoingConnectionError {
+            peer_id: Some(peer),
+            error,
+            ..
+        } => {
+            tracing::debug!(%peer, %error, "dial failed");
+            if !engine.swarm.is_connected(&peer) {
+                engine.outputs.push_back(Output::PeerUnusable {
+                    peer,
+                    reason: error.to_string(),
+                });
+                engine.outputs.push_back(Output::DialFailed {
+                    peer,
+                    reason: error.to_string(),
+                });
+                if engine.dialling.remove(&peer) {
+                    engine.planner.handle_peer_disconnected(now, peer);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Engine {
+    fn on_identify(&mut self, now: CoreInstant, event: identify::Event) {
+        let identify::Event::Received { peer_id, info, .. } = event else {
+            return;
+        };
+        if info.protocol_version != self.identify_version {
+            tracing::info!(peer = %peer_id, version = %info.protocol_version,
+                "peer belongs to another mesh; disconnecting");
+            self.outputs.push_back(Output::PeerUnusable {
+                peer: peer_id,
+                reason: format!(
+                    "peer speaks {}, not {}",
+                    info.protocol_version, self.identify_version
+                ),
+            });
+            let _ = self.swarm.disconnect_peer_id(peer_id);
+            return;
+        }
+        if info.protocols.contains(&self.kad_protocol) {
+            for addr in info.listen_addrs {
+                self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+            }
+        }
+        if info.protocols.contains(&self.blocks_protocol) {
+            if self.mesh_peers.insert(peer_id) {
+                self.planner.handle_peer_connected(now, peer_id);
+            }
+            self.outputs.push_back(Output::PeerReady { peer: peer_id });
+        } else {
+            if self.dialling.remove(&peer_id) {
+                // Dialled as a provider but cannot exchange blocks.
+                self.planner.handle_peer_disconnected(now, peer_id);
+            }
+            self.outputs.push_back(Output::PeerUnusable {
+                peer: peer_id,
+                reason: "peer does not speak the block exchange".to_owned(),
+            });
+        }
+    }
+
+    fn on_kad(&mut self, now: CoreInstant, event: kad::Event) {
+        let kad::Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = event
+        else {
+            tracing::trace!(?event, "kad");
+            return;
+        };
+        match result {
+            QueryResult::GetProviders(result) => {
+                let Some(&root) = self.provider_queries.get(&id) else {
+                    return;
+                };
+                let local = *self.swarm.local_peer_id();
+                let providers: Vec<PeerId> = match result {
+                    Ok(GetProvidersOk::FoundProviders { providers, .. }) => {
+                        providers.into_iter().filter(|p| *p != local).collect()
+                    }
+                    Ok(GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) => Vec::new(),
+                    Err(e) => {
+                        tracing::debug!(%root, error = %e, "provider lookup ended");
+                        Vec::new()
+                    }
+                };
+                if !providers.is_empty() {
+                    tracing::debug!(%root, ?providers, "providers found");
+                }
+                if step.last {
+                    self.provider_queries.remove(&id);
+                }
+                // Dials happen inside this call, while the query (which knows the providers'
+                // addresses) is still running.
+                self.planner
+                    .handle_providers(now, root, providers, step.last);
+                self.drain_planner();
+            }
+            QueryResult::StartProviding(result) => {
+                let Some(cid) = self.announce_queries.remove(&id) else {
+                    return;
+                };
+                let result = match result {
+                    Ok(_) => {
+                        tracing::info!(%cid, "announced");
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // The record is kept and republished; the next announcement may
+                        // reach more.
+                        tracing::warn!(%cid, error = %e, "announcement incomplete");
+                        Err(e.to_string())
+                    }
+                };
+                self.outputs.push_back(Output::Announced { cid, result });
+            }
+            QueryResult::Bootstrap(result) => {
+                tracing::debug!(?result, "DHT bootstrap step");
+            }
+            other => tracing::trace!(?other, "kad query"),
+        }
+    }
+}

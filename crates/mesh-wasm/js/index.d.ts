@@ -1,0 +1,235 @@
+// Types of the `mesh-loader` package (both entry points, `mesh-loader` and
+// `mesh-loader/bundler`, export the same API). Hand-written: the shim in mesh.js is plain JS,
+// and the option and stats shapes follow the Rust side (src/config.rs, src/report.rs).
+
+/** What `MeshError.kind` can be. */
+export type MeshErrorKind =
+  /** A bad option or manifest (names the option), or a CID/path that is neither. */
+  | 'config'
+  /** Bytes did not match their CID (the origin served other content): nothing was used. */
+  | 'integrity'
+  /** The origin failed: network error, HTTP error, truncated or oversized body. */
+  | 'origin'
+  /** No peer had the asset and there was no origin URL to fall back to. */
+  | 'unavailable'
+  /** A CID mesh cannot fetch (CIDv0, a codec other than raw or dag-pb, a hash other than sha2-256). */
+  | 'unsupported'
+  /** A site path that is not in the manifest. */
+  | 'not-found'
+  /** The fetch's AbortSignal fired (or the Response body was cancelled). */
+  | 'aborted'
+  /** The mesh was closed. */
+  | 'closed'
+  /** Too many calls queued at once; retry. */
+  | 'busy'
+  /** A bug: please report it. */
+  | 'internal';
+
+/** An error of the mesh. */
+export class MeshError extends Error {
+  constructor(kind: MeshErrorKind, message: string, options?: { cause?: unknown });
+  readonly name: 'MeshError';
+  readonly kind: MeshErrorKind;
+}
+
+/** A site manifest (what `mesh manifest DIR` writes, and mesh-origin serves at
+ * `/.well-known/mesh/manifest.json`). */
+export interface Manifest {
+  version: number;
+  /** Site path (`/img/logo.svg`) → asset. */
+  assets: Record<string, { cid: string; size: number; type: string; [key: string]: unknown }>;
+  [key: string]: unknown;
+}
+
+/** Options of `createMesh` and `configureMesh`. Unknown options are refused (`config` error). */
+export interface MeshOptions {
+  /** Bootstrap multiaddrs, each ending in `/p2p/<peer id>`; only `/ws`, `/wss` and
+   * `/webrtc-direct` addresses are dialled (others are dropped). */
+  bootstrap?: string[];
+  /** URL of a JSON array of bootstrap multiaddrs (a bootstrap node's `/addrs`), added to
+   * `bootstrap`. If it cannot be fetched the mesh still starts, without peers, and dispatches
+   * a `warning` event. */
+  bootstrapUrl?: string;
+  /** The deployment's namespace: only tabs with the same namespace share content. Default `default`. */
+  namespace?: string;
+  /** Milliseconds to wait for peers before the origin is asked too (0–10000). Default 200. */
+  fallbackMs?: number;
+  /** The tab's block-store budget in bytes (at least 1 MiB). Default 64 MiB. */
+  cacheBytes?: number;
+  /** Upload budget: bytes served to other tabs per minute; 0 serves nothing. Default 64 MiB. */
+  uploadBytesPerMinute?: number;
+  /** The site manifest: its URL (fetched at start; site paths resolve against it) or the
+   * object itself. Lets `mesh.fetch('/path')` work and gives responses their content type. */
+  manifest?: string | URL | Manifest;
+  /** When peer connections may open: `on` (default), `off` (origin only, still verified) or
+   * `after-consent` (off until `mesh.consent()`). */
+  p2p?: 'on' | 'off' | 'after-consent';
+  /** Base URL of assets named by CID alone: they are fetched from `<originBase>/<cid>`. */
+  originBase?: string;
+  /** Console log level of the node. Default `warn`. */
+  logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Interval of `stats` events in ms (0 disables). Default 1000. */
+  statsIntervalMs?: number;
+}
+
+/** Where the bytes of a response came from. */
+export type MeshSource = 'peer' | 'origin' | 'cache' | 'mixed';
+
+/** `mesh.stats()` and the detail of `stats` events. */
+export interface MeshStats {
+  /** Why the mesh runs degraded (plain origin fetches), or null. */
+  degraded: string | null;
+  /** This tab's peer id (null when degraded). */
+  peerId: string | null;
+  peers: {
+    /** All open peer connections. */
+    connected: number;
+    /** Connections to other mesh nodes (tabs, seeders). */
+    mesh: number;
+    /** Connections to bootstrap nodes. */
+    bootstrap: number;
+    /** Peers in the DHT routing table. */
+    routingTable: number;
+  };
+  /** Verified bytes handed to the page, by source. */
+  bytes: { peer: number; origin: number; cache: number };
+  /** Bytes of blocks this tab served to other peers. */
+  bytesServed: number;
+  /** Share of fetched bytes that came from peers (null before any fetch). */
+  offloadRatio: number | null;
+  /** Fetches that brought in the origin. */
+  fallbacks: number;
+  /** Median time to first verified byte by source, in ms (null: none yet). */
+  ttfbMs: { peer: number | null; origin: number | null; cache: number | null };
+  store: { usedBytes: number; budgetBytes: number; blocks: number; evictions: number; rejected: number };
+  serve: { blocksServed: number; bytesServed: number; overBudget: number; peerBusy: number; notHeld: number };
+  /** Blocks peers sent that did not match their CID (those peers are then ignored). */
+  corruptBlocksReceived: number;
+  /** Peer ids ignored for sending bad data. */
+  ignoredPeers: string[];
+  malformedRequests: number;
+  malformedResponses: number;
+  /** Whether a relay reservation is held (other tabs can reach this one). */
+  reachable: boolean;
+  /** `on`, `off` or `after-consent` (until consent is given). */
+  p2p: 'on' | 'off' | 'after-consent';
+}
+
+/** The summary of a completed fetch: the `fetch` event's detail and `response.mesh.summary`. */
+export interface FetchSummary {
+  cid: string;
+  source: MeshSource;
+  size: number;
+  bytesPeer: number;
+  bytesOrigin: number;
+  bytesCache: number;
+  /** Time to the first verified byte, in ms. */
+  ttfbMs: number | null;
+  elapsedMs: number;
+  /** Whether the origin was brought in. */
+  fellBack: boolean;
+  /** Verified bytes per peer id. */
+  peers: Record<string, number>;
+}
+
+/** The `fetch` event's detail when a fetch failed. */
+export interface FetchFailure {
+  cid: string | null;
+  error: { kind: MeshErrorKind; message: string };
+}
+
+/** The `peer` event's detail. */
+export interface PeerChange {
+  peer: string;
+  state: 'connected' | 'disconnected';
+  kind: 'bootstrap' | 'mesh';
+}
+
+export interface MeshEventMap {
+  stats: CustomEvent<MeshStats>;
+  peer: CustomEvent<PeerChange>;
+  fetch: CustomEvent<FetchSummary | FetchFailure>;
+  warning: CustomEvent<{ message: string }>;
+}
+
+export interface MeshFetchInit {
+  /** The origin URL of the asset, used if peers fall short (default: from the manifest or
+   * `originBase`). */
+  url?: string | URL;
+  /** Aborts the fetch: the promise, or the body being read, rejects with an `aborted` MeshError. */
+  signal?: AbortSignal;
+}
+
+/** A Response from `mesh.fetch`. Headers: `content-type` (from the manifest or the origin),
+ * `content-length` when known, `x-mesh-cid`, `x-mesh-source` (where the first bytes came
+ * from; `x-mesh-verified: false` marks a degraded-mode response, which was not verified). */
+export interface MeshResponse extends Response {
+  /** Absent in degraded mode. */
+  readonly mesh?: {
+    cid: string;
+    /** Resolves when the body has been read to the end; rejects with the body's error. */
+    summary: Promise<FetchSummary>;
+  };
+}
+
+/** What `attach()` did with one element. */
+export interface AttachResult {
+  element: Element;
+  cid: string;
+  source?: MeshSource;
+  error?: MeshError;
+}
+
+/** A running mesh node in this tab. */
+export class Mesh extends EventTarget {
+  private constructor();
+  /** Why the mesh runs degraded (plain origin fetches), or null. */
+  readonly degraded: string | null;
+  /** This tab's libp2p peer id (null when degraded). */
+  readonly peerId: string | null;
+  /** Fetches an asset by CID or site path. Resolves once the first verified bytes are in;
+   * the body streams the rest. */
+  fetch(cidOrPath: string, init?: MeshFetchInit): Promise<MeshResponse>;
+  /** The node's figures. */
+  stats(): Promise<MeshStats>;
+  /** Allows peer connections when created with `p2p: 'after-consent'`. */
+  consent(): void;
+  /** Loads `img`, `script`, `link`, `video`, `audio` and `source` elements with `data-cid`
+   * (and `data-src` / `data-href` as the origin URL) under `root`, now and as they are added.
+   * Each gets `data-mesh-source` (or `data-mesh-error`) and a `mesh-load` (or `mesh-error`)
+   * event. Resolves when the elements present now have loaded or failed. */
+  attach(root?: Document | Element): Promise<AttachResult[]>;
+  /** Stops the node: closes its connections, aborts its requests, stops `attach`. */
+  close(): Promise<void>;
+
+  addEventListener<K extends keyof MeshEventMap>(
+    type: K,
+    listener: (this: Mesh, ev: MeshEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof MeshEventMap>(
+    type: K,
+    listener: (this: Mesh, ev: MeshEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+/** Starts a mesh node in this tab. Rejects with a `config` MeshError for bad options; if the
+ * wasm module cannot load, resolves with a degraded mesh that fetches from the origin. */
+export function createMesh(options?: MeshOptions): Promise<Mesh>;
+
+/** Sets the options of the default mesh `meshFetch` uses; call before the first `meshFetch`. */
+export function configureMesh(options: MeshOptions): void;
+
+/** `mesh.fetch` on a default mesh, created on first use with the `configureMesh` options. */
+export function meshFetch(cidOrPath: string, init?: MeshFetchInit): Promise<MeshResponse>;

@@ -1,0 +1,427 @@
+// The JS face of mesh: createMesh, Mesh (an EventTarget), meshFetch, MeshError.
+//
+// A thin shim over the wasm module's MeshNode: it fetches what needs the page's network
+// before the node starts (bootstrapUrl, the manifest), turns fetch handles into streaming
+// Responses, wires AbortSignal, and loads data-cid elements. Every byte it hands out was
+// verified by the node; the only exception is the degraded mode (the wasm module failed to
+// start), where requests go to the origin as plain fetches, as the page would without mesh.
+
+/** An error of the mesh, with a `kind`: config, integrity, origin, unavailable, unsupported,
+ * not-found, aborted, closed, busy. */
+export class MeshError extends Error {
+  constructor(kind, message, options) {
+    super(message, options);
+    this.name = 'MeshError';
+    this.kind = kind;
+  }
+}
+
+const toMeshError = (e) => {
+  if (e instanceof MeshError) return e;
+  if (e && typeof e === 'object' && typeof e.kind === 'string') return new MeshError(e.kind, e.message);
+  return new MeshError('internal', String(e?.message ?? e), { cause: e });
+};
+
+const abortError = (signal) =>
+  new MeshError('aborted', 'the fetch was aborted', { cause: signal?.reason });
+
+/** Resolves with `promise`, or rejects with an `aborted` MeshError when `signal` fires first
+ * (calling `onAbort` then). */
+function raceAbort(promise, signal, onAbort) {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(abortError(signal));
+  }
+  return new Promise((resolve, reject) => {
+    const listener = () => {
+      onAbort();
+      reject(abortError(signal));
+    };
+    signal.addEventListener('abort', listener, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', listener); resolve(v); },
+      (e) => { signal.removeEventListener('abort', listener); reject(e); },
+    );
+  });
+}
+
+async function getJson(url, what) {
+  let res;
+  try {
+    res = await fetch(url, { mode: 'cors' });
+  } catch (e) {
+    throw new MeshError('config', `cannot fetch the ${what} at ${url}: ${e.message}`, { cause: e });
+  }
+  if (!res.ok) throw new MeshError('config', `the ${what} at ${url} answered HTTP ${res.status}`);
+  return res.text();
+}
+
+/** The figures of a mesh without a node (degraded): the shape of `stats()`, all zero. */
+const emptyStats = (degraded) => ({
+  degraded, peerId: null,
+  peers: { connected: 0, mesh: 0, bootstrap: 0, routingTable: 0 },
+  bytes: { peer: 0, origin: 0, cache: 0 }, bytesServed: 0, offloadRatio: null, fallbacks: 0,
+  ttfbMs: { peer: null, origin: null, cache: null },
+  store: { usedBytes: 0, budgetBytes: 0, blocks: 0, evictions: 0, rejected: 0 },
+  serve: { blocksServed: 0, bytesServed: 0, overBudget: 0, peerBusy: 0, notHeld: 0 },
+  corruptBlocksReceived: 0, ignoredPeers: [], malformedRequests: 0, malformedResponses: 0,
+  reachable: false, p2p: 'off',
+});
+
+/** The media type a blob must have for `el` to use it: scripts and style sheets are refused
+ * with the wrong one (the type of a CID the manifest does not list is unknown). */
+function blobTypeFor(el, type) {
+  if (el.tagName === 'SCRIPT' && !/javascript|ecmascript/.test(type)) return 'text/javascript';
+  if (el.tagName === 'LINK' && el.rel === 'stylesheet' && !type.startsWith('text/css')) return 'text/css';
+  return null;
+}
+
+/** Resolves once `el` fired `load`, rejects on `error` (call before setting its URL). */
+const loaded = (el) => new Promise((resolve, reject) => {
+  el.addEventListener('load', resolve, { once: true });
+  el.addEventListener('error', () => reject(new MeshError('internal', `the browser could not use the verified bytes of ${el.tagName.toLowerCase()}`)), { once: true });
+});
+
+/** The options createMesh knows. The node checks their values; unknown names are caught here,
+ * because the wasm side reads only the names it knows from the object (a typo such as
+ * `fallbackMS` would otherwise be ignored silently). */
+const OPTIONS = new Set(['bootstrap', 'bootstrapUrl', 'namespace', 'fallbackMs', 'cacheBytes',
+  'uploadBytesPerMinute', 'manifest', 'p2p', 'originBase', 'logLevel', 'statsIntervalMs']);
+
+const ATTACH_SELECTOR = 'img[data-cid], script[data-cid], link[data-cid], video[data-cid], audio[data-cid], source[data-cid]';
+
+/** A running mesh node in this tab. Create it with `createMesh`. */
+export class Mesh extends EventTarget {
+  #node = null;
+  #options;
+  #siteBase;
+  #manifest = null;
+  #degraded = null;
+  #observers = [];
+  #objectUrls = [];
+  #closed = false;
+
+  /** @internal */
+  constructor(options) {
+    super();
+    this.#options = { ...options };
+  }
+
+  /** Why the mesh runs degraded (plain origin fetches), or null. */
+  get degraded() { return this.#degraded; }
+
+  /** This tab's libp2p peer id (null when degraded). */
+  get peerId() { return this.#node ? this.#node.peerId : null; }
+
+  /** @internal */
+  async _start(loadWasm) {
+    for (const name of Object.keys(this.#options)) {
+      if (!OPTIONS.has(name)) {
+        throw new MeshError('config', `option \`${name}\`: unknown option (known: ${[...OPTIONS].join(', ')})`);
+      }
+    }
+    const { bootstrapUrl, manifest, ...rest } = this.#options;
+    const options = { ...rest };
+    let manifestJson;
+    this.#siteBase = globalThis.location?.href;
+    if (typeof manifest === 'string' || manifest instanceof URL) {
+      const url = new URL(manifest, globalThis.location?.href);
+      manifestJson = await getJson(url.href, 'manifest');
+      this.#siteBase = url.href;
+    } else if (manifest && typeof manifest === 'object') {
+      manifestJson = JSON.stringify(manifest);
+    }
+    if (manifestJson !== undefined) {
+      // Kept for the degraded mode, which has no node to look paths up in.
+      try { this.#manifest = JSON.parse(manifestJson); } catch { /* the node reports it */ }
+    }
+    if (bootstrapUrl) {
+      try {
+        const addrs = JSON.parse(await getJson(String(bootstrapUrl), 'bootstrap address list'));
+        if (!Array.isArray(addrs)) throw new MeshError('config', `${bootstrapUrl} did not return a JSON array`);
+        options.bootstrap = [...(options.bootstrap ?? []), ...addrs];
+      } catch (e) {
+        // No bootstrap reachable: the node still runs (origin, verified) and says so.
+        console.warn(`mesh: ${e.message}; continuing without it`);
+        this.dispatchEvent(new CustomEvent('warning', { detail: { message: e.message } }));
+      }
+    }
+    try {
+      await loadWasm();
+    } catch (e) {
+      this.#degraded = `the wasm module failed to load: ${e?.message ?? e}`;
+      console.warn(`mesh: ${this.#degraded}; assets load from the origin directly`);
+      return;
+    }
+    try {
+      this.#node = this._MeshNode.start(options, manifestJson, (type, detail) => {
+        this.dispatchEvent(new CustomEvent(type, { detail }));
+      });
+    } catch (e) {
+      const err = toMeshError(e);
+      if (err.kind === 'config') throw err;
+      this.#degraded = `the node failed to start: ${err.message}`;
+      console.warn(`mesh: ${this.#degraded}; assets load from the origin directly`);
+    }
+  }
+
+  /**
+   * Fetches an asset by CID or site path. Resolves with a streaming Response once the first
+   * verified bytes are in (or the asset is complete); rejects with a MeshError.
+   * `init.url` is the origin URL to fall back to; `init.signal` aborts.
+   */
+  async fetch(cidOrPath, init = {}) {
+    if (this.#closed) throw new MeshError('closed', 'the mesh is closed');
+    const { signal } = init;
+    if (signal?.aborted) throw abortError(signal);
+    if (!this.#node) return this.#plainFetch(cidOrPath, init);
+    let target;
+    try {
+      target = this.#node.resolve(String(cidOrPath));
+    } catch (e) {
+      throw toMeshError(e);
+    }
+    const url = init.url != null ? new URL(init.url, globalThis.location?.href).href
+      : target.url ?? (target.path && this.#siteBase ? new URL(target.path, this.#siteBase).href : undefined);
+    let handle;
+    try {
+      handle = this.#node.fetch(target.cid, url);
+    } catch (e) {
+      throw toMeshError(e);
+    }
+    const cancel = () => handle.cancel();
+    let first;
+    try {
+      first = await raceAbort(handle.next(), signal, cancel);
+    } catch (e) {
+      throw toMeshError(e);
+    }
+    const headers = new Headers({
+      'content-type': target.type ?? handle.contentType ?? 'application/octet-stream',
+      'x-mesh-source': first.done ? first.done.source : first.source,
+      'x-mesh-cid': target.cid,
+      'x-mesh-verified': 'true',
+    });
+    const size = target.size ?? first.done?.size;
+    if (size !== undefined) headers.set('content-length', String(size));
+    let settle;
+    const summary = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+    summary.catch(() => {}); // observed through the body; never an unhandled rejection
+    let onAbort;
+    let response;
+    const body = new ReadableStream({
+      start(controller) {
+        if (first.data) controller.enqueue(first.data);
+        if (first.done) {
+          controller.close();
+          settle.resolve(first.done);
+          return;
+        }
+        if (signal) {
+          onAbort = () => {
+            cancel();
+            const err = abortError(signal);
+            settle.reject(err);
+            try { controller.error(err); } catch { /* already closed */ }
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+      },
+      async pull(controller) {
+        try {
+          const next = await handle.next();
+          if (next.done) {
+            // The whole body's source (`mixed` if peers and the origin both contributed).
+            response.headers.set('x-mesh-source', next.done.source);
+            signal?.removeEventListener('abort', onAbort);
+            controller.close();
+            settle.resolve(next.done);
+          } else {
+            controller.enqueue(next.data);
+          }
+        } catch (e) {
+          const err = signal?.aborted ? abortError(signal) : toMeshError(e);
+          signal?.removeEventListener('abort', onAbort);
+          settle.reject(err);
+          try { controller.error(err); } catch { /* already errored by abort */ }
+        }
+      },
+      cancel() {
+        signal?.removeEventListener('abort', onAbort);
+        cancel();
+      },
+    }, { highWaterMark: 0 });
+    response = new Response(body, { status: 200, headers });
+    Object.defineProperty(response, 'mesh', { value: { cid: target.cid, summary } });
+    return response;
+  }
+
+  /** The origin URL of `cidOrPath` without a node: `init.url`, the manifest's path of a CID,
+   * the site path itself, or `originBase/cid`. */
+  #plainUrl(cidOrPath, init) {
+    const base = globalThis.location?.href;
+    if (init.url != null) return new URL(init.url, base).href;
+    const key = String(cidOrPath);
+    const path = key.startsWith('/') ? key
+      : Object.entries(this.#manifest?.assets ?? {}).find(([, a]) => a?.cid === key)?.[0];
+    if (path !== undefined && this.#siteBase) return new URL(path, this.#siteBase).href;
+    const { originBase } = this.#options;
+    if (originBase && !key.startsWith('/')) return `${String(originBase).replace(/\/?$/, '/')}${key}`;
+    return undefined;
+  }
+
+  async #plainFetch(cidOrPath, init) {
+    const url = this.#plainUrl(cidOrPath, init);
+    if (!url) throw new MeshError('unavailable', `the mesh is degraded (${this.#degraded}) and ${cidOrPath} has no origin URL`);
+    let res;
+    try {
+      res = await fetch(url, { signal: init.signal });
+    } catch (e) {
+      if (init.signal?.aborted) throw abortError(init.signal);
+      throw new MeshError('origin', `GET ${url}: ${e.message}`, { cause: e });
+    }
+    if (!res.ok) throw new MeshError('origin', `GET ${url}: HTTP ${res.status}`);
+    const headers = new Headers(res.headers);
+    // The body is already decoded: its encoded length and encoding no longer apply.
+    if (headers.has('content-encoding')) {
+      headers.delete('content-encoding');
+      headers.delete('content-length');
+    }
+    headers.set('x-mesh-source', 'origin');
+    headers.set('x-mesh-verified', 'false');
+    return new Response(res.body, { status: 200, headers });
+  }
+
+  /** The node's figures: peers, bytes by source, bytes served, offload ratio, TTFB. */
+  async stats() {
+    if (this.#closed) throw new MeshError('closed', 'the mesh is closed');
+    if (!this.#node) return emptyStats(this.#degraded);
+    try {
+      return { degraded: null, ...(await this.#node.stats()) };
+    } catch (e) {
+      throw toMeshError(e);
+    }
+  }
+
+  /** Allows peer connections when created with `p2p: 'after-consent'`. */
+  consent() {
+    this.#node?.consent();
+  }
+
+  /**
+   * Loads `<img|script|link|video|audio|source data-cid>` under `root` through the mesh, now
+   * and as they are added. Each element gets `data-mesh-source` and a `mesh-load` or
+   * `mesh-error` event. Resolves when the elements present now have loaded or failed.
+   */
+  attach(root = globalThis.document) {
+    const load = (el) => this.#loadElement(el);
+    const present = [...root.querySelectorAll(ATTACH_SELECTOR)].map(load);
+    if (typeof MutationObserver !== 'undefined') {
+      const observer = new MutationObserver((records) => {
+        for (const r of records) {
+          for (const n of r.addedNodes) {
+            if (n.nodeType !== 1) continue;
+            if (n.matches(ATTACH_SELECTOR)) load(n);
+            n.querySelectorAll?.(ATTACH_SELECTOR).forEach(load);
+          }
+        }
+      });
+      observer.observe(root.documentElement ?? root, { childList: true, subtree: true });
+      this.#observers.push(observer);
+    }
+    return Promise.all(present);
+  }
+
+  async #loadElement(el) {
+    if (el.dataset.meshState) return;
+    el.dataset.meshState = 'loading';
+    const cid = el.dataset.cid;
+    const url = el.dataset.src ?? el.dataset.href;
+    try {
+      const res = await this.fetch(cid, url ? { url: new URL(url, globalThis.location?.href).href } : {});
+      let blob = await res.blob();
+      const type = blobTypeFor(el, blob.type);
+      if (type) blob = new Blob([blob], { type });
+      const objectUrl = URL.createObjectURL(blob);
+      this.#objectUrls.push(objectUrl);
+      const source = res.headers.get('x-mesh-source');
+      if (el.tagName === 'SCRIPT') {
+        // A script element that was already inserted never runs a src set later: replace it.
+        const script = document.createElement('script');
+        for (const { name, value } of el.attributes) script.setAttribute(name, value);
+        script.dataset.meshState = 'loaded';
+        script.dataset.meshSource = source;
+        const ran = new Promise((resolve, reject) => { script.onload = resolve; script.onerror = reject; });
+        script.src = objectUrl;
+        el.replaceWith(script);
+        await ran;
+        script.dispatchEvent(new CustomEvent('mesh-load', { detail: { cid, source } }));
+        return { element: script, cid, source };
+      }
+      // Style sheets and images are waited for (they are usable then); media load lazily.
+      const ready = el.tagName === 'LINK' || (el.tagName === 'IMG' && el.loading !== 'lazy') ? loaded(el) : null;
+      if (el.tagName === 'LINK') el.href = objectUrl;
+      else el.src = objectUrl;
+      await ready;
+      el.dataset.meshState = 'loaded';
+      el.dataset.meshSource = source;
+      el.dispatchEvent(new CustomEvent('mesh-load', { detail: { cid, source } }));
+      return { element: el, cid, source };
+    } catch (e) {
+      const error = toMeshError(e);
+      el.dataset.meshState = 'error';
+      el.dataset.meshError = error.kind;
+      el.dispatchEvent(new CustomEvent('mesh-error', { detail: { cid, error } }));
+      return { element: el, cid, error };
+    }
+  }
+
+  /** Stops the node: closes its connections, aborts its requests, stops attach(). */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#observers.forEach((o) => o.disconnect());
+    this.#objectUrls.forEach((u) => URL.revokeObjectURL(u));
+    const node = this.#node;
+    this.#node = null;
+    if (!node) return;
+    await node.close();
+    try {
+      node.free();
+    } catch {
+      // A call still borrows it (a stats() in flight): the garbage collector frees it later.
+    }
+  }
+}
+
+/** @internal Builds createMesh/meshFetch for one way of loading the wasm module. */
+export function makeApi(MeshNode, loadWasm) {
+  let defaultOptions = {};
+  let defaultMesh = null;
+
+  async function createMesh(options = {}) {
+    const mesh = new Mesh(options);
+    mesh._MeshNode = MeshNode;
+    await mesh._start(loadWasm);
+    return mesh;
+  }
+
+  /** Sets the options of the default instance `meshFetch` uses (before its first call). */
+  function configureMesh(options) {
+    if (defaultMesh) throw new MeshError('config', 'configureMesh must be called before the first meshFetch');
+    defaultOptions = { ...options };
+  }
+
+  /** `mesh.fetch` on a default instance created on first use. */
+  async function meshFetch(cid, init) {
+    if (!defaultMesh) {
+      defaultMesh = createMesh(defaultOptions);
+      // A failed start is not cached: the next call tries again.
+      defaultMesh.catch(() => { defaultMesh = null; });
+    }
+    return (await defaultMesh).fetch(cid, init);
+  }
+
+  return { createMesh, configureMesh, meshFetch };
+}

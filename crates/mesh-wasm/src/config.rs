@@ -1,0 +1,378 @@
+//! The options `createMesh` accepts, checked before anything starts.
+//!
+//! The JS shim hands the page's options object over as-is (after fetching `bootstrapUrl` and
+//! the manifest, which need the network); everything is validated here so a typo fails
+//! `createMesh` with a `config` error naming the option, rather than a silent default.
+
+use std::time::Duration;
+
+use mesh_core::fetch::Config as PlannerConfig;
+use mesh_core::manifest::Manifest;
+use mesh_protocol::Namespace;
+use mesh_protocol::blocks::ServeConfig;
+use serde::Deserialize;
+
+/// Default block-store budget of a tab: enough for a site's assets, small next to a tab's
+/// usual memory. Pages with large media raise it with `cacheBytes`.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
+/// Default upload budget: 64 MiB per minute per tab, so serving peers never competes
+/// noticeably with the page's own traffic on a typical connection.
+pub const DEFAULT_UPLOAD_BYTES_PER_MINUTE: u64 = 64 << 20;
+
+/// Smallest cache a tab may be given: one largest block (1 MiB), or nothing could be kept.
+pub const MIN_CACHE_BYTES: u64 = 1 << 20;
+
+/// Longest fallback deadline accepted. Beyond it the promise "never slower than without mesh"
+/// would be broken by configuration.
+pub const MAX_FALLBACK_MS: u64 = 10_000;
+
+/// When the node may open peer connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum P2pMode {
+    /// From the start.
+    #[default]
+    On,
+    /// Never: every asset comes from the origin (still verified) or the cache.
+    Off,
+    /// Only after `mesh.consent()`; until then as `Off`.
+    AfterConsent,
+}
+
+/// The options object, as the page writes it (camelCase keys).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawOptions {
+    /// Bootstrap multiaddrs, each ending in `/p2p/<peer id>`.
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
+    /// The deployment namespace (default `default`).
+    pub namespace: Option<String>,
+    /// Origin fallback deadline in ms (default 200).
+    pub fallback_ms: Option<f64>,
+    /// Block-store budget in bytes.
+    pub cache_bytes: Option<f64>,
+    /// Upload budget in bytes per minute; 0 serves nothing.
+    pub upload_bytes_per_minute: Option<f64>,
+    /// `on`, `off` or `after-consent`.
+    pub p2p: Option<P2pMode>,
+    /// Base URL for assets named by CID only: `<originBase>/<cid>`.
+    pub origin_base: Option<String>,
+    /// Console log level: `error`, `warn` (default), `info`, `debug`, `trace`.
+    pub log_level: Option<String>,
+    /// How often a `stats` event is sent, in ms (default 1000; 0 disables).
+    pub stats_interval_ms: Option<f64>,
+    /// STUN/TURN servers for tab-to-tab WebRTC, as `RTCIceServer`s; `[]` for host candidates
+    /// only. Default: the public STUN servers js-libp2p uses.
+    pub ice_servers: Option<Vec<RawIceServer>>,
+    /// Read by the JS shim (the manifest, fetched or given); never reaches here as such.
+    #[serde(default, skip_deserializing)]
+    pub manifest: (),
+    /// Read by the JS shim (`bootstrap` is filled from it).
+    #[serde(default, skip_deserializing)]
+    pub bootstrap_url: (),
+}
+
+/// One `RTCIceServer`: `{urls, username?, credential?}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIceServer {
+    /// One URL or several.
+    pub urls: OneOrMany,
+    /// TURN user name.
+    pub username: Option<String>,
+    /// TURN credential.
+    pub credential: Option<String>,
+}
+
+/// A string or a list of strings, as `RTCIceServer.urls` accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+/// A bad option: which one and why.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("option `{option}`: {reason}")]
+pub struct ConfigError {
+    /// The option's name as the page writes it.
+    pub option: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn bad(option: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        option,
+        reason: reason.into(),
+    }
+}
+
+/// Checked settings of a browser node.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bootstrap addresses (validated multiaddr text ending in `/p2p/...`).
+    pub bootstrap: Vec<String>,
+    /// The namespace.
+    pub namespace: Namespace,
+    /// The planner's settings.
+    pub planner: PlannerConfig,
+    /// The store budget.
+    pub cache_bytes: u64,
+    /// The block server's settings.
+    pub serve: ServeConfig,
+    /// When peers may be used.
+    pub p2p: P2pMode,
+    /// Base URL for CID-only fetches (always ends in `/`).
+    pub origin_base: Option<String>,
+    /// The site manifest, if any.
+    pub manifest: Option<Manifest>,
+    /// Log level.
+    pub log_level: tracing::Level,
+    /// Stats event interval; `None` for none.
+    pub stats_interval: Option<Duration>,
+    /// The tab-to-tab transport's settings.
+    pub webrtc: mesh_webrtc::Config,
+}
+
+fn whole(option: &'static str, value: f64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    if !value.is_finite() || value.fract() != 0.0 || value < 0.0 {
+        return Err(bad(
+            option,
+            format!("{value} is not a whole number of at least 0"),
+        ));
+    }
+    // Checked against `max` before the cast, so the cast cannot saturate silently.
+    if value > max as f64 || (value as u64) < min {
+        return Err(bad(option, format!("{value} is outside {min}..={max}")));
+    }
+    Ok(value as u64)
+}
+
+impl Settings {
+    /// Checks `raw` (and the manifest JSON the shim fetched, if any).
+    pub fn from_raw(raw: RawOptions, manifest_json: Option<&str>) -> Result<Self, ConfigError> {
+        let namespace = match raw.namespace.as_deref() {
+            None => Namespace::default(),
+            Some(ns) => Namespace::new(ns).map_err(|e| bad("namespace", e.to_string()))?,
+        };
+        // A bootstrap node's /addrs lists its TCP address too: addresses a browser cannot
+        // dial are dropped, as long as one it can dial remains.
+        let mut bootstrap = Vec::new();
+        for addr in &raw.bootstrap {
+            if check_bootstrap_addr(addr).map_err(|reason| bad("bootstrap", reason))? {
+                bootstrap.push(addr.clone());
+            }
+        }
+        if bootstrap.is_empty() && !raw.bootstrap.is_empty() {
+            return Err(bad(
+                "bootstrap",
+                format!(
+                    "none of {:?} is reachable from a browser (needs /ws, /wss or /webrtc-direct)",
+                    raw.bootstrap
+                ),
+            ));
+        }
+        let fallback_ms = match raw.fallback_ms {
+            None => 200,
+            Some(ms) => whole("fallbackMs", ms, 0, MAX_FALLBACK_MS)?,
+        };
+        let cache_bytes = match raw.cache_bytes {
+            None => DEFAULT_CACHE_BYTES,
+            Some(b) => whole("cacheBytes", b, MIN_CACHE_BYTES, 1 << 40)?,
+        };
+        let upload = match raw.upload_bytes_per_minute {
+            None => DEFAULT_UPLOAD_BYTES_PER_MINUTE,
+            Some(b) => whole("uploadBytesPerMinute", b, 0, 1 << 40)?,
+        };
+        let stats_interval = match raw.stats_interval_ms {
+            None => Some(Duration::from_secs(1)),
+            Some(ms) => match whole("statsIntervalMs", ms, 0, 3_600_000)? {
+                0 => None,
+                ms => Some(Duration::from_millis(ms.max(50))),
+            },
+        };
+        let log_level = match raw.log_level.as_deref().unwrap_or("warn") {
+            "error" => tracing::Level::ERROR,
+            "warn" => tracing::Level::WARN,
+            "info" => tracing::Level::INFO,
+            "debug" => tracing::Level::DEBUG,
+            "trace" => tracing::Level::TRACE,
+            other => {
+                return Err(bad(
+                    "logLevel",
+                    format!("{other:?} is not one of error, warn, info, debug, trace"),
+                ));
+            }
+        };
+        let origin_base = match raw.origin_base {
+            None => None,
+            Some(base) if base.starts_with("http://") || base.starts_with("https://") => {
+                Some(if base.ends_with('/') {
+                    base
+                } else {
+                    format!("{base}/")
+                })
+            }
+            Some(base) => return Err(bad("originBase", format!("{base:?} is not an http(s) URL"))),
+        };
+        let webrtc = match raw.ice_servers {
+            None => mesh_webrtc::Config::new(),
+            Some(servers) => {
+                let mut ice = Vec::new();
+                for server in servers {
+                    let urls = match server.urls {
+                        OneOrMany::One(u) => vec![u],
+                        OneOrMany::Many(us) => us,
+                    };
+                    if urls.is_empty() {
+                        return Err(bad("iceServers", "a server without urls"));
+                    }
+                    for url in &urls {
+                        if !["stun:", "stuns:", "turn:", "turns:"].iter().any(|p| url.starts_with(p)) {
+                            return Err(bad("iceServers", format!("{url:?} is not a stun: or turn: URL")));
+                        }
+                    }
+                    ice.push(mesh_webrtc::IceServer {
+                        urls,
+                        username: server.username,
+                        credential: server.credential,
+                    });
+                }
+                mesh_webrtc::Config::new().with_ice_servers(ice)
+            }
+        };
+        let manifest = manifest_json
+            .map(Manifest::from_json)
+            .transpose()
+            .map_err(|e| bad("manifest", e.to_string()))?;
+        Ok(Self {
+            bootstrap,
+            namespace,
+            planner: PlannerConfig::new().with_fallback_after(Duration::from_millis(fallback_ms)),
+            cache_bytes,
+            serve: ServeConfig::new().with_upload_budget(Some(upload)),
+            p2p: raw.p2p.unwrap_or_default(),
+            origin_base,
+            manifest,
+            log_level,
+            stats_interval,
+            webrtc,
+        })
+    }
+}
+
+/// Checks that a bootstrap address is a multiaddr ending in `/p2p/<id>`; `Ok(false)` if a
+/// browser cannot dial it (plain TCP, QUIC).
+fn check_bootstrap_addr(addr: &str) -> Result<bool, String> {
+    let parsed: libp2p_types::Multiaddr = addr
+        .parse()
+        .map_err(|e| format!("{addr:?} is not a multiaddr: {e}"))?;
+    match parsed.iter().last() {
+        Some(libp2p_types::Protocol::P2p(_)) => {}
+        _ => return Err(format!("{addr} must end in /p2p/<peer id>")),
+    }
+    let browser_dialable = parsed.iter().any(|p| {
+        matches!(
+            p,
+            libp2p_types::Protocol::Ws(_)
+                | libp2p_types::Protocol::Wss(_)
+                | libp2p_types::Protocol::WebRTCDirect
+        )
+    });
+    Ok(browser_dialable)
+}
+
+/// The multiaddr types, from whichever libp2p build this target has.
+mod libp2p_types {
+    pub(crate) use mesh_protocol::libp2p::{Multiaddr, multiaddr::Protocol};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOOT: &str =
+        "/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+
+    fn raw(json: &str) -> Result<RawOptions, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn defaults() -> Result<(), Box<dyn std::error::Error>> {
+        let s = Settings::from_raw(raw("{}")?, None)?;
+        assert_eq!(s.planner.fallback_after, Duration::from_millis(200));
+        assert_eq!(s.cache_bytes, DEFAULT_CACHE_BYTES);
+        assert_eq!(s.p2p, P2pMode::On);
+        assert_eq!(s.stats_interval, Some(Duration::from_secs(1)));
+        Ok(())
+    }
+
+    #[test]
+    fn accepts_a_full_config() -> Result<(), Box<dyn std::error::Error>> {
+        let json = format!(
+            r#"{{"bootstrap":["{BOOT}"],"namespace":"shop","fallbackMs":150,"cacheBytes":2097152,
+               "uploadBytesPerMinute":0,"p2p":"after-consent","originBase":"http://127.0.0.1:8080/cid",
+               "logLevel":"debug","statsIntervalMs":0,
+               "iceServers":[{{"urls":"stun:127.0.0.1:3478"}},{{"urls":["turn:t:3478"],"username":"u","credential":"c"}}]}}"#
+        );
+        let s = Settings::from_raw(raw(&json)?, None)?;
+        assert_eq!(s.planner.fallback_after, Duration::from_millis(150));
+        assert_eq!(s.p2p, P2pMode::AfterConsent);
+        assert_eq!(s.origin_base.as_deref(), Some("http://127.0.0.1:8080/cid/"));
+        assert_eq!(s.serve.upload_bytes_per_minute, Some(0));
+        assert_eq!(s.stats_interval, None);
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_options_are_refused() {
+        assert!(raw(r#"{"fallbackMS":100}"#).is_err());
+    }
+
+    #[test]
+    fn bad_values_name_their_option() -> Result<(), Box<dyn std::error::Error>> {
+        let cases = [
+            (r#"{"fallbackMs":-1}"#, "fallbackMs"),
+            (r#"{"fallbackMs":1.5}"#, "fallbackMs"),
+            (r#"{"fallbackMs":60000}"#, "fallbackMs"),
+            (r#"{"cacheBytes":10}"#, "cacheBytes"),
+            (r#"{"namespace":"no spaces"}"#, "namespace"),
+            (r#"{"bootstrap":["not an addr"]}"#, "bootstrap"),
+            (r#"{"bootstrap":["/ip4/127.0.0.1/tcp/1/ws"]}"#, "bootstrap"),
+            (r#"{"logLevel":"loud"}"#, "logLevel"),
+            (r#"{"originBase":"ftp://x"}"#, "originBase"),
+            (r#"{"iceServers":[{"urls":"http://x"}]}"#, "iceServers"),
+            (r#"{"iceServers":[{"urls":[]}]}"#, "iceServers"),
+        ];
+        for (json, option) in cases {
+            let err = Settings::from_raw(raw(json)?, None).err();
+            assert_eq!(err.map(|e| e.option), Some(option), "{json}");
+        }
+        let tcp_only = format!(r#"{{"bootstrap":["{}"]}}"#, BOOT.replace("/ws", ""));
+        let err = Settings::from_raw(raw(&tcp_only)?, None).err();
+        assert!(err.is_some_and(|e| e.reason.contains("browser")));
+        // Beside a dialable address, a TCP one is dropped, not an error.
+        let mixed = format!(
+            r#"{{"bootstrap":["{}","{BOOT}"]}}"#,
+            BOOT.replace("/ws", "")
+        );
+        let s = Settings::from_raw(raw(&mixed)?, None)?;
+        assert_eq!(s.bootstrap, vec![BOOT.to_owned()]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_manifest_is_a_config_error() -> Result<(), Box<dyn std::error::Error>> {
+        let err =
+            Settings::from_raw(raw("{}")?, Some("{\"version\":1,\"assets\":{\"x\":1}}")).err();
+        assert_eq!(err.map(|e| e.option), Some("manifest"));
+        Ok(())
+    }
+}

@@ -1,0 +1,433 @@
+//! The browser node in headless Chromium against real servers: a bootstrap node, an HTTP
+//! origin, a native seeder and a frozen provider, started by `scripts/test-servers.sh`
+//! (run through `scripts/test-browser.sh`). Ports are fixed at build time (see that script).
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Function, Object, Reflect, Uint8Array};
+use mesh_wasm::{FetchHandle, MeshNode};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const ORIGIN: &str = match option_env!("MESH_TEST_ORIGIN") {
+    Some(v) => v,
+    None => "http://127.0.0.1:47811",
+};
+const BOOTSTRAP_HTTP: &str = match option_env!("MESH_TEST_BOOTSTRAP_HTTP") {
+    Some(v) => v,
+    None => "http://127.0.0.1:47813",
+};
+
+type TestResult = Result<(), JsValue>;
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn path(obj: &JsValue, keys: &[&str]) -> JsValue {
+    keys.iter().fold(obj.clone(), |o, k| get(&o, k))
+}
+
+async fn http_text(url: &str) -> Result<String, JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let res: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await?
+        .dyn_into()?;
+    if !res.ok() {
+        return Err(format!("GET {url}: HTTP {}", res.status()).into());
+    }
+    JsFuture::from(res.text()?)
+        .await?
+        .as_string()
+        .ok_or_else(|| "not text".into())
+}
+
+async fn http_bytes(url: &str) -> Result<Vec<u8>, JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let res: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await?
+        .dyn_into()?;
+    let buf = JsFuture::from(res.array_buffer()?).await?;
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
+/// A timer for polling the servers' state; never used to order events.
+async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// The fixture site's manifest, served by the origin.
+async fn manifest() -> Result<String, JsValue> {
+    http_text(&format!("{ORIGIN}/.well-known/mesh/manifest.json")).await
+}
+
+async fn bootstrap_addrs() -> Result<JsValue, JsValue> {
+    js_sys::JSON::parse(&http_text(&format!("{BOOTSTRAP_HTTP}/addrs")).await?)
+}
+
+/// Options for a node: the bootstrap node's addresses, a 1 s stats interval off.
+async fn options(extra: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
+    let o = Object::new();
+    Reflect::set(&o, &"bootstrap".into(), &bootstrap_addrs().await?)?;
+    Reflect::set(&o, &"statsIntervalMs".into(), &0.into())?;
+    Reflect::set(&o, &"originBase".into(), &format!("{ORIGIN}/").into())?;
+    // Loopback only: host candidates, no STUN.
+    Reflect::set(&o, &"iceServers".into(), &js_sys::Array::new())?;
+    for (k, v) in extra {
+        Reflect::set(&o, &(*k).into(), v)?;
+    }
+    Ok(o.into())
+}
+
+fn no_events() -> Function {
+    Function::new_no_args("")
+}
+
+async fn start(extra: &[(&str, JsValue)]) -> Result<MeshNode, JsValue> {
+    grant_media_access().await?;
+    MeshNode::start(options(extra).await?, Some(manifest().await?), no_events())
+}
+
+/// Chromium gathers a loopback ICE candidate only for a page with camera and microphone
+/// access (shared/NOTES.md); webdriver.json's flags grant it with fake devices, no prompt.
+async fn grant_media_access() -> TestResult {
+    let window = web_sys::window().ok_or("no window")?;
+    let devices = window.navigator().media_devices()?;
+    let constraints = web_sys::MediaStreamConstraints::new();
+    constraints.set_audio(&true.into());
+    constraints.set_video(&true.into());
+    JsFuture::from(devices.get_user_media_with_constraints(&constraints)?).await?;
+    Ok(())
+}
+
+async fn stats(node: &MeshNode) -> Result<JsValue, JsValue> {
+    node.stats().await
+}
+
+/// Polls the node's stats until `ok` holds, for up to `secs` seconds.
+async fn wait_for(
+    node: &MeshNode,
+    secs: u32,
+    what: &str,
+    ok: impl Fn(&JsValue) -> bool,
+) -> Result<JsValue, JsValue> {
+    for _ in 0..secs * 20 {
+        let s = stats(node).await?;
+        if ok(&s) {
+            return Ok(s);
+        }
+        sleep(50).await;
+    }
+    Err(format!(
+        "timed out waiting for {what}: {:?}",
+        js_sys::JSON::stringify(&stats(node).await?)
+    )
+    .into())
+}
+
+async fn wait_connected(node: &MeshNode) -> Result<JsValue, JsValue> {
+    wait_for(
+        node,
+        15,
+        "a bootstrap connection and a relay reservation",
+        |s| {
+            path(s, &["peers", "bootstrap"]).as_f64() == Some(1.0)
+                && get(s, "reachable").as_bool() == Some(true)
+        },
+    )
+    .await
+}
+
+/// Reads a fetch to the end: (bytes, summary, first chunk's source).
+async fn read_all(handle: &FetchHandle) -> Result<(Vec<u8>, JsValue, String), JsValue> {
+    let mut bytes = Vec::new();
+    let mut first_source = None;
+    loop {
+        let next = JsFuture::from(handle.next()).await?;
+        let done = get(&next, "done");
+        if !done.is_undefined() {
+            let source = first_source
+                .unwrap_or_else(|| get(&done, "source").as_string().unwrap_or_default());
+            return Ok((bytes, done, source));
+        }
+        let offset = get(&next, "offset").as_f64().ok_or("no offset")? as usize;
+        if offset != bytes.len() {
+            return Err(format!("chunk at {offset}, expected {}", bytes.len()).into());
+        }
+        first_source.get_or_insert_with(|| get(&next, "source").as_string().unwrap_or_default());
+        bytes.extend(Uint8Array::new(&get(&next, "data")).to_vec());
+    }
+}
+
+async fn fixture(name: &str) -> Result<Vec<u8>, JsValue> {
+    http_bytes(&format!("{ORIGIN}/{name}")).await
+}
+
+fn resolve_cid(node: &MeshNode, p: &str) -> Result<String, JsValue> {
+    get(&node.resolve(p)?, "cid")
+        .as_string()
+        .ok_or_else(|| "no cid".into())
+}
+
+fn url(name: &str) -> Option<String> {
+    Some(format!("{ORIGIN}/{name}"))
+}
+
+#[wasm_bindgen_test]
+async fn connects_to_the_bootstrap_node_and_holds_a_relay_reservation() -> TestResult {
+    let node = start(&[]).await?;
+    let s = wait_connected(&node).await?;
+    assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("on"));
+    assert!(path(&s, &["peers", "routingTable"]).as_f64() >= Some(1.0));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn fetches_from_a_peer_found_in_the_dht() -> TestResult {
+    // A cold WebSocket dial of the seeder takes longer than 200 ms here (~400 ms): with the
+    // default deadline the origin would rightly win. A long deadline shows the peer path.
+    let node = start(&[("fallbackMs", 5000.into())]).await?;
+    wait_connected(&node).await?;
+    for name in ["peer.bin", "peer-small.txt"] {
+        let cid = resolve_cid(&node, &format!("/{name}"))?;
+        let handle = node.fetch(&cid, url(name))?;
+        let (bytes, done, _) = read_all(&handle).await?;
+        assert_eq!(bytes, fixture(name).await?, "{name}");
+        assert_eq!(
+            get(&done, "source").as_string().as_deref(),
+            Some("peer"),
+            "{name}"
+        );
+        assert_eq!(get(&done, "bytesOrigin").as_f64(), Some(0.0), "{name}");
+    }
+    let s = stats(&node).await?;
+    assert!(path(&s, &["peers", "mesh"]).as_f64() >= Some(1.0));
+    assert!(path(&s, &["bytes", "peer"]).as_f64() >= Some(1_305_000.0));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn goes_to_the_origin_at_once_when_nobody_provides() -> TestResult {
+    let node = start(&[]).await?;
+    wait_connected(&node).await?;
+    let cid = resolve_cid(&node, "/origin-only.txt")?;
+    let handle = node.fetch(&cid, url("origin-only.txt"))?;
+    let (bytes, done, _) = read_all(&handle).await?;
+    assert_eq!(bytes, fixture("origin-only.txt").await?);
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    // The DHT answered "nobody" quickly: no reason to wait for the deadline.
+    let ttfb = get(&done, "ttfbMs").as_f64().ok_or("no ttfb")?;
+    assert!(ttfb < 200.0, "ttfb {ttfb} ms");
+    assert_eq!(handle.content_type().as_deref(), Some("text/plain"));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn falls_back_at_the_deadline_when_the_provider_is_dead() -> TestResult {
+    // The stalled provider's record is in the DHT but it never answers: the origin request
+    // must start at the deadline, not when the dial finally times out.
+    let node = start(&[("fallbackMs", 200.into())]).await?;
+    wait_connected(&node).await?;
+    let cid = resolve_cid(&node, "/stalled.bin")?;
+    let handle = node.fetch(&cid, url("stalled.bin"))?;
+    let (bytes, done, _) = read_all(&handle).await?;
+    assert_eq!(bytes, fixture("stalled.bin").await?);
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    assert_eq!(get(&done, "fellBack").as_bool(), Some(true));
+    let ttfb = get(&done, "ttfbMs").as_f64().ok_or("no ttfb")?;
+    assert!(
+        ttfb >= 200.0,
+        "origin asked before the deadline: ttfb {ttfb} ms"
+    );
+    // Generous: a loopback origin answers in milliseconds once asked.
+    assert!(
+        ttfb < 2000.0,
+        "origin asked long after the deadline: ttfb {ttfb} ms"
+    );
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn refuses_origin_bytes_that_do_not_match_the_cid() -> TestResult {
+    let node = start(&[("p2p", "off".into())]).await?;
+    let cid = resolve_cid(&node, "/origin-only.txt")?;
+    // The origin URL serves other bytes: a tampered CDN.
+    let handle = node.fetch(&cid, url("other.bin"))?;
+    let error = match read_all(&handle).await {
+        Ok(_) => return Err("tampered bytes were accepted".into()),
+        Err(e) => e,
+    };
+    assert_eq!(
+        get(&error, "kind").as_string().as_deref(),
+        Some("integrity"),
+        "{error:?}"
+    );
+    let s = stats(&node).await?;
+    assert_eq!(path(&s, &["bytes", "origin"]).as_f64(), Some(0.0));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn a_cancelled_fetch_reports_aborted() -> TestResult {
+    let node = start(&[("p2p", "off".into())]).await?;
+    let cid = resolve_cid(&node, "/cache-0.bin")?;
+    let handle = node.fetch(&cid, url("cache-0.bin"))?;
+    handle.cancel();
+    let error = match read_all(&handle).await {
+        Ok(_) => return Err("a cancelled fetch completed".into()),
+        Err(e) => e,
+    };
+    assert_eq!(get(&error, "kind").as_string().as_deref(), Some("aborted"));
+    // The node is still fine afterwards.
+    let (bytes, _, _) = read_all(&node.fetch(&cid, url("cache-0.bin"))?).await?;
+    assert_eq!(bytes.len(), 600_000);
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn p2p_off_opens_no_connection_and_still_verifies() -> TestResult {
+    let node = start(&[("p2p", "off".into())]).await?;
+    let cid = resolve_cid(&node, "/peer-small.txt")?;
+    let (bytes, done, _) = read_all(&node.fetch(&cid, url("peer-small.txt"))?).await?;
+    assert_eq!(bytes, fixture("peer-small.txt").await?);
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    let s = stats(&node).await?;
+    assert_eq!(path(&s, &["peers", "connected"]).as_f64(), Some(0.0));
+    assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("off"));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn after_consent_joins_only_once_consent_is_given() -> TestResult {
+    let node = start(&[("p2p", "after-consent".into())]).await?;
+    sleep(300).await;
+    let s = stats(&node).await?;
+    assert_eq!(path(&s, &["peers", "connected"]).as_f64(), Some(0.0));
+    assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("after-consent"));
+    node.consent()?;
+    let s = wait_connected(&node).await?;
+    assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("on"));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn the_cache_stays_within_its_budget_and_serves_hits() -> TestResult {
+    let budget = 1u32 << 20;
+    let node = start(&[("p2p", "off".into()), ("cacheBytes", budget.into())]).await?;
+    for i in 0..4 {
+        let name = format!("cache-{i}.bin");
+        let cid = resolve_cid(&node, &format!("/{name}"))?;
+        let (bytes, _, _) = read_all(&node.fetch(&cid, url(&name))?).await?;
+        assert_eq!(bytes, fixture(&name).await?);
+        let s = stats(&node).await?;
+        let used = path(&s, &["store", "usedBytes"])
+            .as_f64()
+            .ok_or("no usedBytes")?;
+        assert!(
+            used <= f64::from(budget),
+            "store holds {used} bytes, budget {budget}"
+        );
+    }
+    let s = stats(&node).await?;
+    assert!(path(&s, &["store", "evictions"]).as_f64() >= Some(1.0));
+    // The last asset is still held: a second fetch is a cache hit, with no origin URL at all.
+    let cid = resolve_cid(&node, "/cache-3.bin")?;
+    let (bytes, done, _) = read_all(&node.fetch(&cid, None)?).await?;
+    assert_eq!(bytes.len(), 600_000);
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("cache"));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn bad_options_are_config_errors() -> TestResult {
+    let o = Object::new();
+    Reflect::set(&o, &"fallbackMs".into(), &(-5).into())?;
+    let error = match MeshNode::start(o.into(), None, no_events()) {
+        Ok(_) => return Err("a negative fallbackMs was accepted".into()),
+        Err(e) => e,
+    };
+    assert_eq!(get(&error, "kind").as_string().as_deref(), Some("config"));
+    let message = get(&error, "message").as_string().unwrap_or_default();
+    assert!(message.contains("fallbackMs"), "{message}");
+    let error = match MeshNode::start(JsValue::UNDEFINED, Some("{not json".into()), no_events()) {
+        Ok(_) => return Err("a broken manifest was accepted".into()),
+        Err(e) => e,
+    };
+    assert_eq!(get(&error, "kind").as_string().as_deref(), Some("config"));
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn announces_what_it_fetched_so_another_tab_finds_it() -> TestResult {
+    // Tab A loads an asset from the origin and announces it; tab B, with no origin URL at
+    // all, finds A in the DHT, dials it over /webrtc (signaling through A's relay
+    // reservation) and gets the asset from it.
+    let a = start(&[]).await?;
+    wait_connected(&a).await?;
+    let cid = resolve_cid(&a, "/origin-only.txt")?;
+    let (bytes, done, _) = read_all(&a.fetch(&cid, url("origin-only.txt"))?).await?;
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    let b = start(&[("fallbackMs", 5000.into())]).await?;
+    wait_connected(&b).await?;
+    // A's announcement may still be on its way: B retries until the DHT knows A.
+    let mut last_error = JsValue::NULL;
+    for _ in 0..40 {
+        match read_all(&b.fetch(&cid, None)?).await {
+            Ok((got, done, _)) => {
+                assert_eq!(got, bytes);
+                assert_eq!(get(&done, "source").as_string().as_deref(), Some("peer"));
+                let peers = js_sys::Object::keys(&get(&done, "peers").dyn_into()?);
+                assert_eq!(peers.get(0).as_string(), Some(a.peer_id()));
+                a.close().await?;
+                b.close().await?;
+                return Ok(());
+            }
+            Err(e) => last_error = e,
+        }
+        sleep(100).await;
+    }
+    Err(format!("tab B never found tab A's copy: {last_error:?}").into())
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_with_no_upload_budget_serves_nothing() -> TestResult {
+    // Tab A holds upload.txt (from the origin) but may upload nothing; tab B, with no origin
+    // URL, asks A and is refused, so its fetch fails instead of taking A's bandwidth.
+    let a = start(&[("uploadBytesPerMinute", 0.into())]).await?;
+    wait_connected(&a).await?;
+    let cid = resolve_cid(&a, "/upload.txt")?;
+    read_all(&a.fetch(&cid, url("upload.txt"))?).await?;
+    let b = start(&[("fallbackMs", 1000.into())]).await?;
+    wait_connected(&b).await?;
+    for _ in 0..40 {
+        if read_all(&b.fetch(&cid, None)?).await.is_ok() {
+            return Err("tab A served a block with an upload budget of 0".into());
+        }
+        let refused = path(&stats(&a).await?, &["serve", "overBudget"]).as_f64();
+        if refused >= Some(1.0) {
+            let served = path(&stats(&a).await?, &["serve", "bytesServed"]).as_f64();
+            assert_eq!(served, Some(0.0));
+            a.close().await?;
+            b.close().await?;
+            return Ok(());
+        }
+        sleep(100).await;
+    }
+    Err("tab B never asked tab A".into())
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the npm package `mesh-loader` (the browser node and its JS shim) into
+# crates/mesh-wasm/pkg/, prints its size, and packs it:
+#
+#   crates/mesh-wasm/pkg/                 the package (gitignored)
+#     index.js, bundler.js, mesh.js       entry points and the shim (from crates/mesh-wasm/js/)
+#     index.d.ts, package.json, README.md (from crates/mesh-wasm/js/)
+#     web/      wasm-pack --target web      (default entry: browsers, Vite, Rollup, esbuild)
+#     bundler/  wasm-pack --target bundler  (`mesh-loader/bundler`: webpack asyncWebAssembly)
+#   crates/mesh-wasm/pkg/mesh-loader-<version>.tgz   `npm pack` of it, what the examples install
+#
+# The wasm is built with the `wasm-release` cargo profile (size over speed) and shrunk by
+# wasm-opt from npm's binaryen (tests/browser's devDependencies; Debian's wasm-opt is too old).
+# Idempotent: wasm-pack runs only when the compiled wasm changed (the cargo build before it is a
+# no-op when nothing did), the tarball is repacked only when the package's content changed; a
+# warm run takes seconds. MESH_NPM_FORCE=1 rebuilds anyway.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+exec </dev/null
+
+CRATE=crates/mesh-wasm
+PKG=$CRATE/pkg
+JS=$CRATE/js
+TOOLS=tests/browser
+PROFILE=wasm-release
+STAGE=$CARGO_TARGET_DIR/npm-stage
+RAW_WASM=$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/mesh_wasm.wasm
+# The issue's budget for what a page downloads: the wasm plus the JS, gzipped.
+GOAL_KIB=300
+
+for tool in node npm wasm-pack wasm-bindgen gzip sha256sum; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (scripts/setup.sh installs it)"
+done
+# wasm-bindgen's CLI must be the version of the wasm-bindgen crate in Cargo.lock.
+locked_bindgen=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+have_bindgen=$(wasm-bindgen --version | awk '{print $2}')
+[ "$locked_bindgen" = "$have_bindgen" ] ||
+  die "wasm-bindgen $have_bindgen is installed, Cargo.lock has $locked_bindgen: cargo install wasm-bindgen-cli --version $locked_bindgen --locked"
+
+npm_ci_if_stale "$TOOLS"
+export PATH="$MESH_ROOT/$TOOLS/node_modules/.bin:$PATH"
+opt_version=$(wasm-opt --version | grep -o '[0-9]\+' | head -n 1)
+[ "${opt_version:-0}" -ge 120 ] || die "wasm-opt $opt_version is too old (need >= 120): npm ci --prefix $TOOLS"
+
+version=$(node -p "require('./$JS/package.json').version")
+crate_version=$(cargo metadata --no-deps --format-version 1 --locked |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).packages.find(p=>p.name==="mesh-wasm").version))')
+[ "$version" = "$crate_version" ] ||
+  die "$JS/package.json has version $version but the mesh-wasm crate is $crate_version: make them equal"
+TARBALL=$PKG/mesh-loader-$version.tgz
+
+# What wasm-pack would build first; a no-op when nothing changed, and its output tells whether
+# the rest must run.
+say "cargo build -p mesh-wasm --profile $PROFILE --target wasm32-unknown-unknown"
+cargo build --locked --lib -p mesh-wasm --profile "$PROFILE" --target wasm32-unknown-unknown
+[ -f "$RAW_WASM" ] || die "cargo did not produce $RAW_WASM"
+
+# The wasm-pack builds (with wasm-opt, the slow part) depend on the compiled wasm only; the
+# package is then assembled from them and js/, and packed only when its content changed.
+wasm_key=$(
+  {
+    sha256sum "$RAW_WASM" "$CRATE/Cargo.toml" "${BASH_SOURCE[0]}" | awk '{print $1}'
+    echo "wasm-bindgen $have_bindgen, wasm-opt $opt_version, wasm-pack $(wasm-pack --version)"
+  } | sha256sum | awk '{print $1}'
+)
+if [ -z "${MESH_NPM_FORCE:-}" ] && [ "$(cat "$STAGE/.wasm-key" 2>/dev/null)" = "$wasm_key" ]; then
+  say "wasm-pack builds: up to date"
+else
+  rm -rf "$STAGE"
+  for target in web bundler; do
+    say "wasm-pack build --target $target (then wasm-opt)"
+    # --mode no-install: use the tools on PATH, never try to download any.
+    run wasm-pack --log-level warn build "$CRATE" --profile "$PROFILE" --target "$target" \
+      --mode no-install --out-name mesh_wasm --out-dir "$STAGE/$target" --no-pack --no-gitignore
+  done
+  [ ! -d "$STAGE/web/snippets" ] && [ ! -d "$STAGE/bundler/snippets" ] ||
+    die "wasm-bindgen wrote snippets/: add them to $JS/package.json's files and to this script"
+  echo "$wasm_key" >"$STAGE/.wasm-key"
+fi
+
+NEW=$STAGE/pkg.new
+rm -rf "$NEW"
+mkdir -p "$NEW/web" "$NEW/bundler"
+cp "$JS"/index.js "$JS"/bundler.js "$JS"/mesh.js "$JS"/index.d.ts "$JS"/package.json "$JS"/README.md "$NEW/"
+cp "$STAGE"/web/mesh_wasm.js "$STAGE"/web/mesh_wasm.d.ts "$STAGE"/web/mesh_wasm_bg.wasm \
+  "$STAGE"/web/mesh_wasm_bg.wasm.d.ts "$NEW/web/"
+cp "$STAGE"/bundler/mesh_wasm.js "$STAGE"/bundler/mesh_wasm.d.ts "$STAGE"/bundler/mesh_wasm_bg.js \
+  "$STAGE"/bundler/mesh_wasm_bg.wasm "$STAGE"/bundler/mesh_wasm_bg.wasm.d.ts "$NEW/bundler/"
+pkg_key=$(cd "$NEW" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | awk '{print $1}')
+if [ -z "${MESH_NPM_FORCE:-}" ] && [ -f "$TARBALL" ] && [ "$(cat "$PKG/.build-key" 2>/dev/null)" = "$pkg_key" ]; then
+  rm -rf "$NEW"
+  say "$PKG: up to date"
+else
+  rm -rf "$PKG"
+  mv "$NEW" "$PKG"
+  say "npm pack"
+  (cd "$PKG" && npm pack --silent --pack-destination . >/dev/null)
+  [ -f "$TARBALL" ] || die "npm pack did not write $TARBALL"
+  echo "$pkg_key" >"$PKG/.build-key"
+fi
+
+# What a page using the default entry downloads: the wasm and four JS files.
+say "size of mesh-loader $version (gzip -9), goal: wasm + JS <= $GOAL_KIB KiB"
+total_raw=0
+total_gz=0
+printf '  %-26s %10s %10s\n' file bytes gzipped
+for f in web/mesh_wasm_bg.wasm web/mesh_wasm.js index.js mesh.js; do
+  raw=$(stat -c %s "$PKG/$f")
+  gz=$(gzip -9c "$PKG/$f" | wc -c)
+  total_raw=$((total_raw + raw))
+  total_gz=$((total_gz + gz))
+  printf '  %-26s %10d %10d\n' "$f" "$raw" "$gz"
+done
+printf '  %-26s %10d %10d  (%d KiB gzipped: %s)\n' total "$total_raw" "$total_gz" $(((total_gz + 1023) / 1024)) \
+  "$([ "$total_gz" -le $((GOAL_KIB * 1024)) ] && echo "within the goal" || echo "OVER the $GOAL_KIB KiB goal")"
+printf '  %-26s %10d\n' "$(basename "$TARBALL")" "$(stat -c %s "$TARBALL")"
+say "package: $PKG, tarball: $TARBALL"

@@ -1,0 +1,454 @@
+// The npm package end to end, as a user gets it: the examples installed from the `npm pack`
+// tarball and built (plain HTML copied as files, the Vite app bundled), served by mesh-origin,
+// loaded in headless Chromium, talking to the real test servers of scripts/test-servers.sh (an
+// origin with fixture files, a bootstrap node, a native seeder). Run by scripts/test-npm.sh:
+//
+//   scripts/test-servers.sh node --test tests/browser/package.test.mjs
+//
+// Needs MESH_TEST_ORIGIN, MESH_TEST_BOOTSTRAP_HTTP and MESH_TEST_FIXTURES (set by
+// test-servers.sh), the examples built (examples/*/dist) and mesh-origin in
+// $CARGO_TARGET_DIR/debug. Chromium: $CHROMIUM, default /usr/bin/chromium.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const need = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run this under scripts/test-servers.sh (scripts/test-npm.sh does)`);
+  return value;
+};
+const ORIGIN = need('MESH_TEST_ORIGIN');
+const BOOTSTRAP = `${need('MESH_TEST_BOOTSTRAP_HTTP')}/addrs`;
+const FIXTURES = need('MESH_TEST_FIXTURES');
+const MANIFEST = `${ORIGIN}/.well-known/mesh/manifest.json`;
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'mesh-target');
+const MESH_ORIGIN = join(TARGET, 'debug', 'mesh-origin');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+// Flags that keep Chromium quiet on a machine without internet (shared/NOTES.md).
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+const fixture = (name) => readFileSync(join(FIXTURES, name));
+const manifest = JSON.parse(await (await fetch(MANIFEST)).text());
+const cidOf = (path) => {
+  const entry = manifest.assets[path];
+  assert.ok(entry, `${path} is not in the test origin's manifest`);
+  return entry.cid;
+};
+
+const children = [];
+/** Starts mesh-origin serving `root` on a free port; resolves with its base URL. */
+function serve(root) {
+  const child = spawn(MESH_ORIGIN, ['--root', root, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`mesh-origin --root ${root} exited with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^listening (http:\/\/\S+?)\/?$/.exec(line);
+      if (m) resolve(m[1]);
+    });
+  });
+}
+
+let browser;
+let plainUrl;
+let viteUrl;
+let degradedUrl;
+let degradedRoot;
+
+before(async () => {
+  // The degraded page: the plain example with its .wasm missing (the server answers 404).
+  degradedRoot = mkdtempSync(join(tmpdir(), 'mesh-degraded-'));
+  cpSync(join(ROOT, 'examples/plain-html/dist'), degradedRoot, { recursive: true });
+  rmSync(join(degradedRoot, 'mesh-loader/web/mesh_wasm_bg.wasm'));
+  [plainUrl, viteUrl, degradedUrl] = await Promise.all([
+    serve(join(ROOT, 'examples/plain-html/dist')),
+    serve(join(ROOT, 'examples/vite-app/dist')),
+    serve(degradedRoot),
+  ]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const child of children) child.kill();
+  if (degradedRoot) rmSync(degradedRoot, { recursive: true, force: true });
+});
+
+/** Opens `url` in a fresh context; the page's console goes to ours, prefixed. */
+async function open(url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('console', (m) => console.log(`  [page ${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
+  await page.goto(url);
+  return page;
+}
+
+/** Waits until the example page's own mesh has started (or failed to). */
+async function ready(page) {
+  await page.waitForFunction(() => document.body.dataset.meshReady, null, { timeout: 30_000 });
+  return page.evaluate(() => ({
+    ready: document.body.dataset.meshReady,
+    status: document.getElementById('status').textContent,
+  }));
+}
+
+// In-page helpers, installed once per page: `window.t` holds the package and small tools.
+async function install(page) {
+  await page.evaluate(async () => {
+    const api = await import('./mesh-loader/index.js');
+    const hex = async (buf) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))]
+      .map((b) => b.toString(16).padStart(2, '0')).join('');
+    // Polls `mesh.stats()` until `ok` holds (bounded): waiting for a state, not for time.
+    const waitFor = async (mesh, ok, what) => {
+      for (let i = 0; i < 300; i++) {
+        const s = await mesh.stats();
+        if (ok(s)) return s;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await mesh.stats())}`);
+    };
+    const error = (e) => ({ name: e?.name, kind: e?.kind, message: e?.message, isMeshError: e instanceof api.MeshError });
+    window.t = { api, hex, waitFor, error, meshes: {} };
+  });
+}
+
+describe('plain-html example (package served as files)', () => {
+  let page;
+  before(async () => {
+    page = await open(`${plainUrl}/index.html?bootstrap=${encodeURIComponent(BOOTSTRAP)}`);
+    await install(page);
+  });
+  after(async () => page?.context().close());
+
+  test('attach(document) loads the link, img and script named by data-cid, verified', async () => {
+    const state = await ready(page);
+    assert.equal(state.ready, 'true', state.status);
+    assert.match(state.status, /^running as 12D3Koo/);
+    const r = await page.evaluate(() => {
+      const link = document.querySelector('link[data-cid]');
+      const img = document.querySelector('img[data-cid]');
+      const script = document.querySelector('script[data-cid]');
+      return {
+        link: link.dataset.meshSource, img: img.dataset.meshSource, script: script?.dataset.meshSource,
+        imgWidth: img.naturalWidth, imgSrc: img.src,
+        ran: window.meshHelloRan, hello: document.getElementById('hello').textContent,
+        h1Color: getComputedStyle(document.querySelector('h1')).color,
+      };
+    });
+    for (const el of ['link', 'img', 'script']) assert.ok(['peer', 'origin', 'cache', 'mixed'].includes(r[el]), `${el}: ${r[el]}`);
+    assert.ok(r.imgWidth > 0, 'the image decoded');
+    assert.match(r.imgSrc, /^blob:/);
+    assert.equal(r.ran, 1, 'hello.js ran exactly once');
+    assert.match(r.hello, /hello\.js ran/);
+    assert.equal(r.h1Color, 'rgb(0, 128, 128)', 'style.css applied');
+  });
+
+  test('attach() also loads elements added later, and reports a bad CID', async () => {
+    const r = await page.evaluate(async () => {
+      const added = document.createElement('img');
+      added.dataset.cid = document.querySelector('img[data-cid]').dataset.cid;
+      added.dataset.src = 'assets/logo.svg';
+      const bad = document.createElement('img');
+      bad.dataset.cid = 'not-a-cid';
+      const events = Promise.all([
+        new Promise((resolve) => added.addEventListener('mesh-load', (e) => resolve(e.detail.source), { once: true })),
+        new Promise((resolve) => bad.addEventListener('mesh-error', (e) => resolve(e.detail.error.kind), { once: true })),
+      ]);
+      document.body.append(added, bad);
+      const [source, kind] = await events;
+      return { source, kind, attr: added.dataset.meshSource, badAttr: bad.dataset.meshError };
+    });
+    assert.ok(['peer', 'origin', 'cache'].includes(r.source), r.source);
+    assert.equal(r.attr, r.source);
+    assert.equal(r.kind, 'not-found');
+    assert.equal(r.badAttr, 'not-found');
+  });
+
+  test('mesh.fetch(path) is a Response with the fixture bytes, x-mesh-source and the manifest type; events and stats', async () => {
+    const r = await page.evaluate(async ({ BOOTSTRAP, MANIFEST }) => {
+      const events = { stats: 0, peer: [], fetch: [] };
+      // A long deadline lets the peer path win over a cold WebSocket dial of the seeder.
+      const mesh = await t.api.createMesh({ bootstrapUrl: BOOTSTRAP, manifest: MANIFEST, fallbackMs: 5000, statsIntervalMs: 100 });
+      t.meshes.main = mesh;
+      mesh.addEventListener('stats', () => events.stats++);
+      mesh.addEventListener('peer', (e) => events.peer.push(e.detail));
+      mesh.addEventListener('fetch', (e) => events.fetch.push(e.detail));
+      await t.waitFor(mesh, (s) => s.peers.bootstrap === 1 && s.reachable, 'a bootstrap connection');
+      const res = await mesh.fetch('/peer-small.txt');
+      const out = {
+        isResponse: res instanceof Response,
+        status: res.status,
+        source: res.headers.get('x-mesh-source'),
+        type: res.headers.get('content-type'),
+        length: res.headers.get('content-length'),
+        cid: res.headers.get('x-mesh-cid'),
+        verified: res.headers.get('x-mesh-verified'),
+        sha: await t.hex(await res.arrayBuffer()),
+        sourceAtEnd: res.headers.get('x-mesh-source'),
+        summary: await res.mesh.summary,
+      };
+      await t.waitFor(mesh, () => events.fetch.length >= 1 && events.stats >= 2, 'fetch and stats events');
+      out.events = { stats: events.stats, peer: events.peer, fetch: events.fetch };
+      out.stats = await mesh.stats();
+      out.peerId = mesh.peerId;
+      return out;
+    }, { BOOTSTRAP, MANIFEST });
+    assert.equal(r.isResponse, true);
+    assert.equal(r.status, 200);
+    assert.equal(r.sha, sha256(fixture('peer-small.txt')));
+    // KNOWN BUG (Rust side, reported): mesh-engine drains the planner's actions before its
+    // events, so a block's Deliver reaches mesh-wasm's driver before its Received, and the
+    // first chunk is labelled `cache` (no source seen yet). Tighten to 'peer' once fixed.
+    assert.ok(['peer', 'cache'].includes(r.source), r.source);
+    assert.equal(r.sourceAtEnd, 'peer', 'x-mesh-source once the body is read');
+    assert.equal(r.type, manifest.assets['/peer-small.txt'].type);
+    assert.equal(r.length, '5000');
+    assert.equal(r.cid, cidOf('/peer-small.txt'));
+    assert.equal(r.verified, 'true');
+    assert.equal(r.summary.cid, r.cid);
+    assert.equal(r.summary.size, 5000);
+    assert.equal(r.summary.bytesOrigin, 0);
+    assert.equal(r.summary.source, 'peer');
+
+    // Events: the bootstrap connection, the seeder, the completed fetch, periodic stats.
+    assert.ok(r.events.peer.some((p) => p.kind === 'bootstrap' && p.state === 'connected'), JSON.stringify(r.events.peer));
+    assert.ok(r.events.peer.some((p) => p.kind === 'mesh' && p.state === 'connected'), JSON.stringify(r.events.peer));
+    const done = r.events.fetch.find((f) => f.cid === r.cid);
+    assert.ok(done, JSON.stringify(r.events.fetch));
+    assert.equal(done.source, 'peer');
+    assert.ok(r.events.stats >= 2);
+
+    // The stats object's shape.
+    const s = r.stats;
+    assert.equal(s.degraded, null);
+    assert.equal(s.peerId, r.peerId);
+    for (const k of ['connected', 'mesh', 'bootstrap', 'routingTable']) assert.equal(typeof s.peers[k], 'number', k);
+    assert.equal(s.peers.bootstrap, 1);
+    assert.ok(s.peers.mesh >= 1);
+    assert.ok(s.bytes.peer >= 5000);
+    assert.deepEqual(Object.keys(s.bytes).sort(), ['cache', 'origin', 'peer']);
+    assert.deepEqual(Object.keys(s.ttfbMs).sort(), ['cache', 'origin', 'peer']);
+    assert.equal(typeof s.ttfbMs.peer, 'number');
+    assert.equal(typeof s.offloadRatio, 'number');
+    for (const k of ['usedBytes', 'budgetBytes', 'blocks', 'evictions', 'rejected']) assert.equal(typeof s.store[k], 'number', k);
+    for (const k of ['blocksServed', 'bytesServed', 'overBudget', 'peerBusy', 'notHeld']) assert.equal(typeof s.serve[k], 'number', k);
+    assert.equal(typeof s.bytesServed, 'number');
+    assert.equal(typeof s.fallbacks, 'number');
+    assert.equal(s.reachable, true);
+    assert.equal(s.p2p, 'on');
+    assert.ok(Array.isArray(s.ignoredPeers));
+  });
+
+  test('a multi-block file streams in several chunks through res.body', async () => {
+    const r = await page.evaluate(async () => {
+      const mesh = t.meshes.main;
+      const res = await mesh.fetch('/peer.bin');
+      const sourceAtStart = res.headers.get('x-mesh-source');
+      const reader = res.body.getReader();
+      const chunks = [];
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+      }
+      const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const c of chunks) { all.set(c, at); at += c.length; }
+      return {
+        chunks: chunks.length, size: all.length, sha: await t.hex(all), sourceAtStart,
+        sourceAtEnd: res.headers.get('x-mesh-source'), summary: await res.mesh.summary,
+      };
+    });
+    assert.equal(r.size, 1_300_000);
+    assert.equal(r.sha, sha256(fixture('peer.bin')));
+    assert.ok(r.chunks >= 2, `${r.chunks} chunk(s)`);
+    assert.equal(r.sourceAtEnd, r.summary.source);
+    assert.equal(r.summary.size, 1_300_000);
+  });
+
+  test('an AbortSignal aborts a fetch before and during the body: MeshError kind aborted', async () => {
+    const r = await page.evaluate(async () => {
+      const mesh = t.meshes.main;
+      const out = {};
+      // Already aborted.
+      try {
+        await mesh.fetch('/cache-0.bin', { signal: AbortSignal.abort() });
+        out.pre = 'resolved';
+      } catch (e) { out.pre = t.error(e); }
+      // Aborted while waiting for the first bytes.
+      const early = new AbortController();
+      const pending = mesh.fetch('/cache-1.bin', { signal: early.signal });
+      early.abort();
+      try {
+        await pending;
+        out.early = 'resolved';
+      } catch (e) { out.early = t.error(e); }
+      // Aborted while the body is read.
+      const late = new AbortController();
+      const res = await mesh.fetch('/cache-2.bin', { signal: late.signal });
+      const reader = res.body.getReader();
+      const first = await reader.read();
+      out.firstChunk = first.value?.length ?? 0;
+      late.abort();
+      try {
+        for (;;) {
+          const { done } = await reader.read();
+          if (done) { out.late = 'completed'; break; }
+        }
+      } catch (e) { out.late = t.error(e); }
+      // The mesh still works afterwards.
+      const again = await mesh.fetch('/cache-2.bin');
+      out.after = (await again.arrayBuffer()).byteLength;
+      return out;
+    });
+    for (const k of ['pre', 'early', 'late']) {
+      assert.equal(r[k].kind, 'aborted', `${k}: ${JSON.stringify(r[k])}`);
+      assert.equal(r[k].isMeshError, true, k);
+    }
+    assert.ok(r.firstChunk > 0 && r.firstChunk < 600_000, `first chunk ${r.firstChunk}`);
+    assert.equal(r.after, 600_000);
+  });
+
+  test('bytes that do not match the CID are refused: MeshError kind integrity, no Response', async () => {
+    const cid = cidOf('/origin-only.txt');
+    const r = await page.evaluate(async ({ cid, url }) => {
+      const mesh = await t.api.createMesh({ p2p: 'off', statsIntervalMs: 0 });
+      let outcome;
+      try {
+        const res = await mesh.fetch(cid, { url });
+        outcome = { resolved: true, bytes: (await res.arrayBuffer()).byteLength };
+      } catch (e) { outcome = t.error(e); }
+      const stats = await mesh.stats();
+      await mesh.close();
+      return { outcome, originBytes: stats.bytes.origin };
+    }, { cid, url: `${ORIGIN}/other.bin` });
+    assert.equal(r.outcome.resolved, undefined, `tampered bytes were handed out: ${JSON.stringify(r.outcome)}`);
+    assert.equal(r.outcome.kind, 'integrity', JSON.stringify(r.outcome));
+    assert.equal(r.outcome.isMeshError, true);
+    assert.equal(r.originBytes, 0);
+  });
+
+  test('bad options reject createMesh with a config error naming the option', async () => {
+    const [typo, bad] = await page.evaluate(async () => Promise.all([{ fallbackMS: 100 }, { fallbackMs: -5 }]
+      .map((o) => t.api.createMesh(o).then(() => 'resolved', t.error))));
+    assert.equal(typo.kind, 'config', JSON.stringify(typo));
+    assert.match(typo.message, /fallbackMS/);
+    assert.equal(typo.isMeshError, true);
+    assert.equal(bad.kind, 'config', JSON.stringify(bad));
+    assert.match(bad.message, /fallbackMs/);
+  });
+
+  test('meshFetch uses a default mesh set up by configureMesh', async () => {
+    const r = await page.evaluate(async (MANIFEST) => {
+      t.api.configureMesh({ manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0 });
+      const res = await t.api.meshFetch('/origin-only.txt');
+      const sha = await t.hex(await res.arrayBuffer());
+      return { source: res.headers.get('x-mesh-source'), sha };
+    }, MANIFEST);
+    assert.equal(r.sha, sha256(fixture('origin-only.txt')));
+    assert.equal(r.source, 'origin');
+  });
+
+  test('close() stops the mesh: later calls reject with kind closed', async () => {
+    const r = await page.evaluate(async () => {
+      const mesh = t.meshes.main;
+      await mesh.close();
+      await mesh.close(); // twice is fine
+      const out = {};
+      try { await mesh.fetch('/peer-small.txt'); out.fetch = 'resolved'; } catch (e) { out.fetch = t.error(e); }
+      try { await mesh.stats(); out.stats = 'resolved'; } catch (e) { out.stats = t.error(e); }
+      return out;
+    });
+    assert.equal(r.fetch.kind, 'closed', JSON.stringify(r.fetch));
+    assert.equal(r.stats.kind, 'closed', JSON.stringify(r.stats));
+  });
+});
+
+describe('degraded mode (the .wasm answers 404)', () => {
+  let page;
+  before(async () => {
+    page = await open(`${degradedUrl}/index.html?bootstrap=${encodeURIComponent(BOOTSTRAP)}`);
+    await install(page);
+  });
+  after(async () => page?.context().close());
+
+  test('the page still loads its data-cid elements from the origin', async () => {
+    const state = await ready(page);
+    assert.equal(state.ready, 'true', state.status);
+    assert.match(state.status, /^degraded: the wasm module failed to load/);
+    const r = await page.evaluate(() => ({
+      img: document.querySelector('img[data-cid]').dataset.meshSource,
+      imgWidth: document.querySelector('img[data-cid]').naturalWidth,
+      ran: window.meshHelloRan,
+      h1Color: getComputedStyle(document.querySelector('h1')).color,
+    }));
+    assert.equal(r.img, 'origin');
+    assert.ok(r.imgWidth > 0);
+    assert.equal(r.ran, 1);
+    assert.equal(r.h1Color, 'rgb(0, 128, 128)');
+  });
+
+  test('mesh.fetch returns the origin bytes, marked x-mesh-verified: false', async () => {
+    const cid = cidOf('/origin-only.txt');
+    const r = await page.evaluate(async ({ BOOTSTRAP, MANIFEST, cid }) => {
+      const mesh = await t.api.createMesh({ bootstrapUrl: BOOTSTRAP, manifest: MANIFEST });
+      const res = await mesh.fetch('/peer-small.txt');
+      const byCid = await mesh.fetch(cid);
+      const out = {
+        degraded: mesh.degraded,
+        peerId: mesh.peerId,
+        source: res.headers.get('x-mesh-source'),
+        verified: res.headers.get('x-mesh-verified'),
+        sha: await t.hex(await res.arrayBuffer()),
+        byCidSha: await t.hex(await byCid.arrayBuffer()),
+        stats: await mesh.stats(),
+      };
+      await mesh.close();
+      return out;
+    }, { BOOTSTRAP, MANIFEST, cid });
+    assert.match(r.degraded, /wasm module failed to load/);
+    assert.equal(r.peerId, null);
+    assert.equal(r.source, 'origin');
+    assert.equal(r.verified, 'false');
+    assert.equal(r.sha, sha256(fixture('peer-small.txt')));
+    assert.equal(r.byCidSha, sha256(fixture('origin-only.txt')), 'a CID maps to its manifest path');
+    assert.equal(r.stats.degraded, r.degraded);
+    assert.equal(r.stats.peers.connected, 0);
+  });
+});
+
+describe('vite-app example (bundled by vite build)', () => {
+  test('the built app loads the wasm asset and fetches a verified asset', async () => {
+    const query = new URLSearchParams({ bootstrap: BOOTSTRAP, manifest: MANIFEST, asset: '/peer-small.txt' });
+    const page = await open(`${viteUrl}/?${query}`);
+    try {
+      await page.waitForFunction(() => document.getElementById('status').textContent !== 'starting…', null, { timeout: 30_000 });
+      const r = await page.evaluate(() => Object.fromEntries(['status', 'source', 'type', 'size', 'sha256']
+        .map((id) => [id, document.getElementById(id).textContent])));
+      assert.equal(r.status, 'done');
+      assert.equal(r.sha256, sha256(fixture('peer-small.txt')));
+      assert.equal(r.size, '5000');
+      assert.equal(r.type, manifest.assets['/peer-small.txt'].type);
+      assert.ok(['peer', 'origin'].includes(r.source), r.source);
+      // The wasm came from the bundle's assets, not from node_modules.
+      const wasm = await page.evaluate(() => performance.getEntriesByType('resource')
+        .map((e) => e.name).filter((n) => n.endsWith('.wasm')));
+      assert.equal(wasm.length, 1, JSON.stringify(wasm));
+      assert.match(wasm[0], /\/assets\/mesh_wasm_bg-[\w-]+\.wasm$/);
+    } finally {
+      await page.context().close();
+    }
+  });
+});
