@@ -51,15 +51,23 @@ struct ChannelShared {
     open: bool,
     closed: bool,
     recv_wakers: Vec<Waker>,
-    write_waker: Option<Waker>,
+    /// Tasks waiting to send (a stream's reader may wait to send a FIN_ACK while its writer
+    /// waits for room: both must be woken).
+    write_wakers: Vec<Waker>,
 }
 
 impl ChannelShared {
+    fn wait_to_write(&mut self, cx: &Context<'_>) {
+        if !self.write_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            self.write_wakers.push(cx.waker().clone());
+        }
+    }
+
     fn wake_all(&mut self) {
         for w in self.recv_wakers.drain(..) {
             w.wake();
         }
-        if let Some(w) = self.write_waker.take() {
+        for w in self.write_wakers.drain(..) {
             w.wake();
         }
     }
@@ -127,7 +135,7 @@ impl DataChannel {
         });
         let s = shared.clone();
         let onlow = Closure::<dyn FnMut()>::new(move || {
-            if let Some(w) = s.borrow_mut().write_waker.take() {
+            for w in s.borrow_mut().write_wakers.drain(..) {
                 w.wake();
             }
         });
@@ -152,7 +160,7 @@ impl DataChannel {
         if s.open || s.closed {
             return Poll::Ready(());
         }
-        s.write_waker = Some(cx.waker().clone());
+        s.wait_to_write(cx);
         Poll::Pending
     }
 
@@ -175,13 +183,13 @@ impl Channel for DataChannel {
                 return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
             }
             if !s.open {
-                s.write_waker = Some(cx.waker().clone());
+                s.wait_to_write(cx);
                 return Poll::Pending;
             }
             if self.dc.buffered_amount() <= HIGH_WATER {
                 return Poll::Ready(Ok(()));
             }
-            s.write_waker = Some(cx.waker().clone());
+            s.wait_to_write(cx);
         }
         // `bufferedamountlow` may have fired before the waker was stored.
         if self.dc.buffered_amount() <= LOW_WATER {

@@ -248,6 +248,11 @@ impl StreamState {
         self.readable.clear();
     }
 
+    /// Whether control frames wait to be sent.
+    pub fn has_outbox(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     /// The next control frame to send.
     pub fn poll_outbox(&mut self) -> Option<Vec<u8>> {
         self.outbox.pop_front()
@@ -305,15 +310,32 @@ impl<C: Channel> Stream<C> {
                 Poll::Pending => break,
             }
         }
-        self.flush_outbox();
+        self.flush_outbox(Some(cx));
     }
 
-    fn flush_outbox(&mut self) {
-        while let Some(frame) = self.state.poll_outbox() {
+    /// Sends queued control frames. With a context, frames wait (in order) until the channel
+    /// is open — a FIN on a stream closed before its channel opened must not be lost; without
+    /// one (on drop) they go now or never. Closes the channel once both halves are over and
+    /// nothing is left to send.
+    fn flush_outbox(&mut self, mut cx: Option<&mut Context<'_>>) {
+        while self.state.has_outbox() {
             if self.recv_done {
-                continue; // the channel has closed: nothing can be sent any more
+                while self.state.poll_outbox().is_some() {} // closed: nothing can be sent
+                break;
             }
-            if let Err(e) = self.channel.send(&frame) {
+            if let Some(cx) = cx.as_deref_mut() {
+                match self.channel.poll_writable(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Pending => return,
+                    Poll::Ready(Err(_)) => {
+                        while self.state.poll_outbox().is_some() {}
+                        break;
+                    }
+                }
+            }
+            if let Some(frame) = self.state.poll_outbox()
+                && let Err(e) = self.channel.send(&frame)
+            {
                 tracing::debug!("cannot send control frame: {e}");
             }
         }
@@ -375,7 +397,7 @@ impl<C: Channel> AsyncWrite for Stream<C> {
         ready!(timer.poll_unpin(cx));
         tracing::debug!("no FIN_ACK within {FIN_ACK_TIMEOUT:?}; closing the write half anyway");
         this.state.fin_ack_timed_out();
-        this.flush_outbox();
+        this.flush_outbox(Some(cx));
         Poll::Ready(Ok(()))
     }
 }
@@ -390,7 +412,7 @@ impl<C: Channel> Drop for Stream<C> {
         } else {
             self.state.reset();
         }
-        self.flush_outbox();
+        self.flush_outbox(None);
         if !self.channel_closed {
             self.channel_closed = true;
             self.channel.close();
