@@ -5,7 +5,8 @@
 #
 # Everything runs in a private network namespace whose only interface is loopback
 # (`unshare -n`, needs root): Chromium then gathers 127.0.0.1 host candidates (with
-# --allow-loopback-in-peer-connection and camera/microphone access, see webdriver.json) and
+# --allow-loopback-in-peer-connection and --use-fake-ui-for-media-stream, which grants the
+# camera/microphone permission Chromium requires for them: see webdriver.json) and
 # nothing can leave the machine. The relay listens on a fixed port inside the namespace and
 # keeps its key in $CARGO_TARGET_DIR/mesh-webrtc-relay, so its address — handed to the test at
 # compile time as MESH_WEBRTC_TEST_RELAY — is the same every run and a warm run recompiles

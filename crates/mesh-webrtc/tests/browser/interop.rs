@@ -37,7 +37,7 @@ fn js<T>(what: &str, result: Result<JsValue, JsValue>, f: impl FnOnce(JsValue) -
 #[wasm_bindgen_test]
 async fn rust_dials_js() {
     within(90, async {
-        grant_media_access().await;
+        setup();
         let js_addr: Multiaddr = js("start", js_start(relay_addr().to_string()).await, |v| {
             v.as_string().expect("address string").parse().expect("multiaddr")
         });
@@ -89,7 +89,7 @@ async fn rust_dials_js() {
 #[wasm_bindgen_test]
 async fn js_dials_rust() {
     within(90, async {
-        grant_media_access().await;
+        setup();
         let mut b = build_swarm();
         let b_peer = *b.local_peer_id();
         serve_echo(&mut b);

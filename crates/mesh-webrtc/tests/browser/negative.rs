@@ -97,6 +97,7 @@ async fn misbehaving_signaling_peer_fails_the_dial_in_time() {
 }
 
 async fn run() {
+    setup();
     let relay = relay_addr();
     let timeout = Duration::from_secs(2);
     let mut a = build_swarm_with(

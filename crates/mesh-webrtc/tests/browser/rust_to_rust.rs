@@ -13,7 +13,7 @@ async fn rust_to_rust_over_a_real_relay() {
 }
 
 async fn run() {
-    grant_media_access().await;
+    setup();
     let (mut a, mut b) = (build_swarm(), build_swarm());
     let b_peer = *b.local_peer_id();
     let a_peer = *a.local_peer_id();

@@ -164,22 +164,11 @@ pub async fn within(secs: u64, fut: impl Future<Output = ()>) {
     }
 }
 
-/// Chromium gathers a loopback host candidate only for a page with camera and microphone
-/// access (shared/NOTES.md); the runner's flags (webdriver.json) make the fake devices grant it
-/// without a prompt.
-pub async fn grant_media_access() {
+/// Per-test setup. (Chromium gathers loopback host candidates only for a page with camera and
+/// microphone permission: webdriver.json's `--use-fake-ui-for-media-stream` grants it without a
+/// prompt or a `getUserMedia` call — measured: without the flag ICE never connects.)
+pub fn setup() {
     init_logging();
-    let window = web_sys::window().expect("test runs in a window");
-    let devices = window.navigator().media_devices().expect("mediaDevices");
-    let constraints = web_sys::MediaStreamConstraints::new();
-    constraints.set_audio(&true.into());
-    constraints.set_video(&true.into());
-    let promise = devices
-        .get_user_media_with_constraints(&constraints)
-        .expect("getUserMedia");
-    wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .expect("camera and microphone access (fake devices)");
 }
 
 pub fn is_webrtc(endpoint: &ConnectedPoint) -> bool {
