@@ -94,9 +94,8 @@ impl MeshNode {
         let protocol = mesh_protocol::Config::new(settings.namespace.clone())
             .with_kad_mode(mesh_protocol::KadMode::Client);
         let codec = BlockCodec::new();
-        let swarm =
-            crate::transport::build(&keypair, &protocol, codec.clone(), settings.webrtc.clone())
-                .map_err(|e| js_error("config", e))?;
+        let swarm = crate::transport::build(&keypair, &protocol, codec.clone(), settings.webrtc.clone())
+            .map_err(|e| js_error("config", e))?;
         let mut bootstrap = Vec::new();
         for text in &settings.bootstrap {
             // Checked by Settings already; parse failures cannot happen here.

@@ -234,14 +234,8 @@ impl Settings {
                         return Err(bad("iceServers", "a server without urls"));
                     }
                     for url in &urls {
-                        if !["stun:", "stuns:", "turn:", "turns:"]
-                            .iter()
-                            .any(|p| url.starts_with(p))
-                        {
-                            return Err(bad(
-                                "iceServers",
-                                format!("{url:?} is not a stun: or turn: URL"),
-                            ));
+                        if !["stun:", "stuns:", "turn:", "turns:"].iter().any(|p| url.starts_with(p)) {
+                            return Err(bad("iceServers", format!("{url:?} is not a stun: or turn: URL")));
                         }
                     }
                     ice.push(mesh_webrtc::IceServer {

@@ -15,8 +15,8 @@ use futures::{FutureExt, StreamExt};
 use libp2p::core::ConnectedPoint;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::{FetchError, FetchId, OriginRequestId};
 use mesh_core::stats::Source;
@@ -405,11 +405,7 @@ impl Driver {
         }
         if self.webrtc_listener.is_none() {
             // Addresses appear as `<relay>/p2p-circuit/webrtc` once a reservation is held.
-            match self
-                .engine
-                .swarm_mut()
-                .listen_on(Multiaddr::empty().with(Protocol::WebRTC))
-            {
+            match self.engine.swarm_mut().listen_on(Multiaddr::empty().with(Protocol::WebRTC)) {
                 Ok(id) => self.webrtc_listener = Some(id),
                 Err(e) => tracing::warn!(error = %e, "cannot listen for tab-to-tab connections"),
             }
