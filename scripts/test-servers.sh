@@ -73,6 +73,7 @@ write('other.bin', 1000, 5)                # integrity test: served under anothe
 write('upload.txt', 2000, 6)               # upload-budget test: held by a tab only
 write('tab-to-tab.bin', 3 << 20, 7)       # tab-to-tab over /webrtc: origin, then a tab
 write('seeder-leaves.bin', 3 << 20, 8)    # the seeding tab closes mid-transfer
+write('warm.txt', 3000, 9)                 # warm connections: a tab holds it before it is asked
 PY
 
 say "origin on :$((BASE + 1))"

@@ -146,6 +146,8 @@ pub struct Engine {
     kad_protocol: StreamProtocol,
     outbound: BTreeMap<OutboundRequestId, Outbound>,
     provider_queries: HashMap<QueryId, Cid>,
+    /// Lookups asked for with [`Engine::find_providers`] (warming connections, not fetching).
+    lookup_queries: HashMap<QueryId, Cid>,
     /// Announcements asked for with [`Engine::add`], answered with [`Output::Announced`].
     announce_queries: HashMap<QueryId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
@@ -197,6 +199,7 @@ impl Engine {
             kad_protocol: ns.kad_protocol(),
             outbound: BTreeMap::new(),
             provider_queries: HashMap::new(),
+            lookup_queries: HashMap::new(),
             announce_queries: HashMap::new(),
             provided: BTreeSet::new(),
             mesh_peers: BTreeSet::new(),
@@ -330,6 +333,18 @@ impl Engine {
         self.provided.insert(root);
         self.announce_queries.insert(query, root);
         Ok(())
+    }
+
+    /// Asks the DHT who provides `cid` without fetching it; the answers come as
+    /// [`Output::Providers`]. Browsers use it to open warm connections to the providers of
+    /// the site's assets before the page asks for them.
+    pub fn find_providers(&mut self, cid: Cid) {
+        let query = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .get_providers(provider_key(&cid));
+        self.lookup_queries.insert(query, cid);
     }
 
     /// Announces every provided root again: after (re)connecting to DHT servers that forgot

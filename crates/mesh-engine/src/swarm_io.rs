@@ -186,6 +186,23 @@ impl Engine {
             return;
         };
         match result {
+            QueryResult::GetProviders(result) if self.lookup_queries.contains_key(&id) => {
+                let local = *self.swarm.local_peer_id();
+                let cid = if step.last {
+                    self.lookup_queries.remove(&id)
+                } else {
+                    self.lookup_queries.get(&id).copied()
+                };
+                if let (Some(cid), Ok(GetProvidersOk::FoundProviders { providers, .. })) =
+                    (cid, result)
+                {
+                    let peers: Vec<PeerId> =
+                        providers.into_iter().filter(|p| *p != local).collect();
+                    if !peers.is_empty() {
+                        self.outputs.push_back(Output::Providers { cid, peers });
+                    }
+                }
+            }
             QueryResult::GetProviders(result) => {
                 let Some(&root) = self.provider_queries.get(&id) else {
                     return;

@@ -74,6 +74,9 @@ export interface MeshOptions {
    * (STUN, TURN). `[]` for host candidates only. Default: the public STUN servers js-libp2p
    * uses. */
   iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+  /** Direct connections kept open to other tabs holding the manifest's assets, so fetches
+   * find a warm peer within the deadline. Default 4; 0 opens none in advance. */
+  warmPeers?: number;
 }
 
 /** Where the bytes of a response came from. */

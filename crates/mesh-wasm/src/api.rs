@@ -152,6 +152,12 @@ impl MeshNode {
             stats_interval: settings.stats_interval,
             commands,
             events,
+            warm_peers: settings.warm_peers,
+            warm_cids: settings
+                .manifest
+                .as_ref()
+                .map(|m| m.assets.values().map(|e| e.cid).collect())
+                .unwrap_or_default(),
         });
         wasm_bindgen_futures::spawn_local(driver.run());
         Ok(MeshNode {

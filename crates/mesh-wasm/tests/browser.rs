@@ -526,3 +526,50 @@ async fn a_seeding_tab_closing_mid_transfer_costs_only_a_refetch() -> TestResult
     c.close().await?;
     Ok(())
 }
+
+#[wasm_bindgen_test]
+async fn warm_connections_let_a_fetch_beat_the_deadline_from_a_peer() -> TestResult {
+    // Tab A holds warm.txt. Tab B starts with the site's manifest and, before the page asks
+    // for anything, opens a direct connection to A (a provider of a manifest asset). B's
+    // fetch then comes from A within the default 200 ms deadline, although a cold dial alone
+    // takes longer than that.
+    let a = start(&[]).await?;
+    wait_connected(&a).await?;
+    let cid = resolve_cid(&a, "/warm.txt")?;
+    let (expected, _, _) = read_all(&a.fetch(&cid, url("warm.txt"))?).await?;
+    let peers = js_sys::Array::new();
+    let record = Function::new_with_args(
+        "peers, type, detail",
+        "if (type === 'peer' && detail.kind === 'mesh' && detail.state === 'connected') peers.push(detail.peer)",
+    )
+    .bind1(&JsValue::NULL, &peers);
+    grant_media_access().await?;
+    let b = MeshNode::start(
+        options(&[("warmPeers", 4.into())]).await?,
+        Some(manifest().await?),
+        record,
+    )?;
+    wait_connected(&b).await?;
+    let a_id = JsValue::from(a.peer_id());
+    let mut warm = false;
+    for _ in 0..200 {
+        if peers.includes(&a_id, 0) {
+            warm = true;
+            break;
+        }
+        sleep(50).await;
+    }
+    assert!(warm, "tab B never opened a warm connection to tab A");
+    let (got, done, _) = read_all(&b.fetch(&cid, url("warm.txt"))?).await?;
+    assert!(got == expected);
+    assert_eq!(
+        get(&done, "source").as_string().as_deref(),
+        Some("peer"),
+        "{:?}",
+        js_sys::JSON::stringify(&done)
+    );
+    assert_eq!(get(&done, "fellBack").as_bool(), Some(false));
+    a.close().await?;
+    b.close().await?;
+    Ok(())
+}
