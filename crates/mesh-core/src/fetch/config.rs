@@ -10,9 +10,16 @@ pub struct Config {
     /// Default 200 ms: the product promise is that a page never waits noticeably longer than
     /// without mesh, and discovery plus a warm peer answer well inside it on real networks.
     pub fallback_after: Duration,
-    /// A peer with requests outstanding that delivers nothing for this long is stalled and loses
-    /// its blocks. Default 500 ms.
+    /// A peer with requests outstanding that delivers nothing for this long, or for as long as
+    /// its outstanding bytes need at its observed rate (at [`Config::stall_rate_floor`] before
+    /// one is observed) if that is longer, is stalled and loses its blocks. Default 1 s.
+    /// 500 ms flagged ordinary peers: a 256 KiB leaf takes 0.5 s on a 4 Mbit/s uplink, and a
+    /// first batch over a fresh connection takes longer (docs/SIMULATION.md, "Defaults").
     pub stall_timeout: Duration,
+    /// The rate, in bytes per second, at which a peer is given time to send what was asked of
+    /// it before its own rate is known. Default 500 kB/s (4 Mbit/s, the median uplink share
+    /// the simulator gives mesh): a 5-leaf batch gets 2.6 s.
+    pub stall_rate_floor: f64,
     /// Blocks requested from one peer at a time. Default 16 (4 MiB of leaves): enough to keep a
     /// 16 KiB-window WebRTC stream pipelined, small enough to re-plan quickly.
     pub max_in_flight_per_peer: usize,
@@ -43,6 +50,11 @@ pub struct Config {
     /// A peer is slow when its projected finish exceeds the origin's by this factor.
     /// Default 1.5: hedging costs origin bytes, so only switch on a clear win.
     pub slow_peer_factor: f64,
+    /// Whether a whole-file origin request (started before the DAG was known) is cancelled and
+    /// replaced by leaf ranges for what peers are not delivering, once a peer has delivered the
+    /// DAG's nodes. Default true: otherwise the origin sends every byte of a large asset even
+    /// when peers deliver most of it (docs/SIMULATION.md, the patch scenarios).
+    pub origin_ranges_once_known: bool,
     /// Whether a completed, fully stored asset emits [`Action::Announce`](super::Action::Announce).
     /// Default true.
     pub announce: bool,
@@ -52,7 +64,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             fallback_after: Duration::from_millis(200),
-            stall_timeout: Duration::from_millis(500),
+            stall_timeout: Duration::from_secs(1),
+            stall_rate_floor: 500e3,
             max_in_flight_per_peer: 16,
             max_origin_range_leaves: 16,
             max_origin_requests: 4,
@@ -65,6 +78,7 @@ impl Default for Config {
             origin_latency_estimate: Duration::from_millis(100),
             origin_rate_estimate: 4e6,
             slow_peer_factor: 1.5,
+            origin_ranges_once_known: true,
             announce: true,
         }
     }
@@ -85,6 +99,16 @@ impl Config {
     /// Sets [`Config::stall_timeout`].
     pub fn with_stall_timeout(mut self, d: Duration) -> Self {
         self.stall_timeout = d;
+        self
+    }
+
+    /// Sets [`Config::stall_rate_floor`] (bytes per second, at least 1).
+    pub fn with_stall_rate_floor(mut self, bytes_per_sec: f64) -> Self {
+        self.stall_rate_floor = if bytes_per_sec >= 1.0 {
+            bytes_per_sec
+        } else {
+            1.0
+        };
         self
     }
 
@@ -110,6 +134,18 @@ impl Config {
     pub fn with_origin_estimate(mut self, latency: Duration, bytes_per_sec: f64) -> Self {
         self.origin_latency_estimate = latency;
         self.origin_rate_estimate = bytes_per_sec.max(1.0);
+        self
+    }
+
+    /// Sets [`Config::slow_peer_factor`]; `f64::INFINITY` turns slow-peer hedging off.
+    pub fn with_slow_peer_factor(mut self, factor: f64) -> Self {
+        self.slow_peer_factor = if factor > 0.0 { factor } else { f64::INFINITY };
+        self
+    }
+
+    /// Sets [`Config::origin_ranges_once_known`].
+    pub fn with_origin_ranges_once_known(mut self, on: bool) -> Self {
+        self.origin_ranges_once_known = on;
         self
     }
 

@@ -169,7 +169,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let stalls = self
             .peers
             .values()
-            .filter_map(|p| p.stall_at(self.config.stall_timeout));
+            .filter_map(|p| p.stall_at(self.config.stall_timeout, self.config.stall_rate_floor));
         deadlines.chain(stalls).min()
     }
 
@@ -448,7 +448,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .peers
             .iter()
             .filter(|(_, p)| {
-                p.stall_at(self.config.stall_timeout)
+                p.stall_at(self.config.stall_timeout, self.config.stall_rate_floor)
                     .is_some_and(|t| now >= t)
             })
             .map(|(k, _)| k.clone())
