@@ -438,7 +438,12 @@ fn multi_block_asset_from_origin_alone_is_verified_by_rebuilding_the_dag() {
     let dag = build_dag(&data);
     let mut p = planner();
     let fetch = p.start(ms(0), dag.root.cid, true);
-    p.handle_timeout(ms(200));
+    assert_eq!(
+        p.poll_timeout(),
+        Some(ms(800)),
+        "a multi-block asset's deadline"
+    );
+    p.handle_timeout(ms(800));
     let out = drain(&mut p);
     let (request, range) = out.origin_fetches()[0].clone();
     assert_eq!(range, None);
@@ -502,7 +507,7 @@ fn second_fetch_is_served_from_cache() {
     let root = dag.root.cid;
     let mut p = planner();
     let first = p.start(ms(0), root, true);
-    p.handle_timeout(ms(200));
+    p.handle_timeout(ms(800));
     let (request, _) = drain(&mut p).origin_fetches()[0].clone();
     p.handle_origin_data(ms(210), request, Bytes::from(data.clone()));
     p.handle_origin_done(ms(211), request);
@@ -720,7 +725,10 @@ fn a_whole_file_request_narrows_to_ranges_once_a_peer_delivers_the_root() {
     let data = content(20 * CHUNK_SIZE, 19);
     let dag = build_dag(&data);
     let root = dag.root.cid;
-    let mut p = planner();
+    let mut p = Planner::new(
+        Config::new().with_large_fallback_after(Duration::ZERO),
+        MemoryStore::new(64 << 20),
+    );
     let fetch = p.start(ms(0), root, true);
     drain(&mut p);
     p.handle_timeout(ms(200));
@@ -794,7 +802,9 @@ fn narrowing_can_be_turned_off() {
     let dag = build_dag(&data);
     let root = dag.root.cid;
     let mut p = Planner::new(
-        Config::new().with_origin_ranges_once_known(false),
+        Config::new()
+            .with_origin_ranges_once_known(false)
+            .with_large_fallback_after(Duration::ZERO),
         MemoryStore::new(64 << 20),
     );
     p.start(ms(0), root, true);
@@ -809,4 +819,33 @@ fn narrowing_can_be_turned_off() {
             .contains(&Action::CancelOrigin { request: whole })
     );
     assert!(out.origin_fetches().is_empty());
+}
+
+/// Recommendation 3 of docs/SIMULATION.md: single-block assets (a raw root) get
+/// `fallback_after`, multi-block ones (a dag-pb root) the longer `large_fallback_after`; a
+/// longer `fallback_after` (the browser's `fallbackMs`) applies to both.
+#[test]
+fn multi_block_assets_get_the_longer_deadline() {
+    let small = build_dag(&content(1000, 21)).root.cid;
+    let large = build_dag(&content(2 * CHUNK_SIZE, 22)).root.cid;
+    let c = Config::new();
+    assert_eq!(c.deadline_for(&small), Duration::from_millis(200));
+    assert_eq!(c.deadline_for(&large), Duration::from_millis(800));
+    let c = Config::new().with_fallback_after(Duration::from_millis(5000));
+    assert_eq!(c.deadline_for(&small), Duration::from_millis(5000));
+    assert_eq!(c.deadline_for(&large), Duration::from_millis(5000));
+    let mut p = planner();
+    p.start(ms(0), small, true);
+    p.start(ms(100), large, true);
+    drain(&mut p);
+    assert_eq!(p.poll_timeout(), Some(ms(200)));
+    p.handle_timeout(ms(200));
+    assert_eq!(
+        drain(&mut p).origin_fetches().len(),
+        1,
+        "only the small one"
+    );
+    assert_eq!(p.poll_timeout(), Some(ms(900)));
+    p.handle_timeout(ms(900));
+    assert_eq!(drain(&mut p).fallback(), Some(FallbackReason::Deadline));
 }

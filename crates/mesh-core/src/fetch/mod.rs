@@ -20,7 +20,8 @@
 //!   DHT at once.
 //! * Peers that have the asset get want-blocks, at most [`Config::max_in_flight_per_peer`] each,
 //!   least loaded first.
-//! * If no peer has delivered a verified byte by [`Config::fallback_after`], the origin is asked
+//! * If no peer has delivered a verified byte by [`Config::fallback_after`] (for multi-block
+//!   assets [`Config::large_fallback_after`] if that is longer), the origin is asked
 //!   too, for everything still missing; whichever source delivers a block first wins it. When
 //!   discovery ends with nobody holding the asset, the origin is asked at once.
 //! * A peer that stalls or is projected to finish later than the origin loses its outstanding
@@ -165,7 +166,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .fetches
             .values()
             .filter(|f| !f.origin_active && !f.peer_started && f.origin_usable())
-            .map(|f| f.started + self.config.fallback_after);
+            .map(|f| f.started + f.deadline);
         let stalls = self
             .peers
             .values()
@@ -188,8 +189,11 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 return id;
             }
         };
-        self.fetches
-            .insert(id, FetchState::new(id, root, now, layout, has_origin));
+        let deadline = self.config.deadline_for(&root);
+        self.fetches.insert(
+            id,
+            FetchState::new(id, root, now, deadline, layout, has_origin),
+        );
         self.want_from_store(now, id, vec![root]);
         if !self.fetches.contains_key(&id) {
             return id; // Served entirely from the store.
@@ -435,7 +439,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .fetches
             .values()
             .filter(|f| !f.origin_active && !f.peer_started && f.origin_usable())
-            .filter(|f| now >= f.started + self.config.fallback_after)
+            .filter(|f| now >= f.started + f.deadline)
             .map(|f| f.id)
             .collect();
         for id in due {

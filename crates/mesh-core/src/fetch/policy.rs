@@ -229,7 +229,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let Some(f) = self.fetches.get(&id) else {
             return false;
         };
-        let patience = now < f.started + self.config.fallback_after || !f.origin_usable();
+        let patience = now < f.started + f.deadline || !f.origin_usable();
         if patience && f.peers_pending() {
             return true;
         }
