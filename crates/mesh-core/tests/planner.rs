@@ -849,3 +849,57 @@ fn multi_block_assets_get_the_longer_deadline() {
     p.handle_timeout(ms(900));
     assert_eq!(drain(&mut p).fallback(), Some(FallbackReason::Deadline));
 }
+
+/// Recommendation 4 of docs/SIMULATION.md: a single-block asset is asked of the best-scored
+/// connected peers with want-block at once (one round trip fewer), of the others with
+/// want-have. A peer without it answers don't-have and is simply out; the first verified
+/// block wins. Multi-block assets still start with want-have.
+#[test]
+fn single_block_assets_are_asked_of_warm_peers_with_want_block() {
+    let small = build_dag(&content(5000, 23));
+    let root = small.root.cid;
+    let mut p = Planner::new(
+        Config::new().with_want_block_first(2),
+        MemoryStore::new(64 << 20),
+    );
+    for peer in [1, 2, 3] {
+        p.handle_peer_connected(ms(0), peer);
+    }
+    // Peer 3 has earned a better score than the others.
+    let earlier = build_dag(&content(3000, 24));
+    p.start(ms(0), earlier.root.cid, true);
+    drain(&mut p);
+    p.handle_block(
+        ms(5),
+        3,
+        earlier.root.cid,
+        block_data(&earlier, &earlier.root.cid),
+    );
+    drain(&mut p);
+    assert!(p.peer_score(&3) > p.peer_score(&1));
+
+    p.start(ms(10), root, true);
+    let out = drain(&mut p);
+    let mut direct: Vec<Peer> = out.want_blocks().iter().map(|(peer, _)| *peer).collect();
+    direct.sort();
+    assert_eq!(direct, vec![1, 3], "the best-scored first, then by key");
+    assert!(
+        out.actions
+            .iter()
+            .any(|a| matches!(a, Action::SendWantHave { peer: 2, .. }))
+    );
+    p.handle_dont_have(ms(40), 3, root);
+    let out = drain(&mut p);
+    assert!(out.completed().is_none() && out.fallback().is_none());
+    p.handle_block(ms(45), 1, root, block_data(&small, &root));
+    let out = drain(&mut p);
+    let summary = out.completed().expect("completed");
+    assert_eq!(summary.source_label(), "peer");
+    assert_eq!(summary.ttfb, Some(Duration::from_millis(35)));
+    assert!(!summary.fell_back);
+
+    let large = build_dag(&content(2 * CHUNK_SIZE, 25));
+    p.start(ms(100), large.root.cid, true);
+    let out = drain(&mut p);
+    assert!(out.want_blocks().is_empty(), "multi-block: want-have first");
+}

@@ -62,6 +62,13 @@ pub struct Config {
     /// DAG's nodes. Default true: otherwise the origin sends every byte of a large asset even
     /// when peers deliver most of it (docs/SIMULATION.md, the patch scenarios).
     pub origin_ranges_once_known: bool,
+    /// How many connected peers (best score first) a new fetch of a single-block asset asks
+    /// for the block straight away (want-block) instead of asking whether they have it
+    /// (want-have): one round trip fewer to a peer that holds it, at the cost of duplicate
+    /// bytes when several do. Default 4, the warm connections a tab keeps (docs/SIMULATION.md,
+    /// "Defaults": +11 points of offload on the site workload, TTFB unchanged, 2.8 instead of
+    /// 2.1 bytes uploaded per peer byte used).
+    pub want_block_first: usize,
     /// Whether a completed, fully stored asset emits [`Action::Announce`](super::Action::Announce).
     /// Default true.
     pub announce: bool,
@@ -87,6 +94,7 @@ impl Default for Config {
             origin_rate_estimate: 4e6,
             slow_peer_factor: 1.5,
             origin_ranges_once_known: true,
+            want_block_first: 4,
             announce: true,
         }
     }
@@ -171,6 +179,12 @@ impl Config {
     /// Sets [`Config::origin_ranges_once_known`].
     pub fn with_origin_ranges_once_known(mut self, on: bool) -> Self {
         self.origin_ranges_once_known = on;
+        self
+    }
+
+    /// Sets [`Config::want_block_first`].
+    pub fn with_want_block_first(mut self, peers: usize) -> Self {
+        self.want_block_first = peers;
         self
     }
 

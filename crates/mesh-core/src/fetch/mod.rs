@@ -17,7 +17,8 @@
 //! # Policy
 //!
 //! * A new fetch first looks in the store, then asks every connected peer (want-have) and the
-//!   DHT at once.
+//!   DHT at once. For a single-block asset the [`Config::want_block_first`] best-scored
+//!   connected peers are sent want-block instead, saving a round trip when they hold it.
 //! * Peers that have the asset get want-blocks, at most [`Config::max_in_flight_per_peer`] each,
 //!   least loaded first.
 //! * If no peer has delivered a verified byte by [`Config::fallback_after`] (for multi-block
@@ -199,14 +200,25 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return id; // Served entirely from the store.
         }
         self.actions.push_back(Action::FindProviders { cid: root });
-        let asked: Vec<P> = self
+        let mut asked: Vec<(i32, P)> = self
             .peers
             .iter()
             .filter(|(_, p)| p.usable())
-            .map(|(k, _)| k.clone())
+            .map(|(k, p)| (-p.score, k.clone()))
             .collect();
-        for peer in asked {
-            self.ask_have(id, peer);
+        // Best-scored first: they get the want-blocks.
+        asked.sort();
+        let direct = if root.codec() == crate::block::RAW_CODEC {
+            self.config.want_block_first
+        } else {
+            0
+        };
+        for (i, (_, peer)) in asked.into_iter().enumerate() {
+            if i < direct {
+                self.ask_block_first(now, id, peer);
+            } else {
+                self.ask_have(id, peer);
+            }
         }
         self.schedule(now, id);
         id
@@ -483,6 +495,35 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
     pub(super) fn request_id(&mut self) -> RequestId {
         self.next_request += 1;
         RequestId(self.next_request)
+    }
+
+    /// Asks a connected peer for the (single-block) root straight away instead of asking
+    /// whether it has it: one round trip fewer when it does; when it does not it answers
+    /// don't-have, as it would to a want-have.
+    pub(super) fn ask_block_first(&mut self, now: Instant, id: FetchId, peer: P) {
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return;
+        };
+        f.unanswered.insert(peer.clone());
+        let cid = f.root;
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        state.request(
+            now,
+            cid,
+            InFlight {
+                fetch: id,
+                sent: now,
+                expected: CHUNK_SIZE as u64,
+            },
+        );
+        let rid = self.request_id();
+        self.actions.push_back(Action::SendWantBlock {
+            peer,
+            id: rid,
+            cids: vec![cid],
+        });
     }
 
     pub(super) fn ask_have(&mut self, id: FetchId, peer: P) {

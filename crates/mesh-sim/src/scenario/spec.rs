@@ -342,6 +342,8 @@ pub struct PlannerSpec {
     pub stall_floor_mbps: Option<f64>,
     /// [`Config::origin_ranges_once_known`].
     pub origin_ranges: Option<bool>,
+    /// [`Config::want_block_first`].
+    pub want_block_first: Option<usize>,
     /// [`Config::announce`].
     pub announce: Option<bool>,
 }
@@ -373,6 +375,9 @@ impl PlannerSpec {
         }
         if let Some(on) = self.origin_ranges {
             c = c.with_origin_ranges_once_known(on);
+        }
+        if let Some(n) = self.want_block_first {
+            c = c.with_want_block_first(n);
         }
         if let Some(a) = self.announce {
             c = c.with_announce(a);
