@@ -263,11 +263,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if f.is_done() {
             return;
         }
-        if self.narrow_whole_origin(now, id) {
-            if self.fetches.get(&id).is_some_and(|f| f.is_done()) {
-                self.complete(now, id);
-                return;
-            }
+        if self.narrow_whole_origin(now, id) && self.fetches.get(&id).is_some_and(|f| f.is_done()) {
+            self.complete(now, id);
+            return;
         }
         let Some(f) = self.fetches.get(&id) else {
             return;
