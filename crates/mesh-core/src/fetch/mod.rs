@@ -354,11 +354,17 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return;
         }
         let flight = state.in_flight.remove(&cid);
+        // An idle peer without stall strikes has no stall clock to restart (a new request
+        // starts it afresh): for a late block from it the hash is not worth computing, and late
+        // copies from want-block-first peers are common.
+        let clock_matters =
+            flight.is_some() || !state.in_flight.is_empty() || state.stall_strikes > 0;
         let wanting = self.fetches_missing(&cid);
         if wanting.is_empty() {
             // Late or cancelled. If it is genuine the peer is alive and moving bytes (its stall
             // clock restarts); junk proves nothing.
-            if crate::block::verify_block(&cid, &data).is_ok()
+            if clock_matters
+                && crate::block::verify_block(&cid, &data).is_ok()
                 && let Some(state) = self.peers.get_mut(&peer)
             {
                 state.delivered(now, data.len() as u64, flight);
