@@ -2,6 +2,7 @@
 //! been handed to the page.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use bytes::Bytes;
 use cid::Cid;
@@ -20,6 +21,8 @@ pub(crate) struct FetchState<P> {
     pub(crate) id: FetchId,
     pub(crate) root: Cid,
     pub(crate) started: Instant,
+    /// How long peers get before the origin is asked too ([`super::Config::deadline_for`]).
+    pub(crate) deadline: Duration,
     pub(crate) layout: AssetLayout,
     /// Whether the driver can reach an origin for this asset.
     pub(crate) has_origin: bool,
@@ -64,6 +67,7 @@ impl<P: Ord + Clone> FetchState<P> {
         id: FetchId,
         root: Cid,
         now: Instant,
+        deadline: Duration,
         layout: AssetLayout,
         has_origin: bool,
     ) -> Self {
@@ -71,6 +75,7 @@ impl<P: Ord + Clone> FetchState<P> {
             id,
             root,
             started: now,
+            deadline,
             layout,
             has_origin,
             origin_active: false,

@@ -17,10 +17,12 @@
 //! # Policy
 //!
 //! * A new fetch first looks in the store, then asks every connected peer (want-have) and the
-//!   DHT at once.
+//!   DHT at once. For a single-block asset the [`Config::want_block_first`] best-scored
+//!   connected peers are sent want-block instead, saving a round trip when they hold it.
 //! * Peers that have the asset get want-blocks, at most [`Config::max_in_flight_per_peer`] each,
 //!   least loaded first.
-//! * If no peer has delivered a verified byte by [`Config::fallback_after`], the origin is asked
+//! * If no peer has delivered a verified byte by [`Config::fallback_after`] (for multi-block
+//!   assets [`Config::large_fallback_after`] if that is longer), the origin is asked
 //!   too, for everything still missing; whichever source delivers a block first wins it. When
 //!   discovery ends with nobody holding the asset, the origin is asked at once.
 //! * A peer that stalls or is projected to finish later than the origin loses its outstanding
@@ -165,11 +167,11 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .fetches
             .values()
             .filter(|f| !f.origin_active && !f.peer_started && f.origin_usable())
-            .map(|f| f.started + self.config.fallback_after);
+            .map(|f| f.started + f.deadline);
         let stalls = self
             .peers
             .values()
-            .filter_map(|p| p.stall_at(self.config.stall_timeout));
+            .filter_map(|p| p.stall_at(self.config.stall_timeout, self.config.stall_rate_floor));
         deadlines.chain(stalls).min()
     }
 
@@ -188,21 +190,35 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 return id;
             }
         };
-        self.fetches
-            .insert(id, FetchState::new(id, root, now, layout, has_origin));
+        let deadline = self.config.deadline_for(&root);
+        self.fetches.insert(
+            id,
+            FetchState::new(id, root, now, deadline, layout, has_origin),
+        );
         self.want_from_store(now, id, vec![root]);
         if !self.fetches.contains_key(&id) {
             return id; // Served entirely from the store.
         }
         self.actions.push_back(Action::FindProviders { cid: root });
-        let asked: Vec<P> = self
+        let mut asked: Vec<(i32, P)> = self
             .peers
             .iter()
             .filter(|(_, p)| p.usable())
-            .map(|(k, _)| k.clone())
+            .map(|(k, p)| (-p.score, k.clone()))
             .collect();
-        for peer in asked {
-            self.ask_have(id, peer);
+        // Best-scored first: they get the want-blocks.
+        asked.sort();
+        let direct = if root.codec() == crate::block::RAW_CODEC {
+            self.config.want_block_first
+        } else {
+            0
+        };
+        for (i, (_, peer)) in asked.into_iter().enumerate() {
+            if i < direct {
+                self.ask_block_first(now, id, peer);
+            } else {
+                self.ask_have(id, peer);
+            }
         }
         self.schedule(now, id);
         id
@@ -338,11 +354,17 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return;
         }
         let flight = state.in_flight.remove(&cid);
+        // An idle peer without stall strikes has no stall clock to restart (a new request
+        // starts it afresh): for a late block from it the hash is not worth computing, and late
+        // copies from want-block-first peers are common.
+        let clock_matters =
+            flight.is_some() || !state.in_flight.is_empty() || state.stall_strikes > 0;
         let wanting = self.fetches_missing(&cid);
         if wanting.is_empty() {
             // Late or cancelled. If it is genuine the peer is alive and moving bytes (its stall
             // clock restarts); junk proves nothing.
-            if crate::block::verify_block(&cid, &data).is_ok()
+            if clock_matters
+                && crate::block::verify_block(&cid, &data).is_ok()
                 && let Some(state) = self.peers.get_mut(&peer)
             {
                 state.delivered(now, data.len() as u64, flight);
@@ -435,7 +457,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .fetches
             .values()
             .filter(|f| !f.origin_active && !f.peer_started && f.origin_usable())
-            .filter(|f| now >= f.started + self.config.fallback_after)
+            .filter(|f| now >= f.started + f.deadline)
             .map(|f| f.id)
             .collect();
         for id in due {
@@ -448,7 +470,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .peers
             .iter()
             .filter(|(_, p)| {
-                p.stall_at(self.config.stall_timeout)
+                p.stall_at(self.config.stall_timeout, self.config.stall_rate_floor)
                     .is_some_and(|t| now >= t)
             })
             .map(|(k, _)| k.clone())
@@ -479,6 +501,35 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
     pub(super) fn request_id(&mut self) -> RequestId {
         self.next_request += 1;
         RequestId(self.next_request)
+    }
+
+    /// Asks a connected peer for the (single-block) root straight away instead of asking
+    /// whether it has it: one round trip fewer when it does; when it does not it answers
+    /// don't-have, as it would to a want-have.
+    pub(super) fn ask_block_first(&mut self, now: Instant, id: FetchId, peer: P) {
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return;
+        };
+        f.unanswered.insert(peer.clone());
+        let cid = f.root;
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        state.request(
+            now,
+            cid,
+            InFlight {
+                fetch: id,
+                sent: now,
+                expected: CHUNK_SIZE as u64,
+            },
+        );
+        let rid = self.request_id();
+        self.actions.push_back(Action::SendWantBlock {
+            peer,
+            id: rid,
+            cids: vec![cid],
+        });
     }
 
     pub(super) fn ask_have(&mut self, id: FetchId, peer: P) {

@@ -37,8 +37,9 @@ enum Body {
     },
     Whole {
         builder: DagBuilder,
-        /// Blocks computed from origin bytes that nothing has vouched for yet.
-        held: Vec<Block>,
+        /// Blocks computed from origin bytes that nothing has vouched for yet, leaves with their
+        /// offset in the file.
+        held: Vec<(Option<u64>, Block)>,
         /// Offset of the next leaf the builder will emit.
         leaf_offset: u64,
     },
@@ -85,6 +86,30 @@ impl OriginRequest {
 
     pub(crate) fn is_whole(&self) -> bool {
         matches!(self.body, Body::Whole { .. })
+    }
+
+    /// Takes the held blocks of a whole-file body that `layout` now vouches for (it learnt the
+    /// DAG's nodes from a peer meanwhile), so nothing already received is lost when the request
+    /// is cancelled. A held block the layout contradicts is dropped, not an error: a cancelled
+    /// body's remains are worth nothing either way.
+    pub(crate) fn salvage(&mut self, layout: &AssetLayout) -> Vec<Block> {
+        let Body::Whole { held, .. } = &mut self.body else {
+            return Vec::new();
+        };
+        let leaves = layout.leaves();
+        let mut proved = Vec::new();
+        for (offset, block) in std::mem::take(held) {
+            let vouched = match offset {
+                None => layout.is_missing(block.cid()),
+                Some(offset) => leaves
+                    .binary_search_by_key(&offset, |l| l.offset)
+                    .is_ok_and(|i| leaves[i].cid == *block.cid() && layout.is_missing(block.cid())),
+            };
+            if vouched {
+                proved.push(block);
+            }
+        }
+        proved
     }
 
     /// Takes the next piece of the body and returns the blocks it proved.
@@ -172,8 +197,10 @@ impl OriginRequest {
                 // The root matches, so every held block is part of the requested DAG. The
                 // builder emits parents after children: reversed, nodes come top-down, which is
                 // the order a layout can take them in.
-                let (mut nodes, leaves): (Vec<Block>, Vec<Block>) =
-                    held.into_iter().partition(|b| b.cid().codec() != RAW_CODEC);
+                let (mut nodes, leaves): (Vec<Block>, Vec<Block>) = held
+                    .into_iter()
+                    .map(|(_, b)| b)
+                    .partition(|b| b.cid().codec() != RAW_CODEC);
                 nodes.reverse();
                 proved.extend(nodes);
                 proved.extend(leaves);
@@ -190,14 +217,14 @@ fn vouch(
     block: Block,
     layout: &AssetLayout,
     leaf_offset: &mut u64,
-    held: &mut Vec<Block>,
+    held: &mut Vec<(Option<u64>, Block)>,
     proved: &mut Vec<Block>,
 ) -> Result<(), OriginError> {
     if block.cid().codec() != RAW_CODEC {
         if layout.is_missing(block.cid()) {
             proved.push(block);
         } else {
-            held.push(block);
+            held.push((None, block));
         }
         return Ok(());
     }
@@ -213,7 +240,7 @@ fn vouch(
                 actual: *block.cid(),
             });
         }
-        Err(_) => held.push(block),
+        Err(_) => held.push((Some(offset), block)),
     }
     Ok(())
 }

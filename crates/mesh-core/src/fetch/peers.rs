@@ -38,6 +38,11 @@ pub(crate) struct PeerState {
     pub(crate) last_progress: Instant,
     /// Stalls since its last delivered block.
     pub(crate) stall_strikes: u32,
+    /// Rate samples taken since it last went from idle to busy. The first block of a batch says
+    /// little about the rate when the peer sends the batch over parallel streams (request-
+    /// response opens one per block): every block moves at once and the first one arrives only
+    /// when nearly all bytes have, so its sample undercounts the rate by the batch size.
+    pub(crate) run_samples: u32,
 }
 
 impl PeerState {
@@ -50,6 +55,7 @@ impl PeerState {
             rate: RateEstimate::unknown(),
             last_progress: now,
             stall_strikes: 0,
+            run_samples: 0,
         }
     }
 
@@ -62,6 +68,7 @@ impl PeerState {
     pub(crate) fn request(&mut self, now: Instant, cid: Cid, flight: InFlight) {
         if self.in_flight.is_empty() {
             self.last_progress = now;
+            self.run_samples = 0;
         }
         self.in_flight.insert(cid, flight);
     }
@@ -73,21 +80,27 @@ impl PeerState {
         if let Some(flight) = flight.filter(|_| bytes >= MIN_RATE_SAMPLE_BYTES) {
             let from = flight.sent.max(self.last_progress);
             self.rate.sample(bytes, now.saturating_duration_since(from));
+            self.run_samples = self.run_samples.saturating_add(1);
         }
         self.last_progress = now;
         self.stall_strikes = 0;
     }
 
-    /// When it counts as stalled, if it has anything outstanding: `stall_timeout` after its last
-    /// progress, or twice the time its known rate needs for the smallest outstanding block if
-    /// that is longer — a slow peer that is still moving bytes is slow, not stalled. Each stall
-    /// in a row doubles the patience, so a sole slow source is not declared dead too early.
-    pub(crate) fn stall_at(&self, stall_timeout: Duration) -> Option<Instant> {
-        let smallest = self.in_flight.values().map(|f| f.expected).min()?;
-        let base = match self.rate.get() {
-            Some(_) => stall_timeout.max(self.rate.time_for(smallest, 1.0) * 2),
-            None => stall_timeout,
-        };
+    /// When it counts as stalled, if it has anything outstanding: after its last progress, the
+    /// longer of `stall_timeout` and the time its outstanding bytes need at its known rate (at
+    /// `floor_rate` while none is known). All outstanding bytes, not one block: a peer that
+    /// answers over parallel streams (request-response opens one per block) moves every block
+    /// at once and completes the first only when nearly all have arrived; a serial sender is
+    /// given more time than it needs, which only delays noticing a peer that went silent
+    /// without disconnecting (rare: a closed connection is reported at once). A peer that is
+    /// slow but moving bytes is slow, not stalled. Each stall in a row doubles the patience, so
+    /// a sole slow source is not declared dead too early.
+    pub(crate) fn stall_at(&self, stall_timeout: Duration, floor_rate: f64) -> Option<Instant> {
+        if self.in_flight.is_empty() {
+            return None;
+        }
+        let outstanding: u64 = self.in_flight.values().map(|f| f.expected).sum();
+        let base = stall_timeout.max(self.rate.time_for(outstanding, floor_rate));
         Some(self.last_progress + base * (1 << self.stall_strikes.min(MAX_STALL_STRIKES)))
     }
 
@@ -97,6 +110,13 @@ impl PeerState {
             .values()
             .filter(|f| f.fetch == fetch)
             .fold((0, 0), |(b, n), f| (b + f.expected, n + 1))
+    }
+
+    /// Whether its rate estimate can judge it slow: two samples in the current run of requests
+    /// tell a parallel sender (the second block follows the first at once) from a serial one
+    /// (it takes as long again). See [`PeerState::run_samples`].
+    pub(crate) fn rate_settled(&self) -> bool {
+        self.rate.get().is_some() && self.run_samples >= 2
     }
 
     /// Adds `delta` to the score, capped at `max` above.

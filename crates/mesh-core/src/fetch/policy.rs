@@ -150,7 +150,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let Some(state) = self.peers.get(peer) else {
             return;
         };
-        if state.rate.get().is_none() {
+        if !state.rate_settled() {
             return;
         }
         let origin_latency = self
@@ -229,7 +229,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let Some(f) = self.fetches.get(&id) else {
             return false;
         };
-        let patience = now < f.started + self.config.fallback_after || !f.origin_usable();
+        let patience = now < f.started + f.deadline || !f.origin_usable();
         if patience && f.peers_pending() {
             return true;
         }
@@ -263,6 +263,13 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if f.is_done() {
             return;
         }
+        if self.narrow_whole_origin(now, id) && self.fetches.get(&id).is_some_and(|f| f.is_done()) {
+            self.complete(now, id);
+            return;
+        }
+        let Some(f) = self.fetches.get(&id) else {
+            return;
+        };
         let missing = f.layout.missing();
         let mut batches: BTreeMap<P, Vec<Cid>> = BTreeMap::new();
         for cid in &missing {
@@ -351,13 +358,13 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if !f.origin_active || !f.origin_usable() {
             return;
         }
-        if f.origin_requests.values().any(|r| r.is_whole()) {
-            return;
-        }
         let root_known = !f.layout.is_missing(&f.root);
         let missing = f.layout.missing();
         let in_flight_at_peer =
             |cid: &Cid| self.peers.values().any(|p| p.in_flight.contains_key(cid));
+        if f.origin_requests.values().any(|r| r.is_whole()) {
+            return;
+        }
         let needs_whole = !root_known
             || missing
                 .iter()
@@ -416,6 +423,56 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         for (range, run) in ranges {
             self.issue_origin(now, id, Some(range), OriginRequest::leaves(now, run));
         }
+    }
+
+    /// The whole file was asked of the origin because the DAG was unknown. Once peers have
+    /// delivered its nodes, that request is cancelled, what its body brought in is kept (it can
+    /// be verified now), and [`Self::plan_origin`] continues with leaf ranges for only what no
+    /// peer is working on: a whole body would send every byte again. The deadline's hedge ends
+    /// here too, as a peer has delivered; stalls and slow peers still hand blocks to the origin.
+    /// Returns whether it accepted blocks.
+    pub(super) fn narrow_whole_origin(&mut self, now: Instant, id: FetchId) -> bool {
+        if !self.config.origin_ranges_once_known {
+            return false;
+        }
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return false;
+        };
+        let Some(request) = f
+            .origin_requests
+            .iter()
+            .find(|(_, r)| r.is_whole())
+            .map(|(k, _)| *k)
+        else {
+            return false;
+        };
+        // Nodes below the root (assets over 174 leaves) must be known too, or their leaves
+        // could not be asked for by range yet.
+        if f.layout.is_missing(&f.root) || f.layout.missing().iter().any(|c| f.layout.is_node(c)) {
+            return false;
+        }
+        let Some(mut req) = f.origin_requests.remove(&request) else {
+            return false;
+        };
+        self.origin_index.remove(&request);
+        f.hedge_all = false;
+        let salvaged = req.salvage(&f.layout);
+        if let Some(first) = req.first_byte {
+            self.origin_rate.sample(req.received, now - first);
+        }
+        self.actions.push_back(Action::CancelOrigin { request });
+        self.events.push_back(Event::OriginNarrowed {
+            fetch: id,
+            request,
+            salvaged: salvaged.len(),
+        });
+        let accepted = !salvaged.is_empty();
+        for block in salvaged {
+            // Verified against CIDs the layout holds, so this cannot fail; if it did, the
+            // block is only lost, the origin is asked for it again by range.
+            let _ = self.accept(now, id, block, BlockSource::Origin);
+        }
+        accepted
     }
 
     pub(super) fn issue_origin(

@@ -333,6 +333,16 @@ pub enum Event<P> {
         /// What failed.
         error: OriginError,
     },
+    /// A whole-file origin request was cancelled because peers delivered the DAG's nodes: the
+    /// origin continues with leaf ranges for what no peer is delivering.
+    OriginNarrowed {
+        /// The fetch.
+        fetch: FetchId,
+        /// The cancelled whole-file request.
+        request: OriginRequestId,
+        /// Blocks its body had brought in that could be verified only now, and were kept.
+        salvaged: usize,
+    },
     /// A verified block could not be cached; the fetch continues but will not be announced.
     StoreFailed {
         /// The block.

@@ -327,6 +327,8 @@ pub struct Outage {
 pub struct PlannerSpec {
     /// [`Config::fallback_after`], ms.
     pub fallback_after_ms: Option<f64>,
+    /// [`Config::large_fallback_after`], ms.
+    pub large_fallback_after_ms: Option<f64>,
     /// [`Config::stall_timeout`], ms.
     pub stall_timeout_ms: Option<f64>,
     /// [`Config::max_in_flight_per_peer`].
@@ -336,6 +338,12 @@ pub struct PlannerSpec {
     /// `false` turns off slow-peer hedging (sets [`Config::slow_peer_factor`] to infinity:
     /// a peer is never judged slower than the origin). The deadline fallback stays.
     pub hedging: Option<bool>,
+    /// [`Config::stall_rate_floor`], in Mbit/s.
+    pub stall_floor_mbps: Option<f64>,
+    /// [`Config::origin_ranges_once_known`].
+    pub origin_ranges: Option<bool>,
+    /// [`Config::want_block_first`].
+    pub want_block_first: Option<usize>,
     /// [`Config::announce`].
     pub announce: Option<bool>,
 }
@@ -346,6 +354,9 @@ impl PlannerSpec {
         let mut c = Config::new();
         if let Some(ms) = self.fallback_after_ms {
             c = c.with_fallback_after(millis(ms));
+        }
+        if let Some(ms) = self.large_fallback_after_ms {
+            c = c.with_large_fallback_after(millis(ms));
         }
         if let Some(ms) = self.stall_timeout_ms {
             c = c.with_stall_timeout(millis(ms));
@@ -358,6 +369,15 @@ impl PlannerSpec {
         }
         if self.hedging == Some(false) {
             c.slow_peer_factor = f64::INFINITY;
+        }
+        if let Some(mbps) = self.stall_floor_mbps {
+            c = c.with_stall_rate_floor(mbps * 1e6 / 8.0);
+        }
+        if let Some(on) = self.origin_ranges {
+            c = c.with_origin_ranges_once_known(on);
+        }
+        if let Some(n) = self.want_block_first {
+            c = c.with_want_block_first(n);
         }
         if let Some(a) = self.announce {
             c = c.with_announce(a);

@@ -117,6 +117,10 @@ impl Scenario {
         let pl = &self.planner;
         for (field, v) in [
             ("planner.fallback_after_ms", pl.fallback_after_ms),
+            (
+                "planner.large_fallback_after_ms",
+                pl.large_fallback_after_ms,
+            ),
             ("planner.stall_timeout_ms", pl.stall_timeout_ms),
         ] {
             if let Some(v) = v
@@ -124,6 +128,14 @@ impl Scenario {
             {
                 return Err(bad(field, "must be a finite number >= 0".into()));
             }
+        }
+        if let Some(f) = pl.stall_floor_mbps
+            && !(f.is_finite() && f > 0.0)
+        {
+            return Err(bad(
+                "planner.stall_floor_mbps",
+                "must be a finite number > 0".into(),
+            ));
         }
         if let Some(f) = pl.slow_peer_factor
             && (f.is_nan() || f <= 0.0)
