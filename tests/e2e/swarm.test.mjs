@@ -164,6 +164,10 @@ test('4. the seeding tab closes mid-transfer of the large file: the fetch comple
     const { page } = await swarm.tab({ hold: '1', images: '0', large: '', fallbackMs: '3000' }, { wait: false });
     await page.waitForFunction(() => document.body.dataset.demoState === 'held', null, { timeout: 60_000 });
     await page.exposeFunction('closeSeeder', () => seeder.page.context().close());
+    // Warm the connection to the seeding tab with a small asset it holds: this scenario is
+    // about a seeder leaving mid-transfer, not about the first dial (scenario 6 covers that).
+    const warm = await fetchAndHash(page, '/demo/gallery.css');
+    assert.equal(warm.summary.source, 'peer', `warm-up: ${JSON.stringify(warm.summary)}`);
     const r = await page.evaluate(async (path) => {
       const res = await window.demo.mesh.fetch(path);
       const firstSource = res.headers.get('x-mesh-source');
