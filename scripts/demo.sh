@@ -5,7 +5,8 @@
 #
 # 1. scripts/setup.sh (installs only what is missing);
 # 2. builds the native binaries in release mode (bootstrap-node, mesh-origin, mesh) and the npm
-#    package mesh-loader (scripts/build-npm.sh); generates the demo's large file (gitignored);
+#    package mesh-loader (scripts/build-npm.sh); generates the demo's large file and the site's
+#    manifest www/mesh-manifest.json (both gitignored; the sample page www/index.html reads it);
 # 3. inside a private network namespace whose only interface is loopback (so every WebRTC
 #    candidate is 127.0.0.1 and nothing leaves the machine), starts the bootstrap node and the
 #    origin (mesh-origin, 80 ms of added latency: a distant CDN edge) serving www/ with the
@@ -49,6 +50,8 @@ bash scripts/build-npm.sh
 npm_ci_if_stale tests/browser
 say "the demo's large file (generated, gitignored)"
 run python3 scripts/make-gallery.py --large www/demo/big/panorama.bmp
+# The sample page www/index.html lists the site's CIDs from this file (gitignored).
+run "$CARGO_TARGET_DIR/release/mesh" manifest www -o www/mesh-manifest.json --no-progress
 
 if [ -n "$serve" ]; then
   exec node scripts/demo-swarm.mjs "$@"
