@@ -37,7 +37,6 @@ run python3 scripts/make-gallery.py --large www/demo/big/panorama.bmp
 
 export MESH_PROFILE=debug
 export MESH_E2E_LOGS=${MESH_E2E_LOGS:-${TMPDIR:-/tmp}/mesh-e2e-logs}
-rm -rf "$MESH_E2E_LOGS"
 say "end-to-end suite (logs: $MESH_E2E_LOGS)"
 set +e
 unshare -n "$0" --in-netns "$@"

@@ -40,6 +40,7 @@ export class Swarm {
     this.browser = browser;
     this.dataDir = mkdtempSync(join(tmpdir(), `mesh-e2e-${name}-`));
     this.logDir = join(LOGS, name);
+    rmSync(this.logDir, { recursive: true, force: true }); // the previous run's
     this.tabs = [];
     this.seeders = [];
   }
