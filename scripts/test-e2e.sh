@@ -42,5 +42,11 @@ set +e
 unshare -n "$0" --in-netns "$@"
 status=$?
 set -e
+if [ "$status" -ne 0 ] && [ -n "${CI:-}" ]; then
+  find "$MESH_E2E_LOGS" -name '*.log' -print0 | sort -z | while IFS= read -r -d '' log; do
+    printf '\n---- %s (last 30 lines)\n' "$log"
+    tail -n 30 "$log"
+  done
+fi
 say "end-to-end suite: $([ "$status" -eq 0 ] && echo passed || echo FAILED) in $(human_seconds $(($(date +%s) - started)))"
 exit "$status"
