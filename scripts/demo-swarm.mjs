@@ -150,7 +150,9 @@ for (const r of rows) {
 const o = report.overall;
 console.log(`\noverall offload ${pct(o.offload)} of bytes from peers (cap 1 - 1/${N} = ${pct(o.cap)}; ${pct(o.offloadOfCap)} of the cap)`);
 console.log(`bytes: ${fmt(o.bytesPeer)} from peers, ${fmt(o.bytesOrigin)} from the origin (origin egress for these assets: ${fmt(originAssetEgress)}), ${fmt(o.bytesServed)} served by tabs`);
-console.log(`TTFB p50 by source (per asset, all tabs): peer ${o.ttfbP50.peer ?? '–'} ms, origin ${o.ttfbP50.origin ?? '–'} ms, cache ${o.ttfbP50.cache ?? '–'} ms; fetches by source ${JSON.stringify(o.fetchesBySource)}; ${o.fallbacks} fallbacks`);
+const ms = (v) => (v == null ? '–' : `${Math.round(v)} ms`);
+console.log(`TTFB p50 by source (per asset, all tabs): peer ${ms(o.ttfbP50.peer)}, origin ${ms(o.ttfbP50.origin)}, cache ${ms(o.ttfbP50.cache)}, mixed ${ms(o.ttfbP50.mixed)}`);
+console.log(`fetches by source ${JSON.stringify(o.fetchesBySource)}; ${o.fallbacks} brought in the origin (fallbacks)`);
 
 // The dashboard of the last tab (it loaded from the others), then of the first (it served).
 const last = tabs[tabs.length - 1].page;
