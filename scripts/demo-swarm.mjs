@@ -154,12 +154,13 @@ const ms = (v) => (v == null ? '–' : `${Math.round(v)} ms`);
 console.log(`TTFB p50 by source (per asset, all tabs): peer ${ms(o.ttfbP50.peer)}, origin ${ms(o.ttfbP50.origin)}, cache ${ms(o.ttfbP50.cache)}, mixed ${ms(o.ttfbP50.mixed)}`);
 console.log(`fetches by source ${JSON.stringify(o.fetchesBySource)}; ${o.fallbacks} brought in the origin (fallbacks)`);
 
-// The dashboard of the last tab (it loaded from the others), then of the first (it served).
-const last = tabs[tabs.length - 1].page;
-await last.locator('#dashboard').screenshot({ path: join(OUT, 'dashboard.png') });
-await last.screenshot({ path: join(OUT, 'page.png') });
+// The dashboard of the tab that got the most bytes from peers (the last one on a tie).
+const shown = tabs.reduce((best, t) => (t.final.bytes.peer >= best.final.bytes.peer ? t : best));
+report.screenshotTab = shown.name;
+await shown.page.locator('#dashboard').screenshot({ path: join(OUT, 'dashboard.png') });
+await shown.page.screenshot({ path: join(OUT, 'page.png') });
 writeFileSync(join(OUT, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\nwrote ${join(OUT, 'report.json')}, ${join(OUT, 'dashboard.png')} and ${join(OUT, 'page.png')}`);
+console.log(`\nwrote ${join(OUT, 'report.json')}, ${join(OUT, 'dashboard.png')} and ${join(OUT, 'page.png')} (${shown.name})`);
 const failed = rows.filter((r) => r.state !== 'done' || r.errors);
 await shutdown();
 if (failed.length) {
