@@ -60,7 +60,7 @@ cargo build --locked --lib -p mesh-wasm --profile "$PROFILE" --target wasm32-unk
 # package is then assembled from them and js/, and packed only when its content changed.
 wasm_key=$(
   {
-    sha256sum "$RAW_WASM" "$CRATE/Cargo.toml" "${BASH_SOURCE[0]}" | awk '{print $1}'
+    sha256sum "$RAW_WASM" "$CRATE/Cargo.toml" "${BASH_SOURCE[0]}" scripts/npm/fix-bundler-exports.mjs | awk '{print $1}'
     echo "wasm-bindgen $have_bindgen, wasm-opt $opt_version, wasm-pack $(wasm-pack --version)"
   } | sha256sum | awk '{print $1}'
 )
@@ -76,6 +76,7 @@ else
   done
   [ ! -d "$STAGE/web/snippets" ] && [ ! -d "$STAGE/bundler/snippets" ] ||
     die "wasm-bindgen wrote snippets/: add them to $JS/package.json's files and to this script"
+  run node scripts/npm/fix-bundler-exports.mjs "$STAGE/bundler"
   echo "$wasm_key" >"$STAGE/.wasm-key"
 fi
 

@@ -18,4 +18,4 @@ if [ "${1:-}" != --in-netns ]; then
 fi
 shift
 ip link set lo up
-CARGO_NET_OFFLINE=true exec scripts/test-servers.sh wasm-pack --quiet test --headless --chrome crates/mesh-wasm -- "$@"
+CARGO_NET_OFFLINE=true exec scripts/test-servers.sh wasm-pack test --headless --chrome crates/mesh-wasm -- "$@"

@@ -6,7 +6,9 @@
 #      (from npm's cache when it can: --prefer-offline) and build into their dist/; tsc checks
 #      the package's types from the Vite app;
 #   3. tests/browser/package.test.mjs drives them in headless Chromium (playwright-core) against
-#      the real servers of scripts/test-servers.sh.
+#      the real servers of scripts/test-servers.sh, inside a private network namespace whose
+#      only interface is loopback (as scripts/test-browser.sh): tabs may try WebRTC with each
+#      other, and nothing may leave the machine.
 #
 # Idempotent; a warm run skips the package build and the installs and takes ~1 min (mostly the
 # test). Extra arguments go to `node --test` (e.g. --test-name-pattern=degraded).
@@ -14,6 +16,15 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 exec </dev/null
+
+if [ "${1:-}" = --in-netns ]; then
+  shift
+  ip link set lo up
+  exec scripts/test-servers.sh node --test --test-reporter=spec "$@" tests/browser/package.test.mjs
+fi
+for tool in unshare ip; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH"
+done
 
 PKG=crates/mesh-wasm/pkg
 EXAMPLES=(examples/plain-html examples/vite-app)
@@ -43,4 +54,5 @@ run npm run --prefix examples/vite-app --silent typecheck
 say "cargo build -p bootstrap-node -p mesh-cli -p mesh-origin (the test servers)"
 cargo build --locked -p bootstrap-node -p mesh-cli -p mesh-origin
 
-bash scripts/test-servers.sh node --test --test-reporter=spec "$@" tests/browser/package.test.mjs
+# Everything that needs the network is done: the rest runs without it.
+exec unshare -n "$0" --in-netns "$@"

@@ -62,7 +62,7 @@ site = sys.argv[1]
 def write(name, size, seed):
     rnd = random.Random(seed)
     with open(os.path.join(site, name), 'wb') as f:
-        f.write(bytes(rnd.getrandbits(8) for _ in range(size)))
+        f.write(rnd.randbytes(size))
 write('origin-only.txt', 1000, 1)          # nobody provides it
 write('peer.bin', 1_300_000, 2)            # 5 leaves + root: held by the seeder
 write('peer-small.txt', 5000, 3)           # one block, held by the seeder
@@ -71,6 +71,9 @@ for i in range(4):                         # cache-budget test: 4 x 600 KB, 1 Mi
     write(f'cache-{i}.bin', 600_000, 10 + i)
 write('other.bin', 1000, 5)                # integrity test: served under another CID
 write('upload.txt', 2000, 6)               # upload-budget test: held by a tab only
+write('tab-to-tab.bin', 3 << 20, 7)       # tab-to-tab over /webrtc: origin, then a tab
+write('seeder-leaves.bin', 3 << 20, 8)    # the seeding tab closes mid-transfer
+write('warm.txt', 3000, 9)                 # warm connections: a tab holds it before it is asked
 PY
 
 say "origin on :$((BASE + 1))"

@@ -131,7 +131,7 @@ fn route(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         (&Method::GET, "/metrics") => metrics(state),
         (&Method::GET, "/healthz") => healthz(state),
         (&Method::GET, "/addrs") => addrs(state),
-        (&Method::OPTIONS, "/addrs") => {
+        (&Method::OPTIONS, "/addrs" | "/metrics") => {
             with_cors(respond(StatusCode::NO_CONTENT, "", "text/plain"))
         }
         (_, "/metrics" | "/healthz" | "/addrs") => respond(
@@ -146,11 +146,13 @@ fn route(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
 fn metrics(state: &State) -> Response<Full<Bytes>> {
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
-        Ok(()) => respond(
+        // CORS too: a page (the demo's dashboard, the browser tests) may read the relay's
+        // byte counter; nothing here is secret that /addrs does not already tell.
+        Ok(()) => with_cors(respond(
             StatusCode::OK,
             body,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        ),
+        )),
         Err(_) => respond(
             StatusCode::INTERNAL_SERVER_ERROR,
             "cannot encode metrics\n",

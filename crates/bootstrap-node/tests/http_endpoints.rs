@@ -99,6 +99,8 @@ async fn metrics_expose_the_named_families() {
 
     let metrics = node.get("/metrics");
     assert_eq!(metrics.status, 200);
+    // Readable from a page (the demo's dashboard shows the relay's bytes).
+    assert_eq!(metrics.header("access-control-allow-origin"), Some("*"));
     for family in [
         "bootstrap_connections",
         "bootstrap_connections_denied",

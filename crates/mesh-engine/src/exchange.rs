@@ -64,7 +64,22 @@ impl Engine {
                 } else {
                     tracing::debug!(%peer, %error, "block request failed");
                 }
-                if let Some(out) = self.outbound.remove(&request_id) {
+                if let Some(mut out) = self.outbound.remove(&request_id) {
+                    if matches!(error, OutboundFailure::ConnectionClosed)
+                        && self.swarm.is_connected(&out.peer)
+                        && out.resent < crate::MAX_RESENDS
+                    {
+                        // One of the peer's connections closed (a relayed one, now that a
+                        // direct one is up): the peer is still there, ask again.
+                        out.resent += 1;
+                        let rid = self
+                            .swarm
+                            .behaviour_mut()
+                            .blocks
+                            .send_request(&out.peer, out.request.clone());
+                        self.outbound.insert(rid, out);
+                        return;
+                    }
                     // Treated as "does not have": the planner asks elsewhere at once.
                     for cid in out.cids {
                         self.planner.handle_dont_have(now, out.peer, cid);

@@ -67,7 +67,15 @@ struct Outbound {
     /// Want-block (one CID) or want-have.
     want_block: bool,
     cids: Vec<Cid>,
+    /// The request, to send again if its connection closed while another to the peer is up.
+    request: mesh_protocol::blocks::BlockRequest,
+    /// Times it was sent again.
+    resent: u8,
 }
+
+/// How often a request whose connection closed is sent again over another connection to the
+/// same peer (a browser's relayed connection closes once the direct one is up).
+const MAX_RESENDS: u8 = 2;
 
 /// Settings of an [`Engine`] beyond its parts.
 #[derive(Debug, Clone)]
@@ -81,6 +89,10 @@ pub struct EngineConfig {
     pub advertise_loopback: bool,
     /// **Testing only**: flip a byte of every block served, to exercise other nodes' defences.
     pub serve_corrupt_blocks_for_testing: bool,
+    /// Exchange blocks over relayed connections. Browsers turn this off: a relayed connection
+    /// to another tab only carries the `/webrtc` signaling, and blocks wait for the direct
+    /// connection it sets up (relay circuits are limited to signaling sizes).
+    pub exchange_over_relayed: bool,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +101,7 @@ impl Default for EngineConfig {
             advertise_listen_addrs: true,
             advertise_loopback: false,
             serve_corrupt_blocks_for_testing: false,
+            exchange_over_relayed: true,
         }
     }
 }
@@ -103,6 +116,12 @@ impl EngineConfig {
     /// Sets [`EngineConfig::advertise_loopback`].
     pub fn with_advertise_loopback(mut self, on: bool) -> Self {
         self.advertise_loopback = on;
+        self
+    }
+
+    /// Sets [`EngineConfig::exchange_over_relayed`].
+    pub fn with_exchange_over_relayed(mut self, on: bool) -> Self {
+        self.exchange_over_relayed = on;
         self
     }
 
@@ -127,6 +146,8 @@ pub struct Engine {
     kad_protocol: StreamProtocol,
     outbound: BTreeMap<OutboundRequestId, Outbound>,
     provider_queries: HashMap<QueryId, Cid>,
+    /// Lookups asked for with [`Engine::find_providers`] (warming connections, not fetching).
+    lookup_queries: HashMap<QueryId, Cid>,
     /// Announcements asked for with [`Engine::add`], answered with [`Output::Announced`].
     announce_queries: HashMap<QueryId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
@@ -135,6 +156,8 @@ pub struct Engine {
     mesh_peers: BTreeSet<PeerId>,
     /// Peers dialled for the planner, so a failed dial can be reported.
     dialling: BTreeSet<PeerId>,
+    /// Open connections that go through a relay circuit.
+    relayed_connections: std::collections::HashSet<libp2p::swarm::ConnectionId>,
     /// Verified bytes per peer of each running fetch.
     fetch_peers: BTreeMap<FetchId, BTreeMap<PeerId, u64>>,
     outputs: std::collections::VecDeque<Output>,
@@ -176,10 +199,12 @@ impl Engine {
             kad_protocol: ns.kad_protocol(),
             outbound: BTreeMap::new(),
             provider_queries: HashMap::new(),
+            lookup_queries: HashMap::new(),
             announce_queries: HashMap::new(),
             provided: BTreeSet::new(),
             mesh_peers: BTreeSet::new(),
             dialling: BTreeSet::new(),
+            relayed_connections: std::collections::HashSet::new(),
             fetch_peers: BTreeMap::new(),
             outputs: std::collections::VecDeque::new(),
             stats: NodeStats::default(),
@@ -310,6 +335,18 @@ impl Engine {
         Ok(())
     }
 
+    /// Asks the DHT who provides `cid` without fetching it; the answers come as
+    /// [`Output::Providers`]. Browsers use it to open warm connections to the providers of
+    /// the site's assets before the page asks for them.
+    pub fn find_providers(&mut self, cid: Cid) {
+        let query = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .get_providers(provider_key(&cid));
+        self.lookup_queries.insert(query, cid);
+    }
+
     /// Announces every provided root again: after (re)connecting to DHT servers that forgot
     /// this node's records (bootstrap nodes drop a client's records when it disconnects).
     pub fn reannounce_all(&mut self) {
@@ -402,6 +439,20 @@ pub fn bootstrap_peers(addrs: &[Multiaddr]) -> Result<Vec<(PeerId, Multiaddr)>, 
             }
         })
         .collect()
+}
+
+/// Whether `addr` goes through a relay circuit (and is not a direct `/webrtc` connection
+/// that was merely signaled through one).
+pub fn is_relayed(addr: &Multiaddr) -> bool {
+    let mut circuit = false;
+    for p in addr.iter() {
+        match p {
+            Protocol::WebRTC => return false,
+            Protocol::P2pCircuit => circuit = true,
+            _ => {}
+        }
+    }
+    circuit
 }
 
 /// Whether `addr` is on a loopback interface.

@@ -80,6 +80,14 @@ pub enum Output {
         /// The outcome.
         result: Result<(), String>,
     },
+    /// Providers of `cid` found by [`Engine::find_providers`](crate::Engine::find_providers)
+    /// (more may follow for the same lookup).
+    Providers {
+        /// The asset looked up.
+        cid: Cid,
+        /// Peers that announced it (never this node).
+        peers: Vec<PeerId>,
+    },
     /// A peer is connected and identified as a block-exchange peer of this mesh.
     PeerReady {
         /// The peer.

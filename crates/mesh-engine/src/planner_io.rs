@@ -13,6 +13,28 @@ use crate::{Engine, FetchReport, MAX_ACTIONS_PER_TURN, Outbound, Output};
 impl Engine {
     /// Carries out the planner's actions and reads its events, bounded per call.
     pub(crate) fn drain_planner(&mut self) {
+        // Events first, but only to learn where accepted blocks came from: `Received` must
+        // precede the `Deliver` of the same block (pages label bytes by source as they
+        // arrive), while `Completed` and the like must follow the last `Deliver`.
+        let mut events = Vec::new();
+        let mut events_left = true;
+        for _ in 0..MAX_ACTIONS_PER_TURN {
+            let Some(event) = self.planner.poll_event() else {
+                events_left = false;
+                break;
+            };
+            if let PlanEvent::BlockAccepted {
+                fetch, from, bytes, ..
+            } = &event
+            {
+                self.outputs.push_back(Output::Received {
+                    fetch: *fetch,
+                    source: from.source(),
+                    bytes: *bytes,
+                });
+            }
+            events.push(event);
+        }
         let mut actions_left = true;
         for _ in 0..MAX_ACTIONS_PER_TURN {
             let Some(action) = self.planner.poll_action() else {
@@ -21,12 +43,7 @@ impl Engine {
             };
             self.carry_out(action);
         }
-        let mut events_left = true;
-        for _ in 0..MAX_ACTIONS_PER_TURN {
-            let Some(event) = self.planner.poll_event() else {
-                events_left = false;
-                break;
-            };
+        for event in events {
             self.on_planner_event(event);
         }
         self.more_work = actions_left || events_left;
@@ -110,13 +127,15 @@ impl Engine {
             .swarm
             .behaviour_mut()
             .blocks
-            .send_request(&peer, request);
+            .send_request(&peer, request.clone());
         self.outbound.insert(
             rid,
             Outbound {
                 peer,
                 want_block,
                 cids,
+                request,
+                resent: 0,
             },
         );
     }
@@ -143,16 +162,12 @@ impl Engine {
             PlanEvent::BlockAccepted {
                 fetch, from, bytes, ..
             } => {
+                // `Received` went out in `drain_planner`.
                 if let BlockSource::Peer(peer) = from
                     && let Some(peers) = self.fetch_peers.get_mut(&fetch)
                 {
                     *peers.entry(peer).or_insert(0) += bytes;
                 }
-                self.outputs.push_back(Output::Received {
-                    fetch,
-                    source: from.source(),
-                    bytes,
-                });
             }
             PlanEvent::Completed {
                 fetch,

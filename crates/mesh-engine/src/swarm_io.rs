@@ -6,7 +6,7 @@ use libp2p::{PeerId, identify};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::Event;
 
-use crate::{Engine, Output, is_loopback};
+use crate::{Engine, Output, is_loopback, is_relayed};
 
 pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Event>) {
     match event {
@@ -60,16 +60,37 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
             });
         }
         SwarmEvent::ConnectionEstablished {
-            peer_id, endpoint, ..
+            peer_id,
+            endpoint,
+            connection_id,
+            ..
         } => {
             tracing::debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+            if is_relayed(endpoint.get_remote_address()) {
+                engine.relayed_connections.insert(connection_id);
+                if !engine.config.exchange_over_relayed {
+                    // Still dialling, in effect: the direct connection is being set up.
+                    return;
+                }
+            }
             engine.dialling.remove(&peer_id);
         }
         SwarmEvent::ConnectionClosed {
+            connection_id,
             peer_id,
+            num_established,
+            ..
+        } if num_established > 0 => {
+            engine.relayed_connections.remove(&connection_id);
+            tracing::trace!(peer = %peer_id, "one of several connections closed");
+        }
+        SwarmEvent::ConnectionClosed {
+            peer_id,
+            connection_id,
             num_established: 0,
             ..
         } => {
+            engine.relayed_connections.remove(&connection_id);
             tracing::debug!(peer = %peer_id, "disconnected");
             engine.outputs.push_back(Output::PeerUnusable {
                 peer: peer_id,
@@ -109,9 +130,18 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
 
 impl Engine {
     fn on_identify(&mut self, now: CoreInstant, event: identify::Event) {
-        let identify::Event::Received { peer_id, info, .. } = event else {
+        let identify::Event::Received {
+            peer_id,
+            info,
+            connection_id,
+        } = event
+        else {
             return;
         };
+        if !self.config.exchange_over_relayed && self.relayed_connections.contains(&connection_id) {
+            // The peer becomes a block-exchange peer when its direct connection identifies.
+            return;
+        }
         if info.protocol_version != self.identify_version {
             tracing::info!(peer = %peer_id, version = %info.protocol_version,
                 "peer belongs to another mesh; disconnecting");
@@ -156,6 +186,23 @@ impl Engine {
             return;
         };
         match result {
+            QueryResult::GetProviders(result) if self.lookup_queries.contains_key(&id) => {
+                let local = *self.swarm.local_peer_id();
+                let cid = if step.last {
+                    self.lookup_queries.remove(&id)
+                } else {
+                    self.lookup_queries.get(&id).copied()
+                };
+                if let (Some(cid), Ok(GetProvidersOk::FoundProviders { providers, .. })) =
+                    (cid, result)
+                {
+                    let peers: Vec<PeerId> =
+                        providers.into_iter().filter(|p| *p != local).collect();
+                    if !peers.is_empty() {
+                        self.outputs.push_back(Output::Providers { cid, peers });
+                    }
+                }
+            }
             QueryResult::GetProviders(result) => {
                 let Some(&root) = self.provider_queries.get(&id) else {
                     return;

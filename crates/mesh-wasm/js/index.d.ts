@@ -70,6 +70,13 @@ export interface MeshOptions {
   logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Interval of `stats` events in ms (0 disables). Default 1000. */
   statsIntervalMs?: number;
+  /** ICE servers of tab-to-tab WebRTC connections, as in `RTCConfiguration.iceServers`
+   * (STUN, TURN). `[]` for host candidates only. Default: the public STUN servers js-libp2p
+   * uses. */
+  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
+  /** Direct connections kept open to other tabs holding the manifest's assets, so fetches
+   * find a warm peer within the deadline. Default 4; 0 opens none in advance. */
+  warmPeers?: number;
 }
 
 /** Where the bytes of a response came from. */
@@ -162,7 +169,9 @@ export interface MeshFetchInit {
 
 /** A Response from `mesh.fetch`. Headers: `content-type` (from the manifest or the origin),
  * `content-length` when known, `x-mesh-cid`, `x-mesh-source` (where the first bytes came
- * from; `x-mesh-verified: false` marks a degraded-mode response, which was not verified). */
+ * from; once the body has been read, where all of it came from, `mixed` if peers and the
+ * origin both contributed) and `x-mesh-verified` (`true`; `false` marks a degraded-mode
+ * response, which was not checked against a CID). */
 export interface MeshResponse extends Response {
   /** Absent in degraded mode. */
   readonly mesh?: {

@@ -87,7 +87,8 @@ const loaded = (el) => new Promise((resolve, reject) => {
  * because the wasm side reads only the names it knows from the object (a typo such as
  * `fallbackMS` would otherwise be ignored silently). */
 const OPTIONS = new Set(['bootstrap', 'bootstrapUrl', 'namespace', 'fallbackMs', 'cacheBytes',
-  'uploadBytesPerMinute', 'manifest', 'p2p', 'originBase', 'logLevel', 'statsIntervalMs']);
+  'uploadBytesPerMinute', 'manifest', 'p2p', 'originBase', 'logLevel', 'statsIntervalMs',
+  'iceServers', 'warmPeers']);
 
 const ATTACH_SELECTOR = 'img[data-cid], script[data-cid], link[data-cid], video[data-cid], audio[data-cid], source[data-cid]';
 

@@ -83,7 +83,11 @@ impl MeshNode {
         let raw: RawOptions = if options.is_undefined() || options.is_null() {
             RawOptions::default()
         } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| js_error("config", e))?
+            // Through JSON, so that serde sees every key and refuses unknown ones (serde-wasm-
+            // bindgen reads only the fields it knows, and a typo would pass silently).
+            let json = js_sys::JSON::stringify(&options)
+                .map_err(|_| js_error("config", "the options cannot be serialised as JSON"))?;
+            serde_json::from_str(&String::from(json)).map_err(|e| js_error("config", e))?
         };
         let settings =
             Settings::from_raw(raw, manifest_json.as_deref()).map_err(|e| js_error("config", e))?;
@@ -94,8 +98,9 @@ impl MeshNode {
         let protocol = mesh_protocol::Config::new(settings.namespace.clone())
             .with_kad_mode(mesh_protocol::KadMode::Client);
         let codec = BlockCodec::new();
-        let swarm = crate::transport::build(&keypair, &protocol, codec.clone(), settings.webrtc.clone())
-            .map_err(|e| js_error("config", e))?;
+        let swarm =
+            crate::transport::build(&keypair, &protocol, codec.clone(), settings.webrtc.clone())
+                .map_err(|e| js_error("config", e))?;
         let mut bootstrap = Vec::new();
         for text in &settings.bootstrap {
             // Checked by Settings already; parse failures cannot happen here.
@@ -130,7 +135,9 @@ impl MeshNode {
             BlockServer::new(settings.serve.clone()),
             codec,
             &protocol,
-            EngineConfig::default().with_advertise_loopback(true),
+            EngineConfig::default()
+                .with_advertise_loopback(true)
+                .with_exchange_over_relayed(false),
         );
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let events: crate::driver::EventSink = Box::new(move |kind: &str, detail: JsValue| {
@@ -145,6 +152,12 @@ impl MeshNode {
             stats_interval: settings.stats_interval,
             commands,
             events,
+            warm_peers: settings.warm_peers,
+            warm_cids: settings
+                .manifest
+                .as_ref()
+                .map(|m| m.assets.values().map(|e| e.cid).collect())
+                .unwrap_or_default(),
         });
         wasm_bindgen_futures::spawn_local(driver.run());
         Ok(MeshNode {

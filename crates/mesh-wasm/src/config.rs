@@ -20,6 +20,14 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 /// noticeably with the page's own traffic on a typical connection.
 pub const DEFAULT_UPLOAD_BYTES_PER_MINUTE: u64 = 64 << 20;
 
+/// Default number of warm tab-to-tab connections: a dial costs ~0.2–0.4 s, more than the
+/// 200 ms deadline, so assets come from peers mostly over connections opened in advance; a few
+/// suffice to spread load and survive one peer leaving, and each costs an RTCPeerConnection.
+pub const DEFAULT_WARM_PEERS: usize = 4;
+
+/// Most warm connections a tab may ask for.
+pub const MAX_WARM_PEERS: u64 = 32;
+
 /// Smallest cache a tab may be given: one largest block (1 MiB), or nothing could be kept.
 pub const MIN_CACHE_BYTES: u64 = 1 << 20;
 
@@ -66,6 +74,9 @@ pub struct RawOptions {
     /// STUN/TURN servers for tab-to-tab WebRTC, as `RTCIceServer`s; `[]` for host candidates
     /// only. Default: the public STUN servers js-libp2p uses.
     pub ice_servers: Option<Vec<RawIceServer>>,
+    /// Direct connections kept open to providers of the manifest's assets (default
+    /// [`DEFAULT_WARM_PEERS`]; 0 opens none in advance).
+    pub warm_peers: Option<f64>,
     /// Read by the JS shim (the manifest, fetched or given); never reaches here as such.
     #[serde(default, skip_deserializing)]
     pub manifest: (),
@@ -138,6 +149,8 @@ pub struct Settings {
     pub stats_interval: Option<Duration>,
     /// The tab-to-tab transport's settings.
     pub webrtc: mesh_webrtc::Config,
+    /// Warm connections to keep.
+    pub warm_peers: usize,
 }
 
 fn whole(option: &'static str, value: f64, min: u64, max: u64) -> Result<u64, ConfigError> {
@@ -234,8 +247,14 @@ impl Settings {
                         return Err(bad("iceServers", "a server without urls"));
                     }
                     for url in &urls {
-                        if !["stun:", "stuns:", "turn:", "turns:"].iter().any(|p| url.starts_with(p)) {
-                            return Err(bad("iceServers", format!("{url:?} is not a stun: or turn: URL")));
+                        if !["stun:", "stuns:", "turn:", "turns:"]
+                            .iter()
+                            .any(|p| url.starts_with(p))
+                        {
+                            return Err(bad(
+                                "iceServers",
+                                format!("{url:?} is not a stun: or turn: URL"),
+                            ));
                         }
                     }
                     ice.push(mesh_webrtc::IceServer {
@@ -246,6 +265,10 @@ impl Settings {
                 }
                 mesh_webrtc::Config::new().with_ice_servers(ice)
             }
+        };
+        let warm_peers = match raw.warm_peers {
+            None => DEFAULT_WARM_PEERS,
+            Some(n) => whole("warmPeers", n, 0, MAX_WARM_PEERS)? as usize,
         };
         let manifest = manifest_json
             .map(Manifest::from_json)
@@ -263,6 +286,7 @@ impl Settings {
             log_level,
             stats_interval,
             webrtc,
+            warm_peers,
         })
     }
 }
@@ -350,6 +374,7 @@ mod tests {
             (r#"{"originBase":"ftp://x"}"#, "originBase"),
             (r#"{"iceServers":[{"urls":"http://x"}]}"#, "iceServers"),
             (r#"{"iceServers":[{"urls":[]}]}"#, "iceServers"),
+            (r#"{"warmPeers":100}"#, "warmPeers"),
         ];
         for (json, option) in cases {
             let err = Settings::from_raw(raw(json)?, None).err();

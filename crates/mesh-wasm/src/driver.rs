@@ -15,8 +15,8 @@ use futures::{FutureExt, StreamExt};
 use libp2p::core::ConnectedPoint;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::{FetchError, FetchId, OriginRequestId};
 use mesh_core::stats::Source;
@@ -31,6 +31,12 @@ use crate::report::{FetchDone, PeerChange, StatsReport};
 
 /// Longest the loop sleeps without a reason: a safety net, not a poll interval.
 const MAX_IDLE: Duration = Duration::from_secs(5);
+
+/// How often the warm connections are topped up when fewer than wanted are open.
+const WARM_INTERVAL: Duration = Duration::from_secs(20);
+
+/// Assets of the manifest whose providers are looked up per top-up round.
+const WARM_LOOKUPS: usize = 32;
 
 /// A request from the page.
 pub(crate) enum Command {
@@ -117,6 +123,10 @@ pub(crate) struct DriverParts {
     pub(crate) stats_interval: Option<Duration>,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) events: EventSink,
+    /// Direct connections to keep open to providers of `warm_cids`.
+    pub(crate) warm_peers: usize,
+    /// The site's assets (from the manifest), whose providers warm connections go to.
+    pub(crate) warm_cids: Vec<Cid>,
 }
 
 pub(crate) struct Driver {
@@ -140,6 +150,13 @@ pub(crate) struct Driver {
     webrtc_listener: Option<ListenerId>,
     /// Open connections per peer, and whether each is relayed or direct `/webrtc`.
     connections: HashMap<PeerId, Vec<(ConnectionId, ConnectionKind)>>,
+    warm_peers: usize,
+    warm_cids: Vec<Cid>,
+    /// Where the next top-up round starts in `warm_cids`.
+    warm_cursor: usize,
+    next_warm: Option<Instant>,
+    /// Warm dials under way.
+    warm_dialing: std::collections::BTreeSet<PeerId>,
 }
 
 /// How a connection reaches its peer.
@@ -155,15 +172,13 @@ enum ConnectionKind {
 
 impl ConnectionKind {
     fn of(addr: &Multiaddr) -> Self {
-        let mut circuit = false;
-        for p in addr.iter() {
-            match p {
-                Protocol::WebRTC => return Self::Direct,
-                Protocol::P2pCircuit => circuit = true,
-                _ => {}
-            }
+        if mesh_engine::is_relayed(addr) {
+            Self::Relayed
+        } else if addr.iter().any(|p| p == Protocol::WebRTC) {
+            Self::Direct
+        } else {
+            Self::Other
         }
-        if circuit { Self::Relayed } else { Self::Other }
     }
 }
 
@@ -203,6 +218,11 @@ impl Driver {
             next_stats: parts.stats_interval.map(|i| now + i),
             webrtc_listener: None,
             connections: HashMap::new(),
+            warm_peers: parts.warm_peers,
+            warm_cids: parts.warm_cids,
+            warm_cursor: 0,
+            next_warm: None,
+            warm_dialing: std::collections::BTreeSet::new(),
         };
         if p2p_enabled {
             driver.enable_p2p();
@@ -265,6 +285,9 @@ impl Driver {
         if let Some(t) = self.next_stats {
             wake = wake.min(t);
         }
+        if let Some(t) = self.next_warm {
+            wake = wake.min(t);
+        }
         wake
     }
 
@@ -286,6 +309,10 @@ impl Driver {
                 self.bootstrap[i].next_dial = None;
                 self.dial_bootstrap(i);
             }
+        }
+        if self.next_warm.is_some_and(|t| t <= now_instant) {
+            self.next_warm = Some(now_instant + WARM_INTERVAL);
+            self.warm_up();
         }
         if let (Some(t), Some(interval)) = (self.next_stats, self.stats_interval)
             && t <= now_instant
@@ -405,7 +432,11 @@ impl Driver {
         }
         if self.webrtc_listener.is_none() {
             // Addresses appear as `<relay>/p2p-circuit/webrtc` once a reservation is held.
-            match self.engine.swarm_mut().listen_on(Multiaddr::empty().with(Protocol::WebRTC)) {
+            match self
+                .engine
+                .swarm_mut()
+                .listen_on(Multiaddr::empty().with(Protocol::WebRTC))
+            {
                 Ok(id) => self.webrtc_listener = Some(id),
                 Err(e) => tracing::warn!(error = %e, "cannot listen for tab-to-tab connections"),
             }
@@ -416,6 +447,54 @@ impl Driver {
         }
         // Fails only without known peers; the bootstrap node was just added.
         let _ = self.engine.swarm_mut().behaviour_mut().kad.bootstrap();
+        if self.next_warm.is_none() && self.warm_peers > 0 && !self.warm_cids.is_empty() {
+            self.next_warm = Some(Instant::now());
+        }
+    }
+
+    /// Direct (tab-to-tab) connections open now.
+    fn direct_peers(&self) -> usize {
+        self.connections
+            .values()
+            .filter(|c| c.iter().any(|(_, k)| *k == ConnectionKind::Direct))
+            .count()
+    }
+
+    /// Looks up providers of a few of the site's assets when fewer warm connections than
+    /// wanted are open; [`Output::Providers`] then dials them.
+    fn warm_up(&mut self) {
+        if self.direct_peers() + self.warm_dialing.len() >= self.warm_peers {
+            return;
+        }
+        for _ in 0..WARM_LOOKUPS.min(self.warm_cids.len()) {
+            let cid = self.warm_cids[self.warm_cursor % self.warm_cids.len()];
+            self.warm_cursor = self.warm_cursor.wrapping_add(1);
+            self.engine.find_providers(cid);
+        }
+    }
+
+    fn dial_warm(&mut self, peers: Vec<PeerId>) {
+        for peer in peers {
+            if self.direct_peers() + self.warm_dialing.len() >= self.warm_peers {
+                return;
+            }
+            if self
+                .connections
+                .get(&peer)
+                .is_some_and(|c| c.iter().any(|(_, k)| *k == ConnectionKind::Direct))
+                || self.warm_dialing.contains(&peer)
+                || self.bootstrap_index(&peer).is_some()
+            {
+                continue;
+            }
+            let opts = DialOpts::peer_id(peer)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if self.engine.swarm_mut().dial(opts).is_ok() {
+                tracing::debug!(%peer, "opening a warm connection");
+                self.warm_dialing.insert(peer);
+            }
+        }
     }
 
     // ---- swarm events --------------------------------------------------------------------
@@ -648,7 +727,12 @@ impl Driver {
             Output::Cancelled { fetch } => {
                 self.forget(fetch);
             }
+            Output::Providers { peers, .. } => self.dial_warm(peers),
+            Output::DialFailed { peer, .. } => {
+                self.warm_dialing.remove(&peer);
+            }
             Output::PeerReady { peer } if self.bootstrap_index(&peer).is_none() => {
+                self.warm_dialing.remove(&peer);
                 self.emit(
                     "peer",
                     &PeerChange {

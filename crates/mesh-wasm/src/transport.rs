@@ -45,7 +45,8 @@ pub(crate) fn build(
         .authenticate(noise()?)
         .multiplex(yamux::Config::default());
     let webrtc_direct = webrtc_websys::Transport::new(webrtc_websys::Config::new(keypair));
-    let browser_to_browser = browser_to_browser.map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+    let browser_to_browser =
+        browser_to_browser.map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
     let transport: Boxed<(PeerId, StreamMuxerBox)> = OrTransport::new(
         browser_to_browser,
         OrTransport::new(OrTransport::new(relayed, websocket), webrtc_direct),

@@ -30,7 +30,8 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(pc: PeerConnection) -> Self {
+    pub(crate) fn new(mut pc: PeerConnection) -> Self {
+        pc.watch_transports();
         Self {
             inner: SendWrapper::new(pc),
         }
@@ -85,6 +86,12 @@ impl AsyncWrite for WebRtcStream {
 }
 
 fn state_error(pc: &PeerConnection) -> Option<io::Error> {
+    if pc.transport_closed() {
+        return Some(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "remote closed the connection",
+        ));
+    }
     match pc.pc.connection_state() {
         RtcPeerConnectionState::Failed => Some(io::Error::new(
             io::ErrorKind::ConnectionReset,

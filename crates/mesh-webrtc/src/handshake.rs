@@ -66,9 +66,9 @@ pub(crate) async fn initiate(stream: Stream, config: Config) -> Result<Connectio
 
         exchange_candidates(&mut pc, &mut messages, &mut writer).await?;
 
-        // Wait for `init` to open, then close it and wait for that to finish so its id is
-        // not reused by a stream channel.
-        future::poll_fn(|cx| init.poll_open(cx)).await?;
+        // Wait for `init` to open (or to be closed by the remote, as js-libp2p does), then
+        // close it and wait for that to finish so its id is not reused by a stream channel.
+        future::poll_fn(|cx| init.poll_settled(cx)).await;
         crate::stream::Channel::close(&mut init);
         future::poll_fn(|cx| init.poll_closed(cx)).await;
         if let Err(e) = writer.close().await {

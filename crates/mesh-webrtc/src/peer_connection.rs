@@ -4,7 +4,7 @@
 //! dispatches early (a remote's first data channel, its first message) is lost (WEBRTC.md §6.5).
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, RefCell},
     collections::VecDeque,
     io,
     rc::Rc,
@@ -51,15 +51,23 @@ struct ChannelShared {
     open: bool,
     closed: bool,
     recv_wakers: Vec<Waker>,
-    write_waker: Option<Waker>,
+    /// Tasks waiting to send (a stream's reader may wait to send a FIN_ACK while its writer
+    /// waits for room: both must be woken).
+    write_wakers: Vec<Waker>,
 }
 
 impl ChannelShared {
+    fn wait_to_write(&mut self, cx: &Context<'_>) {
+        if !self.write_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            self.write_wakers.push(cx.waker().clone());
+        }
+    }
+
     fn wake_all(&mut self) {
         for w in self.recv_wakers.drain(..) {
             w.wake();
         }
-        if let Some(w) = self.write_waker.take() {
+        for w in self.write_wakers.drain(..) {
             w.wake();
         }
     }
@@ -127,7 +135,7 @@ impl DataChannel {
         });
         let s = shared.clone();
         let onlow = Closure::<dyn FnMut()>::new(move || {
-            if let Some(w) = s.borrow_mut().write_waker.take() {
+            for w in s.borrow_mut().write_wakers.drain(..) {
                 w.wake();
             }
         });
@@ -145,16 +153,14 @@ impl DataChannel {
         }
     }
 
-    /// Ready once the channel is open (or failed to open).
-    pub(crate) fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Ready once the channel has opened or closed, whichever the browser reported first
+    /// (a js-libp2p responder closes `init` as soon as it arrives, so we may see both at once).
+    pub(crate) fn poll_settled(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut s = self.shared.borrow_mut();
-        if s.closed {
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        if s.open || s.closed {
+            return Poll::Ready(());
         }
-        if s.open {
-            return Poll::Ready(Ok(()));
-        }
-        s.write_waker = Some(cx.waker().clone());
+        s.wait_to_write(cx);
         Poll::Pending
     }
 
@@ -177,13 +183,13 @@ impl Channel for DataChannel {
                 return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
             }
             if !s.open {
-                s.write_waker = Some(cx.waker().clone());
+                s.wait_to_write(cx);
                 return Poll::Pending;
             }
             if self.dc.buffered_amount() <= HIGH_WATER {
                 return Poll::Ready(Ok(()));
             }
-            s.write_waker = Some(cx.waker().clone());
+            s.wait_to_write(cx);
         }
         // `bufferedamountlow` may have fired before the waker was stored.
         if self.dc.buffered_amount() <= LOW_WATER {
@@ -227,6 +233,9 @@ impl Drop for DataChannel {
     }
 }
 
+/// A `statechange` handler and the `RTCSctpTransport` and `RTCDtlsTransport` it is set on.
+type TransportWatch = (Closure<dyn FnMut()>, JsValue, JsValue);
+
 /// An `RTCPeerConnection` with the handlers both roles need.
 pub(crate) struct PeerConnection {
     pub(crate) pc: RtcPeerConnection,
@@ -236,6 +245,12 @@ pub(crate) struct PeerConnection {
     pub(crate) state_changes: mpsc::UnboundedReceiver<()>,
     /// Local candidates as `JSON.stringify(candidate.toJSON())`; only during the handshake.
     pub(crate) candidates: Option<mpsc::UnboundedReceiver<String>>,
+    /// Set once the SCTP or DTLS transport has closed: the remote closed its side (see
+    /// [`PeerConnection::watch_transports`]).
+    transport_closed: Rc<Cell<bool>>,
+    state_tx: mpsc::UnboundedSender<()>,
+    /// The `statechange` handler on `pc.sctp` and `pc.sctp.transport`, with those objects.
+    transport_watch: Option<TransportWatch>,
     _ondatachannel: Closure<dyn FnMut(RtcDataChannelEvent)>,
     _onstate: Closure<dyn FnMut()>,
     _onicecandidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
@@ -276,8 +291,9 @@ impl PeerConnection {
         pc.set_ondatachannel(Some(ondatachannel.as_ref().unchecked_ref()));
 
         let (state_tx, state_changes) = mpsc::unbounded();
+        let tx = state_tx.clone();
         let onstate = Closure::<dyn FnMut()>::new(move || {
-            let _ = state_tx.unbounded_send(());
+            let _ = tx.unbounded_send(());
         });
         pc.set_onconnectionstatechange(Some(onstate.as_ref().unchecked_ref()));
 
@@ -303,11 +319,53 @@ impl PeerConnection {
             pc,
             inbound,
             state_changes,
+            transport_closed: Rc::new(Cell::new(false)),
+            state_tx,
+            transport_watch: None,
             candidates: Some(candidates),
             _ondatachannel: ondatachannel,
             _onstate: onstate,
             _onicecandidate: onicecandidate,
         })
+    }
+
+    /// Watches the SCTP association and the DTLS transport under it. When the remote closes
+    /// its peer connection both close at once, while `connectionState` only turns `failed`
+    /// after ICE consent expires (15 s measured in Chromium): without this a closed peer would
+    /// look alive that long.
+    pub(crate) fn watch_transports(&mut self) {
+        let get = |obj: &JsValue, key: &str| Reflect::get(obj, &JsValue::from_str(key)).ok();
+        let Some(sctp) = get(&self.pc, "sctp").filter(|s| s.is_object()) else {
+            return;
+        };
+        let Some(dtls) = get(&sctp, "transport").filter(|d| d.is_object()) else {
+            return;
+        };
+        let (flag, tx) = (self.transport_closed.clone(), self.state_tx.clone());
+        let (s, d) = (sctp.clone(), dtls.clone());
+        let onchange = Closure::<dyn FnMut()>::new(move || {
+            let sctp_state = get(&s, "state").and_then(|v| v.as_string());
+            let dtls_state = get(&d, "state").and_then(|v| v.as_string());
+            if sctp_state.as_deref() == Some("closed")
+                || matches!(dtls_state.as_deref(), Some("closed" | "failed"))
+            {
+                flag.set(true);
+                let _ = tx.unbounded_send(());
+            }
+        });
+        for target in [&sctp, &dtls] {
+            let _ = Reflect::set(
+                target,
+                &JsValue::from_str("onstatechange"),
+                onchange.as_ref(),
+            );
+        }
+        self.transport_watch = Some((onchange, sctp, dtls));
+    }
+
+    /// Whether the remote closed the connection (see [`PeerConnection::watch_transports`]).
+    pub(crate) fn transport_closed(&self) -> bool {
+        self.transport_closed.get()
     }
 
     /// A new outbound stream channel: empty label, not negotiated (the browser picks the id).
@@ -351,6 +409,11 @@ impl Drop for PeerConnection {
         self.pc.set_ondatachannel(None);
         self.pc.set_onconnectionstatechange(None);
         self.pc.set_onicecandidate(None);
+        if let Some((_, sctp, dtls)) = self.transport_watch.take() {
+            for target in [&sctp, &dtls] {
+                let _ = Reflect::set(target, &JsValue::from_str("onstatechange"), &JsValue::NULL);
+            }
+        }
         self.pc.close();
     }
 }

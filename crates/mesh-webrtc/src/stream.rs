@@ -184,18 +184,23 @@ impl StreamState {
         self.readable.len()
     }
 
-    /// Encodes up to [`MAX_PAYLOAD_LEN`] bytes of `buf` as one data frame, if writing is allowed.
-    pub fn encode_write(&self, buf: &[u8]) -> io::Result<(Vec<u8>, usize)> {
+    /// Whether data may still be written: an error once our FIN went out, the remote sent
+    /// STOP_SENDING or the stream was reset.
+    pub fn check_writable(&self) -> io::Result<()> {
         match self.write {
-            WriteState::Open => {
-                let n = buf.len().min(MAX_PAYLOAD_LEN);
-                Ok((Frame::data(buf[..n].to_vec()).encode(), n))
-            }
+            WriteState::Open => Ok(()),
             WriteState::Reset => Err(io::ErrorKind::ConnectionReset.into()),
             WriteState::FinSent | WriteState::Finished | WriteState::Stopped => {
                 Err(io::ErrorKind::BrokenPipe.into())
             }
         }
+    }
+
+    /// Encodes up to [`MAX_PAYLOAD_LEN`] bytes of `buf` as one data frame, if writing is allowed.
+    pub fn encode_write(&self, buf: &[u8]) -> io::Result<(Vec<u8>, usize)> {
+        self.check_writable()?;
+        let n = buf.len().min(MAX_PAYLOAD_LEN);
+        Ok((Frame::data(buf[..n].to_vec()).encode(), n))
     }
 
     /// Closes our write half: queues a FIN (once).
@@ -241,6 +246,11 @@ impl StreamState {
         self.read = ReadState::Reset;
         self.write = WriteState::Reset;
         self.readable.clear();
+    }
+
+    /// Whether control frames wait to be sent.
+    pub fn has_outbox(&self) -> bool {
+        !self.outbox.is_empty()
     }
 
     /// The next control frame to send.
@@ -300,12 +310,32 @@ impl<C: Channel> Stream<C> {
                 Poll::Pending => break,
             }
         }
-        self.flush_outbox();
+        self.flush_outbox(Some(cx));
     }
 
-    fn flush_outbox(&mut self) {
-        while let Some(frame) = self.state.poll_outbox() {
-            if let Err(e) = self.channel.send(&frame) {
+    /// Sends queued control frames. With a context, frames wait (in order) until the channel
+    /// is open — a FIN on a stream closed before its channel opened must not be lost; without
+    /// one (on drop) they go now or never. Closes the channel once both halves are over and
+    /// nothing is left to send.
+    fn flush_outbox(&mut self, mut cx: Option<&mut Context<'_>>) {
+        while self.state.has_outbox() {
+            if self.recv_done {
+                while self.state.poll_outbox().is_some() {} // closed: nothing can be sent
+                break;
+            }
+            if let Some(cx) = cx.as_deref_mut() {
+                match self.channel.poll_writable(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Pending => return,
+                    Poll::Ready(Err(_)) => {
+                        while self.state.poll_outbox().is_some() {}
+                        break;
+                    }
+                }
+            }
+            if let Some(frame) = self.state.poll_outbox()
+                && let Err(e) = self.channel.send(&frame)
+            {
                 tracing::debug!("cannot send control frame: {e}");
             }
         }
@@ -340,7 +370,7 @@ impl<C: Channel> AsyncWrite for Stream<C> {
         let this = self.get_mut();
         this.drive(cx);
         // Check before waiting for room, so a reset or STOP_SENDING fails the write at once.
-        this.state.encode_write(buf)?;
+        this.state.check_writable()?;
         ready!(this.channel.poll_writable(cx))?;
         let (frame, n) = this.state.encode_write(buf)?;
         this.channel.send(&frame)?;
@@ -367,7 +397,7 @@ impl<C: Channel> AsyncWrite for Stream<C> {
         ready!(timer.poll_unpin(cx));
         tracing::debug!("no FIN_ACK within {FIN_ACK_TIMEOUT:?}; closing the write half anyway");
         this.state.fin_ack_timed_out();
-        this.flush_outbox();
+        this.flush_outbox(Some(cx));
         Poll::Ready(Ok(()))
     }
 }
@@ -382,7 +412,7 @@ impl<C: Channel> Drop for Stream<C> {
         } else {
             self.state.reset();
         }
-        self.flush_outbox();
+        self.flush_outbox(None);
         if !self.channel_closed {
             self.channel_closed = true;
             self.channel.close();

@@ -1,74 +1,19 @@
-//! Two Rust swarms in one headless Chromium page, connected browser-to-browser over `/webrtc`
-//! with signaling through a real relay (the project's bootstrap node).
-//!
-//! Run through `tests/browser.sh`, which starts the relay in a loopback-only network namespace
-//! and passes its WebSocket address at compile time in `MESH_WEBRTC_TEST_RELAY`.
+//! The browser tests, in one test binary (one page load, one bindgen run): run them with
+//! `tests/browser.sh`, which starts the relay in a loopback-only network namespace and passes
+//! its WebSocket address at compile time in `MESH_WEBRTC_TEST_RELAY`.
 #![cfg(target_arch = "wasm32")]
 
 mod common;
 
-use common::*;
-use libp2p::multiaddr::Protocol;
-use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+#[path = "browser/rust_to_rust.rs"]
+mod rust_to_rust;
 
-wasm_bindgen_test_configure!(run_in_browser);
+#[path = "browser/negative.rs"]
+mod negative;
 
-#[wasm_bindgen_test]
-async fn rust_to_rust_over_a_real_relay() {
-    within(90, run()).await;
-}
+// Needs the js-libp2p bundle, which browser.sh builds before turning the feature on.
+#[cfg(feature = "js-interop-test")]
+#[path = "browser/interop.rs"]
+mod interop;
 
-async fn run() {
-    grant_media_access().await;
-    let (mut a, mut b) = (build_swarm(), build_swarm());
-    let b_peer = *b.local_peer_id();
-    serve_echo(&mut b);
-    let swarms = &mut [&mut a, &mut b];
-
-    let b_addr = listen_via_relay(swarms, 1).await;
-    // A connects to the relay first, so the dial below measures circuit + signaling + ICE/DTLS.
-    connect_to_relay(swarms, 0).await;
-    let (conn, relayed, dial_ms) =
-        dial_webrtc(swarms, 0, b_addr.with(Protocol::P2p(b_peer)), b_peer).await;
-    log(&format!(
-        "MEASURE rust->rust dial to usable direct connection (relay already connected): {dial_ms} ms"
-    ));
-    assert_eq!(
-        relayed.len(),
-        1,
-        "signaling ran over one relayed connection"
-    );
-
-    // From here on only the direct connection may carry data: close the relayed one. (The
-    // circuit's 128 KiB limit would also cut the 1 MiB echo below.)
-    close_connections(swarms, 0, &relayed).await;
-    let rtt = ping_on(swarms, 0, conn).await;
-    log(&format!("MEASURE rust->rust ping rtt: {rtt:?}"));
-
-    // A half-closed request/response: write, close (FIN, FIN_ACK), then read the answer.
-    let (response, close_ms, _) = echo(swarms, 0, b_peer, b"hello over webrtc").await;
-    assert_eq!(response, b"hello over webrtc");
-    log(&format!(
-        "MEASURE rust->rust close (FIN to FIN_ACK): {close_ms} ms"
-    ));
-    assert!(
-        close_ms < 2_000,
-        "FIN_ACK took {close_ms} ms: the 10 s timeout, not an ack?"
-    );
-
-    let payload = test_payload(1024 * 1024);
-    let (echoed, _, echo_ms) = echo(swarms, 0, b_peer, &payload).await;
-    assert!(
-        echoed == payload,
-        "echo differs ({} bytes back)",
-        echoed.len()
-    );
-    log(&format!(
-        "MEASURE rust->rust 1 MiB echo: {echo_ms} ms ({:.1} MiB/s: 1 MiB there, then back)",
-        2000.0 / echo_ms.max(1) as f64
-    ));
-    assert!(
-        swarms[0].is_connected(&b_peer),
-        "the direct connection is still up"
-    );
-}
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

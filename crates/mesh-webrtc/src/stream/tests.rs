@@ -16,6 +16,8 @@ use crate::proto::{Flag, Frame};
 #[derive(Default)]
 struct Queue {
     messages: VecDeque<Vec<u8>>,
+    /// Like an RTCDataChannel still `connecting`: sends fail, writers wait.
+    opening: bool,
     closed: bool,
     wakers: Vec<Waker>,
 }
@@ -43,16 +45,21 @@ fn lock(q: &Arc<Mutex<Queue>>) -> std::sync::MutexGuard<'_, Queue> {
 }
 
 impl Channel for MemChannel {
-    fn poll_writable(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if lock(&self.tx).closed {
+    fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut q = lock(&self.tx);
+        if q.closed {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if q.opening {
+            q.wakers.push(cx.waker().clone());
+            return Poll::Pending;
         }
         Poll::Ready(Ok(()))
     }
 
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
         let mut q = lock(&self.tx);
-        if q.closed {
+        if q.closed || q.opening {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
         q.messages.push_back(message.to_vec());
@@ -352,4 +359,25 @@ fn request_response_and_echo_between_two_streams() {
     assert_eq!(n, payload.len());
     assert_eq!(back, payload);
     assert!(client.state.is_done() && server.state.is_done());
+}
+
+#[test]
+fn fin_of_a_stream_closed_before_its_channel_opened_is_sent_once_open() {
+    let (a, mut raw) = pair();
+    lock(&a.tx).opening = true;
+    let mut stream = Stream::new(a);
+    assert!(close_now(&mut stream).is_pending());
+    assert_eq!(
+        raw.take_frames(),
+        [],
+        "nothing can be sent while the channel opens"
+    );
+    lock(&stream.channel.tx).opening = false;
+    assert!(
+        close_now(&mut stream).is_pending(),
+        "FIN sent, FIN_ACK awaited"
+    );
+    assert_eq!(raw.take_frames(), [Frame::flag(Flag::Fin)]);
+    raw.send_frame(Frame::flag(Flag::FinAck));
+    assert!(matches!(close_now(&mut stream), Poll::Ready(Ok(()))));
 }

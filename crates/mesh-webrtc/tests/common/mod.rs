@@ -35,6 +35,39 @@ pub fn log(msg: &str) {
     web_sys::console::log_1(&msg.into());
 }
 
+/// Writes each formatted tracing event to the console.
+struct ConsoleWriter(Vec<u8>);
+
+impl std::io::Write for ConsoleWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ConsoleWriter {
+    fn drop(&mut self) {
+        log(String::from_utf8_lossy(&self.0).trim_end());
+    }
+}
+
+/// Routes `tracing` output of the code under test to the console when the tests were built
+/// with `MESH_WEBRTC_TEST_LOG` set to a filter (e.g. `mesh_webrtc=debug`).
+pub fn init_logging() {
+    let Some(filter) = option_env!("MESH_WEBRTC_TEST_LOG") else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .without_time()
+        .with_ansi(false)
+        .with_writer(|| ConsoleWriter(Vec::new()))
+        .try_init();
+}
+
 pub fn relay_addr() -> Multiaddr {
     let Some(addr) = option_env!("MESH_WEBRTC_TEST_RELAY") else {
         panic!("MESH_WEBRTC_TEST_RELAY is unset: run crates/mesh-webrtc/tests/browser.sh");
@@ -131,21 +164,11 @@ pub async fn within(secs: u64, fut: impl Future<Output = ()>) {
     }
 }
 
-/// Chromium gathers a loopback host candidate only for a page with camera and microphone
-/// access (shared/NOTES.md); the runner's flags (webdriver.json) make the fake devices grant it
-/// without a prompt.
-pub async fn grant_media_access() {
-    let window = web_sys::window().expect("test runs in a window");
-    let devices = window.navigator().media_devices().expect("mediaDevices");
-    let constraints = web_sys::MediaStreamConstraints::new();
-    constraints.set_audio(&true.into());
-    constraints.set_video(&true.into());
-    let promise = devices
-        .get_user_media_with_constraints(&constraints)
-        .expect("getUserMedia");
-    wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .expect("camera and microphone access (fake devices)");
+/// Per-test setup. (Chromium gathers loopback host candidates only for a page with camera and
+/// microphone permission: webdriver.json's `--use-fake-ui-for-media-stream` grants it without a
+/// prompt or a `getUserMedia` call — measured: without the flag ICE never connects.)
+pub fn setup() {
+    init_logging();
 }
 
 pub fn is_webrtc(endpoint: &ConnectedPoint) -> bool {

@@ -2,16 +2,12 @@
 //! the real relay. The js peer is `tests/js-interop/peer.js`, bundled to `dist/js-peer.js` by
 //! `tests/browser.sh` (this test needs the `js-interop-test` feature, which the script turns on
 //! once the bundle exists).
-#![cfg(target_arch = "wasm32")]
 
-mod common;
-
-use common::*;
-use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
+use crate::common::*;
+use libp2p::{Multiaddr, PeerId, multiaddr::Protocol, swarm::SwarmEvent};
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
-use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-
-wasm_bindgen_test_configure!(run_in_browser);
+use wasm_bindgen_test::wasm_bindgen_test;
+use web_time::Instant;
 
 #[wasm_bindgen(module = "/tests/js-interop/dist/js-peer.js")]
 extern "C" {
@@ -41,7 +37,7 @@ fn js<T>(what: &str, result: Result<JsValue, JsValue>, f: impl FnOnce(JsValue) -
 #[wasm_bindgen_test]
 async fn rust_dials_js() {
     within(90, async {
-        grant_media_access().await;
+        setup();
         let js_addr: Multiaddr = js("start", js_start(relay_addr().to_string()).await, |v| {
             v.as_string().expect("address string").parse().expect("multiaddr")
         });
@@ -71,7 +67,21 @@ async fn rust_dials_js() {
             "MEASURE rust->js 1 MiB echo: {echo_ms} ms ({:.1} MiB/s: 1 MiB there, then back)",
             2000.0 / echo_ms.max(1) as f64
         ));
-        js("stop", js_stop().await, |_| ());
+
+        // The js node stops (closing its peer connection): we notice at once. (The close may
+        // already come while js_stop runs, so look at the connection, not just for the event.)
+        let t = Instant::now();
+        js("stop", drive(swarms, js_stop()).await, |_| ());
+        while swarms[0].is_connected(&js_peer) {
+            wait_for(swarms, 0, |e| match e {
+                SwarmEvent::ConnectionClosed { peer_id, .. } if *peer_id == js_peer => Some(()),
+                _ => None,
+            })
+            .await;
+        }
+        let closed_ms = t.elapsed().as_millis();
+        log(&format!("MEASURE js stop noticed after {closed_ms} ms"));
+        assert!(closed_ms < 3_000, "noticed js's close only after {closed_ms} ms");
     })
     .await;
 }
@@ -79,7 +89,7 @@ async fn rust_dials_js() {
 #[wasm_bindgen_test]
 async fn js_dials_rust() {
     within(90, async {
-        grant_media_access().await;
+        setup();
         let mut b = build_swarm();
         let b_peer = *b.local_peer_id();
         serve_echo(&mut b);

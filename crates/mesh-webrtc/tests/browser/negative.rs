@@ -1,13 +1,10 @@
 //! A dial whose remote misbehaves during signaling fails in time, with the reason. The remote is
 //! a fake: a swarm without the `/webrtc` transport that takes the signaling stream over the
 //! real relay and answers wrongly, or not at all.
-#![cfg(target_arch = "wasm32")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures::{
     AsyncReadExt, AsyncWriteExt, StreamExt,
     channel::mpsc,
@@ -23,10 +20,8 @@ use libp2p::{
     websocket_websys, yamux,
 };
 use mesh_webrtc::proto::{self, SignalingMessage, SignalingType};
-use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use wasm_bindgen_test::wasm_bindgen_test;
 use web_time::Instant;
-
-wasm_bindgen_test_configure!(run_in_browser);
 
 #[derive(NetworkBehaviour)]
 struct Fake {
@@ -102,6 +97,7 @@ async fn misbehaving_signaling_peer_fails_the_dial_in_time() {
 }
 
 async fn run() {
+    setup();
     let relay = relay_addr();
     let timeout = Duration::from_secs(2);
     let mut a = build_swarm_with(
