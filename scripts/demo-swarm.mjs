@@ -51,7 +51,9 @@ const origin = await startOrigin({
   latencyMs: Number(opts['latency-ms']), logFile: join(LOGS, 'origin.log'),
 });
 servers.push(origin);
+// Inside the namespace there is no STUN server to ask: host candidates (127.0.0.1) only.
 const query = new URLSearchParams({ bootstrap: bootstrap.addrsUrl });
+if (!opts.serve) query.set('iceServers', '[]');
 if (opts['fallback-ms']) query.set('fallbackMs', opts['fallback-ms']);
 const pageUrl = `${origin.url}/demo/?${query}`;
 

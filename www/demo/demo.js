@@ -7,7 +7,8 @@
 //   bootstrap   URL of the bootstrap node's address list (its HTTP `/addrs`)
 //   manifest    the site manifest (default /.well-known/mesh/manifest.json)
 //   pkg         the mesh-loader entry point (default /pkg/index.js)
-//   fallbackMs, cacheBytes, p2p (on|off|after-consent), logLevel   passed to createMesh
+//   fallbackMs, cacheBytes, p2p (on|off|after-consent), logLevel, warmPeers   passed to createMesh
+//   iceServers  JSON, e.g. [] on loopback (default: the package's public STUN servers)
 //   large       site path of the large file ('' skips it; default /demo/big/panorama.bmp)
 //   images      how many gallery images to load (default all)
 //   hold        '1': start the node, then wait for `window.demo.release()` before loading
@@ -44,6 +45,8 @@ async function readConfig() {
     cacheBytes: num('cacheBytes'),
     p2p: pick('p2p') || undefined,
     logLevel: pick('logLevel') || undefined,
+    warmPeers: num('warmPeers'),
+    iceServers: typeof pick('iceServers') === 'string' ? JSON.parse(pick('iceServers')) : pick('iceServers'),
     large: pick('large') ?? '/demo/big/panorama.bmp',
     images: num('images'),
     hold: pick('hold') === '1',
@@ -72,7 +75,7 @@ async function main() {
 
   const { createMesh } = await import(config.pkg);
   const options = { manifest: config.manifest, statsIntervalMs: 250 };
-  for (const k of ['bootstrapUrl', 'fallbackMs', 'cacheBytes', 'p2p', 'logLevel']) {
+  for (const k of ['bootstrapUrl', 'fallbackMs', 'cacheBytes', 'p2p', 'logLevel', 'warmPeers', 'iceServers']) {
     if (config[k] !== undefined) options[k] = config[k];
   }
   const mesh = await createMesh(options);

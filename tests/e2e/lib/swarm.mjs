@@ -66,7 +66,7 @@ export class Swarm {
 
   /** The demo page's URL with `params` (bootstrap filled in). */
   url(params = {}) {
-    const q = new URLSearchParams({ bootstrap: this.bootstrap.addrsUrl, ...params });
+    const q = new URLSearchParams({ bootstrap: this.bootstrap.addrsUrl, iceServers: '[]', ...params });
     return `${this.origin.url}/demo/?${q}`;
   }
 
