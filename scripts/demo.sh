@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The swarm demo (README command 1): browser tabs loading a site from each other.
 #
-#   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--out DIR]
+#   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--waves 1,1,2,2,2] [--out DIR]
 #
 # 1. scripts/setup.sh (installs only what is missing);
 # 2. builds the native binaries in release mode (bootstrap-node, mesh-origin, mesh) and the npm
@@ -11,7 +11,7 @@
 #    candidate is 127.0.0.1 and nothing leaves the machine), starts the bootstrap node and the
 #    origin (mesh-origin, 80 ms of added latency: a distant CDN edge) serving www/ with the
 #    package mounted at /pkg, opens N headless tabs (default 8) in one Chromium, each in its own
-#    browser context (its own mesh node), loading www/demo/ in waves of 1, 2, 4, ...;
+#    browser context (its own mesh node), loading www/demo/ in waves of 1, 1, 2, 2, ...;
 # 4. prints the offload report (per tab: bytes from peers and from the origin, bytes served,
 #    TTFB p50 by source, fallbacks; overall offload against the cap 1 - 1/N) and writes it to
 #    demo-out/report.json with screenshots demo-out/dashboard.png and demo-out/page.png.
