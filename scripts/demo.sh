@@ -1,68 +1,63 @@
 #!/usr/bin/env bash
-# The demo, for now: build the `mesh` CLI, describe the sample site www/ as a manifest, verify
-# every asset against it (and show a tampered copy being refused), and list the assets with
-# their CIDs and block counts. The browser swarm demo (tabs loading these assets from each
-# other) arrives with a later issue.
+# The swarm demo (README command 1): browser tabs loading a site from each other.
+#
+#   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--waves 1,1,2,2,2] [--out DIR]
+#
+# 1. scripts/setup.sh (installs only what is missing);
+# 2. builds the native binaries in release mode (bootstrap-node, mesh-origin, mesh) and the npm
+#    package mesh-loader (scripts/build-npm.sh); generates the demo's large file and the site's
+#    manifest www/mesh-manifest.json (both gitignored; the sample page www/index.html reads it);
+# 3. inside a private network namespace whose only interface is loopback (so every WebRTC
+#    candidate is 127.0.0.1 and nothing leaves the machine), starts the bootstrap node and the
+#    origin (mesh-origin, 80 ms of added latency: a distant CDN edge) serving www/ with the
+#    package mounted at /pkg, opens N headless tabs (default 8) in one Chromium, each in its own
+#    browser context (its own mesh node), loading www/demo/ in waves of 1, 1, 2, 2, ...;
+# 4. prints the offload report (per tab: bytes from peers and from the origin, bytes served,
+#    TTFB p50 by source, fallbacks; overall offload against the cap 1 - 1/N) and writes it to
+#    demo-out/report.json with screenshots demo-out/dashboard.png and demo-out/page.png.
+#
+# --serve instead keeps the servers up on 127.0.0.1 (no namespace) and prints the URL, to open
+# the demo in your own browser's tabs; Ctrl-C stops them. MESH_DEMO_PORT_BASE moves the ports
+# (default 8080: origin 8080, bootstrap 8081-8083).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [ "${1:-}" = --in-netns ]; then
+  shift
+  ip link set lo up
+  exec node scripts/demo-swarm.mjs "$@"
+fi
 exec </dev/null
 
-SITE=www
-# Inside the site, so the origin server can serve it next to the assets; gitignored, and
-# `mesh manifest` leaves its own output file out of the manifest.
-MANIFEST=$SITE/mesh-manifest.json
-MESH=$CARGO_TARGET_DIR/release/mesh
-
-# Prints "PATH<TAB>CID" for each asset of the manifest (node is installed by setup.sh).
-manifest_assets() {
-  node -e '
-    const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    for (const [path, a] of Object.entries(m.assets)) console.log(`${path}\t${a.cid}`);
-  ' "$MANIFEST"
-}
+serve=
+for arg in "$@"; do
+  case $arg in
+    --serve) serve=1 ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+  esac
+done
 
 bash scripts/setup.sh
 
-say "building the mesh CLI (release)"
-run cargo build --release --locked -p mesh-cli
+say "building the native binaries (release): bootstrap-node, mesh-origin, mesh"
+run cargo build --release --locked -p bootstrap-node -p mesh-origin -p mesh-cli
+say "building the npm package mesh-loader (served to the tabs at /pkg)"
+bash scripts/build-npm.sh
+npm_ci_if_stale tests/browser
+say "the demo's large file (generated, gitignored)"
+run python3 scripts/make-gallery.py --large www/demo/big/panorama.bmp
+# The sample page www/index.html lists the site's CIDs from this file (gitignored).
+run "$CARGO_TARGET_DIR/release/mesh" manifest www -o www/mesh-manifest.json --no-progress
 
-say "describing the sample site"
-run "$MESH" manifest "$SITE" -o "$MANIFEST"
-cat "$MANIFEST"
-
-say "verifying every asset against the manifest"
-while IFS=$'\t' read -r path cid; do
-  printf '%-24s ' "$path"
-  "$MESH" verify "$SITE$path" "$cid"
-done < <(manifest_assets)
-
-say "a tampered copy is refused (mesh verify exits 1)"
-large=/img/interference.png
-large_cid=$(manifest_assets | awk -F'\t' -v p="$large" '$1 == p { print $2 }')
-tampered=$(mktemp -t tampered-XXXXXX.png)
-trap 'rm -f "$tampered"' EXIT
-cp "$SITE$large" "$tampered"
-# Overwrite one byte in the middle of the third 256 KiB leaf.
-printf 'X' | dd of="$tampered" bs=1 seek=600000 conv=notrunc status=none
-if "$MESH" verify "$tampered" "$large_cid"; then
-  die "a tampered file passed verification"
-else
-  say "refused with exit status $?, as it should be"
+if [ -n "$serve" ]; then
+  exec node scripts/demo-swarm.mjs "$@"
 fi
-
-say "assets"
-printf '%-24s %10s %7s  %s\n' PATH BYTES BLOCKS CID
-while IFS=$'\t' read -r path _; do
-  read -r cid size blocks _ < <("$MESH" cid --long "$SITE$path")
-  printf '%-24s %10s %7s  %s\n' "$path" "$size" "$blocks" "$cid"
-done < <(manifest_assets)
-
-cat <<EOT
-
-Done. The manifest is in $MANIFEST; the CLI is $MESH (try \`$MESH --help\`).
-BLOCKS counts the distinct blocks a peer would transfer: raw leaves of up to 256 KiB, plus
-the dag-pb nodes above them in files larger than one leaf.
-Not here yet: the browser node and the browser swarm demo (tabs loading these assets from
-each other, verified block by block, with the origin as fallback) arrive with later issues.
-EOT
+for tool in unshare ip; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found (util-linux, iproute2)"
+done
+say "running the swarm in a loopback-only network namespace"
+exec unshare -n "$0" --in-netns "$@"

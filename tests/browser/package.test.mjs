@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from './lib/harness.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const need = (name) => {
@@ -31,10 +32,6 @@ const FIXTURES = need('MESH_TEST_FIXTURES');
 const MANIFEST = `${ORIGIN}/.well-known/mesh/manifest.json`;
 const TARGET = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'mesh-target');
 const MESH_ORIGIN = join(TARGET, 'debug', 'mesh-origin');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// Flags that keep Chromium quiet on a machine without internet (shared/NOTES.md).
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 const fixture = (name) => readFileSync(join(FIXTURES, name));

@@ -1,0 +1,174 @@
+// The swarm demo's driver (run by scripts/demo.sh, inside a loopback-only network namespace):
+// starts the bootstrap node and the origin (80 ms away), opens N headless tabs in one Chromium
+// (one browser context each, so one mesh node each) on www/demo in waves, and prints the
+// offload report; writes it as JSON with a screenshot of a dashboard.
+//
+//   node scripts/demo-swarm.mjs [--tabs N] [--out DIR] [--port-base P] [--latency-ms MS]
+//                               [--fallback-ms MS] [--waves 1,1,2,2,2] [--serve]
+//
+// --serve starts the servers only, prints the page's URL and waits for Ctrl-C.
+// Binaries come from $CARGO_TARGET_DIR/release (MESH_PROFILE=debug for the debug ones).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  ROOT, demoDone, launchChromium, median, openTab, startBootstrap, startOrigin,
+} from '../tests/browser/lib/harness.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    tabs: { type: 'string', default: '8' },
+    out: { type: 'string', default: join(ROOT, 'demo-out') },
+    'port-base': { type: 'string', default: process.env.MESH_DEMO_PORT_BASE ?? '8080' },
+    'latency-ms': { type: 'string', default: '80' },
+    'fallback-ms': { type: 'string' },
+    waves: { type: 'string' },
+    serve: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+  },
+});
+const N = Number(opts.tabs);
+if (!Number.isInteger(N) || N < 1 || N > 64) throw new Error(`--tabs ${opts.tabs}: need 1..64`);
+const BASE = Number(opts['port-base']);
+const OUT = opts.out;
+const LOGS = join(OUT, 'logs');
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(LOGS, { recursive: true });
+
+const servers = [];
+let browser;
+const shutdown = async () => {
+  await browser?.close().catch(() => {});
+  for (const s of servers.reverse()) await s.stop();
+};
+process.on('SIGINT', () => shutdown().then(() => process.exit(0)));
+process.on('SIGTERM', () => shutdown().then(() => process.exit(0)));
+
+const bootstrap = await startBootstrap({ dataDir: join(OUT, 'bootstrap-data'), base: BASE + 1, logFile: join(LOGS, 'bootstrap.log') });
+servers.push(bootstrap);
+const origin = await startOrigin({
+  root: join(ROOT, 'www'), mounts: { '/pkg': join(ROOT, 'crates/mesh-wasm/pkg') }, port: BASE,
+  latencyMs: Number(opts['latency-ms']), logFile: join(LOGS, 'origin.log'),
+});
+servers.push(origin);
+// Inside the namespace there is no STUN server to ask: host candidates (127.0.0.1) only.
+const query = new URLSearchParams({ bootstrap: bootstrap.addrsUrl });
+if (!opts.serve) query.set('iceServers', '[]');
+if (opts['fallback-ms']) query.set('fallbackMs', opts['fallback-ms']);
+const pageUrl = `${origin.url}/demo/?${query}`;
+
+if (opts.serve) {
+  console.log(`\nThe demo is up (origin ${origin.url}, ${opts['latency-ms']} ms added latency; bootstrap ${bootstrap.addrsUrl}).`);
+  console.log(`Open this URL in several tabs or browsers (each tab is a mesh node), Ctrl-C to stop:\n\n  ${pageUrl}\n`);
+  await new Promise(() => {});
+}
+
+// Waves: the first tab alone (cold: everything from the origin), a second one, then pairs
+// (1,1,2,2,2 for 8 tabs; --waves to choose). Bigger waves on a 2-core machine measure the
+// CPU more than the mesh: 4 tabs starting at once each wait seconds for their first WebRTC
+// connection, past any fallback deadline.
+let waves = [];
+if (opts.waves) {
+  waves = opts.waves.split(',').map(Number);
+  if (waves.some((w) => !Number.isInteger(w) || w < 1) || waves.reduce((a, w) => a + w, 0) !== N) {
+    throw new Error(`--waves ${opts.waves}: positive sizes adding up to --tabs ${N}`);
+  }
+} else {
+  for (let left = N; left > 0;) {
+    const size = Math.min(waves.length < 2 ? 1 : 2, left);
+    waves.push(size);
+    left -= size;
+  }
+}
+const log = opts.verbose ? (line) => console.log(line) : () => {};
+browser = await launchChromium();
+const tabs = [];
+const started = performance.now();
+console.log(`==> ${N} tabs in waves of ${waves.join(', ')} on ${pageUrl}`);
+for (const [w, size] of waves.entries()) {
+  const wave = await Promise.all(Array.from({ length: size }, async () => {
+    const index = tabs.length;
+    const name = `tab${String(index + 1).padStart(2, '0')}`;
+    const tab = { name, wave: w + 1, page: null };
+    tabs.push(tab);
+    tab.page = await openTab(browser, pageUrl, { name, log });
+    tab.result = await demoDone(tab.page, 120_000);
+    return tab;
+  }));
+  for (const t of wave) {
+    const s = t.result.stats;
+    console.log(`    wave ${t.wave} ${t.name}: ${t.result.state}, ${Math.round(t.result.loadMs)} ms, peers ${fmt(s?.bytes.peer)}, origin ${fmt(s?.bytes.origin)}`);
+  }
+}
+const wallMs = performance.now() - started;
+// Every tab's figures at the end (earlier tabs served later ones meanwhile).
+for (const t of tabs) t.final = await t.page.evaluate(() => window.demo.mesh.stats());
+const originStats = await origin.control('stats');
+
+function fmt(n) {
+  if (n == null) return '–';
+  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1024 * 1024)).toFixed(2)} MiB`;
+}
+const pct = (x) => (x == null ? '–' : `${(100 * x).toFixed(1)} %`);
+
+const rows = tabs.map((t) => {
+  const s = t.final;
+  const records = Object.values(t.result.records);
+  const fetched = s.bytes.peer + s.bytes.origin;
+  return {
+    tab: t.name, wave: t.wave, state: t.result.state, loadMs: Math.round(t.result.loadMs),
+    bytesPeer: s.bytes.peer, bytesOrigin: s.bytes.origin, bytesCache: s.bytes.cache, bytesServed: s.bytesServed,
+    offload: fetched ? s.bytes.peer / fetched : null, fallbacks: s.fallbacks,
+    ttfbP50: { peer: s.ttfbMs.peer, origin: s.ttfbMs.origin },
+    assets: records.length, errors: records.filter((r) => r.error).length,
+    meshPeers: s.peers.mesh, large: t.result.large ? { source: t.result.large.source, bytes: t.result.large.size, error: t.result.large.error } : null,
+  };
+});
+const all = tabs.flatMap((t) => Object.values(t.result.records).filter((r) => !r.error));
+const ttfbBy = (src) => all.filter((r) => r.source === src && r.ttfbMs != null).map((r) => r.ttfbMs);
+const sum = (k) => rows.reduce((a, r) => a + r[k], 0);
+const peerBytes = sum('bytesPeer');
+const originBytes = sum('bytesOrigin');
+const assetPaths = new Set(all.map((r) => r.path));
+const originAssetEgress = Object.entries(originStats.paths ?? {})
+  .filter(([p]) => assetPaths.has(p)).reduce((a, [, v]) => a + v.bytes, 0);
+const report = {
+  tabs: N, waves, pageUrl, originLatencyMs: Number(opts['latency-ms']), wallMs: Math.round(wallMs),
+  overall: {
+    bytesPeer: peerBytes, bytesOrigin: originBytes, bytesServed: sum('bytesServed'),
+    offload: peerBytes + originBytes ? peerBytes / (peerBytes + originBytes) : null,
+    cap: 1 - 1 / N, fallbacks: sum('fallbacks'),
+    ttfbP50: { peer: median(ttfbBy('peer')), origin: median(ttfbBy('origin')), cache: median(ttfbBy('cache')), mixed: median(ttfbBy('mixed')) },
+    fetchesBySource: Object.fromEntries(['peer', 'origin', 'cache', 'mixed'].map((s) => [s, all.filter((r) => r.source === s).length])),
+    originAssetEgress, originRequests: originStats.requests,
+  },
+  perTab: rows,
+};
+report.overall.offloadOfCap = report.overall.offload == null ? null : report.overall.offload / report.overall.cap;
+
+console.log(`\n==> offload report: ${N} tabs, origin +${opts['latency-ms']} ms, ${Math.round(wallMs / 100) / 10} s`);
+console.log(`${'tab'.padEnd(6)} ${'wave'.padStart(4)} ${'from peers'.padStart(11)} ${'from origin'.padStart(11)} ${'served'.padStart(10)} ${'offload'.padStart(8)} ${'p50 peer'.padStart(9)} ${'p50 orig'.padStart(9)} ${'fallbk'.padStart(6)} ${'load ms'.padStart(8)}`);
+for (const r of rows) {
+  const ms = (v) => (v == null ? '–' : `${Math.round(v)}`);
+  console.log(`${r.tab.padEnd(6)} ${String(r.wave).padStart(4)} ${fmt(r.bytesPeer).padStart(11)} ${fmt(r.bytesOrigin).padStart(11)} ${fmt(r.bytesServed).padStart(10)} ${pct(r.offload).padStart(8)} ${ms(r.ttfbP50.peer).padStart(9)} ${ms(r.ttfbP50.origin).padStart(9)} ${String(r.fallbacks).padStart(6)} ${String(r.loadMs).padStart(8)}${r.errors ? `  ${r.errors} error(s)` : ''}`);
+}
+const o = report.overall;
+console.log(`\noverall offload ${pct(o.offload)} of bytes from peers (cap 1 - 1/${N} = ${pct(o.cap)}; ${pct(o.offloadOfCap)} of the cap)`);
+console.log(`bytes: ${fmt(o.bytesPeer)} from peers, ${fmt(o.bytesOrigin)} from the origin (origin egress for these assets: ${fmt(originAssetEgress)}), ${fmt(o.bytesServed)} served by tabs`);
+const ms = (v) => (v == null ? '–' : `${Math.round(v)} ms`);
+console.log(`TTFB p50 by source (per asset, all tabs): peer ${ms(o.ttfbP50.peer)}, origin ${ms(o.ttfbP50.origin)}, cache ${ms(o.ttfbP50.cache)}, mixed ${ms(o.ttfbP50.mixed)}`);
+console.log(`fetches by source ${JSON.stringify(o.fetchesBySource)}; ${o.fallbacks} brought in the origin (fallbacks)`);
+
+// The dashboard of the tab that got the most bytes from peers (the last one on a tie).
+const shown = tabs.reduce((best, t) => (t.final.bytes.peer >= best.final.bytes.peer ? t : best));
+report.screenshotTab = shown.name;
+await shown.page.locator('#dashboard').screenshot({ path: join(OUT, 'dashboard.png') });
+await shown.page.screenshot({ path: join(OUT, 'page.png') });
+writeFileSync(join(OUT, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\nwrote ${join(OUT, 'report.json')}, ${join(OUT, 'dashboard.png')} and ${join(OUT, 'page.png')} (${shown.name})`);
+const failed = rows.filter((r) => r.state !== 'done' || r.errors);
+await shutdown();
+if (failed.length) {
+  console.error(`error: ${failed.map((r) => r.tab).join(', ')} did not load everything (see ${LOGS})`);
+  process.exit(1);
+}

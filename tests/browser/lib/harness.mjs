@@ -1,0 +1,170 @@
+// Shared by the swarm demo's tab driver (scripts/demo-swarm.mjs) and the end-to-end suite
+// (tests/e2e): launching the one headless Chromium, opening tabs (one browser context each, so
+// one mesh node each) able to use WebRTC on loopback, and starting the real servers (origin,
+// bootstrap node, native seeder) as child processes that are ready once they print their
+// address. Resolves playwright-core from tests/browser/node_modules (scripts/lib.sh's
+// npm_ci_if_stale installs it).
+//
+// WebRTC between tabs on loopback needs all three of: running inside a network namespace whose
+// only interface is loopback (`unshare -n`, done by the calling shell script), Chromium's
+// --allow-loopback-in-peer-connection, and camera+microphone permission for the page
+// (shared/NOTES.md); without them no ICE candidate is gathered and tabs never connect.
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** Chromium to drive: $CHROMIUM, default Debian's. */
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** Flags that keep Chromium quiet on a machine without internet (shared/NOTES.md). */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** What tab-to-tab WebRTC on loopback needs on top (with camera+microphone permission). */
+export const WEBRTC_ARGS = ['--allow-loopback-in-peer-connection',
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
+
+/** $CARGO_TARGET_DIR/<profile>/<name>, the way scripts/lib.sh defaults the target dir. */
+export function binary(name, profile = process.env.MESH_PROFILE ?? 'release') {
+  const target = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'mesh-target');
+  return join(target, profile, name);
+}
+
+/** Launches the one headless Chromium every tab of a run shares. */
+export function launchChromium() {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...WEBRTC_ARGS] });
+}
+
+/**
+ * Opens a tab in its own browser context (its own storage, so its own mesh node), allowed to
+ * gather loopback ICE candidates. `init` is a function run in the page before any of its
+ * scripts (Playwright's addInitScript). The page's console goes to `log` with a prefix.
+ */
+export async function openTab(browser, url, { name = 'tab', init, log = () => {}, viewport } = {}) {
+  const context = await browser.newContext({ viewport: viewport ?? { width: 1400, height: 1000 } });
+  await context.grantPermissions(['camera', 'microphone']);
+  if (init) await context.addInitScript(init);
+  const page = await context.newPage();
+  page.on('console', (m) => log(`[${name} ${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log(`[${name} page error] ${e.message}`));
+  if (url) await page.goto(url);
+  return page;
+}
+
+/** Waits for the demo page (www/demo) to finish loading; returns its `window.demo` summary. */
+export async function demoDone(page, timeout = 60_000) {
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.demoState), null, { timeout });
+  return page.evaluate(async () => {
+    const d = window.demo;
+    return {
+      state: document.body.dataset.demoState,
+      status: document.getElementById('status').textContent,
+      error: d.error ?? null,
+      stats: d.mesh ? await d.mesh.stats() : null,
+      records: d.records,
+      large: d.large,
+      loadMs: d.loadMs,
+      galleryMs: d.galleryMs,
+      attachErrors: d.attachErrors,
+    };
+  });
+}
+
+/**
+ * A child process that is ready once a line of its stdout or stderr matches `ready` (a RegExp).
+ * Its output goes to `logFile` when given. Resolves with { child, match, stop }.
+ */
+export function startProcess(cmd, args, { ready, name = cmd, logFile, timeoutMs = 30_000 }) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (logFile) mkdirSync(dirname(logFile), { recursive: true });
+  const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : null;
+  const lines = [];
+  const stop = async (signal = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not print ${ready} within ${timeoutMs} ms:\n${lines.slice(-20).join('\n')}`));
+    }, timeoutMs);
+    let done = false;
+    const onLine = (line) => {
+      log?.write(`${line}\n`);
+      if (lines.length < 200) lines.push(line);
+      const m = done ? null : ready.exec(line);
+      if (m) {
+        done = true;
+        clearTimeout(timer);
+        resolve({ child, match: m, stop, name });
+      }
+    };
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
+    child.once('error', (e) => { clearTimeout(timer); reject(e); });
+    child.once('exit', (code, sig) => {
+      if (!done) {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited (${code ?? sig}) before it was ready:\n${lines.slice(-20).join('\n')}`));
+      }
+    });
+  });
+}
+
+/**
+ * mesh-origin serving `root` (and `mounts`, { '/pkg': dir }) on 127.0.0.1:`port` (0: any).
+ * Resolves with { url, stop, control(path, method) }.
+ */
+export async function startOrigin({ root, mounts = {}, port = 0, latencyMs = 0, logFile }) {
+  const args = ['--root', root, '--listen', `127.0.0.1:${port}`, '--latency-ms', String(latencyMs)];
+  for (const [prefix, dir] of Object.entries(mounts)) args.push('--mount', `${prefix}=${dir}`);
+  const p = await startProcess(binary('mesh-origin'), args, { ready: /^listening (http:\/\/\S+?)\/?$/, name: 'mesh-origin', logFile });
+  const url = p.match[1];
+  const control = async (path, method = 'GET') => (await fetch(`${url}/_origin/${path}`, { method })).json();
+  return { ...p, url, control };
+}
+
+/**
+ * The bootstrap node on fixed ports (so a restart keeps its addresses; its key and WebRTC
+ * certificate persist in `dataDir`): TCP `base`, WebSocket and WebRTC-direct `base+1`, HTTP
+ * `base+2`. Resolves with { tcpAddr, addrsUrl, stop }.
+ */
+export async function startBootstrap({ dataDir, base, logFile }) {
+  const listen = [`/ip4/127.0.0.1/tcp/${base}`, `/ip4/127.0.0.1/tcp/${base + 1}/ws`,
+    `/ip4/127.0.0.1/udp/${base + 1}/webrtc-direct`].join(',');
+  const p = await startProcess(binary('bootstrap-node'), ['--data-dir', dataDir, '--announce-listen-addrs',
+    '--listen', listen, '--http-listen', `127.0.0.1:${base + 2}`],
+  { ready: new RegExp(`(/ip4/127\\.0\\.0\\.1/tcp/${base}/p2p/[A-Za-z0-9]+)`), name: 'bootstrap-node', logFile });
+  const httpUrl = `http://127.0.0.1:${base + 2}`;
+  // The HTTP side may come up a moment after the swarm printed its address.
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${httpUrl}/healthz`)).ok) break;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { ...p, tcpAddr: p.match[1], httpUrl, addrsUrl: `${httpUrl}/addrs` };
+}
+
+/** `mesh seed FILES` on WebSocket port `port`, announced through `bootstrap` (a multiaddr). */
+export function startSeeder({ files, bootstrap, port, corrupt = false, logFile, name = 'seeder' }) {
+  const args = ['seed', '--bootstrap', bootstrap, '--listen', `/ip4/127.0.0.1/tcp/${port}/ws`];
+  if (corrupt) args.push('--serve-corrupt-blocks-for-testing');
+  return startProcess(binary('mesh'), [...args, ...files], { ready: /^listening /, name, logFile });
+}
+
+/** p50 of numbers (null when empty). */
+export function median(values) {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
