@@ -49,6 +49,9 @@ step "webrtc browser tests" crates/mesh-webrtc/tests/browser.sh
 step "browser node tests" scripts/test-browser.sh
 # The npm package: build, pack, install into the examples as a user would, test its JS API.
 step "npm package" bash scripts/test-npm.sh
+# The whole system: tabs in one Chromium, real bootstrap node, origin and seeders (issue 7's
+# ten scenarios).
+step "end-to-end suite" scripts/test-e2e.sh
 # The example asserts every delivered byte and exits non-zero if the fetch does not finish.
 step "planner example" cargo run --quiet --locked -p planner-trace
 
@@ -56,6 +59,7 @@ step "Dockerfile lint" hadolint crates/bootstrap-node/Dockerfile
 
 if command -v python3 >/dev/null 2>&1; then
   step "sample image up to date" python3 scripts/make-large-image.py --check
+  step "gallery images up to date" python3 scripts/make-gallery.py --check
 else
   say "no python3: skipping the sample image check"
 fi

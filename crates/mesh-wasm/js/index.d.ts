@@ -77,6 +77,9 @@ export interface MeshOptions {
   /** Direct connections kept open to other tabs holding the manifest's assets, so fetches
    * find a warm peer within the deadline. Default 4; 0 opens none in advance. */
   warmPeers?: number;
+  /** Origin deadline for multi-block assets (> 256 KiB), in ms. Default: `fallbackMs`. The
+   * simulator suggests 800 (more offload for large files; docs/SIMULATION.md#defaults). */
+  largeFallbackMs?: number;
 }
 
 /** Where the bytes of a response came from. */

@@ -59,6 +59,8 @@ pub struct RawOptions {
     pub namespace: Option<String>,
     /// Origin fallback deadline in ms (default 200).
     pub fallback_ms: Option<f64>,
+    /// Origin fallback deadline for multi-block assets in ms (default: `fallbackMs`).
+    pub large_fallback_ms: Option<f64>,
     /// Block-store budget in bytes.
     pub cache_bytes: Option<f64>,
     /// Upload budget in bytes per minute; 0 serves nothing.
@@ -195,6 +197,12 @@ impl Settings {
             None => 200,
             Some(ms) => whole("fallbackMs", ms, 0, MAX_FALLBACK_MS)?,
         };
+        // The page's promise is "the origin by fallbackMs": a longer deadline for large assets
+        // (the simulator's 800 ms, docs/SIMULATION.md#defaults) is the page's choice.
+        let large_fallback_ms = match raw.large_fallback_ms {
+            None => fallback_ms,
+            Some(ms) => whole("largeFallbackMs", ms, 0, MAX_FALLBACK_MS)?,
+        };
         let cache_bytes = match raw.cache_bytes {
             None => DEFAULT_CACHE_BYTES,
             Some(b) => whole("cacheBytes", b, MIN_CACHE_BYTES, 1 << 40)?,
@@ -277,7 +285,9 @@ impl Settings {
         Ok(Self {
             bootstrap,
             namespace,
-            planner: PlannerConfig::new().with_fallback_after(Duration::from_millis(fallback_ms)),
+            planner: PlannerConfig::new()
+                .with_fallback_after(Duration::from_millis(fallback_ms))
+                .with_large_fallback_after(Duration::from_millis(large_fallback_ms)),
             cache_bytes,
             serve: ServeConfig::new().with_upload_budget(Some(upload)),
             p2p: raw.p2p.unwrap_or_default(),
@@ -332,6 +342,8 @@ mod tests {
     fn defaults() -> Result<(), Box<dyn std::error::Error>> {
         let s = Settings::from_raw(raw("{}")?, None)?;
         assert_eq!(s.planner.fallback_after, Duration::from_millis(200));
+        // Large assets too: the origin by fallbackMs unless the page asks otherwise.
+        assert_eq!(s.planner.large_fallback_after, Duration::from_millis(200));
         assert_eq!(s.cache_bytes, DEFAULT_CACHE_BYTES);
         assert_eq!(s.p2p, P2pMode::On);
         assert_eq!(s.stats_interval, Some(Duration::from_secs(1)));
@@ -366,6 +378,7 @@ mod tests {
             (r#"{"fallbackMs":-1}"#, "fallbackMs"),
             (r#"{"fallbackMs":1.5}"#, "fallbackMs"),
             (r#"{"fallbackMs":60000}"#, "fallbackMs"),
+            (r#"{"largeFallbackMs":-3}"#, "largeFallbackMs"),
             (r#"{"cacheBytes":10}"#, "cacheBytes"),
             (r#"{"namespace":"no spaces"}"#, "namespace"),
             (r#"{"bootstrap":["not an addr"]}"#, "bootstrap"),

@@ -157,6 +157,8 @@ pub(crate) struct Driver {
     next_warm: Option<Instant>,
     /// Warm dials under way.
     warm_dialing: std::collections::BTreeSet<PeerId>,
+    /// Mesh peers the page was told about (`peer` event, `connected`).
+    announced_peers: std::collections::BTreeSet<PeerId>,
 }
 
 /// How a connection reaches its peer.
@@ -223,6 +225,7 @@ impl Driver {
             warm_cursor: 0,
             next_warm: None,
             warm_dialing: std::collections::BTreeSet::new(),
+            announced_peers: std::collections::BTreeSet::new(),
         };
         if p2p_enabled {
             driver.enable_p2p();
@@ -733,6 +736,10 @@ impl Driver {
             }
             Output::PeerReady { peer } if self.bootstrap_index(&peer).is_none() => {
                 self.warm_dialing.remove(&peer);
+                // Identify runs on every connection and again on pushes: tell the page once.
+                if !self.announced_peers.insert(peer) {
+                    return;
+                }
                 self.emit(
                     "peer",
                     &PeerChange {
@@ -743,6 +750,7 @@ impl Driver {
                 );
             }
             Output::Disconnected { peer } if self.bootstrap_index(&peer).is_none() => {
+                self.announced_peers.remove(&peer);
                 self.emit(
                     "peer",
                     &PeerChange {
