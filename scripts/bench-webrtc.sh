@@ -6,8 +6,9 @@
 #
 #   scripts/bench-webrtc.sh            build what is missing, run, print the table
 #
-# Environment: MESH_BENCH_RUNS (default 3), MESH_BENCH_DIALS (default 500),
-# MESH_BENCH_DIAL_SECONDS (default 300), MESH_BENCH_BIN (directory of bootstrap-node and
+# Environment: MESH_BENCH_RUNS (default 3), MESH_BENCH_DIALS (default 55: the relay's per-IP
+# rate limit allows ~60 new tabs per bootstrap process on loopback, see bench-webrtc.mjs),
+# MESH_BENCH_DIAL_SECONDS (default 300), MESH_BENCH_BOOTSTRAP_ARGS (extra bootstrap-node flags), MESH_BENCH_BIN (directory of bootstrap-node and
 # mesh-origin; default $CARGO_TARGET_DIR/release, built if missing), MESH_BENCH_JSON (also
 # write the raw numbers there). Idempotent: the npm package is rebuilt only when it changed
 # (scripts/build-npm.sh), fixtures are regenerated deterministically in a temporary directory.
@@ -60,7 +61,7 @@ wait_for_line() {
 # one block each, every one fetched once (no cache can help); dial-*: 1 KiB, one per dial; warm*: untimed warm-up.
 SITE=$WORK/site
 mkdir -p "$SITE"
-python3 - "$SITE" "${MESH_BENCH_RUNS:-3}" "${MESH_BENCH_DIALS:-500}" <<'PY'
+python3 - "$SITE" "${MESH_BENCH_RUNS:-3}" "${MESH_BENCH_DIALS:-55}" <<'PY'
 import os, random, sys
 site, runs, dials = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def write(name, size, seed):
@@ -90,7 +91,7 @@ say "bootstrap node on :$WS_PORT (ws, relay), :$HTTP_PORT (http)"
 "$BIN/bootstrap-node" --data-dir "$WORK/bootstrap" --announce-listen-addrs \
   --listen "/ip4/127.0.0.1/tcp/$WS_PORT/ws" --http-listen "127.0.0.1:$HTTP_PORT" \
   --relay-max-reservations 4096 --relay-max-circuits 4096 \
-  --max-provider-records-per-peer 100000 >"$WORK/bootstrap.log" 2>&1 &
+  --max-provider-records-per-peer 100000 ${MESH_BENCH_BOOTSTRAP_ARGS:-} >"$WORK/bootstrap.log" 2>&1 &
 PIDS+=($!)
 wait_for_line "$WORK/bootstrap.log" "/tcp/$WS_PORT/ws/p2p/" "bootstrap-node"
 

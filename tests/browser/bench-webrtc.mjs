@@ -6,9 +6,9 @@
 //   MESH_BENCH_BOOTSTRAP  the bootstrap node's /addrs URL
 //   MESH_BENCH_FIXTURES   the fixture directory (to check the bytes the tabs got)
 //   MESH_BENCH_RUNS       repetitions of (1) and (2) (default 3)
-//   MESH_BENCH_DIALS      max dials in (3) (default 500), MESH_BENCH_DIAL_SECONDS their time
+//   MESH_BENCH_DIALS      max dials in (3) (default 55: see DIAL_INTERVAL_MS), MESH_BENCH_DIAL_SECONDS their time
 //                         budget (default 300), MESH_BENCH_DIAL_TIMEOUT_MS a hang (default 10000),
-//                         MESH_BENCH_DIAL_INTERVAL_MS the pace (default 2500: the relay's rate limit)
+//                         MESH_BENCH_DIAL_INTERVAL_MS a pause between dials (default 200)
 //   MESH_BENCH_RAW_HIGH   the raw sender's bufferedAmount high-water mark (default 1 MiB)
 //   MESH_BENCH_PARTS      which measures to run, e.g. 13 (default 123)
 //   MESH_BENCH_JSON       where to write the raw numbers (optional)
@@ -28,16 +28,18 @@ const ORIGIN = need('MESH_BENCH_ORIGIN');
 const BOOTSTRAP = need('MESH_BENCH_BOOTSTRAP');
 const FIXTURES = need('MESH_BENCH_FIXTURES');
 const RUNS = Number(process.env.MESH_BENCH_RUNS ?? 3);
-const MAX_DIALS = Number(process.env.MESH_BENCH_DIALS ?? 500);
+const MAX_DIALS = Number(process.env.MESH_BENCH_DIALS ?? 55);
 const DIAL_SECONDS = Number(process.env.MESH_BENCH_DIAL_SECONDS ?? 300);
 const DIAL_TIMEOUT_MS = Number(process.env.MESH_BENCH_DIAL_TIMEOUT_MS ?? 10_000);
-// Dials start at most this often. libp2p's relay (the bootstrap node keeps its default rate
-// limiters) accepts 60 reservations and 60 circuits per source IP per minute, refilled at 1/s;
-// on loopback every tab is 127.0.0.1, and each new node takes a reservation and a circuit, so
-// faster dialing measures the rate limiter: from about dial 60 on, reservations and circuits
-// are denied (`unavailable: no source left`; the relay's metrics count the denials, printed at
-// the end). 1.1 s was measured too fast (reservation retries), 2.5 s keeps clear of it.
-const DIAL_INTERVAL_MS = Number(process.env.MESH_BENCH_DIAL_INTERVAL_MS ?? 2500);
+// Pause between dials. Not a way around the relay's rate limit: libp2p's relay (the bootstrap
+// node keeps its default limiters) gives one source IP a burst of 60 reservations and 60
+// circuits, then refills one of each per minute (libp2p-relay rate_limiter.rs adds
+// `elapsed / interval` tokens); on loopback every tab is 127.0.0.1 and each new node takes a
+// reservation and a circuit, so from about dial 60 on the relay denies them (`unavailable: no
+// source left`; the relay's counters are printed at the end). Measured: pacing at 1.1 s and
+// 2.5 s did not help. Hence MESH_BENCH_DIALS defaults to 55 until the relay's limits can be
+// relaxed (MESH_BENCH_BOOTSTRAP_ARGS passes flags to the bootstrap node).
+const DIAL_INTERVAL_MS = Number(process.env.MESH_BENCH_DIAL_INTERVAL_MS ?? 200);
 // The raw sender keeps at most this many bytes queued (bufferedAmount), and refills when the
 // queue falls below a quarter of it (bufferedamountlow).
 const RAW_HIGH = Number(process.env.MESH_BENCH_RAW_HIGH ?? 1 << 20);
@@ -454,7 +456,7 @@ const rows = [
   ['(3) new node: fetch → first byte', `p50 ${fmt(median(col(okDials, 'firstByteMs')))} ms, p90 ${fmt(quantile(col(okDials, 'firstByteMs'), 0.9))}, max ${fmt(Math.max(...col(okDials, 'firstByteMs')))}`,
     '', 'goal p50 ≤ 80 ms'],
   ['(3) new node: fetch → peer ready', `p50 ${fmt(median(col(okDials, 'peerReadyMs').filter((x) => x !== null)))} ms`, '', ''],
-  ['(3) dials failed / hung', `${failed} / ${hangs} of ${dials.length}`, '', `goal 0 of 500; ${fmt(report.dialSeconds, 0)} s`],
+  ['(3) dials failed / hung', `${failed} / ${hangs} of ${dials.length}`, '', `goal 0 of 500; ${fmt(report.dialSeconds, 0)} s; relay denials: see below`],
 ];
 const header = ['measure', 'result (median, range over runs)', 'CPU ms/MiB (all Chromium)', 'note'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
