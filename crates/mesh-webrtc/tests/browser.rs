@@ -11,6 +11,9 @@ mod rust_to_rust;
 #[path = "browser/negative.rs"]
 mod negative;
 
+#[path = "browser/dial_bench.rs"]
+mod dial_bench;
+
 // Needs the js-libp2p bundle, which browser.sh builds before turning the feature on.
 #[cfg(feature = "js-interop-test")]
 #[path = "browser/interop.rs"]
