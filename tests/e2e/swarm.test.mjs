@@ -93,7 +93,9 @@ describe('a swarm of 8 tabs', () => {
     const { page, result } = tabs[N - 1];
     const dom = await page.evaluate(() => ({
       dots: document.querySelectorAll('#chart circle.dot').length,
-      peerDots: document.querySelectorAll('#chart circle.dot-peer').length,
+      // Assets whose bytes came at least partly from peers: labelled peer, or mixed when the
+      // origin or the cache supplied the rest.
+      peerDots: document.querySelectorAll('#chart circle.dot-peer, #chart circle.dot-mixed').length,
       medians: document.querySelectorAll('#chart line.median').length,
       rows: document.querySelectorAll('#assets tbody tr').length,
       peersListed: document.querySelectorAll('#peers li').length,
