@@ -40,22 +40,10 @@ ip link set lo up
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mesh-bench-webrtc.XXXXXX")
 PIDS=()
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-wait_for_line() {
-  local file=$1 pattern=$2 what=$3 i
-  for i in $(seq 1 300); do
-    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  cat "$file" >&2 || true
-  die "$what did not start (see above)"
-}
 
 # Fixtures: deterministic bytes. big-N: 16 MiB per run of (1); asset100k-*: 100 KiB assets,
 # one block each, every one fetched once (no cache can help); dial-*: 1 KiB, one per dial; warm*: untimed warm-up.

@@ -60,3 +60,22 @@ npm_ci_if_stale() {
     run npm ci --prefix "$dir" --no-audit --no-fund
   fi
 }
+
+# Waits (up to 30 s) until FILE has a line matching PATTERN — how the servers say they are
+# ready — or prints FILE and exits naming WHAT.
+wait_for_line() {
+  local file=$1 pattern=$2 what=$3 i
+  for i in $(seq 1 300); do
+    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  cat "$file" >&2 || true
+  die "$what did not start (see above)"
+}
+
+# Stops the background processes whose pids are in the array PIDS and waits for them.
+stop_pids() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}

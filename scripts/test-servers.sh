@@ -36,22 +36,10 @@ STOPPED=()
 cleanup() {
   local pid
   for pid in "${STOPPED[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# Waits until FILE has a line matching PATTERN (the servers print their addresses once ready).
-wait_for_line() {
-  local file=$1 pattern=$2 what=$3 i
-  for i in $(seq 1 300); do
-    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  cat "$file" >&2 || true
-  die "$what did not start (see above)"
-}
 
 # The fixture site: deterministic bytes, so a failure reproduces.
 SITE=$WORK/site

@@ -66,6 +66,9 @@ fn init_logging(level: tracing::Level) {
 pub struct MeshNode {
     commands: mpsc::Sender<Command>,
     settings: Settings,
+    /// Manifest path of each CID, built once: `resolve` of a CID runs on every fetch and a
+    /// manifest may hold 200 000 assets.
+    paths_by_cid: std::collections::HashMap<Cid, String>,
     peer_id: String,
     next_token: Cell<u64>,
 }
@@ -160,8 +163,14 @@ impl MeshNode {
                 .unwrap_or_default(),
         });
         wasm_bindgen_futures::spawn_local(driver.run());
+        let paths_by_cid = settings
+            .manifest
+            .iter()
+            .flat_map(|m| m.assets.iter().map(|(path, e)| (e.cid, path.clone())))
+            .collect();
         Ok(MeshNode {
             commands: commands_tx,
+            paths_by_cid,
             settings,
             peer_id: peer_id.to_string(),
             next_token: Cell::new(1),
@@ -185,7 +194,8 @@ impl MeshNode {
             set("cid", cid.to_string().into());
             // A CID the manifest knows still gets its media type.
             if let Some(manifest) = &self.settings.manifest
-                && let Some((path, entry)) = manifest.assets.iter().find(|(_, e)| e.cid == cid)
+                && let Some(path) = self.paths_by_cid.get(&cid)
+                && let Some(entry) = manifest.assets.get(path)
             {
                 set("path", path.as_str().into());
                 set("type", entry.content_type.as_str().into());

@@ -90,21 +90,10 @@ fn no_events() -> Function {
     Function::new_no_args("")
 }
 
+/// Starts a node with the test servers' options. (Loopback ICE candidates need camera and
+/// microphone permission: webdriver.json's `--use-fake-ui-for-media-stream` grants it.)
 async fn start(extra: &[(&str, JsValue)]) -> Result<MeshNode, JsValue> {
-    grant_media_access().await?;
     MeshNode::start(options(extra).await?, Some(manifest().await?), no_events())
-}
-
-/// Chromium gathers a loopback ICE candidate only for a page with camera and microphone
-/// access (shared/NOTES.md); webdriver.json's flags grant it with fake devices, no prompt.
-async fn grant_media_access() -> TestResult {
-    let window = web_sys::window().ok_or("no window")?;
-    let devices = window.navigator().media_devices()?;
-    let constraints = web_sys::MediaStreamConstraints::new();
-    constraints.set_audio(&true.into());
-    constraints.set_video(&true.into());
-    JsFuture::from(devices.get_user_media_with_constraints(&constraints)?).await?;
-    Ok(())
 }
 
 async fn stats(node: &MeshNode) -> Result<JsValue, JsValue> {
@@ -543,7 +532,6 @@ async fn warm_connections_let_a_fetch_beat_the_deadline_from_a_peer() -> TestRes
         "if (type === 'peer' && detail.kind === 'mesh' && detail.state === 'connected') peers.push(detail.peer)",
     )
     .bind1(&JsValue::NULL, &peers);
-    grant_media_access().await?;
     let b = MeshNode::start(
         options(&[("warmPeers", 4.into())]).await?,
         Some(manifest().await?),
