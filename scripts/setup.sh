@@ -12,6 +12,8 @@ KUBO_VECTORS_DIR=tests/kubo-vectors
 APT_UPDATED=false
 # The wasm-pack release the browser node is built and tested with (shared/NOTES.md).
 WASM_PACK_VERSION=0.15.1
+# The cargo-fuzz release the fuzz targets (fuzz/, scripts/fuzz-smoke.sh) are run with.
+CARGO_FUZZ_VERSION=0.13.2
 
 # apt-get install, running apt-get update once first (only when something is installed).
 apt_install() {
@@ -112,6 +114,21 @@ ensure_wasm_tools() {
   ensure_cargo_tool wasm-bindgen-cli wasm-bindgen "$bindgen"
 }
 
+# A nightly toolchain, which cargo-fuzz needs for libFuzzer's instrumentation; only the fuzz
+# targets build with it (minimal profile: no docs, no extra components).
+ensure_nightly() {
+  if rustup toolchain list | grep -q '^nightly'; then
+    say "rust toolchain nightly: present ($(rustc +nightly --version))"
+  else
+    run rustup toolchain install nightly --profile minimal
+  fi
+}
+
+# cargo-fuzz builds and runs the fuzz targets (scripts/fuzz-smoke.sh, docs/SECURITY.md).
+ensure_cargo_fuzz() {
+  ensure_cargo_tool cargo-fuzz cargo-fuzz "$CARGO_FUZZ_VERSION"
+}
+
 # Debian's Chromium and its ChromeDriver: the browser tests' browser (never a downloaded one).
 ensure_chromium() {
   if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
@@ -127,6 +144,8 @@ main() {
   ensure_rust_components
   ensure_wasm_target
   ensure_wasm_tools
+  ensure_nightly
+  ensure_cargo_fuzz
   ensure_chromium
   ensure_node
   ensure_kubo_vectors_deps

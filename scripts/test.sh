@@ -53,6 +53,8 @@ step "npm package" bash scripts/test-npm.sh
 # ten scenarios).
 step "end-to-end suite" scripts/test-e2e.sh
 # The example asserts every delivered byte and exits non-zero if the fetch does not finish.
+# Every fuzz target (fuzz/) built and run briefly from its committed corpus; any crash fails.
+step "fuzz smoke" bash scripts/fuzz-smoke.sh
 step "planner example" cargo run --quiet --locked -p planner-trace
 
 step "Dockerfile lint" hadolint crates/bootstrap-node/Dockerfile

@@ -24,7 +24,7 @@ use crate::{
     connection::Connection,
     error::Error,
     peer_connection::{INIT_LABEL, PeerConnection, js_error},
-    proto::{self, MAX_SIGNALING_LEN, SignalingMessage, SignalingType},
+    proto::{self, SignalingMessage, SignalingType},
 };
 
 /// Runs `fut` with the configured timeout.
@@ -141,42 +141,13 @@ async fn write(
     Ok(())
 }
 
-/// Reads one length-prefixed signaling message; `None` at a clean end of stream.
-async fn read_message(reader: &mut ReadHalf<Stream>) -> Result<Option<SignalingMessage>, Error> {
-    let mut prefix = Vec::with_capacity(3);
-    loop {
-        let mut byte = [0u8; 1];
-        if reader.read(&mut byte).await? == 0 {
-            if prefix.is_empty() {
-                return Ok(None);
-            }
-            return Err(proto::DecodeError::Truncated.into());
-        }
-        prefix.push(byte[0]);
-        if byte[0] & 0x80 == 0 {
-            break;
-        }
-        if prefix.len() >= 4 {
-            return Err(proto::DecodeError::TooLong(usize::MAX).into());
-        }
-    }
-    let (len, _) = proto::take_varint(&prefix)?;
-    let len = usize::try_from(len).unwrap_or(usize::MAX);
-    if len > MAX_SIGNALING_LEN {
-        return Err(proto::DecodeError::TooLong(len).into());
-    }
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).await?;
-    Ok(Some(SignalingMessage::decode(&body)?))
-}
-
 /// The remote's messages as a stream (so a pending read survives `select`).
 fn message_stream(
     reader: ReadHalf<Stream>,
 ) -> LocalBoxStream<'static, Result<SignalingMessage, Error>> {
     stream::unfold(Some(reader), |reader| async move {
         let mut reader = reader?;
-        match read_message(&mut reader).await {
+        match proto::read_signaling_message(&mut reader).await {
             Ok(Some(m)) => Some((Ok(m), Some(reader))),
             Ok(None) => None,
             Err(e) => Some((Err(e), None)),

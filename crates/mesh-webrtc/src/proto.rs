@@ -12,7 +12,10 @@
 //! Field 1 is always written when set, even with value 0: js-libp2p treats a signaling message
 //! without `type` as invalid (WEBRTC.md §6.3).
 
+use futures::{AsyncRead, AsyncReadExt};
 use thiserror::Error;
+
+use crate::error::Error as TransportError;
 
 /// Largest data channel frame we send or accept, length prefix included (spec: 16 KiB).
 pub const MAX_FRAME_LEN: usize = 16 * 1024;
@@ -21,6 +24,9 @@ pub const MAX_FRAME_LEN: usize = 16 * 1024;
 pub const MAX_PAYLOAD_LEN: usize = MAX_FRAME_LEN - 2 - 5;
 /// Largest signaling message (an SDP without candidates is a few KiB).
 pub const MAX_SIGNALING_LEN: usize = 64 * 1024;
+/// Longest signaling length prefix we read: 4 bytes of uvarint hold up to 256 MiB, far above
+/// [`MAX_SIGNALING_LEN`], so a longer prefix can only be hostile.
+const MAX_SIGNALING_PREFIX_LEN: usize = 4;
 
 /// A decoding failure: the peer sent something that is not a valid message.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -94,7 +100,7 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
 }
 
 /// Reads a varint from the front of `input`, returning it and the rest.
-pub(crate) fn take_varint(input: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
+fn take_varint(input: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
     match unsigned_varint::decode::u64(input) {
         Ok(ok) => Ok(ok),
         Err(unsigned_varint::decode::Error::Insufficient) => Err(DecodeError::Truncated),
@@ -251,6 +257,43 @@ impl Frame {
     }
 }
 
+/// Reads one uvarint-length-prefixed signaling message off a stream; `None` at a clean end of
+/// stream (before any byte of a message).
+///
+/// The prefix is read byte by byte, so nothing past the message is consumed, and checked
+/// against [`MAX_SIGNALING_LEN`] before the body is allocated. Errors: the stream's own errors
+/// and an end inside a message are [`TransportError::Io`] or [`DecodeError::Truncated`]; a bad
+/// prefix or body is [`TransportError::Decode`].
+pub async fn read_signaling_message<R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Result<Option<SignalingMessage>, TransportError> {
+    let mut prefix = Vec::with_capacity(MAX_SIGNALING_PREFIX_LEN);
+    loop {
+        let mut byte = [0u8; 1];
+        if reader.read(&mut byte).await? == 0 {
+            if prefix.is_empty() {
+                return Ok(None);
+            }
+            return Err(DecodeError::Truncated.into());
+        }
+        prefix.push(byte[0]);
+        if byte[0] & 0x80 == 0 {
+            break;
+        }
+        if prefix.len() >= MAX_SIGNALING_PREFIX_LEN {
+            return Err(DecodeError::TooLong(usize::MAX).into());
+        }
+    }
+    let (len, _) = take_varint(&prefix)?;
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    if len > MAX_SIGNALING_LEN {
+        return Err(DecodeError::TooLong(len).into());
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).await?;
+    Ok(Some(SignalingMessage::decode(&body)?))
+}
+
 /// Splits complete length-prefixed frames off the front of `buf`.
 ///
 /// Returns the frame bodies found; an incomplete tail stays in `buf`. js-libp2p sends one frame
@@ -363,6 +406,61 @@ mod tests {
             SignalingMessage::decode(&[0x0b]),
             Err(DecodeError::WireType(3))
         );
+    }
+
+    fn read_signaling(bytes: &[u8]) -> (Result<Option<SignalingMessage>, TransportError>, u64) {
+        let mut io = futures::io::Cursor::new(bytes.to_vec());
+        let result = futures::executor::block_on(read_signaling_message(&mut io));
+        (result, io.position())
+    }
+
+    fn decode_error(result: Result<Option<SignalingMessage>, TransportError>) -> DecodeError {
+        match result {
+            Err(TransportError::Decode(e)) => e,
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_one_signaling_message_and_no_more() {
+        let msg = SignalingMessage {
+            kind: SignalingType::SdpAnswer,
+            data: "v=0".into(),
+        };
+        let mut bytes = msg.encode_framed();
+        let first_len = bytes.len() as u64;
+        bytes.extend_from_slice(&msg.encode_framed());
+        let (result, position) = read_signaling(&bytes);
+        assert_eq!(result.expect("valid"), Some(msg));
+        assert_eq!(position, first_len);
+        assert_eq!(read_signaling(&[]).0.expect("clean end"), None);
+    }
+
+    #[test]
+    fn signaling_reader_refuses_bad_prefixes_before_the_body() {
+        // 64 KiB + 1 announced: refused after its 3-byte prefix.
+        let (result, position) = read_signaling(&[0x81, 0x80, 0x04, 0, 0]);
+        assert_eq!(
+            decode_error(result),
+            DecodeError::TooLong(MAX_SIGNALING_LEN + 1)
+        );
+        assert_eq!(position, 3);
+        // A fifth prefix byte is never read.
+        let (result, position) = read_signaling(&[0x80; 8]);
+        assert_eq!(decode_error(result), DecodeError::TooLong(usize::MAX));
+        assert_eq!(position, 4);
+        assert_eq!(
+            decode_error(read_signaling(&[0x80, 0x00]).0),
+            DecodeError::Varint
+        );
+        assert_eq!(
+            decode_error(read_signaling(&[0x80]).0),
+            DecodeError::Truncated
+        );
+        assert!(matches!(
+            read_signaling(&[0x03, 0x08]).0,
+            Err(TransportError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof
+        ));
     }
 
     #[test]
