@@ -3,7 +3,8 @@
 //! sends on a direct connection.
 //!
 //! Two modes. Raw: arbitrary bytes split into arbitrary data channel messages; never a panic,
-//! every control frame we queue is a valid flag-only frame, and every frame body decoded
+//! every control frame we queue is a valid flag-only frame, queued at most once whatever the
+//! remote repeats (no send-queue growth on its command), and every frame body decoded
 //! re-encodes to one that decodes to it. Honest: well-formed frames encoded by our encoder,
 //! split at arbitrary boundaries; the reader gets exactly the payload sent up to the first FIN
 //! or RESET_STREAM, however the bytes were cut, then EOF or the reset.
@@ -75,20 +76,21 @@ fn raw(bytes: &[u8], cuts: &[u16], reads: &[u16]) {
         }
     }
     let mut stream = StreamState::new();
+    let mut sent = Sent::default();
     let mut received = 0;
     let mut reads = reads.iter();
     for message in messages(bytes, cuts) {
         stream.handle_message(message);
         received += message.len();
         assert!(stream.buffered() <= received);
-        drain_outbox(&mut stream);
+        drain_outbox(&mut stream, &mut sent);
         if let Some(&len) = reads.next() {
             let mut buf = vec![0; usize::from(len)];
             let _ = stream.read(&mut buf);
         }
     }
     stream.handle_channel_closed();
-    drain_outbox(&mut stream);
+    drain_outbox(&mut stream, &mut sent);
     assert!(stream.is_done());
 }
 
@@ -119,12 +121,13 @@ fn honest(frames: &[(u8, Vec<u8>)], cuts: &[u16], reads: &[u16], channel_closes:
         reset |= flag == Some(Flag::ResetStream);
     }
     let mut stream = StreamState::new();
+    let mut sent = Sent::default();
     let mut got = Vec::new();
     let mut reads = reads.iter();
     let mut reset_seen = false;
     for message in messages(&bytes, cuts) {
         stream.handle_message(message);
-        drain_outbox(&mut stream);
+        drain_outbox(&mut stream, &mut sent);
         if let Some(&len) = reads.next() {
             read_some(
                 &mut stream,
@@ -170,13 +173,22 @@ fn read_some(stream: &mut StreamState, len: usize, got: &mut Vec<u8>, reset_seen
     }
 }
 
-/// Takes every queued control frame, checking that it is one valid flag-only frame.
-fn drain_outbox(stream: &mut StreamState) {
+/// Control frames a stream queued, by flag.
+#[derive(Default)]
+struct Sent([usize; 4]);
+
+/// Takes every queued control frame, checking that it is one valid flag-only frame and that
+/// the remote cannot make us send any of them more than once: each answers a state change,
+/// and a peer repeating a flag must not grow our send queue.
+fn drain_outbox(stream: &mut StreamState, sent: &mut Sent) {
     while let Some(mut frame) = stream.poll_outbox() {
         let bodies = split_frames(&mut frame, MAX_FRAME_LEN).expect("our control frame splits");
         assert!(frame.is_empty());
         assert_eq!(bodies.len(), 1);
         let decoded = Frame::decode(&bodies[0]).expect("our control frame decodes");
-        assert!(decoded.flag.is_some() && decoded.message.is_empty());
+        assert!(decoded.message.is_empty());
+        let flag = decoded.flag.expect("a control frame has a flag");
+        sent.0[flag as usize] += 1;
+        assert_eq!(sent.0[flag as usize], 1, "{flag:?} queued twice");
     }
 }

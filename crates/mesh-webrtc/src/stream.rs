@@ -73,6 +73,8 @@ pub struct StreamState {
     readable: VecDeque<u8>,
     /// Control frames to send, oldest first.
     outbox: VecDeque<Vec<u8>>,
+    /// Whether our FIN_ACK is queued: once per stream, however often the remote sends FIN.
+    fin_acked: bool,
 }
 
 impl Default for StreamState {
@@ -90,6 +92,7 @@ impl StreamState {
             undecoded: Vec::new(),
             readable: VecDeque::new(),
             outbox: VecDeque::new(),
+            fin_acked: false,
         }
     }
 
@@ -129,7 +132,11 @@ impl StreamState {
                 if self.read == ReadState::Open {
                     self.read = ReadState::Finished;
                 }
-                if self.read != ReadState::Reset {
+                // One FIN_ACK only: a peer repeating FIN (thousands fit in one message) must
+                // not grow our send queue while the channel cannot take them (found by the
+                // webrtc_stream fuzz target).
+                if self.read != ReadState::Reset && !self.fin_acked {
+                    self.fin_acked = true;
                     self.outbox.push_back(Frame::flag(Flag::FinAck).encode());
                 }
             }

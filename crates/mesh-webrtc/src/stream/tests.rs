@@ -196,6 +196,30 @@ fn fin_is_acknowledged_without_writing_and_data_before_it_is_read() {
 }
 
 #[test]
+fn a_repeated_fin_is_acknowledged_once() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    // Many FINs in one message, then more in another: one FIN_ACK in all.
+    let fins: Vec<u8> = (0..1000)
+        .flat_map(|_| Frame::flag(Flag::Fin).encode())
+        .collect();
+    raw.send(&fins).expect("channel open");
+    raw.send_frame(Frame::flag(Flag::Fin));
+    let mut buf = [0; 2];
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(0))
+    ));
+    assert_eq!(raw.take_frames(), [Frame::flag(Flag::FinAck)]);
+    raw.send_frame(Frame::flag(Flag::Fin));
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(0))
+    ));
+    assert_eq!(raw.take_frames(), []);
+}
+
+#[test]
 fn stop_sending_fails_writes() {
     let (a, mut raw) = pair();
     let mut stream = Stream::new(a);
