@@ -26,9 +26,10 @@ use crate::{
     behaviour::{Behaviour, BehaviourEvent},
     config::{Config, peer_id_of},
     error::Error,
-    http::{HttpServer, NodeStatus},
+    http::{HttpConfig, HttpServer, NodeStatus},
     keys::{NodeKeys, error_chain},
     metrics::{CircuitEnd, Metrics, RecordRemoval, Transport},
+    source_limits::SourceLimitExceeded,
     transport,
 };
 
@@ -68,6 +69,7 @@ impl Node {
     /// Loads or creates the keys, opens every listener and the HTTP port, and dials the other
     /// bootstrap nodes. Configuration errors surface here, before anything is served.
     pub async fn start(config: Config) -> Result<Self, Error> {
+        config.validate()?;
         let keys = NodeKeys::load_or_create(&config.data_dir)?;
         let certhash = keys.certificate.fingerprint().to_multihash();
         let mut registry = Registry::default();
@@ -92,12 +94,17 @@ impl Node {
         }
 
         let (status, status_rx) = watch::channel(NodeStatus::default());
-        let http = HttpServer::start(config.http_listen, registry, status_rx)
-            .await
-            .map_err(|source| Error::HttpListen {
-                addr: config.http_listen,
-                source,
-            })?;
+        let http = HttpServer::start(
+            HttpConfig::of(&config),
+            registry,
+            status_rx,
+            metrics.http_requests_limited(),
+        )
+        .await
+        .map_err(|source| Error::HttpListen {
+            addr: config.http_listen,
+            source,
+        })?;
         tracing::info!(addr = %http.local_addr(), "HTTP server listening");
 
         let bootstrap_peers: Vec<(PeerId, Multiaddr)> = config
@@ -338,6 +345,9 @@ impl Node {
             } => {
                 if let ListenError::Denied { cause } = &error {
                     self.metrics.connection_denied();
+                    if let Some(limit) = cause.downcast_ref::<SourceLimitExceeded>() {
+                        self.metrics.connection_denied_by_source(*limit);
+                    }
                     tracing::debug!(%send_back_addr, %cause, "incoming connection denied");
                 } else {
                     tracing::debug!(%send_back_addr, error = %error_chain(&error), "incoming connection failed");
@@ -374,13 +384,17 @@ impl Node {
                     }
                 }
             }
+            BehaviourEvent::Sources(never) => match never {},
             BehaviourEvent::Ping(event) => self.metrics.record(&event),
             BehaviourEvent::Kad(event) => {
                 self.metrics.record(&event);
                 match event {
                     kad::Event::InboundRequest {
-                        request: kad::InboundRequest::AddProvider { .. },
-                    } => self.update_store_metrics(),
+                        request:
+                            kad::InboundRequest::AddProvider {
+                                record: Some(record),
+                            },
+                    } => self.store_provider(record),
                     kad::Event::OutboundQueryProgressed {
                         result: kad::QueryResult::Bootstrap(result),
                         ..
@@ -395,6 +409,26 @@ impl Node {
             BehaviourEvent::Relay(event) => {
                 self.metrics.record(&event);
                 self.on_relay_event(event);
+            }
+        }
+    }
+
+    /// Stores a provider record announced by its provider, charged to the address the
+    /// provider connects from.
+    fn store_provider(&mut self, record: kad::ProviderRecord) {
+        let provider = record.provider;
+        // Records follow connections: one that arrives after its provider left would never be
+        // removed (the disconnect that removes records has already been handled).
+        if !self.swarm.is_connected(&provider) {
+            return;
+        }
+        let behaviour = self.swarm.behaviour_mut();
+        let source = behaviour.sources.source_of(&provider);
+        match behaviour.kad.store_mut().insert(record, source) {
+            Ok(()) => self.update_store_metrics(),
+            Err(refusal) => {
+                tracing::debug!(%provider, ?source, %refusal, "provider record refused");
+                self.metrics.provider_refused(refusal);
             }
         }
     }
