@@ -127,6 +127,14 @@ struct ClientHandle {
     cmds: mpsc::Sender<Cmd>,
 }
 
+/// What every generated client speaks and does.
+struct Profile {
+    kad_protocol: StreamProtocol,
+    identify_version: String,
+    /// Take a relay reservation.
+    reserve: bool,
+}
+
 /// The node under test.
 struct Node {
     target: Multiaddr,
@@ -166,10 +174,12 @@ async fn main() {
             clients.len(),
             batch,
             args.join_concurrency,
-            &kad_protocol,
-            &identify_version,
+            &Profile {
+                kad_protocol: kad_protocol.clone(),
+                identify_version: identify_version.clone(),
+                reserve: args.relay,
+            },
             &held,
-            args.relay,
         )
         .await;
         failed_joins += failed;
@@ -320,17 +330,18 @@ async fn join_batch(
     first: usize,
     count: usize,
     concurrency: usize,
-    kad_protocol: &StreamProtocol,
-    identify_version: &str,
+    profile: &Profile,
     held: &Arc<AtomicUsize>,
-    reserve: bool,
 ) -> (Vec<ClientHandle>, usize) {
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut pending = Vec::with_capacity(count);
     for i in first..first + count {
         let permit = slots.clone().acquire_owned().await.unwrap();
         let key = kad::RecordKey::new(&format!("loadgen-{i}"));
-        let swarm = new_client(kad_protocol.clone(), identify_version.to_owned());
+        let swarm = new_client(
+            profile.kad_protocol.clone(),
+            profile.identify_version.clone(),
+        );
         let peer = *swarm.local_peer_id();
         let (cmds, rx) = mpsc::channel(MAX_QUEUED_COMMANDS);
         let (ready_tx, ready) = oneshot::channel();
@@ -341,7 +352,7 @@ async fn join_batch(
             rx,
             held.clone(),
             ready_tx,
-            reserve,
+            profile.reserve,
         ));
         pending.push(tokio::spawn(async move {
             let ok = matches!(tokio::time::timeout(OP_TIMEOUT, ready).await, Ok(Ok(true)));
