@@ -272,6 +272,8 @@ fn node_under_test(args: &Args) -> Node {
             ])
             .args(["--max-connections", &max, "--namespace", &args.namespace])
             .args(["--max-provider-records", &max])
+            // Every generated client shares 127.0.0.1.
+            .args(["--max-connections-per-ip", &max])
             // Reservations carry the node's external address; on loopback that is the listen one.
             .args(args.relay.then_some("--announce-listen-addrs"))
             .env("RUST_LOG", "warn,bootstrap_node=info")

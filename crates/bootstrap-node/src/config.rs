@@ -151,7 +151,7 @@ pub struct Config {
     pub http_burst_per_ip: NonZeroU32,
 
     /// Time to regain one HTTP request per client.
-    #[arg(long, env = "MESH_BOOTSTRAP_HTTP_REFILL_PER_IP", default_value = "20ms", value_parser = parse_positive_duration)]
+    #[arg(long, env = "MESH_BOOTSTRAP_HTTP_REFILL_PER_IP", default_value = "10ms", value_parser = parse_positive_duration)]
     pub http_refill_per_ip: Duration,
 
     /// Take the HTTP client's address from the last `X-Forwarded-For` entry (set this only

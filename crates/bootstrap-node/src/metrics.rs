@@ -358,11 +358,9 @@ impl Metrics {
         self.connections_denied.inc();
     }
 
-    /// A relay reservation was accepted (`renewed`: it replaced one on the same connection).
-    pub(crate) fn reservation_accepted(&self, renewed: bool) {
-        if !renewed {
-            self.reservations.inc();
-        }
+    /// A new relay reservation was accepted.
+    pub(crate) fn reservation_accepted(&self) {
+        self.reservations.inc();
     }
 
     /// A relay reservation ended.

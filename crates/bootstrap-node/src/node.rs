@@ -4,7 +4,7 @@
 //! publishes through a `watch` channel and the metrics registry, and nothing else is shared.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet, hash_map::Entry},
     future::Future,
     io::Write,
     net::SocketAddr,
@@ -54,6 +54,10 @@ pub struct Node {
     unreported_listeners: HashSet<ListenerId>,
     bootstrap_peers: Vec<(PeerId, Multiaddr)>,
     printed: bool,
+    /// Relay reservations held per peer. libp2p-relay reports `ReservationClosed` for every
+    /// closed connection of a peer, reservation or not, so the gauge counts only what it saw
+    /// accepted.
+    reservations: HashMap<PeerId, usize>,
 }
 
 impl std::fmt::Debug for Node {
@@ -138,6 +142,7 @@ impl Node {
             book,
             bootstrap_peers,
             printed: false,
+            reservations: HashMap::new(),
         })
     }
 
@@ -440,7 +445,10 @@ impl Node {
                 renewed,
             } => {
                 tracing::debug!(%src_peer_id, renewed, "relay reservation accepted");
-                self.metrics.reservation_accepted(renewed);
+                if !renewed {
+                    *self.reservations.entry(src_peer_id).or_default() += 1;
+                    self.metrics.reservation_accepted();
+                }
             }
             relay::Event::ReservationReqDenied {
                 src_peer_id,
@@ -449,8 +457,15 @@ impl Node {
                 tracing::debug!(%src_peer_id, ?status, "relay reservation denied");
                 self.metrics.reservation_denied();
             }
-            relay::Event::ReservationClosed { .. } | relay::Event::ReservationTimedOut { .. } => {
-                self.metrics.reservation_ended();
+            relay::Event::ReservationClosed { src_peer_id }
+            | relay::Event::ReservationTimedOut { src_peer_id } => {
+                if let Entry::Occupied(mut held) = self.reservations.entry(src_peer_id) {
+                    *held.get_mut() -= 1;
+                    if *held.get() == 0 {
+                        held.remove();
+                    }
+                    self.metrics.reservation_ended();
+                }
             }
             relay::Event::CircuitReqAccepted {
                 src_peer_id,

@@ -299,3 +299,22 @@ async fn a_crowd_behind_one_address_reserves_and_dials() {
         driver.abort();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reservation_gauge_ignores_connections_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &["--announce-listen-addrs"]);
+    let relay = node.addr("tcp");
+    let mut visitor = new_client().await;
+    join(&mut visitor, &relay).await;
+    let visitor = Background::spawn(visitor);
+    let mut tab = new_client().await;
+    join(&mut tab, &relay).await;
+    reserve(&mut tab, &relay).await;
+    let _tab = Background::spawn(tab);
+    node.wait_metric("bootstrap_relay_reservations", |v| v == 1.0);
+    // libp2p-relay reports a closed reservation for the visitor, which never had one.
+    drop(visitor);
+    node.wait_metric("bootstrap_connections{transport=\"tcp\"}", |v| v == 1.0);
+    assert_eq!(node.metric("bootstrap_relay_reservations"), Some(1.0));
+}
