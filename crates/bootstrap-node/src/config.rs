@@ -296,11 +296,12 @@ pub struct Config {
     )]
     pub relay_max_circuits: NonZeroUsize,
 
-    /// Relayed circuits one peer may be an end of.
+    /// Relayed circuits one peer may be an end of. A popular provider is the far end of a
+    /// circuit from every tab that looks its CID up (Kademlia dials the providers it finds).
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_RELAY_MAX_CIRCUITS_PER_PEER",
-        default_value = "16"
+        default_value = "64"
     )]
     pub relay_max_circuits_per_peer: NonZeroUsize,
 
@@ -317,15 +318,17 @@ pub struct Config {
     pub relay_max_circuit_bytes: NonZeroU64,
 
     /// Circuits one peer may open at once; then one more per `--relay-circuit-refill-per-peer`.
+    /// Each provider lookup can open a circuit to every provider it finds, so a tab fetching
+    /// many assets opens many (libp2p's default, 30 then one per 2 minutes, would starve it).
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_RELAY_CIRCUIT_BURST_PER_PEER",
-        default_value = "30"
+        default_value = "256"
     )]
     pub relay_circuit_burst_per_peer: NonZeroU32,
 
     /// Time to regain one circuit per peer.
-    #[arg(long, env = "MESH_BOOTSTRAP_RELAY_CIRCUIT_REFILL_PER_PEER", default_value = "2m", value_parser = parse_positive_duration)]
+    #[arg(long, env = "MESH_BOOTSTRAP_RELAY_CIRCUIT_REFILL_PER_PEER", default_value = "1s", value_parser = parse_positive_duration)]
     pub relay_circuit_refill_per_peer: Duration,
 
     /// Circuits one IP address may open at once; then one more per
