@@ -42,6 +42,32 @@ pub enum MetricsAccess {
     Public,
 }
 
+/// A secret from the command line or the environment; `Debug` does not show it, so logging a
+/// configuration cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_owned()))
+    }
+}
+
 /// Shortest `--metrics-token` accepted: a guessable token is no access control.
 pub const MIN_METRICS_TOKEN_LEN: usize = 16;
 
@@ -143,7 +169,7 @@ pub struct Config {
 
     /// The bearer token for `--metrics-access token` (at least 16 characters).
     #[arg(long, env = "MESH_BOOTSTRAP_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
 
     /// HTTP requests one client may make at once; then one more per `--http-refill-per-ip`.
     /// Beyond that: 429 with Retry-After. IPv6 clients count per /64.
@@ -419,7 +445,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         match (&self.metrics_access, &self.metrics_token) {
             (MetricsAccess::Token, None) => Err(ConfigError::MissingMetricsToken),
-            (MetricsAccess::Token, Some(token)) if token.len() < MIN_METRICS_TOKEN_LEN => {
+            (MetricsAccess::Token, Some(token)) if token.expose().len() < MIN_METRICS_TOKEN_LEN => {
                 Err(ConfigError::ShortMetricsToken)
             }
             _ => Ok(()),
@@ -471,10 +497,12 @@ mod tests {
     fn token_access_needs_a_long_enough_token() {
         let mut config = Config::parse_from(["bootstrap-node", "--metrics-access", "token"]);
         assert_eq!(config.validate(), Err(ConfigError::MissingMetricsToken));
-        config.metrics_token = Some("short".into());
+        config.metrics_token = Some("short".parse().unwrap());
         assert_eq!(config.validate(), Err(ConfigError::ShortMetricsToken));
-        config.metrics_token = Some("0123456789abcdef".into());
+        config.metrics_token = Some("0123456789abcdef".parse().unwrap());
         assert_eq!(config.validate(), Ok(()));
+        // Logging the configuration does not leak the token.
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
     }
 
     #[test]

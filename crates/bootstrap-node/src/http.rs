@@ -34,7 +34,7 @@ use tokio::{
 };
 
 use crate::{
-    config::{Config, MetricsAccess},
+    config::{Config, MetricsAccess, Secret},
     http_limits::RequestLimiter,
 };
 
@@ -51,7 +51,7 @@ pub(crate) struct HttpConfig {
     /// Who may read `/metrics`.
     pub(crate) metrics_access: MetricsAccess,
     /// The bearer token for [`MetricsAccess::Token`].
-    pub(crate) metrics_token: Option<String>,
+    pub(crate) metrics_token: Option<Secret>,
     /// Requests per client at once.
     pub(crate) burst_per_ip: NonZeroU32,
     /// Time to regain one request per client.
@@ -272,7 +272,7 @@ fn metrics_allowed(config: &HttpConfig, req: &Request<Incoming>, peer: IpAddr) -
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "));
             match (presented, &config.metrics_token) {
-                (Some(presented), Some(token)) => same_secret(presented, token),
+                (Some(presented), Some(token)) => same_secret(presented, token.expose()),
                 _ => false,
             }
         }

@@ -42,7 +42,7 @@ mod transport;
 
 pub use addrs::{AddressError, MAX_PUBLISHED_ADDRS};
 pub use config::{
-    Config, ConfigError, LogFormat, MIN_METRICS_TOKEN_LEN, MetricsAccess, parse_peer_addr,
+    Config, ConfigError, LogFormat, MIN_METRICS_TOKEN_LEN, MetricsAccess, Secret, parse_peer_addr,
 };
 pub use duration::{parse_duration, parse_positive_duration};
 pub use error::Error;
