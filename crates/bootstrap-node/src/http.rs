@@ -30,16 +30,19 @@ use libp2p::Multiaddr;
 use prometheus_client::{metrics::counter::Counter, registry::Registry};
 use tokio::{
     net::TcpListener,
-    sync::{Semaphore, watch},
+    sync::{Semaphore, mpsc, watch},
 };
 
 use crate::{
     config::{Config, MetricsAccess, Secret},
-    http_limits::RequestLimiter,
+    http_limits::{ConnectionSlots, RequestLimiter},
 };
 
 /// HTTP connections served at once; further ones wait in the kernel's accept queue.
 pub(crate) const MAX_HTTP_CONNECTIONS: usize = 64;
+/// The answer to a client that holds [`MAX_HTTP_CONNECTIONS_PER_CLIENT`] connections already.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
+    Content-Length: 0\r\nConnection: close\r\n\r\n";
 /// Time a client gets to send its request headers.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -146,6 +149,11 @@ impl HttpServer {
 
 async fn serve(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));
+    // Behind a proxy every connection comes from the proxy: only the request rate, which sees
+    // the forwarded address, can tell clients apart.
+    let mut per_client = (!state.config.trust_forwarded_for).then(ConnectionSlots::default);
+    // At most one message per connection in flight, so at most `MAX_HTTP_CONNECTIONS`.
+    let (closed_tx, mut closed) = mpsc::unbounded_channel::<IpAddr>();
     loop {
         let permit = tokio::select! {
             _ = stopped.changed() => return,
@@ -164,11 +172,24 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut stopped: watch::Rec
                 }
             },
         };
+        let peer = peer.ip().to_canonical();
+        if let Some(per_client) = &mut per_client {
+            while let Ok(ip) = closed.try_recv() {
+                per_client.close(ip);
+            }
+            if !per_client.try_open(peer) {
+                state.limited.inc();
+                // Best effort and without waiting: the client is already over its share.
+                let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                continue;
+            }
+        }
         let state = state.clone();
+        let closed_tx = closed_tx.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, &req, peer.ip().to_canonical())) }
+                async move { Ok::<_, Infallible>(handle(&state, &req, peer)) }
             });
             let served = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -179,6 +200,8 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut stopped: watch::Rec
             if let Err(e) = served {
                 tracing::debug!(error = %e, "HTTP connection ended with an error");
             }
+            // Fails only once the server has stopped.
+            let _ = closed_tx.send(peer);
             drop(permit);
         });
     }

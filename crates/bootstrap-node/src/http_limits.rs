@@ -21,6 +21,11 @@ pub(crate) const MAX_TRACKED_CLIENTS: usize = 65_536;
 /// make every request scan it.
 pub(crate) const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
+/// HTTP connections one client may hold open at once, of `MAX_HTTP_CONNECTIONS`: a client that
+/// opens connections and sends its headers slowly holds a slot for up to the header timeout,
+/// and must not be able to hold them all.
+pub(crate) const MAX_HTTP_CONNECTIONS_PER_CLIENT: usize = 16;
+
 /// Who a request is counted against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum ClientKey {
@@ -33,6 +38,36 @@ enum ClientKey {
 impl ClientKey {
     fn of(ip: IpAddr) -> Self {
         net64_of(ip).map_or(Self::V4(ip), Self::Net64)
+    }
+}
+
+/// Open connections per client (IPv6: per /64).
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionSlots {
+    open: HashMap<ClientKey, usize>,
+}
+
+impl ConnectionSlots {
+    /// Takes a slot for a connection from `client`, if it holds fewer than
+    /// [`MAX_HTTP_CONNECTIONS_PER_CLIENT`].
+    pub(crate) fn try_open(&mut self, client: IpAddr) -> bool {
+        let open = self.open.entry(ClientKey::of(client)).or_default();
+        if *open >= MAX_HTTP_CONNECTIONS_PER_CLIENT {
+            return false;
+        }
+        *open += 1;
+        true
+    }
+
+    /// Gives back the slot of a closed connection from `client`.
+    pub(crate) fn close(&mut self, client: IpAddr) {
+        let key = ClientKey::of(client);
+        if let Some(open) = self.open.get_mut(&key) {
+            *open -= 1;
+            if *open == 0 {
+                self.open.remove(&key);
+            }
+        }
     }
 }
 
@@ -145,6 +180,27 @@ mod tests {
         l.check(ip("2001:db8:0:1::2"), t).unwrap();
         assert!(l.check(ip("2001:db8:0:1:ffff::3"), t).is_err());
         l.check(ip("2001:db8:0:2::1"), t).unwrap();
+    }
+
+    #[test]
+    fn connection_slots_per_client() {
+        let mut slots = ConnectionSlots::default();
+        for _ in 0..MAX_HTTP_CONNECTIONS_PER_CLIENT {
+            assert!(slots.try_open(ip("192.0.2.1")));
+        }
+        assert!(!slots.try_open(ip("192.0.2.1")));
+        assert!(slots.try_open(ip("192.0.2.2")));
+        slots.close(ip("192.0.2.1"));
+        assert!(slots.try_open(ip("192.0.2.1")));
+        for i in 0..MAX_HTTP_CONNECTIONS_PER_CLIENT {
+            assert!(slots.try_open(format!("2001:db8::{i}").parse().unwrap()));
+        }
+        assert!(!slots.try_open(ip("2001:db8::ffff")), "one /64, one client");
+        for i in 0..MAX_HTTP_CONNECTIONS_PER_CLIENT {
+            slots.close(format!("2001:db8::{i}").parse().unwrap());
+        }
+        slots.close(ip("192.0.2.2"));
+        assert_eq!(slots.open.len(), 1);
     }
 
     #[test]

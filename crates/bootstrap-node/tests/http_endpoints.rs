@@ -227,3 +227,46 @@ fn metrics_access_is_configurable() {
     assert_eq!(right.status, 200);
     assert!(right.body.contains("# TYPE bootstrap_connections "));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_hold_every_http_connection() {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::{TcpSocket, TcpStream},
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &[]);
+    // A slow client: connections opened and never sent a request (held until the header
+    // timeout), more than any one client may hold.
+    let mut idle = Vec::new();
+    for _ in 0..64 {
+        idle.push(TcpStream::connect(node.http).await.unwrap());
+    }
+    // Another client (127.0.0.2 is loopback too) is still served.
+    let other = TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = other.connect(node.http).await.unwrap();
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(common::EVENT_TIMEOUT, other.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The slow client's connections beyond its share were turned away at once.
+    let mut turned_away = 0;
+    for mut stream in idle {
+        let mut buf = [0u8; 64];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), stream.read(&mut buf)).await
+            && buf[..n].starts_with(b"HTTP/1.1 429")
+        {
+            turned_away += 1;
+        }
+    }
+    assert_eq!(turned_away, 64 - 16);
+}
