@@ -1,9 +1,9 @@
 //! `mesh-origin`: the static origin server of mesh's demos and tests (see the library docs).
 //!
 //! Prints `listening http://ADDR` (`https://` with TLS) on stdout once requests are answered,
-//! then serves until
-//! SIGINT or SIGTERM (exit 0). A bad configuration (missing root, bad mount, invalid
-//! manifest, port in use) is one line on stderr and exit status 2.
+//! then serves until SIGINT or SIGTERM (exit 0). A bad configuration (missing root, bad mount,
+//! invalid manifest, port in use, unusable certificate or key) is one line on stderr and exit
+//! status 2.
 
 use std::io::Write;
 use std::net::SocketAddr;

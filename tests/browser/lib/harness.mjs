@@ -52,8 +52,7 @@ export function launchChromium({ spki } = {}) {
  * { dir, spki, ca }. Made now, by starting an origin over an empty site, when `dir` has none.
  */
 export async function originCertificate(dir) {
-  const spkiFile = join(dir, 'spki-sha256.txt');
-  if (!existsSync(spkiFile)) {
+  if (!existsSync(join(dir, 'spki-sha256.txt'))) {
     const empty = mkdtempSync(join(tmpdir(), 'mesh-empty-site-'));
     try {
       await (await startOrigin({ root: empty, tlsDir: dir })).stop();
@@ -61,7 +60,12 @@ export async function originCertificate(dir) {
       rmSync(empty, { recursive: true, force: true });
     }
   }
-  return { dir, spki: readFileSync(spkiFile, 'utf8').trim(), ca: readFileSync(join(dir, 'cert.pem')) };
+  return { dir, ...readCertificate(dir) };
+}
+
+/** { spki, ca } of the certificate mesh-origin --tls-self-signed keeps in `dir`. */
+function readCertificate(dir) {
+  return { spki: readFileSync(join(dir, 'spki-sha256.txt'), 'utf8').trim(), ca: readFileSync(join(dir, 'cert.pem')) };
 }
 
 /**
@@ -155,9 +159,7 @@ export async function startOrigin({ root, mounts = {}, port = 0, latencyMs = 0, 
   if (tlsDir) args.push('--tls-self-signed', tlsDir);
   const p = await startProcess(binary('mesh-origin'), args, { ready: /^listening (https?:\/\/\S+?)\/?$/, name: 'mesh-origin', logFile });
   const url = p.match[1];
-  const tls = tlsDir
-    ? { spki: readFileSync(join(tlsDir, 'spki-sha256.txt'), 'utf8').trim(), ca: readFileSync(join(tlsDir, 'cert.pem')) }
-    : null;
+  const tls = tlsDir ? readCertificate(tlsDir) : null;
   const control = (path, method = 'GET') => requestJson(`${url}/_origin/${path}`, method, tls?.ca);
   return { ...p, url, control, tls };
 }
