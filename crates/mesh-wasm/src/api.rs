@@ -50,7 +50,13 @@ fn js_error(kind: &str, message: impl std::fmt::Display) -> JsValue {
 }
 
 /// Logging is process-wide: set it up once, at the level of the first mesh created.
+///
+/// The npm package's build compiles every log statement out (`release_max_level_off`, see
+/// Cargo.toml); then there is nothing to print and the console subscriber is not linked either.
 fn init_logging(level: tracing::Level) {
+    if tracing::level_filters::STATIC_MAX_LEVEL == tracing::level_filters::LevelFilter::OFF {
+        return;
+    }
     thread_local!(static DONE: Cell<bool> = const { Cell::new(false) });
     if !DONE.with(|d| d.replace(true)) {
         let config = tracing_wasm::WASMLayerConfigBuilder::new()
