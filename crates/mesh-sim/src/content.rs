@@ -15,6 +15,7 @@ use bytes::Bytes;
 use mesh_core::Cid;
 use mesh_core::block::{Block, RAW_CODEC};
 use mesh_core::dag::build_dag;
+use mesh_core::known::KnownBlocks;
 
 use crate::rng::{Purpose, Stream};
 use crate::scenario::Workload;
@@ -110,6 +111,12 @@ impl Catalogue {
             });
         }
         Ok(Self { assets, index })
+    }
+
+    /// Every block of every asset, for planners to recognise without hashing: their bytes are
+    /// the ones the DAG builder hashed to their CIDs, shared by reference wherever they go.
+    pub(crate) fn known_blocks(&self) -> KnownBlocks {
+        KnownBlocks::new(self.assets.iter().flat_map(|a| a.blocks.iter().cloned()))
     }
 
     /// Which block a CID is, if it belongs to the catalogue.

@@ -39,7 +39,6 @@ mod accept;
 mod asset;
 mod config;
 mod estimate;
-mod incoming;
 mod origin;
 mod peers;
 mod policy;
@@ -61,7 +60,6 @@ use crate::wire::RequestId;
 use asset::FetchState;
 use estimate::RateEstimate;
 use origin::{ExpectedLeaf, OriginRequest};
-use incoming::Incoming;
 use peers::{InFlight, MAX_STALL_STRIKES, PeerState};
 
 pub use config::Config;
@@ -346,21 +344,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
     }
 
-    /// `peer` sent a block. The bytes are untrusted: they are verified before anything else.
+    /// `peer` sent a block. The bytes are untrusted: they are verified before anything else
+    /// (unless they are one of [`Config::known_blocks`], proven already).
     pub fn handle_block(&mut self, now: Instant, peer: P, cid: Cid, data: Bytes) {
-        self.receive(now, peer, Incoming::Unverified { cid, data });
-    }
-
-    /// `peer` sent a block that this process already holds as a [`Block`], so its bytes are
-    /// known to hash to its CID: an in-process transport (the simulator hands over the very
-    /// block the sender's store holds) skips hashing it again. Everything else is exactly
-    /// [`Planner::handle_block`].
-    pub fn handle_verified_block(&mut self, now: Instant, peer: P, block: Block) {
-        self.receive(now, peer, Incoming::Verified(block));
-    }
-
-    fn receive(&mut self, now: Instant, peer: P, incoming: Incoming) {
-        let cid = *incoming.cid();
         let state = self
             .peers
             .entry(peer.clone())
@@ -379,10 +365,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             // Late or cancelled. If it is genuine the peer is alive and moving bytes (its stall
             // clock restarts); junk proves nothing.
             if clock_matters
-                && incoming.is_genuine()
+                && self.config.known_blocks.is_genuine(&cid, &data)
                 && let Some(state) = self.peers.get_mut(&peer)
             {
-                state.delivered(now, incoming.len() as u64, flight);
+                state.delivered(now, data.len() as u64, flight);
             }
             if flight.is_some() {
                 self.events.push_back(Event::BlockDuplicate {
@@ -392,7 +378,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             }
             return;
         }
-        let block = match incoming.verify() {
+        let block = match self.config.known_blocks.verify(cid, data) {
             Ok(block) => block,
             Err(e) => {
                 self.corrupt(now, &peer, cid, &wanting, LayoutError::Verify(e));

@@ -19,6 +19,7 @@ use cid::Cid;
 use super::types::OriginError;
 use crate::block::{Block, RAW_CODEC};
 use crate::dag::DagBuilder;
+use crate::known::KnownBlocks;
 use crate::layout::AssetLayout;
 use crate::time::Instant;
 
@@ -70,14 +71,15 @@ impl OriginRequest {
         }
     }
 
-    pub(crate) fn whole(now: Instant) -> Self {
+    /// `known`: leaves to recognise instead of hashing ([`crate::known`]).
+    pub(crate) fn whole(now: Instant, known: &KnownBlocks) -> Self {
         Self {
             started: now,
             first_byte: None,
             received: 0,
             covers: Vec::new(),
             body: Body::Whole {
-                builder: DagBuilder::new(),
+                builder: DagBuilder::with_known(known.clone()),
                 held: Vec::new(),
                 leaf_offset: 0,
             },

@@ -198,8 +198,9 @@ impl World<'_> {
         }
     }
 
-    /// Replaces the peer's private copies of an asset's blocks (origin bodies are copied into
-    /// fresh buffers by the planner) with the catalogue's shared ones. Pure memory
+    /// Replaces the peer's private copies of an asset's blocks (origin range bodies are copied
+    /// into fresh buffers by the planner; whole bodies are the catalogue's known blocks) with
+    /// the catalogue's shared ones. Pure memory
     /// bookkeeping: same CIDs, same bytes, same sizes, so the store's budget and contents are
     /// unchanged; only the block's LRU position moves to "just used", where a block just
     /// fetched already is.

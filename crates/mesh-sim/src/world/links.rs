@@ -306,16 +306,8 @@ impl World<'_> {
                 w.metrics.at(w.now).lost_blocks += 1;
                 return;
             }
-            // Served from the sender's store: nearly always the catalogue's own allocation,
-            // whose bytes the DAG builder hashed to this CID and which lives (immutable) for the
-            // whole run, so the same pointer and length are the same verified bytes. Anything
-            // else (a sender's private copy of an origin body) is verified like wire bytes.
-            let known = w.cat.block(block);
-            if known.data().as_ptr() == data.as_ptr() && known.len() == data.len() {
-                st.planner.handle_verified_block(now, from, known.clone());
-            } else {
-                st.planner.handle_block(now, from, *known.cid(), data);
-            }
+            let cid = w.cid(block);
+            st.planner.handle_block(now, from, cid, data);
             w.drain(to, st);
         });
     }
