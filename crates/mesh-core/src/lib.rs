@@ -18,6 +18,7 @@
 //! * [`store`]: the block store trait and a budgeted in-memory LRU store with pins.
 //! * [`fetch`]: the fetch planner, a state machine choosing peers, hedging with the origin.
 //! * [`wire`]: the block-exchange protocol codec.
+//! * [`serve`]: the serving policy, answering peers' requests within an upload budget.
 //! * [`manifest`]: site path → `{cid, size, type}` documents.
 //! * [`stats`]: bytes and time-to-first-byte per source, offload ratio.
 //!
@@ -39,6 +40,7 @@ pub mod fetch;
 pub mod known;
 pub mod layout;
 pub mod manifest;
+pub mod serve;
 pub mod stats;
 pub mod store;
 pub mod time;

@@ -54,11 +54,13 @@ use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{BlockCodec, BlockServer};
 use mesh_protocol::{Behaviour, Event, provider_key};
 
-pub use output::{AddError, FetchReport, NodeStats, NodeStatus, Output};
+pub use output::{
+    AddError, CancelOrigin, Deliver, FetchReport, NodeStats, NodeStatus, OriginFetch, Output,
+};
 
-/// Planner actions (and events) handled per [`Engine::poll_output`] refill; what is left is
-/// handled on the next call.
-const MAX_ACTIONS_PER_TURN: usize = 4096;
+/// Planner outputs (actions and events) handled per [`Engine::poll_output`] refill; what is
+/// left is handled on the next call.
+const MAX_OUTPUTS_PER_TURN: usize = 8192;
 
 /// A block-exchange request of ours awaiting its answer.
 #[derive(Debug)]

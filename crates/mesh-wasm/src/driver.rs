@@ -21,7 +21,7 @@ use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::{FetchError, FetchId, OriginRequestId};
 use mesh_core::stats::Source;
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{Engine, FetchReport, Output};
+use mesh_engine::{CancelOrigin, Deliver, Engine, FetchReport, OriginFetch, Output};
 use web_time::Instant;
 
 use crate::backoff::Backoff;
@@ -655,11 +655,11 @@ impl Driver {
 
     fn on_output(&mut self, output: Output) {
         match output {
-            Output::OriginFetch {
+            Output::OriginFetch(OriginFetch {
                 fetch,
                 request,
                 range,
-            } => {
+            }) => {
                 let now = self.now();
                 let Some(url) = self.fetches.get(&fetch).and_then(|f| f.url.clone()) else {
                     self.engine
@@ -671,7 +671,7 @@ impl Driver {
                 self.origin_tasks.insert(request, task);
                 self.origin_fetch.insert(request, fetch);
             }
-            Output::CancelOrigin { request } => {
+            Output::CancelOrigin(CancelOrigin { request }) => {
                 self.origin_fetch.remove(&request);
                 if let Some(task) = self.origin_tasks.remove(&request) {
                     task.abort();
@@ -687,11 +687,11 @@ impl Driver {
                     f.sources[i] = true;
                 }
             }
-            Output::Deliver {
+            Output::Deliver(Deliver {
                 fetch,
                 offset,
                 data,
-            } => {
+            }) => {
                 let delivered = self.fetches.get(&fetch).is_some_and(|f| {
                     let source = f.source_label();
                     f.output
