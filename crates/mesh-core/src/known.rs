@@ -17,11 +17,11 @@
 //!
 //! [`Config::with_known_blocks`]: crate::fetch::Config::with_known_blocks
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use cid::Cid;
+use rustc_hash::FxHashMap;
 
 use crate::block::{Block, RAW_CODEC, VerifyError, verify_block};
 
@@ -29,13 +29,13 @@ use crate::block::{Block, RAW_CODEC, VerifyError, verify_block};
 /// (shared); empty by default.
 #[derive(Clone, Default)]
 pub struct KnownBlocks {
-    by_bytes: Option<Arc<HashMap<(usize, usize), Block>>>,
+    by_bytes: Option<Arc<FxHashMap<(usize, usize), Block>>>,
 }
 
 impl KnownBlocks {
     /// Holds `blocks` (their memory stays alive as long as any clone of the set).
     pub fn new(blocks: impl IntoIterator<Item = Block>) -> Self {
-        let map: HashMap<_, _> = blocks
+        let map: FxHashMap<_, _> = blocks
             .into_iter()
             .map(|b| (identity(b.data()), b))
             .collect();
