@@ -415,7 +415,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if req.first_byte.is_none() {
             self.origin_latency = Some(ewma(self.origin_latency, now - req.started));
         }
-        match req.feed(now, &data, &f.layout, self.config.max_asset_size) {
+        match req.feed(now, data, &f.layout, &self.config) {
             Ok(blocks) => self.accept_origin(now, id, blocks),
             Err(e) => self.reject_origin(now, id, request, e),
         }
