@@ -133,7 +133,7 @@ impl World<'_> {
                 };
                 // The planner announces after every complete fetch, cache hits included; a node
                 // keeps its own records fresh and does not put the same record again.
-                if st.announced.contains(&r.asset) || st.announcing.contains(&r.asset) {
+                if st.announced.contains(r.asset) || st.announcing.contains(&r.asset) {
                     return;
                 }
                 st.announcing.push(r.asset);
