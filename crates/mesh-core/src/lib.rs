@@ -12,6 +12,7 @@
 //! * [`block`]: the [`Block`] type (bytes proven to match their CID) and limits.
 //! * [`dag`]: chunking a file into kubo-identical CIDs (raw leaves, balanced UnixFS DAG).
 //! * [`unixfs`]: the dag-pb / UnixFS node format.
+//! * [`known`]: blocks already held, recognised without hashing them again (the simulator).
 //! * [`layout`]: walking an untrusted DAG from its root, block by block, and mapping byte ranges
 //!   to leaves.
 //! * [`store`]: the block store trait and a budgeted in-memory LRU store with pins.
@@ -36,6 +37,7 @@
 pub mod block;
 pub mod dag;
 pub mod fetch;
+pub mod known;
 pub mod layout;
 pub mod manifest;
 pub mod serve;

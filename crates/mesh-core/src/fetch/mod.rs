@@ -344,7 +344,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
     }
 
-    /// `peer` sent a block. The bytes are untrusted: they are verified before anything else.
+    /// `peer` sent a block. The bytes are untrusted: they are verified before anything else
+    /// (unless they are one of [`Config::known_blocks`], proven already).
     pub fn handle_block(&mut self, now: Instant, peer: P, cid: Cid, data: Bytes) {
         let state = self
             .peers
@@ -364,7 +365,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             // Late or cancelled. If it is genuine the peer is alive and moving bytes (its stall
             // clock restarts); junk proves nothing.
             if clock_matters
-                && crate::block::verify_block(&cid, &data).is_ok()
+                && self.config.known_blocks.is_genuine(&cid, &data)
                 && let Some(state) = self.peers.get_mut(&peer)
             {
                 state.delivered(now, data.len() as u64, flight);
@@ -377,7 +378,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             }
             return;
         }
-        let block = match Block::verify(cid, data) {
+        let block = match self.config.known_blocks.verify(cid, data) {
             Ok(block) => block,
             Err(e) => {
                 self.corrupt(now, &peer, cid, &wanting, LayoutError::Verify(e));
@@ -414,7 +415,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if req.first_byte.is_none() {
             self.origin_latency = Some(ewma(self.origin_latency, now - req.started));
         }
-        match req.feed(now, &data, &f.layout, self.config.max_asset_size) {
+        match req.feed(now, data, &f.layout, &self.config) {
             Ok(blocks) => self.accept_origin(now, id, blocks),
             Err(e) => self.reject_origin(now, id, request, e),
         }

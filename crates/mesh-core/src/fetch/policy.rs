@@ -373,7 +373,12 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 .any(|c| f.layout.is_node(c) && (f.hedge_all || !in_flight_at_peer(c)));
         if needs_whole {
             if f.origin_requests.is_empty() {
-                self.issue_origin(now, id, None, OriginRequest::whole(now));
+                self.issue_origin(
+                    now,
+                    id,
+                    None,
+                    OriginRequest::whole(now, &self.config.known_blocks),
+                );
             }
             return;
         }

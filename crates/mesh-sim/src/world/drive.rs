@@ -133,7 +133,7 @@ impl World<'_> {
                 };
                 // The planner announces after every complete fetch, cache hits included; a node
                 // keeps its own records fresh and does not put the same record again.
-                if st.announced.contains(&r.asset) || st.announcing.contains(&r.asset) {
+                if st.announced.contains(r.asset) || st.announcing.contains(&r.asset) {
                     return;
                 }
                 st.announcing.push(r.asset);
@@ -197,8 +197,9 @@ impl World<'_> {
         }
     }
 
-    /// Replaces the peer's private copies of an asset's blocks (origin bodies are copied into
-    /// fresh buffers by the planner) with the catalogue's shared ones. Pure memory
+    /// Replaces the peer's private copies of an asset's blocks (origin range bodies are copied
+    /// into fresh buffers by the planner; whole bodies are the catalogue's known blocks) with
+    /// the catalogue's shared ones. Pure memory
     /// bookkeeping: same CIDs, same bytes, same sizes, so the store's budget and contents are
     /// unchanged; only the block's LRU position moves to "just used", where a block just
     /// fetched already is.

@@ -162,8 +162,7 @@ impl World<'_> {
                 {
                     // It announced an asset it no longer holds: withdraw the record, as a node
                     // that noticed the eviction (or let the record expire) would.
-                    if let Some(i) = st.announced.iter().position(|&a| a == r.asset) {
-                        st.announced.swap_remove(i);
+                    if st.announced.swap_remove(r.asset) {
                         w.registry.withdraw(r.asset, to);
                         w.metrics.at(w.now).withdrawals += 1;
                     }

@@ -190,7 +190,9 @@ impl<'a> World<'a> {
         let mut w = Self {
             sc,
             cat,
-            config: sc.planner.config(),
+            // The catalogue's blocks are what peers serve and what origin bodies are cut from;
+            // planners recognise them instead of re-hashing the same bytes (mesh_core::known).
+            config: sc.planner.config().with_known_blocks(cat.known_blocks()),
             now: 0,
             queue: Queue::new(),
             attrs: Vec::new(),

@@ -8,6 +8,7 @@ use mesh_core::fetch::{FetchId, OriginRequestId, Planner};
 use mesh_core::serve::{BlockServer, ServeOutcome};
 use mesh_core::store::MemoryStore;
 use mesh_core::wire::{BlockRequest, BlockResponse};
+use smallvec::SmallVec;
 
 use crate::content::BlockRef;
 use crate::rng::Stream;
@@ -67,6 +68,52 @@ pub(crate) struct OriginBody {
     pub(crate) rate: f64,
 }
 
+/// Connections held inline up to the default limit: every message looks its connection up, and
+/// a separate allocation would be one more cache miss per event at 10,000 peers.
+pub(crate) type Conns = SmallVec<[Conn; 16]>;
+
+/// The assets a peer announced, in announcement order (the registry is told about them in
+/// this order when the peer leaves), with a bit per asset so that "did it announce this?",
+/// asked after every completed fetch, does not scan the list.
+#[derive(Debug, Default)]
+pub(crate) struct AssetList {
+    order: Vec<u32>,
+    member: Vec<u64>,
+}
+
+impl AssetList {
+    pub(crate) fn contains(&self, asset: u32) -> bool {
+        let (word, bit) = (asset as usize / 64, asset % 64);
+        self.member.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
+    /// Adds `asset` at the end (it must not be in the list).
+    pub(crate) fn push(&mut self, asset: u32) {
+        let (word, bit) = (asset as usize / 64, asset % 64);
+        if self.member.len() <= word {
+            self.member.resize(word + 1, 0);
+        }
+        self.member[word] |= 1 << bit;
+        self.order.push(asset);
+    }
+
+    /// Removes `asset` as `Vec::swap_remove` at its position would; false if absent.
+    pub(crate) fn swap_remove(&mut self, asset: u32) -> bool {
+        if !self.contains(asset) {
+            return false;
+        }
+        if let Some(i) = self.order.iter().position(|&a| a == asset) {
+            self.order.swap_remove(i);
+        }
+        self.member[asset as usize / 64] &= !(1 << (asset % 64));
+        true
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u32] {
+        &self.order
+    }
+}
+
 /// A peer while it is online.
 #[derive(Debug)]
 pub(crate) struct PeerState {
@@ -75,7 +122,7 @@ pub(crate) struct PeerState {
     /// Its behaviour: page views, asset choices.
     pub(crate) rng: Stream,
     pub(crate) session_end: u64,
-    pub(crate) conns: Vec<Conn>,
+    pub(crate) conns: Conns,
     pub(crate) dialing: Vec<u32>,
     /// Answers peers' requests within the upload budget and per-peer cap. Its responses in
     /// flight are the queued uploads and the one on the uplink, so it also bounds the queue
@@ -89,7 +136,7 @@ pub(crate) struct PeerState {
     pub(crate) fetches: Vec<ActiveFetch>,
     pub(crate) origin: Vec<OriginBody>,
     /// Assets it announced (its provider records).
-    pub(crate) announced: Vec<u32>,
+    pub(crate) announced: AssetList,
     /// Announcements on their way to the registry.
     pub(crate) announcing: Vec<u32>,
     /// Due time of the planner timer armed, `u64::MAX` if none.
