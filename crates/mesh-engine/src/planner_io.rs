@@ -6,15 +6,15 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use mesh_core::fetch::{Action, BlockSource, Event as PlanEvent, Penalty};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{BlockRequest, MAX_WANT_HAVE_CIDS};
-use mesh_protocol::provider_key;
+use mesh_protocol::{Extra, provider_key};
 
 use crate::{Engine, FetchReport, MAX_ACTIONS_PER_TURN, Outbound, Output};
 
-impl Engine {
+impl<X: Extra> Engine<X> {
     /// Carries out the planner's actions and reads its events, bounded per call.
     pub(crate) fn drain_planner(&mut self) {
-        // Events first, but only to learn where accepted blocks came from: `Received` must
-        // precede the `Deliver` of the same block (pages label bytes by source as they
+        // Events first, but only to learn where accepted blocks came from: a block's source
+        // must be recorded before the `Deliver` of it (pages label bytes by source as they
         // arrive), while `Completed` and the like must follow the last `Deliver`.
         let mut events = Vec::new();
         let mut events_left = true;
@@ -27,11 +27,11 @@ impl Engine {
                 fetch, from, bytes, ..
             } = &event
             {
-                self.outputs.push_back(Output::Received {
-                    fetch: *fetch,
-                    source: from.source(),
-                    bytes: *bytes,
-                });
+                let peer = match from {
+                    BlockSource::Peer(peer) => Some(*peer),
+                    _ => None,
+                };
+                self.fetches.accepted(*fetch, from.source(), peer, *bytes);
             }
             events.push(event);
         }
@@ -83,12 +83,16 @@ impl Engine {
                 fetch,
                 request,
                 range,
-            } => self.outputs.push_back(Output::OriginFetch {
-                fetch,
-                request,
-                range,
-            }),
+            } => {
+                self.fetches.origin_started(request, fetch);
+                self.outputs.push_back(Output::OriginFetch {
+                    fetch,
+                    request,
+                    range,
+                });
+            }
             Action::CancelOrigin { request } => {
+                self.fetches.origin_ended(request);
                 self.outputs.push_back(Output::CancelOrigin { request });
             }
             Action::Deliver {
@@ -159,16 +163,6 @@ impl Engine {
 
     fn on_planner_event(&mut self, event: PlanEvent<PeerId>) {
         match event {
-            PlanEvent::BlockAccepted {
-                fetch, from, bytes, ..
-            } => {
-                // `Received` went out in `drain_planner`.
-                if let BlockSource::Peer(peer) = from
-                    && let Some(peers) = self.fetch_peers.get_mut(&fetch)
-                {
-                    *peers.entry(peer).or_insert(0) += bytes;
-                }
-            }
             PlanEvent::Completed {
                 fetch,
                 cid,
@@ -177,20 +171,28 @@ impl Engine {
                 tracing::info!(%cid, size = summary.size, source = summary.source_label(),
                     bytes_peer = summary.bytes_peer, bytes_origin = summary.bytes_origin,
                     "fetch completed");
-                let peers = self.fetch_peers.remove(&fetch).unwrap_or_default();
+                let (peers, sources) = self
+                    .fetches
+                    .finish(fetch)
+                    .map(|f| (f.peers, f.sources))
+                    .unwrap_or_default();
                 self.outputs.push_back(Output::Completed {
                     fetch,
                     cid,
-                    report: FetchReport { summary, peers },
+                    report: FetchReport {
+                        summary,
+                        peers,
+                        sources,
+                    },
                 });
             }
             PlanEvent::Failed { fetch, error } => {
                 tracing::warn!(%error, "fetch failed");
-                self.fetch_peers.remove(&fetch);
+                self.fetches.finish(fetch);
                 self.outputs.push_back(Output::Failed { fetch, error });
             }
             PlanEvent::Cancelled { fetch } => {
-                self.fetch_peers.remove(&fetch);
+                self.fetches.finish(fetch);
                 self.outputs.push_back(Output::Cancelled { fetch });
             }
             PlanEvent::PeerPenalized {
