@@ -120,13 +120,14 @@ export function startProcess(cmd, args, { ready, name = cmd, logFile, timeoutMs 
 }
 
 /**
- * mesh-origin serving `root` (and `mounts`, { '/pkg': dir }) on 127.0.0.1:`port` (0: any).
+ * mesh-origin serving `root` (and `mounts`, { '/pkg': dir }) on 127.0.0.1:`port` (0: any),
+ * from the `profile` build (default $MESH_PROFILE or release).
  * Resolves with { url, stop, control(path, method) }.
  */
-export async function startOrigin({ root, mounts = {}, port = 0, latencyMs = 0, logFile }) {
+export async function startOrigin({ root, mounts = {}, port = 0, latencyMs = 0, logFile, profile }) {
   const args = ['--root', root, '--listen', `127.0.0.1:${port}`, '--latency-ms', String(latencyMs)];
   for (const [prefix, dir] of Object.entries(mounts)) args.push('--mount', `${prefix}=${dir}`);
-  const p = await startProcess(binary('mesh-origin'), args, { ready: /^listening (http:\/\/\S+?)\/?$/, name: 'mesh-origin', logFile });
+  const p = await startProcess(binary('mesh-origin', profile), args, { ready: /^listening (http:\/\/\S+?)\/?$/, name: 'mesh-origin', logFile });
   const url = p.match[1];
   const control = async (path, method = 'GET') => (await fetch(`${url}/_origin/${path}`, { method })).json();
   return { ...p, url, control };
