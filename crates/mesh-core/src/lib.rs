@@ -17,6 +17,7 @@
 //! * [`store`]: the block store trait and a budgeted in-memory LRU store with pins.
 //! * [`fetch`]: the fetch planner, a state machine choosing peers, hedging with the origin.
 //! * [`wire`]: the block-exchange protocol codec.
+//! * [`serve`]: the serving policy, answering peers' requests within an upload budget.
 //! * [`manifest`]: site path → `{cid, size, type}` documents.
 //! * [`stats`]: bytes and time-to-first-byte per source, offload ratio.
 //!
@@ -37,6 +38,7 @@ pub mod dag;
 pub mod fetch;
 pub mod layout;
 pub mod manifest;
+pub mod serve;
 pub mod stats;
 pub mod store;
 pub mod time;

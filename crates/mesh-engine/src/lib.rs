@@ -67,7 +67,10 @@ use mesh_protocol::{Behaviour, Event, Extra, NoExtra, provider_key};
 pub use backoff::{Backoff, INITIAL_DELAY, Jitter, MAX_DELAY};
 pub use connections::ConnectionKind;
 pub use fetches::{Sources, origin_url};
-pub use output::{AddError, FetchReport, NodeStats, NodeStatus, Output, PeerKind};
+pub use output::{
+    AddError, CancelOrigin, Deliver, FetchReport, NodeStats, NodeStatus, OriginFetch, Output,
+    PeerKind,
+};
 pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 
 use crate::bootstrap::Bootstrap;
@@ -75,9 +78,9 @@ use crate::connections::Connections;
 use crate::fetches::Fetches;
 use crate::warm::Warm;
 
-/// Planner actions (and events) handled per [`Engine::poll_output`] refill; what is left is
-/// handled on the next call.
-const MAX_ACTIONS_PER_TURN: usize = 4096;
+/// Planner outputs (actions and events) handled per [`Engine::poll_output`] refill; what is
+/// left is handled on the next call.
+const MAX_OUTPUTS_PER_TURN: usize = 8192;
 
 /// A block-exchange request of ours awaiting its answer.
 #[derive(Debug)]

@@ -1,13 +1,13 @@
 //! What the engine asks its shell to do, and the figures it reports.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 
-use bytes::Bytes;
 use cid::Cid;
 use libp2p::core::transport::ListenerId;
 use libp2p::{Multiaddr, PeerId};
-use mesh_core::fetch::{FetchError, FetchId, FetchSummary, OriginRequestId};
+/// The planner's own requests, passed to the shell unchanged.
+pub use mesh_core::fetch::{CancelOrigin, Deliver, OriginFetch};
+use mesh_core::fetch::{FetchError, FetchId, FetchSummary};
 use mesh_core::stats::StatsSnapshot;
 use mesh_core::store::{StoreError, StoreStats};
 use mesh_protocol::blocks::ServeStats;
@@ -20,29 +20,12 @@ use crate::Sources;
 pub enum Output {
     /// Start an HTTP GET of the fetch's origin URL (with `Range: bytes=start-(end-1)` when
     /// `range` is given) and feed the body to `handle_origin_*` under `request`.
-    OriginFetch {
-        /// The fetch whose URL to use.
-        fetch: FetchId,
-        /// The request's id.
-        request: OriginRequestId,
-        /// Byte range, or the whole body.
-        range: Option<Range<u64>>,
-    },
+    OriginFetch(OriginFetch),
     /// Abort an origin request; nothing more about it is wanted.
-    CancelOrigin {
-        /// The request.
-        request: OriginRequestId,
-    },
+    CancelOrigin(CancelOrigin),
     /// Verified bytes of a fetch, in order without gaps. If nobody reads the fetch any more,
     /// call [`Engine::cancel_fetch`](crate::Engine::cancel_fetch).
-    Deliver {
-        /// The fetch.
-        fetch: FetchId,
-        /// Offset in the asset.
-        offset: u64,
-        /// Verified bytes.
-        data: Bytes,
-    },
+    Deliver(Deliver),
     /// The fetch delivered every byte.
     Completed {
         /// The fetch.

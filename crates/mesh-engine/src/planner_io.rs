@@ -3,50 +3,30 @@
 use libp2p::PeerId;
 use libp2p::swarm::DialError;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use mesh_core::fetch::{Action, BlockSource, Event as PlanEvent, Penalty};
+use mesh_core::fetch::{Action, BlockSource, Event as PlanEvent, Output as PlanOutput, Penalty};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{BlockRequest, MAX_WANT_HAVE_CIDS};
 use mesh_protocol::{Extra, provider_key};
 
-use crate::{Engine, FetchReport, MAX_ACTIONS_PER_TURN, Outbound, Output};
+use crate::{Engine, FetchReport, MAX_OUTPUTS_PER_TURN, Outbound, Output};
 
 impl<X: Extra> Engine<X> {
-    /// Carries out the planner's actions and reads its events, bounded per call.
+    /// Carries out the planner's actions and reads its events in the order the planner emitted
+    /// them, bounded per call. That order is what the shell sees: a block's source is recorded
+    /// before the `Deliver` it made possible, `Completed` comes after the fetch's last
+    /// `Deliver`.
     pub(crate) fn drain_planner(&mut self) {
-        // Events first, but only to learn where accepted blocks came from: a block's source
-        // must be recorded before the `Deliver` of it (pages label bytes by source as they
-        // arrive), while `Completed` and the like must follow the last `Deliver`.
-        let mut events = Vec::new();
-        let mut events_left = true;
-        for _ in 0..MAX_ACTIONS_PER_TURN {
-            let Some(event) = self.planner.poll_event() else {
-                events_left = false;
-                break;
-            };
-            if let PlanEvent::BlockAccepted {
-                fetch, from, bytes, ..
-            } = &event
-            {
-                let peer = match from {
-                    BlockSource::Peer(peer) => Some(*peer),
-                    _ => None,
-                };
-                self.fetches.accepted(*fetch, from.source(), peer, *bytes);
+        for _ in 0..MAX_OUTPUTS_PER_TURN {
+            match self.planner.poll_output() {
+                Some(PlanOutput::Action(action)) => self.carry_out(action),
+                Some(PlanOutput::Event(event)) => self.on_planner_event(event),
+                None => {
+                    self.more_work = false;
+                    return;
+                }
             }
-            events.push(event);
         }
-        let mut actions_left = true;
-        for _ in 0..MAX_ACTIONS_PER_TURN {
-            let Some(action) = self.planner.poll_action() else {
-                actions_left = false;
-                break;
-            };
-            self.carry_out(action);
-        }
-        for event in events {
-            self.on_planner_event(event);
-        }
-        self.more_work = actions_left || events_left;
+        self.more_work = true;
     }
 
     fn carry_out(&mut self, action: Action<PeerId>) {
@@ -79,31 +59,15 @@ impl<X: Extra> Engine<X> {
             // Request-response cannot withdraw a request; a late answer is ignored by the
             // planner (and still verified if it is a block).
             Action::SendCancel { .. } => {}
-            Action::OriginFetch {
-                fetch,
-                request,
-                range,
-            } => {
-                self.fetches.origin_started(request, fetch);
-                self.outputs.push_back(Output::OriginFetch {
-                    fetch,
-                    request,
-                    range,
-                });
+            Action::OriginFetch(request) => {
+                self.fetches.origin_started(request.request, request.fetch);
+                self.outputs.push_back(Output::OriginFetch(request));
             }
-            Action::CancelOrigin { request } => {
-                self.fetches.origin_ended(request);
-                self.outputs.push_back(Output::CancelOrigin { request });
+            Action::CancelOrigin(cancel) => {
+                self.fetches.origin_ended(cancel.request);
+                self.outputs.push_back(Output::CancelOrigin(cancel));
             }
-            Action::Deliver {
-                fetch,
-                offset,
-                data,
-            } => self.outputs.push_back(Output::Deliver {
-                fetch,
-                offset,
-                data,
-            }),
+            Action::Deliver(deliver) => self.outputs.push_back(Output::Deliver(deliver)),
             Action::Announce { cid } => {
                 self.provided.insert(cid);
                 if let Err(e) = self
@@ -163,6 +127,15 @@ impl<X: Extra> Engine<X> {
 
     fn on_planner_event(&mut self, event: PlanEvent<PeerId>) {
         match event {
+            PlanEvent::BlockAccepted {
+                fetch, from, bytes, ..
+            } => {
+                let peer = match from {
+                    BlockSource::Peer(peer) => Some(peer),
+                    _ => None,
+                };
+                self.fetches.accepted(fetch, from.source(), peer, bytes);
+            }
             PlanEvent::Completed {
                 fetch,
                 cid,

@@ -25,9 +25,7 @@ fn cancel_withdraws_the_origin_request() {
         .outputs
         .iter()
         .find_map(|o| match o {
-            Output::OriginFetch {
-                request, fetch: f, ..
-            } if *f == fetch => Some(*request),
+            Output::OriginFetch(o) if o.fetch == fetch => Some(o.request),
             _ => None,
         })
         .expect("an origin request");
@@ -40,7 +38,7 @@ fn cancel_withdraws_the_origin_request() {
     assert!(
         outputs
             .iter()
-            .any(|o| matches!(o, Output::CancelOrigin { request: r } if *r == request)),
+            .any(|o| matches!(o, Output::CancelOrigin(c) if c.request == request)),
         "{outputs:?}"
     );
     assert!(

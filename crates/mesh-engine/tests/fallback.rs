@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mesh_core::dag::build_dag;
 use mesh_core::fetch::{Config as PlannerConfig, FetchError};
-use mesh_engine::{EngineConfig, Output};
+use mesh_engine::{EngineConfig, OriginFetch, Output};
 use mesh_protocol::KadMode;
 use mesh_testkit::{MemNet, NodeId, data};
 
@@ -39,22 +39,13 @@ fn frozen_provider(content: &[u8], fetcher: EngineConfig) -> (MemNet, NodeId, ci
     (net, f, cid)
 }
 
-fn origin_requests(net: &mut MemNet, id: NodeId) -> Vec<Output> {
+fn origin_requests(net: &mut MemNet, id: NodeId) -> Vec<OriginFetch> {
     net.node(id)
         .outputs
         .iter()
-        .filter(|o| matches!(o, Output::OriginFetch { .. }))
-        .map(|o| match o {
-            Output::OriginFetch {
-                fetch,
-                request,
-                range,
-            } => Output::OriginFetch {
-                fetch: *fetch,
-                request: *request,
-                range: range.clone(),
-            },
-            _ => unreachable!("filtered"),
+        .filter_map(|o| match o {
+            Output::OriginFetch(request) => Some(request.clone()),
+            _ => None,
         })
         .collect()
 }
@@ -78,7 +69,7 @@ fn origin_at_the_deadline_when_the_provider_hangs() {
     net.advance_to(start + DEADLINE);
     let requests = origin_requests(&mut net, fetcher);
     let [
-        Output::OriginFetch {
+        OriginFetch {
             fetch: f,
             request,
             range,
@@ -132,7 +123,7 @@ fn origin_base_names_the_url_and_tampered_bytes_are_refused() {
     );
     net.advance(DEADLINE);
     let requests = origin_requests(&mut net, node);
-    let [Output::OriginFetch { request, .. }] = &requests[..] else {
+    let [OriginFetch { request, .. }] = &requests[..] else {
         panic!("one origin request, got {requests:?}");
     };
     let mut tampered = content.to_vec();

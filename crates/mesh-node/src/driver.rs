@@ -14,7 +14,7 @@ use libp2p::core::transport::ListenerId;
 use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::{FetchId, OriginRequestId};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{AddError, Engine, Output};
+use mesh_engine::{AddError, CancelOrigin, Deliver, Engine, OriginFetch, Output};
 use reqwest::Url;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -195,21 +195,21 @@ impl Driver {
 
     fn on_output(&mut self, output: Output) {
         match output {
-            Output::OriginFetch {
+            Output::OriginFetch(OriginFetch {
                 fetch,
                 request,
                 range,
-            } => self.origin_fetch(fetch, request, range),
-            Output::CancelOrigin { request } => {
+            }) => self.origin_fetch(fetch, request, range),
+            Output::CancelOrigin(CancelOrigin { request }) => {
                 if let Some(task) = self.origin_tasks.remove(&request) {
                     task.abort();
                 }
             }
-            Output::Deliver {
+            Output::Deliver(Deliver {
                 fetch,
                 offset,
                 data,
-            } => {
+            }) => {
                 let delivered = self
                     .fetches
                     .get(&fetch)

@@ -23,7 +23,7 @@ use mesh_core::dag::build_dag;
 use mesh_core::fetch::{Config as PlannerConfig, FetchId, Planner};
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{Engine, EngineConfig, FetchReport, Output};
+use mesh_engine::{Deliver, Engine, EngineConfig, FetchReport, Output};
 use mesh_protocol::blocks::{BlockCodec, BlockServer, ServeConfig};
 use mesh_protocol::{Behaviour, KadMode, Namespace};
 
@@ -296,11 +296,11 @@ impl MemNet {
     pub fn delivered(&mut self, id: NodeId, fetch: FetchId) -> Bytes {
         let mut out = Vec::new();
         for o in &self.node(id).outputs {
-            if let Output::Deliver {
+            if let Output::Deliver(Deliver {
                 fetch: f,
                 offset,
                 data,
-            } = o
+            }) = o
                 && *f == fetch
             {
                 assert_eq!(

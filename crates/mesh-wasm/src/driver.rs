@@ -16,7 +16,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt};
 use mesh_core::fetch::{FetchError, FetchId, OriginRequestId};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{FetchReport, Output};
+use mesh_engine::{CancelOrigin, Deliver, FetchReport, OriginFetch, Output};
 use web_time::Instant;
 
 use crate::config::P2pMode;
@@ -279,11 +279,11 @@ impl Driver {
 
     fn on_output(&mut self, output: Output) {
         match output {
-            Output::OriginFetch {
+            Output::OriginFetch(OriginFetch {
                 fetch,
                 request,
                 range,
-            } => {
+            }) => {
                 let Some(url) = self.engine.origin_url(fetch).map(str::to_owned) else {
                     let now = self.now();
                     self.engine
@@ -294,16 +294,16 @@ impl Driver {
                 let task = origin::spawn(url, range, request, self.origin_tx.clone());
                 self.origin_tasks.insert(request, task);
             }
-            Output::CancelOrigin { request } => {
+            Output::CancelOrigin(CancelOrigin { request }) => {
                 if let Some(task) = self.origin_tasks.remove(&request) {
                     task.abort();
                 }
             }
-            Output::Deliver {
+            Output::Deliver(Deliver {
                 fetch,
                 offset,
                 data,
-            } => {
+            }) => {
                 let source = self.engine.fetch_sources(fetch).unwrap_or_default().label();
                 let delivered = self.fetches.get(&fetch).is_some_and(|f| {
                     f.output

@@ -29,9 +29,9 @@ use crate::rng::{Purpose, Stream, Zipf};
 use crate::scenario::{Arrivals, Scenario, Workload};
 use peer::{Attrs, PeerState};
 
-/// Most planner actions carried out after one input: a planner that loops is a bug, and this
+/// Most planner outputs handled after one input: a planner that loops is a bug, and this
 /// turns it into a visible stop instead of a hang.
-const MAX_ACTIONS_PER_DRAIN: usize = 1 << 20;
+const MAX_OUTPUTS_PER_DRAIN: usize = 1 << 20;
 /// Most blocks queued for one peer's uplink; more want-blocks are answered don't-have.
 const MAX_UPLOAD_QUEUE: usize = 4096;
 /// An overdue planner timer is re-armed this far ahead, so a timer the planner cannot clear
