@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use cid::Cid;
 use libp2p::PeerId;
-use mesh_core::fetch::{FetchId, OriginRequestId};
+use mesh_core::fetch::{FetchId, FetchSummary, OriginRequestId};
 use mesh_core::stats::Source;
 
 /// Where a fetch's verified bytes came from, as pages see it (`x-mesh-source`).
@@ -28,14 +28,16 @@ impl Sources {
     }
 
     /// `peer` or `origin` when only that one contributed, `cache` when neither did (also
-    /// before any byte), `mixed` otherwise.
+    /// before any byte), `mixed` otherwise: mesh-core's
+    /// [`FetchSummary::source_label`], the one definition of the labels.
     pub fn label(self) -> &'static str {
-        match (self.peer, self.origin) {
-            (true, false) if !self.cache => "peer",
-            (false, true) if !self.cache => "origin",
-            (false, false) => "cache",
-            _ => "mixed",
+        FetchSummary {
+            bytes_peer: self.peer.into(),
+            bytes_origin: self.origin.into(),
+            bytes_cache: self.cache.into(),
+            ..FetchSummary::default()
         }
+        .source_label()
     }
 }
 
