@@ -25,8 +25,10 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
             // is not advertised.
             let signaling_only = !engine.config.exchange_over_relayed
                 && ConnectionKind::of(&address) == ConnectionKind::Relayed;
-            if engine.config.advertise_listen_addrs
-                && !signaling_only
+            if signaling_only {
+                // The relay client confirms its circuit address itself: take it back.
+                engine.swarm.remove_external_address(&address);
+            } else if engine.config.advertise_listen_addrs
                 && (engine.config.advertise_loopback || !is_loopback(&address))
             {
                 engine.swarm.add_external_address(address.clone());
@@ -35,6 +37,12 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
                 listener: listener_id,
                 address,
             });
+        }
+        SwarmEvent::ExternalAddrConfirmed { address }
+            if !engine.config.exchange_over_relayed
+                && ConnectionKind::of(&address) == ConnectionKind::Relayed =>
+        {
+            engine.swarm.remove_external_address(&address);
         }
         SwarmEvent::ExpiredListenAddr { address, .. } => {
             engine.swarm.remove_external_address(&address);
