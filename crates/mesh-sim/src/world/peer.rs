@@ -5,7 +5,9 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use mesh_core::fetch::{FetchId, OriginRequestId, Planner};
+use mesh_core::serve::{BlockServer, ServeOutcome};
 use mesh_core::store::MemoryStore;
+use mesh_core::wire::{BlockRequest, BlockResponse};
 
 use crate::content::BlockRef;
 use crate::rng::Stream;
@@ -36,9 +38,11 @@ pub(crate) struct Conn {
     pub(crate) reported: bool,
 }
 
-/// A block waiting for the uplink.
+/// A block waiting for the uplink: the block server's answer to one want-block.
 #[derive(Debug)]
 pub(crate) struct Upload {
+    /// The block server's name for the request, to report it finished.
+    pub(crate) request: u64,
     pub(crate) to: u32,
     pub(crate) block: BlockRef,
     pub(crate) data: Bytes,
@@ -73,11 +77,15 @@ pub(crate) struct PeerState {
     pub(crate) session_end: u64,
     pub(crate) conns: Vec<Conn>,
     pub(crate) dialing: Vec<u32>,
+    /// Answers peers' requests within the upload budget and per-peer cap. Its responses in
+    /// flight are the queued uploads and the one on the uplink, so it also bounds the queue
+    /// (connections times the per-peer cap).
+    pub(crate) server: BlockServer<u32, u64>,
+    /// Names the next request the server answers.
+    pub(crate) next_request: u64,
     pub(crate) uploads: VecDeque<Upload>,
-    /// The peer the uplink is sending to.
-    pub(crate) uploading: Option<u32>,
-    /// Upload budget left, bytes.
-    pub(crate) upload_left: u64,
+    /// The peer the uplink is sending to, and the request it answers.
+    pub(crate) uploading: Option<(u32, u64)>,
     pub(crate) fetches: Vec<ActiveFetch>,
     pub(crate) origin: Vec<OriginBody>,
     /// Assets it announced (its provider records).
@@ -113,7 +121,7 @@ impl PeerState {
     /// Whether the connection to `peer` carries, or is about to carry, blocks either way.
     pub(crate) fn is_busy(&self, c: &Conn, now: u64) -> bool {
         c.busy_until > now
-            || self.uploading == Some(c.peer)
+            || self.uploading.is_some_and(|(to, _)| to == c.peer)
             || self.uploads.iter().any(|u| u.to == c.peer)
     }
 
@@ -145,6 +153,29 @@ impl PeerState {
                 self.planner.handle_peer_connected(at, c.peer);
             }
         }
+    }
+
+    /// Answers `from`'s request with the block server over this tab's store, as a node does
+    /// (`get` counts a hit and refreshes the block in the LRU). Returns the server's name for
+    /// the request and the response. A refusal or a want-have answer is sent at once; a block
+    /// stays in flight until its upload ends or is dropped.
+    pub(crate) fn answer(
+        &mut self,
+        now: u64,
+        from: u32,
+        request: BlockRequest,
+    ) -> (u64, BlockResponse) {
+        let id = self.next_request;
+        self.next_request += 1;
+        let at = mesh_core::time::Instant::from_micros(now);
+        let answer = self
+            .server
+            .answer(at, from, id, &request, self.planner.store_mut());
+        match answer.outcome {
+            ServeOutcome::Served { bytes } => self.planner.record_served(bytes),
+            _ => self.server.finished(id),
+        }
+        (id, answer.response)
     }
 
     /// The asset of a running fetch.

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 
 use mesh_core::fetch::Planner;
+use mesh_core::serve::BlockServer;
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant;
 
@@ -35,9 +36,10 @@ impl World<'_> {
             session_end,
             conns: Vec::new(),
             dialing: Vec::new(),
+            server: BlockServer::new(self.p.serve.clone()),
+            next_request: 0,
             uploads: VecDeque::new(),
             uploading: None,
-            upload_left: self.p.upload_budget,
             fetches: Vec::new(),
             origin: Vec::new(),
             announced: Vec::new(),
@@ -157,6 +159,7 @@ impl World<'_> {
                 };
                 let c = other.conns.swap_remove(i);
                 other.uploads.retain(|u| u.to != id);
+                other.server.peer_gone(&id);
                 if c.reported {
                     other.planner.handle_peer_disconnected(now, id);
                     w.drain(c.peer, other);
