@@ -363,7 +363,19 @@ impl<X: Extra> Engine<X> {
         if self.outputs.is_empty() {
             self.drain_planner();
         }
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front();
+        // A fetch is forgotten once the shell has its end: until then the deliveries queued
+        // before it are labelled with the fetch's sources (a one-block fetch starts, delivers
+        // and completes within one drain of the planner).
+        if let Some(
+            Output::Completed { fetch, .. }
+            | Output::Failed { fetch, .. }
+            | Output::Cancelled { fetch },
+        ) = &output
+        {
+            self.fetches.finish(*fetch);
+        }
+        output
     }
 
     /// Starts fetching `cid`, with origin requests going to `origin` (or, without one, to

@@ -144,10 +144,12 @@ impl<X: Extra> Engine<X> {
                 tracing::info!(%cid, size = summary.size, source = summary.source_label(),
                     bytes_peer = summary.bytes_peer, bytes_origin = summary.bytes_origin,
                     "fetch completed");
+                // The entry stays until the shell took this output: the `Deliver`s before it
+                // still ask for the fetch's sources.
                 let (peers, sources) = self
                     .fetches
-                    .finish(fetch)
-                    .map(|f| (f.peers, f.sources))
+                    .get(fetch)
+                    .map(|f| (f.peers.clone(), f.sources))
                     .unwrap_or_default();
                 self.outputs.push_back(Output::Completed {
                     fetch,
@@ -161,11 +163,9 @@ impl<X: Extra> Engine<X> {
             }
             PlanEvent::Failed { fetch, error } => {
                 tracing::warn!(%error, "fetch failed");
-                self.fetches.finish(fetch);
                 self.outputs.push_back(Output::Failed { fetch, error });
             }
             PlanEvent::Cancelled { fetch } => {
-                self.fetches.finish(fetch);
                 self.outputs.push_back(Output::Cancelled { fetch });
             }
             PlanEvent::PeerPenalized {

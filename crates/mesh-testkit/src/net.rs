@@ -60,6 +60,9 @@ pub struct TestNode {
     pub addr: Multiaddr,
     /// Every output, in order, not yet taken by the test.
     pub outputs: Vec<Output>,
+    /// The source label of each delivery, read from the engine when the delivery was taken
+    /// (what a shell hands the page with the bytes).
+    pub labels: Vec<(FetchId, Option<&'static str>)>,
     /// Not polled: the process is stopped (SIGSTOP), its connections hang.
     frozen: bool,
     listener: libp2p::core::transport::ListenerId,
@@ -167,6 +170,7 @@ impl MemNet {
             keypair,
             addr: listen.with(Protocol::P2p(peer)),
             outputs: Vec::new(),
+            labels: Vec::new(),
             frozen: false,
             listener,
         }));
@@ -214,6 +218,10 @@ impl MemNet {
             let mut progressed = false;
             for node in self.nodes.iter_mut().flatten().filter(|n| !n.frozen) {
                 while let Some(output) = node.engine.poll_output() {
+                    if let Output::Deliver(d) = &output {
+                        let label = node.engine.fetch_sources(d.fetch).map(|s| s.label());
+                        node.labels.push((d.fetch, label));
+                    }
                     node.outputs.push(output);
                     progressed = true;
                 }
