@@ -6,14 +6,15 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use mesh_core::fetch::{Action, BlockSource, Event as PlanEvent, Output as PlanOutput, Penalty};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{BlockRequest, MAX_WANT_HAVE_CIDS};
-use mesh_protocol::provider_key;
+use mesh_protocol::{Extra, provider_key};
 
 use crate::{Engine, FetchReport, MAX_OUTPUTS_PER_TURN, Outbound, Output};
 
-impl Engine {
+impl<X: Extra> Engine<X> {
     /// Carries out the planner's actions and reads its events in the order the planner emitted
-    /// them, bounded per call. That order is what the shell sees: a block's `Received` comes
-    /// before the `Deliver` it made possible, `Completed` after the fetch's last `Deliver`.
+    /// them, bounded per call. That order is what the shell sees: a block's source is recorded
+    /// before the `Deliver` it made possible, `Completed` comes after the fetch's last
+    /// `Deliver`.
     pub(crate) fn drain_planner(&mut self) {
         for _ in 0..MAX_OUTPUTS_PER_TURN {
             match self.planner.poll_output() {
@@ -58,8 +59,14 @@ impl Engine {
             // Request-response cannot withdraw a request; a late answer is ignored by the
             // planner (and still verified if it is a block).
             Action::SendCancel { .. } => {}
-            Action::OriginFetch(request) => self.outputs.push_back(Output::OriginFetch(request)),
-            Action::CancelOrigin(cancel) => self.outputs.push_back(Output::CancelOrigin(cancel)),
+            Action::OriginFetch(request) => {
+                self.fetches.origin_started(request.request, request.fetch);
+                self.outputs.push_back(Output::OriginFetch(request));
+            }
+            Action::CancelOrigin(cancel) => {
+                self.fetches.origin_ended(cancel.request);
+                self.outputs.push_back(Output::CancelOrigin(cancel));
+            }
             Action::Deliver(deliver) => self.outputs.push_back(Output::Deliver(deliver)),
             Action::Announce { cid } => {
                 self.provided.insert(cid);
@@ -123,16 +130,11 @@ impl Engine {
             PlanEvent::BlockAccepted {
                 fetch, from, bytes, ..
             } => {
-                self.outputs.push_back(Output::Received {
-                    fetch,
-                    source: from.source(),
-                    bytes,
-                });
-                if let BlockSource::Peer(peer) = from
-                    && let Some(peers) = self.fetch_peers.get_mut(&fetch)
-                {
-                    *peers.entry(peer).or_insert(0) += bytes;
-                }
+                let peer = match from {
+                    BlockSource::Peer(peer) => Some(peer),
+                    _ => None,
+                };
+                self.fetches.accepted(fetch, from.source(), peer, bytes);
             }
             PlanEvent::Completed {
                 fetch,
@@ -142,20 +144,28 @@ impl Engine {
                 tracing::info!(%cid, size = summary.size, source = summary.source_label(),
                     bytes_peer = summary.bytes_peer, bytes_origin = summary.bytes_origin,
                     "fetch completed");
-                let peers = self.fetch_peers.remove(&fetch).unwrap_or_default();
+                // The entry stays until the shell took this output: the `Deliver`s before it
+                // still ask for the fetch's sources.
+                let (peers, sources) = self
+                    .fetches
+                    .get(fetch)
+                    .map(|f| (f.peers.clone(), f.sources))
+                    .unwrap_or_default();
                 self.outputs.push_back(Output::Completed {
                     fetch,
                     cid,
-                    report: FetchReport { summary, peers },
+                    report: FetchReport {
+                        summary,
+                        peers,
+                        sources,
+                    },
                 });
             }
             PlanEvent::Failed { fetch, error } => {
                 tracing::warn!(%error, "fetch failed");
-                self.fetch_peers.remove(&fetch);
                 self.outputs.push_back(Output::Failed { fetch, error });
             }
             PlanEvent::Cancelled { fetch } => {
-                self.fetch_peers.remove(&fetch);
                 self.outputs.push_back(Output::Cancelled { fetch });
             }
             PlanEvent::PeerPenalized {

@@ -149,15 +149,16 @@ export function startProcess(cmd, args, { ready, name = cmd, logFile, timeoutMs 
 }
 
 /**
- * mesh-origin serving `root` (and `mounts`, { '/pkg': dir }) on 127.0.0.1:`port` (0: any); with
- * `tlsDir`, over HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with the self-signed certificate kept there.
+ * mesh-origin serving `root` (and `mounts`, { '/pkg': dir }) on 127.0.0.1:`port` (0: any),
+ * from the `profile` build (default $MESH_PROFILE or release); with `tlsDir`, over HTTPS
+ * (HTTP/2 or HTTP/1.1 by ALPN) with the self-signed certificate kept there.
  * Resolves with { url, stop, control(path, method), tls: { spki, ca } | null }.
  */
-export async function startOrigin({ root, mounts = {}, port = 0, latencyMs = 0, tlsDir, logFile }) {
+export async function startOrigin({ root, mounts = {}, port = 0, latencyMs = 0, tlsDir, logFile, profile }) {
   const args = ['--root', root, '--listen', `127.0.0.1:${port}`, '--latency-ms', String(latencyMs)];
   for (const [prefix, dir] of Object.entries(mounts)) args.push('--mount', `${prefix}=${dir}`);
   if (tlsDir) args.push('--tls-self-signed', tlsDir);
-  const p = await startProcess(binary('mesh-origin'), args, { ready: /^listening (https?:\/\/\S+?)\/?$/, name: 'mesh-origin', logFile });
+  const p = await startProcess(binary('mesh-origin', profile), args, { ready: /^listening (https?:\/\/\S+?)\/?$/, name: 'mesh-origin', logFile });
   const url = p.match[1];
   const tls = tlsDir ? readCertificate(tlsDir) : null;
   const control = (path, method = 'GET') => requestJson(`${url}/_origin/${path}`, method, tls?.ca);
