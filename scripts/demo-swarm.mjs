@@ -1,11 +1,14 @@
 // The swarm demo's driver (run by scripts/demo.sh, inside a loopback-only network namespace):
-// starts the bootstrap node and the origin (80 ms away), opens N headless tabs in one Chromium
-// (one browser context each, so one mesh node each) on www/demo in waves, and prints the
+// starts the bootstrap node and the origin (HTTPS with HTTP/2, 80 ms away), opens N headless
+// tabs in one Chromium (one browser context each, so one mesh node each; told to trust the
+// origin's self-signed certificate by its SPKI hash) on www/demo in waves, and prints the
 // offload report; writes it as JSON with a screenshot of a dashboard.
 //
 //   node scripts/demo-swarm.mjs [--tabs N] [--out DIR] [--port-base P] [--latency-ms MS]
-//                               [--fallback-ms MS] [--waves 1,1,2,2,2] [--serve]
+//                               [--fallback-ms MS] [--waves 1,1,2,2,2] [--http1] [--serve]
 //
+// --http1 serves the origin over plain HTTP/1.1 instead (what the demo did before: a browser
+// then queues all but six requests per origin, so the origin's TTFB measures the queue).
 // --serve starts the servers only, prints the page's URL and waits for Ctrl-C.
 // Binaries come from $CARGO_TARGET_DIR/release (MESH_PROFILE=debug for the debug ones).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +26,7 @@ const { values: opts } = parseArgs({
     'latency-ms': { type: 'string', default: '80' },
     'fallback-ms': { type: 'string' },
     waves: { type: 'string' },
+    http1: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
@@ -49,6 +53,7 @@ servers.push(bootstrap);
 const origin = await startOrigin({
   root: join(ROOT, 'www'), mounts: { '/pkg': join(ROOT, 'crates/mesh-wasm/pkg') }, port: BASE,
   latencyMs: Number(opts['latency-ms']), logFile: join(LOGS, 'origin.log'),
+  tlsDir: opts.http1 ? undefined : join(OUT, 'tls'),
 });
 servers.push(origin);
 // Inside the namespace there is no STUN server to ask: host candidates (127.0.0.1) only.
@@ -60,6 +65,11 @@ const pageUrl = `${origin.url}/demo/?${query}`;
 if (opts.serve) {
   console.log(`\nThe demo is up (origin ${origin.url}, ${opts['latency-ms']} ms added latency; bootstrap ${bootstrap.addrsUrl}).`);
   console.log(`Open this URL in several tabs or browsers (each tab is a mesh node), Ctrl-C to stop:\n\n  ${pageUrl}\n`);
+  if (origin.tls) {
+    console.log('The origin\'s certificate is self-signed: accept the warning, or start Chromium with');
+    console.log(`  --user-data-dir=$(mktemp -d) --ignore-certificate-errors-spki-list=${origin.tls.spki}`);
+    console.log('(--http1 serves plain HTTP/1.1 instead).\n');
+  }
   await new Promise(() => {});
 }
 
@@ -81,7 +91,7 @@ if (opts.waves) {
   }
 }
 const log = opts.verbose ? (line) => console.log(line) : () => {};
-browser = await launchChromium();
+browser = await launchChromium({ spki: origin.tls?.spki });
 const tabs = [];
 const started = performance.now();
 console.log(`==> ${N} tabs in waves of ${waves.join(', ')} on ${pageUrl}`);
@@ -101,8 +111,15 @@ for (const [w, size] of waves.entries()) {
   }
 }
 const wallMs = performance.now() - started;
-// Every tab's figures at the end (earlier tabs served later ones meanwhile).
-for (const t of tabs) t.final = await t.page.evaluate(() => window.demo.mesh.stats());
+// Every tab's figures at the end (earlier tabs served later ones meanwhile), and what its
+// Resource Timing says of its requests to the origin: the protocol, and the time to first byte
+// from the fetch call (queueing for a connection included, waiting for peers before it not).
+for (const t of tabs) {
+  t.final = await t.page.evaluate(() => window.demo.mesh.stats());
+  t.originRequests = await t.page.evaluate((origin) => performance.getEntriesByType('resource')
+    .filter((e) => e.name.startsWith(`${origin}/`) && e.responseStart > 0)
+    .map((e) => ({ path: new URL(e.name).pathname, protocol: e.nextHopProtocol, ttfbMs: e.responseStart - e.startTime, bytes: e.encodedBodySize })), origin.url);
+}
 const originStats = await origin.control('stats');
 
 function fmt(n) {
@@ -132,15 +149,25 @@ const originBytes = sum('bytesOrigin');
 const assetPaths = new Set(all.map((r) => r.path));
 const originAssetEgress = Object.entries(originStats.paths ?? {})
   .filter(([p]) => assetPaths.has(p)).reduce((a, [, v]) => a + v.bytes, 0);
+// The loader itself (the npm package at /pkg: wasm and JS) comes from the origin to every tab:
+// origin bytes the mesh causes, counted in the net offload.
+const loaderBytes = Object.entries(originStats.paths ?? {})
+  .filter(([p]) => p.startsWith('/pkg/')).reduce((a, [, v]) => a + v.bytes, 0);
+const originRequests = tabs.flatMap((t) => t.originRequests);
+const smallOriginTtfb = originRequests.filter((r) => r.path.startsWith('/demo/img/')).map((r) => r.ttfbMs);
+const protocols = Object.fromEntries([...new Set(originRequests.map((r) => r.protocol))]
+  .map((p) => [p, originRequests.filter((r) => r.protocol === p).length]));
 const report = {
   tabs: N, waves, pageUrl, originLatencyMs: Number(opts['latency-ms']), wallMs: Math.round(wallMs),
   overall: {
     bytesPeer: peerBytes, bytesOrigin: originBytes, bytesServed: sum('bytesServed'),
     offload: peerBytes + originBytes ? peerBytes / (peerBytes + originBytes) : null,
+    loaderBytes, netOffload: peerBytes / (peerBytes + originBytes + loaderBytes),
     cap: 1 - 1 / N, fallbacks: sum('fallbacks'),
     ttfbP50: { peer: median(ttfbBy('peer')), origin: median(ttfbBy('origin')), cache: median(ttfbBy('cache')), mixed: median(ttfbBy('mixed')) },
     fetchesBySource: Object.fromEntries(['peer', 'origin', 'cache', 'mixed'].map((s) => [s, all.filter((r) => r.source === s).length])),
     originAssetEgress, originRequests: originStats.requests,
+    originHttp: { protocols, smallAssetTtfbP50: median(smallOriginTtfb), smallAssetRequests: smallOriginTtfb.length },
   },
   perTab: rows,
 };
@@ -154,10 +181,12 @@ for (const r of rows) {
 }
 const o = report.overall;
 console.log(`\noverall offload ${pct(o.offload)} of bytes from peers (cap 1 - 1/${N} = ${pct(o.cap)}; ${pct(o.offloadOfCap)} of the cap)`);
+console.log(`net offload ${pct(o.netOffload)}, counting the loader every tab downloads from the origin (${fmt(loaderBytes)} in all, ${fmt(loaderBytes / N)} a tab) as origin bytes`);
 console.log(`bytes: ${fmt(o.bytesPeer)} from peers, ${fmt(o.bytesOrigin)} from the origin (origin egress for these assets: ${fmt(originAssetEgress)}), ${fmt(o.bytesServed)} served by tabs`);
 const ms = (v) => (v == null ? '–' : `${Math.round(v)} ms`);
 console.log(`TTFB p50 by source (per asset, all tabs): peer ${ms(o.ttfbP50.peer)}, origin ${ms(o.ttfbP50.origin)}, cache ${ms(o.ttfbP50.cache)}, mixed ${ms(o.ttfbP50.mixed)}`);
 console.log(`fetches by source ${JSON.stringify(o.fetchesBySource)}; ${o.fallbacks} brought in the origin (fallbacks)`);
+console.log(`origin over ${JSON.stringify(protocols)} (requests by protocol, Resource Timing); its TTFB p50 for small assets, fetch call to first byte: ${ms(o.originHttp.smallAssetTtfbP50)} (${o.originHttp.smallAssetRequests} requests, ${opts['latency-ms']} ms added)`);
 
 // The dashboard of the tab that got the most bytes from peers (the last one on a tie).
 const shown = tabs.reduce((best, t) => (t.final.bytes.peer >= best.final.bytes.peer ? t : best));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The swarm demo (README command 1): browser tabs loading a site from each other.
 #
-#   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--waves 1,1,2,2,2] [--out DIR]
+#   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--waves 1,1,2,2,2] [--http1] [--out DIR]
 #
 # 1. scripts/setup.sh (installs only what is missing);
 # 2. builds the native binaries in release mode (bootstrap-node, mesh-origin, mesh) and the npm
@@ -9,12 +9,18 @@
 #    manifest www/mesh-manifest.json (both gitignored; the sample page www/index.html reads it);
 # 3. inside a private network namespace whose only interface is loopback (so every WebRTC
 #    candidate is 127.0.0.1 and nothing leaves the machine), starts the bootstrap node and the
-#    origin (mesh-origin, 80 ms of added latency: a distant CDN edge) serving www/ with the
-#    package mounted at /pkg, opens N headless tabs (default 8) in one Chromium, each in its own
-#    browser context (its own mesh node), loading www/demo/ in waves of 1, 1, 2, 2, ...;
+#    origin (mesh-origin, 80 ms of added latency: a distant CDN edge; HTTPS with HTTP/2 like a
+#    CDN, its self-signed certificate in demo-out/tls/, trusted by Chromium through its SPKI
+#    hash) serving www/ with the package mounted at /pkg, opens N headless tabs (default 8) in
+#    one Chromium, each in its own browser context (its own mesh node), loading www/demo/ in
+#    waves of 1, 1, 2, 2, ...;
 # 4. prints the offload report (per tab: bytes from peers and from the origin, bytes served,
-#    TTFB p50 by source, fallbacks; overall offload against the cap 1 - 1/N) and writes it to
+#    TTFB p50 by source, fallbacks; overall offload against the cap 1 - 1/N, gross and net of
+#    the loader's own download; the origin's protocol and TTFB) and writes it to
 #    demo-out/report.json with screenshots demo-out/dashboard.png and demo-out/page.png.
+#
+# --http1 serves the origin over plain HTTP/1.1 instead (the browser queues all but six requests
+# per origin then: the comparison the HTTPS origin was made for).
 #
 # --serve instead keeps the servers up on 127.0.0.1 (no namespace) and prints the URL, to open
 # the demo in your own browser's tabs; Ctrl-C stops them. MESH_DEMO_PORT_BASE moves the ports

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The end-to-end suite (tests/e2e, issue 7): the ten scenarios of the swarm with real
-# processes — bootstrap node, origin, native seeders — the real npm package and the demo page,
-# in headless Chromium (one browser, a context per tab) driven by node --test and
+# The end-to-end suite (tests/e2e, issue 7): the scenarios of the swarm with real processes —
+# bootstrap node, origin (HTTPS with HTTP/2), native seeders — the real npm package and the
+# demo page, in headless Chromium (one browser, a context per tab) driven by node --test and
 # playwright-core, inside a private network namespace whose only interface is loopback (every
 # WebRTC candidate is 127.0.0.1; nothing leaves the machine).
 #
@@ -11,7 +11,7 @@
 # packages, the large demo file), a warm run spends its time in the tests (~2 min).
 # MESH_E2E_PORT_BASE moves the ports (default 47900-47910); MESH_E2E_VERBOSE=1 prints the
 # pages' consoles; logs and the dashboard screenshot go to $MESH_E2E_LOGS
-# (default ${TMPDIR:-/tmp}/mesh-e2e-logs).
+# (default ${TMPDIR:-/tmp}/mesh-e2e-logs), the origin's self-signed certificate to its tls/.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -13,14 +13,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from './lib/harness.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, startOrigin } from './lib/harness.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const need = (name) => {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run this under scripts/test-servers.sh (scripts/test-npm.sh does)`);
@@ -30,8 +27,6 @@ const ORIGIN = need('MESH_TEST_ORIGIN');
 const BOOTSTRAP = `${need('MESH_TEST_BOOTSTRAP_HTTP')}/addrs`;
 const FIXTURES = need('MESH_TEST_FIXTURES');
 const MANIFEST = `${ORIGIN}/.well-known/mesh/manifest.json`;
-const TARGET = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'mesh-target');
-const MESH_ORIGIN = join(TARGET, 'debug', 'mesh-origin');
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 const fixture = (name) => readFileSync(join(FIXTURES, name));
@@ -42,19 +37,12 @@ const cidOf = (path) => {
   return entry.cid;
 };
 
-const children = [];
-/** Starts mesh-origin serving `root` on a free port; resolves with its base URL. */
-function serve(root) {
-  const child = spawn(MESH_ORIGIN, ['--root', root, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`mesh-origin --root ${root} exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening (http:\/\/\S+?)\/?$/.exec(line);
-      if (m) resolve(m[1]);
-    });
-  });
+const origins = [];
+/** Starts mesh-origin (the debug build) serving `root` on a free port; resolves with its URL. */
+async function serve(root) {
+  const origin = await startOrigin({ root, profile: 'debug' });
+  origins.push(origin);
+  return origin.url;
 }
 
 let browser;
@@ -78,7 +66,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const child of children) child.kill();
+  await Promise.all(origins.map((o) => o.stop()));
   if (degradedRoot) rmSync(degradedRoot, { recursive: true, force: true });
 });
 

@@ -13,6 +13,14 @@
 //! ```
 //!
 //! Or against a running node: `--target <tcp multiaddr> --http <host:port> --pid <pid>`.
+//!
+//! With `--relay`, every client also takes a relay reservation (as a browser tab does), and at
+//! the end each client dials the next one through the relay, all at once: a NAT full of tabs,
+//! since every client shares 127.0.0.1. It reports failed and hung (past the timeout) dials.
+//!
+//! ```text
+//! target/release/examples/loadgen --bootstrap-bin target/release/bootstrap-node --clients 500 --step 500 --relay
+//! ```
 //! Everything stays on loopback; every loop is bounded by the client count or a timeout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,7 +40,9 @@ use std::{
 use clap::Parser;
 use futures::StreamExt;
 use libp2p::{
-    Multiaddr, StreamProtocol, Swarm, SwarmBuilder, identify, kad, noise, ping,
+    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, identify, kad,
+    multiaddr::Protocol,
+    noise, ping, relay,
     swarm::{NetworkBehaviour, SwarmEvent},
     tcp, yamux,
 };
@@ -78,6 +88,10 @@ struct Args {
     /// Namespace of the node.
     #[arg(long, default_value = "default")]
     namespace: String,
+    /// Take a relay reservation per client, and finish with every client dialling another one
+    /// through the relay.
+    #[arg(long)]
+    relay: bool,
 }
 
 #[derive(NetworkBehaviour)]
@@ -85,12 +99,18 @@ struct ClientBehaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
+    relay: relay::client::Behaviour,
 }
 
 enum Cmd {
     Lookup {
         key: kad::RecordKey,
         reply: oneshot::Sender<(Duration, Vec<libp2p::PeerId>)>,
+    },
+    /// Dial `target` through the relay; answer with the time to a relayed connection.
+    Dial {
+        target: PeerId,
+        reply: oneshot::Sender<Result<Duration, String>>,
     },
 }
 
@@ -105,6 +125,14 @@ struct ClientHandle {
     peer: libp2p::PeerId,
     key: kad::RecordKey,
     cmds: mpsc::Sender<Cmd>,
+}
+
+/// What every generated client speaks and does.
+struct Profile {
+    kad_protocol: StreamProtocol,
+    identify_version: String,
+    /// Take a relay reservation.
+    reserve: bool,
 }
 
 /// The node under test.
@@ -146,8 +174,11 @@ async fn main() {
             clients.len(),
             batch,
             args.join_concurrency,
-            &kad_protocol,
-            &identify_version,
+            &Profile {
+                kad_protocol: kad_protocol.clone(),
+                identify_version: identify_version.clone(),
+                reserve: args.relay,
+            },
             &held,
         )
         .await;
@@ -215,6 +246,10 @@ async fn main() {
         100.0 * (cpu_seconds(node.pid) - node_cpu) / wall,
         100.0 * (cpu_seconds(std::process::id()) - own_cpu) / wall,
     );
+
+    if args.relay {
+        relay_dials(&clients, &node).await;
+    }
 }
 
 fn node_under_test(args: &Args) -> Node {
@@ -237,6 +272,10 @@ fn node_under_test(args: &Args) -> Node {
             ])
             .args(["--max-connections", &max, "--namespace", &args.namespace])
             .args(["--max-provider-records", &max])
+            // Every generated client shares 127.0.0.1.
+            .args(["--max-connections-per-ip", &max])
+            // Reservations carry the node's external address; on loopback that is the listen one.
+            .args(args.relay.then_some("--announce-listen-addrs"))
             .env("RUST_LOG", "warn,bootstrap_node=info")
             .stdout(Stdio::piped())
             .stderr(log)
@@ -293,8 +332,7 @@ async fn join_batch(
     first: usize,
     count: usize,
     concurrency: usize,
-    kad_protocol: &StreamProtocol,
-    identify_version: &str,
+    profile: &Profile,
     held: &Arc<AtomicUsize>,
 ) -> (Vec<ClientHandle>, usize) {
     let slots = Arc::new(Semaphore::new(concurrency));
@@ -302,7 +340,10 @@ async fn join_batch(
     for i in first..first + count {
         let permit = slots.clone().acquire_owned().await.unwrap();
         let key = kad::RecordKey::new(&format!("loadgen-{i}"));
-        let swarm = new_client(kad_protocol.clone(), identify_version.to_owned());
+        let swarm = new_client(
+            profile.kad_protocol.clone(),
+            profile.identify_version.clone(),
+        );
         let peer = *swarm.local_peer_id();
         let (cmds, rx) = mpsc::channel(MAX_QUEUED_COMMANDS);
         let (ready_tx, ready) = oneshot::channel();
@@ -313,6 +354,7 @@ async fn join_batch(
             rx,
             held.clone(),
             ready_tx,
+            profile.reserve,
         ));
         pending.push(tokio::spawn(async move {
             let ok = matches!(tokio::time::timeout(OP_TIMEOUT, ready).await, Ok(Ok(true)));
@@ -340,7 +382,9 @@ fn new_client(kad_protocol: StreamProtocol, identify_version: String) -> Swarm<C
             yamux::Config::default,
         )
         .unwrap()
-        .with_behaviour(|key| {
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|key, relay| {
             let peer = key.public().to_peer_id();
             let mut config = kad::Config::new(kad_protocol);
             config.set_periodic_bootstrap_interval(None);
@@ -357,6 +401,7 @@ fn new_client(kad_protocol: StreamProtocol, identify_version: String) -> Swarm<C
                 )),
                 ping: ping::Behaviour::default(),
                 kad,
+                relay,
             }
         })
         .unwrap()
@@ -372,17 +417,20 @@ async fn run_client(
     mut cmds: mpsc::Receiver<Cmd>,
     held: Arc<AtomicUsize>,
     ready: oneshot::Sender<bool>,
+    reserve: bool,
 ) {
     let mut ready = Some(ready);
+    let mut dials: HashMap<PeerId, (Instant, oneshot::Sender<Result<Duration, String>>)> =
+        HashMap::new();
     let mut server_addr = target.clone();
     let Some(libp2p::multiaddr::Protocol::P2p(server)) = server_addr.pop() else {
         panic!("target needs /p2p");
     };
     swarm.behaviour_mut().kad.add_address(&server, server_addr);
     // Like a browser, announce the relayed address through the node: Kademlia leaves providers
-    // without any address out of its answers. (No reservation is taken: the relay allows 60 per
-    // minute per IP address, and every generated client shares 127.0.0.1.)
-    swarm.add_external_address(target.clone().with(libp2p::multiaddr::Protocol::P2pCircuit));
+    // without any address out of its answers.
+    let circuit = target.clone().with(Protocol::P2pCircuit);
+    swarm.add_external_address(circuit.clone());
     if swarm.dial(target).is_err() {
         let _ = ready.take().map(|r| r.send(false));
         return;
@@ -391,21 +439,42 @@ async fn run_client(
     loop {
         tokio::select! {
             event = swarm.select_next_some() => match event {
-                SwarmEvent::ConnectionEstablished { num_established, .. } if num_established.get() == 1 => {
+                SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } if endpoint.is_relayed() => {
+                    if let Some((started, reply)) = dials.remove(&peer_id) {
+                        let _ = reply.send(Ok(started.elapsed()));
+                    }
+                }
+                SwarmEvent::ConnectionEstablished { num_established, endpoint, .. } if num_established.get() == 1 && !endpoint.is_relayed() => {
                     held.fetch_add(1, Ordering::Relaxed);
                     if ready.is_some() && swarm.behaviour_mut().kad.start_providing(key.clone()).is_err() {
                         let _ = ready.take().map(|r| r.send(false));
                     }
                 }
-                SwarmEvent::ConnectionClosed { num_established: 0, .. } => {
+                SwarmEvent::ConnectionClosed { num_established: 0, endpoint, .. } if !endpoint.is_relayed() => {
                     held.fetch_sub(1, Ordering::Relaxed);
                 }
-                SwarmEvent::OutgoingConnectionError { .. } => {
+                SwarmEvent::Behaviour(ClientBehaviourEvent::Relay(relay::client::Event::ReservationReqAccepted { .. })) => {
+                    let _ = ready.take().map(|r| r.send(true));
+                }
+                SwarmEvent::ListenerClosed { .. } => {
+                    let _ = ready.take().map(|r| r.send(false));
+                }
+                SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                    if let Some((_, reply)) = peer_id.and_then(|p| dials.remove(&p)) {
+                        let _ = reply.send(Err(error.to_string()));
+                    }
                     let _ = ready.take().map(|r| r.send(false));
                 }
                 SwarmEvent::Behaviour(ClientBehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { id, result, step, .. })) => match result {
                     kad::QueryResult::StartProviding(result) => {
-                        let _ = ready.take().map(|r| r.send(result.is_ok()));
+                        if reserve && result.is_ok() {
+                            // Ready once the reservation is accepted (or not).
+                            if swarm.listen_on(circuit.clone()).is_err() {
+                                let _ = ready.take().map(|r| r.send(false));
+                            }
+                        } else {
+                            let _ = ready.take().map(|r| r.send(result.is_ok()));
+                        }
                     }
                     kad::QueryResult::GetProviders(result) => {
                         if let (Some((_, found, _)), Ok(kad::GetProvidersOk::FoundProviders { providers, .. })) = (lookups.get_mut(&id), result) {
@@ -424,10 +493,75 @@ async fn run_client(
                     let id = swarm.behaviour_mut().kad.get_providers(key);
                     lookups.insert(id, (Instant::now(), Vec::new(), reply));
                 }
+                Some(Cmd::Dial { target: peer, reply }) => {
+                    let through_relay = circuit.clone().with(Protocol::P2p(peer));
+                    match swarm.dial(through_relay) {
+                        Ok(()) => {
+                            dials.insert(peer, (Instant::now(), reply));
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
                 // The generator is done with this client.
                 None => return,
             },
         }
+    }
+}
+
+/// Every client dials the next one through the relay, all at once. Prints how many connected,
+/// failed, or hung (no answer within [`OP_TIMEOUT`]), the dial latencies, and the node's relay
+/// counters.
+async fn relay_dials(clients: &[ClientHandle], node: &Node) {
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(clients.len());
+    for (i, client) in clients.iter().enumerate() {
+        let target = clients[(i + 1) % clients.len()].peer;
+        let (reply, answer) = oneshot::channel();
+        let sent = client.cmds.send(Cmd::Dial { target, reply }).await;
+        pending.push(tokio::spawn(async move {
+            match sent {
+                Ok(()) => match tokio::time::timeout(OP_TIMEOUT, answer).await {
+                    Ok(Ok(outcome)) => outcome.map_err(Some),
+                    Ok(Err(_)) => Err(Some("client ended".to_owned())),
+                    Err(_) => Err(None),
+                },
+                Err(_) => Err(Some("client ended".to_owned())),
+            }
+        }));
+    }
+    let (mut latencies, mut failed, mut hung) = (Vec::new(), Vec::new(), 0usize);
+    for handle in pending {
+        match handle.await.unwrap() {
+            Ok(latency) => latencies.push(latency.as_secs_f64() * 1000.0),
+            Err(Some(error)) => failed.push(error),
+            Err(None) => hung += 1,
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let metrics = http_get(node.http, "/metrics");
+    let value =
+        |sample: &str| metric(&metrics, sample).map_or("?".to_owned(), |v| format!("{v:.0}"));
+    println!();
+    println!(
+        "relay, {} clients on 127.0.0.1: {} relayed dials connected, {} failed, {} hung (> {} s), all done in {:.1} s; dial p50 {:.0} ms, p99 {:.0} ms; node: {} reservations held, {} reservations denied, {} circuits open, {} circuits denied",
+        clients.len(),
+        latencies.len(),
+        failed.len(),
+        hung,
+        OP_TIMEOUT.as_secs(),
+        started.elapsed().as_secs_f64(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        value("bootstrap_relay_reservations"),
+        value("bootstrap_relay_reservations_denied_total"),
+        value("bootstrap_relay_circuits"),
+        value("bootstrap_relay_circuits_denied_total"),
+    );
+    if let Some(error) = failed.first() {
+        println!("first failure: {error}");
     }
 }
 

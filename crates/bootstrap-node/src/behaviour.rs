@@ -13,6 +13,8 @@ use libp2p::{
 
 use crate::{
     config::Config,
+    relay_limits::relay_config,
+    source_limits::{self, SourceLimitsConfig},
     store::{ProviderStore, StoreConfig},
 };
 
@@ -26,6 +28,8 @@ pub(crate) const DEFAULT_MAX_MEMORY_FRACTION: f64 = 0.8;
 /// Protocols of a bootstrap node.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
+    /// Connection counts per source (IP address, IPv6 /64); knows each peer's source.
+    pub(crate) sources: source_limits::Behaviour,
     /// Connection counts: per peer, total, pending.
     pub(crate) limits: connection_limits::Behaviour,
     /// Refuses connections while the process is over its memory budget.
@@ -45,9 +49,14 @@ impl Behaviour {
     pub(crate) fn new(key: &Keypair, config: &Config) -> Self {
         let peer_id = key.public().to_peer_id();
         let limits = connection_limits::ConnectionLimits::default()
-            .with_max_established(Some(config.max_connections))
-            .with_max_established_per_peer(Some(config.max_connections_per_peer))
-            .with_max_pending_incoming(Some(config.max_pending_incoming));
+            .with_max_established(Some(config.max_connections.get()))
+            .with_max_established_per_peer(Some(config.max_connections_per_peer.get()))
+            .with_max_pending_incoming(Some(config.max_pending_incoming.get()));
+        let sources = source_limits::Behaviour::new(SourceLimitsConfig {
+            max_established_per_ip: config.max_connections_per_ip.get(),
+            max_established_per_net64: config.max_connections_per_ipv6_64.get(),
+            max_pending_per_ip: config.max_pending_incoming_per_ip.get(),
+        });
         let memory = match config.max_memory_mib {
             Some(mib) => memory_connection_limits::Behaviour::with_max_bytes(
                 usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
@@ -61,6 +70,7 @@ impl Behaviour {
                 .with_agent_version(format!("mesh-bootstrap/{}", env!("CARGO_PKG_VERSION"))),
         );
         Self {
+            sources,
             limits: connection_limits::Behaviour::new(limits),
             memory,
             identify,
@@ -79,6 +89,9 @@ fn kademlia(peer_id: PeerId, config: &Config) -> kad::Behaviour<ProviderStore> {
         .set_provider_publication_interval(None)
         .set_publication_interval(None)
         .set_replication_interval(None)
+        // Records from the network reach the store through the node, which knows the source
+        // address each one is charged to.
+        .set_record_filtering(kad::StoreInserts::FilterBoth)
         // A lone node has nobody to refresh its routing table against.
         .set_periodic_bootstrap_interval(
             (!config.peers.is_empty()).then_some(KAD_BOOTSTRAP_INTERVAL),
@@ -89,6 +102,10 @@ fn kademlia(peer_id: PeerId, config: &Config) -> kad::Behaviour<ProviderStore> {
             max_providers_per_key: config.max_providers_per_key.get(),
             max_records: config.max_provider_records.get(),
             max_records_per_peer: config.max_provider_records_per_peer.get(),
+            max_records_per_ip: config.max_provider_records_per_ip.get(),
+            max_records_per_net64: config.max_provider_records_per_ipv6_64.get(),
+            max_address_bytes_per_ip: config.max_provider_address_bytes_per_ip.get(),
+            max_address_bytes_per_net64: config.max_provider_address_bytes_per_ipv6_64.get(),
         },
     );
     let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
@@ -96,18 +113,4 @@ fn kademlia(peer_id: PeerId, config: &Config) -> kad::Behaviour<ProviderStore> {
     // confirmed, and a bootstrap node exists to answer queries.
     kad.set_mode(Some(kad::Mode::Server));
     kad
-}
-
-fn relay_config(config: &Config) -> relay::Config {
-    relay::Config {
-        max_reservations: config.relay_max_reservations,
-        max_reservations_per_peer: config.relay_max_reservations_per_peer,
-        reservation_duration: config.relay_reservation_duration,
-        max_circuits: config.relay_max_circuits,
-        max_circuits_per_peer: config.relay_max_circuits_per_peer,
-        max_circuit_duration: config.relay_max_circuit_duration,
-        max_circuit_bytes: config.relay_max_circuit_bytes,
-        // Keep libp2p's default rate limiters (per peer and per IP).
-        ..relay::Config::default()
-    }
 }

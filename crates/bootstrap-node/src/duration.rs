@@ -38,6 +38,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Like [`parse_duration`], but refuses zero: for lifetimes and refill intervals, where zero
+/// would mean that nothing works (and libp2p's rate limiters panic on a zero interval).
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("{:?} must be longer than zero", text.trim()));
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -72,5 +82,15 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn positive_durations_refuse_zero() {
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        assert!(parse_positive_duration("0ms").is_err());
+        assert_eq!(
+            parse_positive_duration("100ms").unwrap(),
+            Duration::from_millis(100)
+        );
     }
 }

@@ -4,12 +4,15 @@ use std::net::SocketAddr;
 
 use libp2p::Multiaddr;
 
-use crate::{addrs::AddressError, keys::KeyError};
+use crate::{addrs::AddressError, config::ConfigError, keys::KeyError};
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The flags contradict each other.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The identity key or WebRTC certificate could not be loaded or created.
     #[error(transparent)]
     Keys(#[from] KeyError),

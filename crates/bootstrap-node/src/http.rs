@@ -1,10 +1,20 @@
 //! The operations HTTP server: `/metrics`, `/healthz` and `/addrs`.
 //!
+//! Every request is counted against its client's rate limit (429 with `Retry-After` beyond
+//! it), and `/metrics` is served only to whom `--metrics-access` allows: it tells an attacker
+//! how close each limit is to its end.
+//!
 //! Built on hyper directly rather than a framework: three fixed GET routes need no router or
 //! middleware, and hyper is the one HTTP crate every Rust server stack sits on anyway, so it adds
 //! the fewest crates to a build that already takes minutes.
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -17,16 +27,54 @@ use hyper::{
 };
 use hyper_util::rt::{TokioIo, TokioTimer};
 use libp2p::Multiaddr;
-use prometheus_client::registry::Registry;
+use prometheus_client::{metrics::counter::Counter, registry::Registry};
 use tokio::{
     net::TcpListener,
-    sync::{Semaphore, watch},
+    sync::{Semaphore, mpsc, watch},
+};
+
+use crate::{
+    config::{Config, MetricsAccess, Secret},
+    http_limits::{ConnectionSlots, RequestLimiter},
 };
 
 /// HTTP connections served at once; further ones wait in the kernel's accept queue.
 pub(crate) const MAX_HTTP_CONNECTIONS: usize = 64;
+/// The answer to a client that holds [`MAX_HTTP_CONNECTIONS_PER_CLIENT`] connections already.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
+    Content-Length: 0\r\nConnection: close\r\n\r\n";
 /// Time a client gets to send its request headers.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of the HTTP server, from the node's [`Config`].
+#[derive(Debug, Clone)]
+pub(crate) struct HttpConfig {
+    /// Where to listen.
+    pub(crate) listen: SocketAddr,
+    /// Who may read `/metrics`.
+    pub(crate) metrics_access: MetricsAccess,
+    /// The bearer token for [`MetricsAccess::Token`].
+    pub(crate) metrics_token: Option<Secret>,
+    /// Requests per client at once.
+    pub(crate) burst_per_ip: NonZeroU32,
+    /// Time to regain one request per client.
+    pub(crate) refill_per_ip: Duration,
+    /// Take the client's address from the last `X-Forwarded-For` entry.
+    pub(crate) trust_forwarded_for: bool,
+}
+
+impl HttpConfig {
+    pub(crate) fn of(config: &Config) -> Self {
+        Self {
+            listen: config.http_listen,
+            metrics_access: config.metrics_access,
+            metrics_token: config.metrics_token.clone(),
+            burst_per_ip: config.http_burst_per_ip,
+            refill_per_ip: config.http_refill_per_ip,
+            trust_forwarded_for: config.http_trust_forwarded_for,
+        }
+    }
+}
 
 /// What the HTTP server reports about the node, updated by the node's event loop.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +90,9 @@ pub(crate) struct NodeStatus {
 struct State {
     registry: Registry,
     status: watch::Receiver<NodeStatus>,
+    config: HttpConfig,
+    limiter: Mutex<RequestLimiter>,
+    limited: Counter,
 }
 
 /// A running HTTP server; dropping it does not stop it, [`HttpServer::shutdown`] does.
@@ -55,14 +106,24 @@ pub(crate) struct HttpServer {
 impl HttpServer {
     /// Binds `addr` (so a taken port is reported before the node starts) and serves in a task.
     pub(crate) async fn start(
-        addr: SocketAddr,
+        config: HttpConfig,
         registry: Registry,
         status: watch::Receiver<NodeStatus>,
+        limited: Counter,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
-        let state = Arc::new(State { registry, status });
+        let state = Arc::new(State {
+            registry,
+            status,
+            limiter: Mutex::new(RequestLimiter::new(
+                config.burst_per_ip,
+                config.refill_per_ip,
+            )),
+            config,
+            limited,
+        });
         let task = tokio::spawn(serve(listener, state, stopped));
         Ok(Self {
             stop,
@@ -88,6 +149,11 @@ impl HttpServer {
 
 async fn serve(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));
+    // Behind a proxy every connection comes from the proxy: only the request rate, which sees
+    // the forwarded address, can tell clients apart.
+    let mut per_client = (!state.config.trust_forwarded_for).then(ConnectionSlots::default);
+    // At most one message per connection in flight, so at most `MAX_HTTP_CONNECTIONS`.
+    let (closed_tx, mut closed) = mpsc::unbounded_channel::<IpAddr>();
     loop {
         let permit = tokio::select! {
             _ = stopped.changed() => return,
@@ -96,21 +162,34 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut stopped: watch::Rec
                 Err(_) => return,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = stopped.changed() => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "HTTP accept failed");
                     continue;
                 }
             },
         };
+        let peer = peer.ip().to_canonical();
+        if let Some(per_client) = &mut per_client {
+            while let Ok(ip) = closed.try_recv() {
+                per_client.close(ip);
+            }
+            if !per_client.try_open(peer) {
+                state.limited.inc();
+                // Best effort and without waiting: the client is already over its share.
+                let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                continue;
+            }
+        }
         let state = state.clone();
+        let closed_tx = closed_tx.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, &req)) }
+                async move { Ok::<_, Infallible>(handle(&state, &req, peer)) }
             });
             let served = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -121,13 +200,70 @@ async fn serve(listener: TcpListener, state: Arc<State>, mut stopped: watch::Rec
             if let Err(e) = served {
                 tracing::debug!(error = %e, "HTTP connection ended with an error");
             }
+            // Fails only once the server has stopped.
+            let _ = closed_tx.send(peer);
             drop(permit);
         });
     }
 }
 
-fn route(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// Rate-limits, then routes, a request that arrived over a TCP connection from `peer`.
+fn handle(state: &State, req: &Request<Incoming>, peer: IpAddr) -> Response<Full<Bytes>> {
+    let client = if state.config.trust_forwarded_for {
+        forwarded_for(req).unwrap_or(peer)
+    } else {
+        peer
+    };
+    let checked = state
+        .limiter
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .check(client, Instant::now());
+    match checked {
+        Ok(()) => route(state, req, peer),
+        Err(wait) => {
+            state.limited.inc();
+            too_many_requests(wait)
+        }
+    }
+}
+
+/// The address the nearest proxy appended to `X-Forwarded-For` (earlier entries are whatever
+/// the client claimed).
+fn forwarded_for(req: &Request<Incoming>) -> Option<IpAddr> {
+    let last = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()?;
+    let entry = last.to_str().ok()?.rsplit(',').next()?.trim();
+    entry.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+fn too_many_requests(wait: Duration) -> Response<Full<Bytes>> {
+    // Whole seconds, rounded up: a client retrying at once would only be refused again.
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = respond(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests\n",
+        "text/plain",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+fn route(state: &State, req: &Request<Incoming>, peer: IpAddr) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
+        (_, "/metrics") if state.config.metrics_access == MetricsAccess::Off => {
+            respond(StatusCode::NOT_FOUND, "not found\n", "text/plain")
+        }
+        (&Method::GET, "/metrics") if !metrics_allowed(&state.config, req, peer) => respond(
+            StatusCode::FORBIDDEN,
+            "metrics are not served to this client (see --metrics-access)\n",
+            "text/plain",
+        ),
         (&Method::GET, "/metrics") => metrics(state),
         (&Method::GET, "/healthz") => healthz(state),
         (&Method::GET, "/addrs") => addrs(state),
@@ -143,11 +279,53 @@ fn route(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
+/// Whether `--metrics-access` lets this request read `/metrics`.
+fn metrics_allowed(config: &HttpConfig, req: &Request<Incoming>, peer: IpAddr) -> bool {
+    let proxied = ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|name| req.headers().contains_key(*name));
+    match config.metrics_access {
+        MetricsAccess::Off => false,
+        MetricsAccess::Loopback => !proxied && peer.is_loopback(),
+        MetricsAccess::Private => !proxied && is_private(peer),
+        MetricsAccess::Token => {
+            let presented = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            match (presented, &config.metrics_token) {
+                (Some(presented), Some(token)) => same_secret(presented, token.expose()),
+                _ => false,
+            }
+        }
+        MetricsAccess::Public => true,
+    }
+}
+
+/// Loopback, private (RFC 1918), unique-local or link-local: inside the operator's network.
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        IpAddr::V6(ip) => ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local(),
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the token.
+fn same_secret(presented: &str, secret: &str) -> bool {
+    presented.len() == secret.len()
+        && presented
+            .bytes()
+            .zip(secret.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
 fn metrics(state: &State) -> Response<Full<Bytes>> {
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
-        // CORS too: a page (the demo's dashboard, the browser tests) may read the relay's
-        // byte counter; nothing here is secret that /addrs does not already tell.
+        // CORS too: a page the operator serves (the demo's dashboard, the browser tests) may
+        // read the relay's byte counter; who gets here at all is `--metrics-access`'s call.
         Ok(()) => with_cors(respond(
             StatusCode::OK,
             body,

@@ -29,19 +29,28 @@ mod config;
 mod duration;
 mod error;
 mod http;
+mod http_limits;
 mod keys;
 mod metrics;
 mod node;
 mod relay_bytes;
+mod relay_limits;
+mod source;
+mod source_limits;
 mod store;
 mod transport;
 
 pub use addrs::{AddressError, MAX_PUBLISHED_ADDRS};
-pub use config::{Config, LogFormat, parse_peer_addr};
-pub use duration::parse_duration;
+pub use config::{
+    Config, ConfigError, LogFormat, MIN_METRICS_TOKEN_LEN, MetricsAccess, Secret, parse_peer_addr,
+};
+pub use duration::{parse_duration, parse_positive_duration};
 pub use error::Error;
 pub use keys::{CERTIFICATE_FILE, IDENTITY_FILE, KeyError, NodeKeys};
 // The namespace and its protocol ids are mesh-protocol's, so every node spells them alike.
 pub use mesh_protocol::{Namespace, NamespaceError, namespace::MAX_NAMESPACE_LEN};
 pub use node::Node;
-pub use store::{ProviderStore, StoreConfig, StoreStats};
+pub use store::{
+    MAX_ADDRESS_BYTES_PER_RECORD, MAX_ADDRESSES_PER_RECORD, ProviderRefusal, ProviderStore,
+    StoreConfig, StoreStats,
+};

@@ -17,7 +17,10 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::store::StoreStats;
+use crate::{
+    source_limits::SourceLimitExceeded,
+    store::{ProviderRefusal, StoreStats},
+};
 
 /// The transport a connection runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -146,6 +149,16 @@ struct RemovalLabel {
     reason: RecordRemoval,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RefusalLabel {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SourceLimitLabel {
+    limit: &'static str,
+}
+
 /// Every metric the node updates.
 pub(crate) struct Metrics {
     libp2p: Libp2pMetrics,
@@ -160,6 +173,9 @@ pub(crate) struct Metrics {
     provider_keys: Gauge,
     provider_peers: Gauge,
     provider_records_removed: Family<RemovalLabel, Counter>,
+    provider_records_refused: Family<RefusalLabel, Counter>,
+    connections_denied_by_source: Family<SourceLimitLabel, Counter>,
+    http_requests_limited: Counter,
     routing_peers: Gauge,
     relayed_bytes: Counter,
 }
@@ -188,6 +204,9 @@ impl Metrics {
             provider_keys: Gauge::default(),
             provider_peers: Gauge::default(),
             provider_records_removed: Family::default(),
+            provider_records_refused: Family::default(),
+            connections_denied_by_source: Family::default(),
+            http_requests_limited: Counter::default(),
             routing_peers: Gauge::default(),
             relayed_bytes: Counter::default(),
         };
@@ -247,6 +266,21 @@ impl Metrics {
             metrics.provider_records_removed.clone(),
         );
         r.register(
+            "provider_records_refused",
+            "Provider records refused, by the limit that refused them",
+            metrics.provider_records_refused.clone(),
+        );
+        r.register(
+            "connections_denied_by_source",
+            "Incoming connections refused by a per-source limit (ip, net64 = IPv6 /64, pending_ip)",
+            metrics.connections_denied_by_source.clone(),
+        );
+        r.register(
+            "http_requests_limited",
+            "HTTP requests answered 429 by the per-client rate limit",
+            metrics.http_requests_limited.clone(),
+        );
+        r.register(
             "relay_bytes",
             "Bytes carried by relayed circuits, both directions (including each circuit's STOP handshake)",
             metrics.relayed_bytes.clone(),
@@ -276,6 +310,18 @@ impl Metrics {
             let _ = metrics
                 .circuits_closed
                 .get_or_create(&CircuitEndLabel { reason });
+        }
+        for refusal in ProviderRefusal::ALL {
+            let _ = metrics
+                .provider_records_refused
+                .get_or_create(&RefusalLabel {
+                    reason: refusal.as_str(),
+                });
+        }
+        for limit in ["ip", "net64", "pending_ip"] {
+            let _ = metrics
+                .connections_denied_by_source
+                .get_or_create(&SourceLimitLabel { limit });
         }
         for reason in [RecordRemoval::Disconnect, RecordRemoval::Expired] {
             let _ = metrics
@@ -312,11 +358,9 @@ impl Metrics {
         self.connections_denied.inc();
     }
 
-    /// A relay reservation was accepted (`renewed`: it replaced one on the same connection).
-    pub(crate) fn reservation_accepted(&self, renewed: bool) {
-        if !renewed {
-            self.reservations.inc();
-        }
+    /// A new relay reservation was accepted.
+    pub(crate) fn reservation_accepted(&self) {
+        self.reservations.inc();
     }
 
     /// A relay reservation ended.
@@ -352,6 +396,29 @@ impl Metrics {
         self.provider_records_removed
             .get_or_create(&RemovalLabel { reason })
             .inc_by(count as u64);
+    }
+
+    /// A provider record was refused.
+    pub(crate) fn provider_refused(&self, refusal: ProviderRefusal) {
+        self.provider_records_refused
+            .get_or_create(&RefusalLabel {
+                reason: refusal.as_str(),
+            })
+            .inc();
+    }
+
+    /// An incoming connection was refused by a per-source limit.
+    pub(crate) fn connection_denied_by_source(&self, limit: SourceLimitExceeded) {
+        self.connections_denied_by_source
+            .get_or_create(&SourceLimitLabel {
+                limit: limit.as_str(),
+            })
+            .inc();
+    }
+
+    /// The counter of rate-limited HTTP requests, for the HTTP server to update.
+    pub(crate) fn http_requests_limited(&self) -> Counter {
+        self.http_requests_limited.clone()
     }
 
     /// The counter of relayed bytes, for the transport to update.

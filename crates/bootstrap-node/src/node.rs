@@ -4,7 +4,7 @@
 //! publishes through a `watch` channel and the metrics registry, and nothing else is shared.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet, hash_map::Entry},
     future::Future,
     io::Write,
     net::SocketAddr,
@@ -26,9 +26,10 @@ use crate::{
     behaviour::{Behaviour, BehaviourEvent},
     config::{Config, peer_id_of},
     error::Error,
-    http::{HttpServer, NodeStatus},
+    http::{HttpConfig, HttpServer, NodeStatus},
     keys::{NodeKeys, error_chain},
     metrics::{CircuitEnd, Metrics, RecordRemoval, Transport},
+    source_limits::SourceLimitExceeded,
     transport,
 };
 
@@ -53,6 +54,10 @@ pub struct Node {
     unreported_listeners: HashSet<ListenerId>,
     bootstrap_peers: Vec<(PeerId, Multiaddr)>,
     printed: bool,
+    /// Relay reservations held per peer. libp2p-relay reports `ReservationClosed` for every
+    /// closed connection of a peer, reservation or not, so the gauge counts only what it saw
+    /// accepted.
+    reservations: HashMap<PeerId, usize>,
 }
 
 impl std::fmt::Debug for Node {
@@ -68,6 +73,7 @@ impl Node {
     /// Loads or creates the keys, opens every listener and the HTTP port, and dials the other
     /// bootstrap nodes. Configuration errors surface here, before anything is served.
     pub async fn start(config: Config) -> Result<Self, Error> {
+        config.validate()?;
         let keys = NodeKeys::load_or_create(&config.data_dir)?;
         let certhash = keys.certificate.fingerprint().to_multihash();
         let mut registry = Registry::default();
@@ -92,12 +98,17 @@ impl Node {
         }
 
         let (status, status_rx) = watch::channel(NodeStatus::default());
-        let http = HttpServer::start(config.http_listen, registry, status_rx)
-            .await
-            .map_err(|source| Error::HttpListen {
-                addr: config.http_listen,
-                source,
-            })?;
+        let http = HttpServer::start(
+            HttpConfig::of(&config),
+            registry,
+            status_rx,
+            metrics.http_requests_limited(),
+        )
+        .await
+        .map_err(|source| Error::HttpListen {
+            addr: config.http_listen,
+            source,
+        })?;
         tracing::info!(addr = %http.local_addr(), "HTTP server listening");
 
         let bootstrap_peers: Vec<(PeerId, Multiaddr)> = config
@@ -131,6 +142,7 @@ impl Node {
             book,
             bootstrap_peers,
             printed: false,
+            reservations: HashMap::new(),
         })
     }
 
@@ -338,6 +350,9 @@ impl Node {
             } => {
                 if let ListenError::Denied { cause } = &error {
                     self.metrics.connection_denied();
+                    if let Some(limit) = cause.downcast_ref::<SourceLimitExceeded>() {
+                        self.metrics.connection_denied_by_source(*limit);
+                    }
                     tracing::debug!(%send_back_addr, %cause, "incoming connection denied");
                 } else {
                     tracing::debug!(%send_back_addr, error = %error_chain(&error), "incoming connection failed");
@@ -374,13 +389,17 @@ impl Node {
                     }
                 }
             }
+            BehaviourEvent::Sources(never) => match never {},
             BehaviourEvent::Ping(event) => self.metrics.record(&event),
             BehaviourEvent::Kad(event) => {
                 self.metrics.record(&event);
                 match event {
                     kad::Event::InboundRequest {
-                        request: kad::InboundRequest::AddProvider { .. },
-                    } => self.update_store_metrics(),
+                        request:
+                            kad::InboundRequest::AddProvider {
+                                record: Some(record),
+                            },
+                    } => self.store_provider(record),
                     kad::Event::OutboundQueryProgressed {
                         result: kad::QueryResult::Bootstrap(result),
                         ..
@@ -399,6 +418,26 @@ impl Node {
         }
     }
 
+    /// Stores a provider record announced by its provider, charged to the address the
+    /// provider connects from.
+    fn store_provider(&mut self, record: kad::ProviderRecord) {
+        let provider = record.provider;
+        // Records follow connections: one that arrives after its provider left would never be
+        // removed (the disconnect that removes records has already been handled).
+        if !self.swarm.is_connected(&provider) {
+            return;
+        }
+        let behaviour = self.swarm.behaviour_mut();
+        let source = behaviour.sources.source_of(&provider);
+        match behaviour.kad.store_mut().insert(record, source) {
+            Ok(()) => self.update_store_metrics(),
+            Err(refusal) => {
+                tracing::debug!(%provider, ?source, %refusal, "provider record refused");
+                self.metrics.provider_refused(refusal);
+            }
+        }
+    }
+
     fn on_relay_event(&mut self, event: relay::Event) {
         match event {
             relay::Event::ReservationReqAccepted {
@@ -406,7 +445,10 @@ impl Node {
                 renewed,
             } => {
                 tracing::debug!(%src_peer_id, renewed, "relay reservation accepted");
-                self.metrics.reservation_accepted(renewed);
+                if !renewed {
+                    *self.reservations.entry(src_peer_id).or_default() += 1;
+                    self.metrics.reservation_accepted();
+                }
             }
             relay::Event::ReservationReqDenied {
                 src_peer_id,
@@ -415,8 +457,15 @@ impl Node {
                 tracing::debug!(%src_peer_id, ?status, "relay reservation denied");
                 self.metrics.reservation_denied();
             }
-            relay::Event::ReservationClosed { .. } | relay::Event::ReservationTimedOut { .. } => {
-                self.metrics.reservation_ended();
+            relay::Event::ReservationClosed { src_peer_id }
+            | relay::Event::ReservationTimedOut { src_peer_id } => {
+                if let Entry::Occupied(mut held) = self.reservations.entry(src_peer_id) {
+                    *held.get_mut() -= 1;
+                    if *held.get() == 0 {
+                        held.remove();
+                    }
+                    self.metrics.reservation_ended();
+                }
             }
             relay::Event::CircuitReqAccepted {
                 src_peer_id,

@@ -150,3 +150,25 @@ fn unsupported_listen_address_is_one_line() {
     ]);
     assert!(line.contains("not supported"), "{line}");
 }
+
+#[test]
+fn inconsistent_or_zero_limits_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = single_error_line(&[
+        "--data-dir",
+        &data_dir_arg(&dir),
+        "--http-listen",
+        "127.0.0.1:0",
+        "--metrics-access",
+        "token",
+    ]);
+    assert!(line.contains("--metrics-token"), "{line}");
+
+    let line = single_error_line(&["--relay-reservation-refill-per-ip", "0s"]);
+    assert!(
+        line.contains("--relay-reservation-refill-per-ip") && line.contains("longer than zero"),
+        "{line}"
+    );
+    let line = single_error_line(&["--max-connections-per-ip", "0"]);
+    assert!(line.contains("--max-connections-per-ip"), "{line}");
+}

@@ -114,3 +114,26 @@ async fn namespaces_do_not_mix() {
     join(&mut other_site, &node.addr("tcp")).await;
     assert!(find_providers(&mut other_site, &key).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_records_are_capped_per_source_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &["--max-provider-records-per-ip", "2"]);
+    let addr = node.addr("tcp");
+    // Three identities on one address announce one key each; the third is refused.
+    let mut held = Vec::new();
+    for i in 0..3u8 {
+        let mut client = new_client().await;
+        join(&mut client, &addr).await;
+        provide(&mut client, &RecordKey::new(&[b'k', i])).await;
+        held.push(Background::spawn(client));
+        if i < 2 {
+            node.wait_metric("bootstrap_provider_records", |v| v == f64::from(i + 1));
+        }
+    }
+    node.wait_metric(
+        "bootstrap_provider_records_refused_total{reason=\"ip_records\"}",
+        |v| v == 1.0,
+    );
+    assert_eq!(node.metric("bootstrap_provider_records"), Some(2.0));
+}

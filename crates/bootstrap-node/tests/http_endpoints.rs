@@ -6,6 +6,7 @@ mod common;
 use common::{
     BootNode,
     client::{Background, connect, find_providers, new_client},
+    http_get_with,
 };
 use libp2p::kad::RecordKey;
 use libp2p::multiaddr::Protocol;
@@ -113,6 +114,9 @@ async fn metrics_expose_the_named_families() {
         "bootstrap_provider_keys",
         "bootstrap_provider_peers",
         "bootstrap_provider_records_removed",
+        "bootstrap_provider_records_refused",
+        "bootstrap_connections_denied_by_source",
+        "bootstrap_http_requests_limited",
         "libp2p_swarm_connections_established",
         "libp2p_bandwidth_bytes",
         "libp2p_kad_inbound_requests",
@@ -141,4 +145,128 @@ fn json_logs_and_sigterm_exit_zero() {
     }
     assert!(log.contains("SIGTERM received"), "{log}");
     assert!(log.contains("\"stopped\""), "{log}");
+}
+
+#[test]
+fn requests_beyond_a_clients_rate_get_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(
+        dir.path(),
+        &["--http-burst-per-ip", "5", "--http-refill-per-ip", "90s"],
+    );
+    for _ in 0..5 {
+        assert_eq!(node.get("/addrs").status, 200);
+    }
+    let refused = node.get("/addrs");
+    assert_eq!(refused.status, 429);
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=90).contains(&retry), "Retry-After {retry}");
+    // Every path counts, /metrics included.
+    assert_eq!(node.get("/metrics").status, 429);
+    assert_eq!(node.get("/healthz").status, 429);
+}
+
+#[test]
+fn behind_a_proxy_each_forwarded_client_has_its_own_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(
+        dir.path(),
+        &[
+            "--http-burst-per-ip",
+            "2",
+            "--http-refill-per-ip",
+            "90s",
+            "--http-trust-forwarded-for",
+        ],
+    );
+    let from = |client: &str| {
+        // The last entry is the one the proxy appended; earlier ones are the client's claims.
+        let chain = format!("10.9.9.9, {client}");
+        http_get_with(node.http, "/addrs", &[("X-Forwarded-For", &chain)]).status
+    };
+    assert_eq!([from("198.51.100.1"), from("198.51.100.1")], [200, 200]);
+    assert_eq!(from("198.51.100.1"), 429);
+    assert_eq!(from("198.51.100.2"), 200);
+}
+
+#[test]
+fn metrics_access_is_configurable() {
+    // Default (private): a scraper on the operator's network, not a client through a proxy.
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &[]);
+    assert_eq!(node.get("/metrics").status, 200);
+    let proxied = http_get_with(node.http, "/metrics", &[("X-Forwarded-For", "203.0.113.9")]);
+    assert_eq!(proxied.status, 403);
+    assert_eq!(
+        http_get_with(node.http, "/metrics", &[("Forwarded", "for=203.0.113.9")]).status,
+        403
+    );
+    drop(node);
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &["--metrics-access", "off"]);
+    assert_eq!(node.get("/metrics").status, 404);
+    assert_eq!(node.get("/healthz").status, 200);
+    drop(node);
+
+    let token = "s3cret-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(
+        dir.path(),
+        &["--metrics-access", "token", "--metrics-token", token],
+    );
+    assert_eq!(node.get("/metrics").status, 403);
+    let wrong = http_get_with(
+        node.http,
+        "/metrics",
+        &[("Authorization", "Bearer s3cret-token-0123456780")],
+    );
+    assert_eq!(wrong.status, 403);
+    let bearer = format!("Bearer {token}");
+    let right = http_get_with(node.http, "/metrics", &[("Authorization", &bearer)]);
+    assert_eq!(right.status, 200);
+    assert!(right.body.contains("# TYPE bootstrap_connections "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_cannot_hold_every_http_connection() {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::{TcpSocket, TcpStream},
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &[]);
+    // A slow client: connections opened and never sent a request (held until the header
+    // timeout), more than any one client may hold.
+    let mut idle = Vec::new();
+    for _ in 0..64 {
+        idle.push(TcpStream::connect(node.http).await.unwrap());
+    }
+    // Another client (127.0.0.2 is loopback too) is still served.
+    let other = TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = other.connect(node.http).await.unwrap();
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(common::EVENT_TIMEOUT, other.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The slow client's connections beyond its share were turned away at once.
+    let mut turned_away = 0;
+    for mut stream in idle {
+        let mut buf = [0u8; 64];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), stream.read(&mut buf)).await
+            && buf[..n].starts_with(b"HTTP/1.1 429")
+        {
+            turned_away += 1;
+        }
+    }
+    assert_eq!(turned_away, 64 - 16);
 }

@@ -105,3 +105,36 @@ async fn memory_budget_refuses_connections_not_the_process() {
     assert_eq!(node.get("/healthz").status, 200);
     assert!(node.is_running());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_ip_are_capped_whatever_the_peer_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &["--max-connections-per-ip", "2"]);
+    let addr = node.addr("tcp");
+
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut client = new_client().await;
+        connect(&mut client, &addr).await;
+        held.push(Background::spawn(client));
+    }
+    node.wait_metric("bootstrap_connections{transport=\"tcp\"}", |v| v == 2.0);
+    // Fresh identities from the same address, over another transport too.
+    let mut extra = new_client().await;
+    refused(&mut extra, to(&addr)).await;
+    let mut extra = new_client().await;
+    refused(&mut extra, to(&node.addr("ws"))).await;
+    node.wait_metric(
+        "bootstrap_connections_denied_by_source_total{limit=\"ip\"}",
+        |v| v == 2.0,
+    );
+    assert_eq!(
+        node.metric("bootstrap_connections{transport=\"tcp\"}"),
+        Some(2.0)
+    );
+
+    held.pop();
+    node.wait_metric("bootstrap_connections{transport=\"tcp\"}", |v| v == 1.0);
+    let mut late = new_client().await;
+    connect(&mut late, &addr).await;
+}

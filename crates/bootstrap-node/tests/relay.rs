@@ -14,6 +14,12 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{multiaddr::Protocol, swarm::SwarmEvent};
 use tokio::sync::mpsc;
 
+/// Tabs behind one NAT in the crowd test: beyond libp2p-relay's default of 60 per IP address,
+/// small enough for a debug build on two cores. `examples/loadgen.rs --relay` runs 500.
+const CROWD: usize = 100;
+/// Bound on the crowd test's dial phase: a hang fails the test instead of stalling it.
+const CROWD_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Small enough that a test crosses it quickly, large enough for the handshakes on the circuit
 /// (noise, yamux, identify) and a 1 KiB message.
 const CIRCUIT_BYTES: u64 = 16 * 1024;
@@ -201,4 +207,114 @@ async fn no_reservations_without_an_external_address() {
     .unwrap();
     assert!(refused);
     assert_eq!(node.metric("bootstrap_relay_reservations"), Some(0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_behind_one_address_reserves_and_dials() {
+    let dir = tempfile::tempdir().unwrap();
+    // Default limits: the point is that they admit a NAT full of tabs.
+    let node = BootNode::start(dir.path(), &["--announce-listen-addrs"]);
+    let relay = node.addr("tcp");
+
+    // Every tab joins and takes a reservation, all at once, all from 127.0.0.1.
+    let joining: Vec<_> = (0..CROWD)
+        .map(|_| {
+            let relay = relay.clone();
+            tokio::spawn(async move {
+                let mut client = new_client().await;
+                join(&mut client, &relay).await;
+                reserve(&mut client, &relay).await;
+                client
+            })
+        })
+        .collect();
+    let mut clients = Vec::with_capacity(CROWD);
+    for handle in joining {
+        clients.push(handle.await.expect("every tab gets a reservation"));
+    }
+    node.wait_metric("bootstrap_relay_reservations", |v| v == CROWD as f64);
+
+    // Each tab dials the next one through the relay, all at once.
+    let ids: Vec<_> = clients.iter().map(|c| *c.local_peer_id()).collect();
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    let mut drivers = Vec::with_capacity(CROWD);
+    for (i, mut client) in clients.into_iter().enumerate() {
+        let target = ids[(i + 1) % CROWD];
+        let done = done_tx.clone();
+        let circuit = relay
+            .clone()
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(target));
+        drivers.push(tokio::spawn(async move {
+            client.dial(circuit).unwrap();
+            let mut reported = false;
+            // Keeps driving after its own dial, so that the tab dialling it gets through.
+            loop {
+                match client.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished {
+                        peer_id, endpoint, ..
+                    } if peer_id == target && endpoint.is_relayed() && !reported => {
+                        reported = true;
+                        let _ = done.send(Ok(()));
+                    }
+                    SwarmEvent::OutgoingConnectionError {
+                        peer_id: Some(peer),
+                        error,
+                        ..
+                    } if peer == target && !reported => {
+                        reported = true;
+                        let _ = done.send(Err(format!("{error}")));
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+    let outcomes = tokio::time::timeout(CROWD_TIMEOUT, async {
+        let mut outcomes = Vec::with_capacity(CROWD);
+        while outcomes.len() < CROWD {
+            outcomes.push(done.recv().await.expect("drivers run until aborted"));
+        }
+        outcomes
+    })
+    .await
+    .expect("every relayed dial finishes (no hangs)");
+    let failures: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {failures:?}",
+        failures.len()
+    );
+
+    node.wait_metric("bootstrap_relay_circuits", |v| v == CROWD as f64);
+    assert_eq!(
+        node.metric("bootstrap_relay_reservations_denied_total"),
+        Some(0.0)
+    );
+    assert_eq!(
+        node.metric("bootstrap_relay_circuits_denied_total"),
+        Some(0.0)
+    );
+    for driver in drivers {
+        driver.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reservation_gauge_ignores_connections_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = BootNode::start(dir.path(), &["--announce-listen-addrs"]);
+    let relay = node.addr("tcp");
+    let mut visitor = new_client().await;
+    join(&mut visitor, &relay).await;
+    let visitor = Background::spawn(visitor);
+    let mut tab = new_client().await;
+    join(&mut tab, &relay).await;
+    reserve(&mut tab, &relay).await;
+    let _tab = Background::spawn(tab);
+    node.wait_metric("bootstrap_relay_reservations", |v| v == 1.0);
+    // libp2p-relay reports a closed reservation for the visitor, which never had one.
+    drop(visitor);
+    node.wait_metric("bootstrap_connections{transport=\"tcp\"}", |v| v == 1.0);
+    assert_eq!(node.metric("bootstrap_relay_reservations"), Some(1.0));
 }

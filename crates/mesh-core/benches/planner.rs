@@ -14,7 +14,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mesh_core::block::{CHUNK_SIZE, RAW_CODEC, cid_for};
 use mesh_core::dag::{Dag, build_dag};
-use mesh_core::fetch::{Action, Config, Planner};
+use mesh_core::fetch::{Action, Config, Event, Output, Planner};
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant;
 
@@ -55,11 +55,8 @@ fn control() -> u64 {
     }
     p.handle_timeout(Instant::from_millis(200));
     inputs += 1;
-    while let Some(a) = p.poll_action() {
-        black_box(a);
-    }
-    while let Some(e) = p.poll_event() {
-        black_box(e);
+    while let Some(output) = p.poll_output() {
+        black_box(output);
     }
     inputs
 }
@@ -83,13 +80,14 @@ fn transfer(dag: &Dag) -> u64 {
     let mut pending = Vec::new();
     let mut done = false;
     for _ in 0..10_000 {
-        while let Some(a) = p.poll_action() {
-            if let Action::SendWantBlock { peer, cids, .. } = a {
-                pending.extend(cids.into_iter().map(|c| (peer, c)));
+        while let Some(output) = p.poll_output() {
+            match output {
+                Output::Action(Action::SendWantBlock { peer, cids, .. }) => {
+                    pending.extend(cids.into_iter().map(|c| (peer, c)));
+                }
+                Output::Event(Event::Completed { .. }) => done = true,
+                _ => {}
             }
-        }
-        while let Some(e) = p.poll_event() {
-            done |= matches!(e, mesh_core::fetch::Event::Completed { .. });
         }
         let Some((peer, cid)) = pending.pop() else {
             break;

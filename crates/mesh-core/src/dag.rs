@@ -13,7 +13,9 @@
 //!
 //! [`DagBuilder`] is streaming: it holds one partial chunk and, per tree level, the links of
 //! the node still open there, so memory is bounded by the height of the tree, never by the
-//! file size. Bytes are copied once, into the leaf that owns them.
+//! file size. Bytes are copied at most once, into the leaf that owns them; [`DagBuilder::push_bytes`]
+//! copies none when the pieces it is given fall on chunk boundaries (an HTTP body delivered as
+//! one piece, the simulator's leaf-sized pieces).
 
 use std::collections::HashSet;
 
@@ -21,6 +23,7 @@ use bytes::{Bytes, BytesMut};
 use cid::Cid;
 
 use crate::block::{Block, CHUNK_SIZE, DAG_PB_CODEC, MAX_LINKS, RAW_CODEC, cid_for};
+use crate::known::KnownBlocks;
 use crate::unixfs::{FileLink, encode_file_node};
 
 /// Most tree levels the builder can need: with [`MAX_LINKS`] ≥ 2 and [`CHUNK_SIZE`]-byte
@@ -54,6 +57,11 @@ pub struct Dag {
 pub struct DagBuilder {
     /// Bytes of the chunk being filled (fewer than [`CHUNK_SIZE`]).
     chunk: BytesMut,
+    /// A short piece given by [`Self::push_bytes`] while `chunk` was empty, kept as is: if
+    /// the file ends there it becomes the last leaf without a copy. Not yet in `size`.
+    held: Option<Bytes>,
+    /// Leaves already held elsewhere, made into blocks without hashing them again.
+    known: KnownBlocks,
     /// Links not yet under a node.
     tree: Tree,
     /// Bytes pushed so far.
@@ -66,8 +74,25 @@ impl DagBuilder {
         Self::default()
     }
 
+    /// A builder that recognises the leaves of `known` instead of hashing them (see
+    /// [`crate::known`]).
+    pub fn with_known(known: KnownBlocks) -> Self {
+        Self {
+            known,
+            ..Self::default()
+        }
+    }
+
+    /// Moves a held short piece into the chunk being filled.
+    fn unhold(&mut self, sink: &mut impl FnMut(Block)) {
+        if let Some(held) = self.held.take() {
+            self.push(&held, sink);
+        }
+    }
+
     /// Feeds the next bytes of the file; finished blocks go to `sink`.
     pub fn push(&mut self, data: &[u8], sink: &mut impl FnMut(Block)) {
+        self.unhold(sink);
         self.size += data.len() as u64;
         let mut rest = data;
         // Each pass consumes at least one byte, and completes a chunk unless `rest` runs out.
@@ -98,6 +123,7 @@ impl DagBuilder {
     /// Like [`Self::push`] for bytes the caller already owns: whole chunks are sliced out of
     /// `data` without copying when no partial chunk is pending.
     pub fn push_bytes(&mut self, mut data: Bytes, sink: &mut impl FnMut(Block)) {
+        self.unhold(sink);
         if !self.chunk.is_empty() {
             let fill = (CHUNK_SIZE - self.chunk.len()).min(data.len());
             let head = data.split_to(fill);
@@ -109,13 +135,19 @@ impl DagBuilder {
             let leaf = data.split_to(CHUNK_SIZE);
             self.push_leaf(leaf, sink);
         }
-        self.push(&data, sink);
+        if !data.is_empty() {
+            self.held = Some(data);
+        }
     }
 
     /// Flushes the last leaf and the open nodes; returns the root.
     pub fn finish(mut self, sink: &mut impl FnMut(Block)) -> DagRoot {
-        // The empty file is one empty leaf; otherwise only a partial chunk is left to flush.
-        if !self.chunk.is_empty() || self.tree.is_empty() {
+        // The empty file is one empty leaf; otherwise only a partial chunk (or a held piece,
+        // which leaves the chunk empty) is left to flush.
+        if let Some(held) = self.held.take() {
+            self.size += held.len() as u64;
+            self.push_leaf(held, sink);
+        } else if !self.chunk.is_empty() || self.tree.is_empty() {
             let leaf = self.chunk.split().freeze();
             self.push_leaf(leaf, sink);
         }
@@ -127,7 +159,8 @@ impl DagBuilder {
     }
 
     fn push_leaf(&mut self, data: Bytes, sink: &mut impl FnMut(Block)) {
-        self.push_block(Block::from_data(RAW_CODEC, data), sink);
+        let leaf = self.known.raw_leaf(data);
+        self.push_block(leaf, sink);
     }
 
     fn push_block(&mut self, block: Block, sink: &mut impl FnMut(Block)) {

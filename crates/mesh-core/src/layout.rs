@@ -246,6 +246,9 @@ impl AssetLayout {
     /// Nodes come shallowest first, then by offset, so a walker asking in this order
     /// discovers the rest of the DAG as early as possible.
     pub fn missing(&self) -> Vec<Cid> {
+        if self.missing_count == 0 {
+            return Vec::new();
+        }
         let mut nodes: Vec<((usize, u64), Cid)> = self
             .nodes
             .iter()
@@ -257,9 +260,13 @@ impl AssetLayout {
             .collect();
         nodes.sort();
         let mut out: Vec<Cid> = nodes.into_iter().map(|(_, cid)| cid).collect();
-        let mut seen = BTreeSet::new();
         for leaf in &self.leaves {
-            if self.is_missing(&leaf.cid) && seen.insert(leaf.cid) {
+            // Each CID once, at its first position: a CID's indices are kept sorted.
+            let first_missing = self
+                .leaf_cids
+                .get(&leaf.cid)
+                .is_some_and(|e| !e.inserted && e.indices.first() == Some(&leaf.index));
+            if first_missing {
                 out.push(leaf.cid);
             }
         }

@@ -12,11 +12,13 @@
 //! * [`block`]: the [`Block`] type (bytes proven to match their CID) and limits.
 //! * [`dag`]: chunking a file into kubo-identical CIDs (raw leaves, balanced UnixFS DAG).
 //! * [`unixfs`]: the dag-pb / UnixFS node format.
+//! * [`known`]: blocks already held, recognised without hashing them again (the simulator).
 //! * [`layout`]: walking an untrusted DAG from its root, block by block, and mapping byte ranges
 //!   to leaves.
 //! * [`store`]: the block store trait and a budgeted in-memory LRU store with pins.
 //! * [`fetch`]: the fetch planner, a state machine choosing peers, hedging with the origin.
 //! * [`wire`]: the block-exchange protocol codec.
+//! * [`serve`]: the serving policy, answering peers' requests within an upload budget.
 //! * [`manifest`]: site path → `{cid, size, type}` documents.
 //! * [`stats`]: bytes and time-to-first-byte per source, offload ratio.
 //!
@@ -35,8 +37,10 @@
 pub mod block;
 pub mod dag;
 pub mod fetch;
+pub mod known;
 pub mod layout;
 pub mod manifest;
+pub mod serve;
 pub mod stats;
 pub mod store;
 pub mod time;

@@ -10,6 +10,7 @@ use mesh_core::Block;
 use mesh_core::Cid;
 use mesh_core::block::{CHUNK_SIZE, DAG_PB_CODEC, MAX_LINKS, RAW_CODEC};
 use mesh_core::dag::{DagBuilder, build_dag, cid_of};
+use mesh_core::known::KnownBlocks;
 use mesh_core::unixfs::decode_file_node;
 use proptest::prelude::*;
 
@@ -178,7 +179,10 @@ fn push_bytes_slices_whole_chunks_without_copying() {
         .iter()
         .filter(|b| range.contains(&(b.data().as_ptr() as usize)))
         .count();
-    assert_eq!(shared, 3, "chunks 2..=4 are slices of the caller's buffer");
+    assert_eq!(
+        shared, 4,
+        "chunks 2..=4 and the short last leaf are slices of the caller's buffer"
+    );
 }
 
 proptest! {
@@ -202,5 +206,50 @@ proptest! {
         prop_assert_eq!(count, blocks.len());
         let map: HashMap<Cid, Block> = blocks.into_iter().map(|b| (*b.cid(), b)).collect();
         prop_assert_eq!(reassemble(&dag.root.cid, &map), data);
+    }
+}
+
+#[test]
+fn a_short_last_piece_is_kept_without_copying() {
+    let data = Bytes::from(common::xorshift_bytes(CHUNK_SIZE + 500, 11));
+    let mut builder = DagBuilder::new();
+    let mut blocks = Vec::new();
+    builder.push_bytes(data.slice(..CHUNK_SIZE), &mut |b| blocks.push(b));
+    builder.push_bytes(data.slice(CHUNK_SIZE..), &mut |b| blocks.push(b));
+    let root = builder.finish(&mut |b| blocks.push(b));
+    assert_eq!(root.cid, cid_of(&data));
+    assert_eq!(root.size, data.len() as u64);
+    let last = blocks
+        .iter()
+        .rfind(|b| b.cid().codec() == RAW_CODEC)
+        .unwrap();
+    assert_eq!(last.data().as_ptr(), data[CHUNK_SIZE..].as_ptr());
+
+    // A held piece that more bytes follow is copied into the chunk as before.
+    let mut builder = DagBuilder::new();
+    for piece in [data.slice(..100), data.slice(100..300), data.slice(300..)] {
+        builder.push_bytes(piece, &mut |_| {});
+    }
+    assert_eq!(builder.finish(&mut |_| {}).cid, cid_of(&data));
+}
+
+#[test]
+fn known_leaves_are_the_held_blocks() {
+    let data = Bytes::from(common::xorshift_bytes(2 * CHUNK_SIZE + 9, 12));
+    let dag = build_dag(&data);
+    let known = KnownBlocks::new(dag.blocks.iter().cloned());
+    let mut builder = DagBuilder::with_known(known);
+    let mut blocks = Vec::new();
+    // Pieces of the held leaves' own bytes, as the simulator's origin sends them.
+    for leaf in dag.blocks.iter().filter(|b| b.cid().codec() == RAW_CODEC) {
+        builder.push_bytes(leaf.data().clone(), &mut |b| blocks.push(b));
+    }
+    let root = builder.finish(&mut |b| blocks.push(b));
+    assert_eq!(root.cid, dag.root.cid);
+    assert_eq!(blocks, dag.blocks);
+    for (built, held) in blocks.iter().zip(&dag.blocks) {
+        if held.cid().codec() == RAW_CODEC {
+            assert_eq!(built.data().as_ptr(), held.data().as_ptr());
+        }
     }
 }

@@ -9,8 +9,8 @@ use mesh_core::Cid;
 use mesh_core::block::CHUNK_SIZE;
 use mesh_core::dag::{Dag, build_dag};
 use mesh_core::fetch::{
-    Action, BlockSource, Config, Event, FallbackReason, FetchId, OriginRequestId, Penalty, Planner,
-    ReassignReason,
+    Action, BlockSource, CancelOrigin, Config, Deliver, Event, FallbackReason, FetchId,
+    OriginFetch, OriginRequestId, Output, Penalty, Planner, ReassignReason,
 };
 use mesh_core::stats::Source;
 use mesh_core::store::{BlockStore, MemoryStore};
@@ -45,7 +45,9 @@ impl Out {
         self.actions
             .iter()
             .filter_map(|a| match a {
-                Action::OriginFetch { request, range, .. } => Some((*request, range.clone())),
+                Action::OriginFetch(OriginFetch { request, range, .. }) => {
+                    Some((*request, range.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -64,7 +66,7 @@ impl Out {
     fn delivered(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for a in &self.actions {
-            if let Action::Deliver { data, .. } = a {
+            if let Action::Deliver(Deliver { data, .. }) = a {
                 out.extend_from_slice(data);
             }
         }
@@ -93,11 +95,11 @@ impl Out {
 
 fn drain(p: &mut Planner<Peer, MemoryStore>) -> Out {
     let mut out = Out::default();
-    while let Some(a) = p.poll_action() {
-        out.actions.push(a);
-    }
-    while let Some(e) = p.poll_event() {
-        out.events.push(e);
+    while let Some(output) = p.poll_output() {
+        match output {
+            Output::Action(a) => out.actions.push(a),
+            Output::Event(e) => out.events.push(e),
+        }
     }
     out
 }
@@ -128,11 +130,11 @@ fn root_from(p: &mut Planner<Peer, MemoryStore>, dag: &Dag, peer: Peer) -> (Fetc
 fn assert_in_order(out: &Out, fetch: FetchId) {
     let mut next = 0;
     for a in &out.actions {
-        if let Action::Deliver {
+        if let Action::Deliver(Deliver {
             fetch: f,
             offset,
             data,
-        } = a
+        }) = a
         {
             if *f == fetch {
                 assert_eq!(*offset, next, "deliveries must be contiguous");
@@ -482,7 +484,10 @@ fn cancel_releases_wants_origin_requests_and_pins() {
     let out = drain(&mut p);
     assert!(out.events.contains(&Event::Cancelled { fetch }));
     for r in &origin {
-        assert!(out.actions.contains(&Action::CancelOrigin { request: *r }));
+        assert!(
+            out.actions
+                .contains(&Action::CancelOrigin(CancelOrigin { request: *r }))
+        );
     }
     assert_eq!(p.active_fetches(), 0);
     assert_eq!(p.poll_timeout(), None);
@@ -551,7 +556,10 @@ fn hedged_origin_and_late_peer_first_verified_wins() {
     p.handle_block(ms(210), 1, root, block_data(&dag, &root));
     let out = drain(&mut p);
     assert_eq!(out.delivered(), data);
-    assert!(out.actions.contains(&Action::CancelOrigin { request }));
+    assert!(
+        out.actions
+            .contains(&Action::CancelOrigin(CancelOrigin { request }))
+    );
     assert_eq!(out.completed().expect("done").source_label(), "peer");
     assert_in_order(&out, fetch);
 }
@@ -752,7 +760,7 @@ fn a_whole_file_request_narrows_to_ranges_once_a_peer_delivers_the_root() {
     let out = drain(&mut p);
     assert!(
         out.actions
-            .contains(&Action::CancelOrigin { request: whole })
+            .contains(&Action::CancelOrigin(CancelOrigin { request: whole }))
     );
     assert!(out.events.iter().any(|e| matches!(e,
         Event::OriginNarrowed { request, salvaged: 2, .. } if *request == whole)));
@@ -816,7 +824,7 @@ fn narrowing_can_be_turned_off() {
     let out = drain(&mut p);
     assert!(
         !out.actions
-            .contains(&Action::CancelOrigin { request: whole })
+            .contains(&Action::CancelOrigin(CancelOrigin { request: whole }))
     );
     assert!(out.origin_fetches().is_empty());
 }

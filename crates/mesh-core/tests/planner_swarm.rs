@@ -11,7 +11,10 @@ use bytes::Bytes;
 use mesh_core::Cid;
 use mesh_core::block::CHUNK_SIZE;
 use mesh_core::dag::{Dag, build_dag};
-use mesh_core::fetch::{Action, BlockSource, Config, Event, OriginRequestId, Planner};
+use mesh_core::fetch::{
+    Action, BlockSource, CancelOrigin, Config, Deliver, Event, OriginFetch, OriginRequestId,
+    Output, Planner,
+};
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant;
 
@@ -97,30 +100,36 @@ impl World {
     }
 
     fn drain(&mut self) {
-        while let Some(action) = self.planner.poll_action() {
-            if std::env::var_os("SWARM_TRACE").is_some()
-                && !matches!(action, Action::Deliver { .. })
-            {
-                eprintln!("{:>10} -> {action:?}", self.now);
-            }
-            self.act(action);
-        }
-        while let Some(event) = self.planner.poll_event() {
-            if std::env::var_os("SWARM_TRACE").is_some() {
-                eprintln!("{:>10} {event:?}", self.now);
-            }
-            match event {
-                Event::Completed { .. } => self.outcome = Some(Ok(())),
-                Event::Failed { error, .. } => self.outcome = Some(Err(error.to_string())),
-                Event::BlockAccepted {
-                    from: BlockSource::Peer(p),
-                    ..
-                } if self.peers[p as usize].corrupt => self.blocks_from_liars += 1,
-                _ => {}
+        while let Some(output) = self.planner.poll_output() {
+            match output {
+                Output::Action(action) => {
+                    if std::env::var_os("SWARM_TRACE").is_some()
+                        && !matches!(action, Action::Deliver(_))
+                    {
+                        eprintln!("{:>10} -> {action:?}", self.now);
+                    }
+                    self.act(action);
+                }
+                Output::Event(event) => self.observe(event),
             }
         }
         if let Some(t) = self.planner.poll_timeout() {
             self.at(t.as_micros(), Ev::Timer);
+        }
+    }
+
+    fn observe(&mut self, event: Event<u32>) {
+        if std::env::var_os("SWARM_TRACE").is_some() {
+            eprintln!("{:>10} {event:?}", self.now);
+        }
+        match event {
+            Event::Completed { .. } => self.outcome = Some(Ok(())),
+            Event::Failed { error, .. } => self.outcome = Some(Err(error.to_string())),
+            Event::BlockAccepted {
+                from: BlockSource::Peer(p),
+                ..
+            } if self.peers[p as usize].corrupt => self.blocks_from_liars += 1,
+            _ => {}
         }
     }
 
@@ -172,7 +181,7 @@ impl World {
                     .retain(|c| !cids.contains(c));
             }
             Action::Announce { .. } => {}
-            Action::OriginFetch { request, range, .. } => {
+            Action::OriginFetch(OriginFetch { request, range, .. }) => {
                 if !self.origin_up {
                     self.at(now + self.origin_latency_us, Ev::OriginFailed(request));
                     return;
@@ -187,10 +196,10 @@ impl World {
                 }
                 self.at(t, Ev::OriginDone(request));
             }
-            Action::CancelOrigin { request } => {
+            Action::CancelOrigin(CancelOrigin { request }) => {
                 self.cancelled_origin.insert(request);
             }
-            Action::Deliver { offset, data, .. } => {
+            Action::Deliver(Deliver { offset, data, .. }) => {
                 assert_eq!(offset, self.delivered.len() as u64, "contiguous deliveries");
                 self.delivered.extend_from_slice(&data);
                 assert_eq!(

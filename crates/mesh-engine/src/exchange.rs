@@ -4,11 +4,12 @@ use bytes::Bytes;
 use libp2p::PeerId;
 use libp2p::request_response::{self, OutboundFailure, OutboundRequestId};
 use mesh_core::time::Instant as CoreInstant;
+use mesh_protocol::Extra;
 use mesh_protocol::blocks::{BlockRequest, BlockResponse, ProtocolError, ServeOutcome};
 
 use crate::Engine;
 
-impl Engine {
+impl<X: Extra> Engine<X> {
     pub(crate) fn on_blocks(
         &mut self,
         now: CoreInstant,

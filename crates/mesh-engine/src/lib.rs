@@ -2,9 +2,12 @@
 //!
 //! What a mesh node does, without saying how its IO runs: the one [`Engine`] owns the libp2p
 //! [`Swarm`] (running [`mesh_protocol::Behaviour`]), mesh-core's fetch [`Planner`] and the
-//! block server, and translates between them. The native node (tokio) and the browser node
-//! (wasm-bindgen) are thin shells around it: they poll the swarm, keep the timer the planner
-//! asks for, run origin HTTP requests, and act on the engine's [`Output`]s.
+//! block server, and translates between them. It also holds the node's policy: staying
+//! connected to bootstrap nodes (`bootstrap`, `backoff`), warm connections to providers
+//! (`warm`), what each connection is (`connections`), and the running fetches with their
+//! origin URLs and sources (`fetches`). The native node (tokio) and the browser node
+//! (wasm-bindgen) are thin shells around it: they poll the swarm, keep the one timer the
+//! engine asks for, run origin HTTP requests, and act on the engine's [`Output`]s.
 //!
 //! Driving contract (quinn-proto style, with the swarm as the only IO the engine touches):
 //!
@@ -31,14 +34,21 @@
 //! | `Deliver`        | [`Output::Deliver`]                                          |
 //! | `Announce`       | Kademlia `start_providing` (and remembered, to re-announce)  |
 //!
-//! Non-goals: transports, timers, HTTP, threads — the shells' business.
+//! Non-goals: transports, timers, HTTP, threads — the shells' business. The engine reads no
+//! clock and draws no randomness of its own: time comes with every input and the jitter of
+//! its redials from [`EngineConfig::seed`], so tests run it in virtual time.
 
+mod backoff;
+mod bootstrap;
+mod connections;
 mod exchange;
+mod fetches;
 mod output;
 mod planner_io;
 mod swarm_io;
+mod warm;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use cid::Cid;
 use libp2p::kad::QueryId;
@@ -52,13 +62,25 @@ use mesh_core::fetch::{FetchId, OriginRequestId, Planner};
 use mesh_core::store::{BlockStore, MemoryStore};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{BlockCodec, BlockServer};
-use mesh_protocol::{Behaviour, Event, provider_key};
+use mesh_protocol::{Behaviour, Event, Extra, NoExtra, provider_key};
 
-pub use output::{AddError, FetchReport, NodeStats, NodeStatus, Output};
+pub use backoff::{Backoff, INITIAL_DELAY, Jitter, MAX_DELAY};
+pub use connections::ConnectionKind;
+pub use fetches::{Sources, origin_url};
+pub use output::{
+    AddError, CancelOrigin, Deliver, FetchReport, NodeStats, NodeStatus, OriginFetch, Output,
+    PeerKind,
+};
+pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 
-/// Planner actions (and events) handled per [`Engine::poll_output`] refill; what is left is
-/// handled on the next call.
-const MAX_ACTIONS_PER_TURN: usize = 4096;
+use crate::bootstrap::Bootstrap;
+use crate::connections::Connections;
+use crate::fetches::Fetches;
+use crate::warm::Warm;
+
+/// Planner outputs (actions and events) handled per [`Engine::poll_output`] refill; what is
+/// left is handled on the next call.
+const MAX_OUTPUTS_PER_TURN: usize = 8192;
 
 /// A block-exchange request of ours awaiting its answer.
 #[derive(Debug)]
@@ -93,6 +115,20 @@ pub struct EngineConfig {
     /// to another tab only carries the `/webrtc` signaling, and blocks wait for the direct
     /// connection it sets up (relay circuits are limited to signaling sizes).
     pub exchange_over_relayed: bool,
+    /// Bootstrap nodes, each address ending in `/p2p/<peer>` (several per node allowed):
+    /// dialled on [`Engine::join`] and redialled with backoff whenever lost.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Hold a relay reservation at each connected bootstrap node and listen for `/webrtc`
+    /// through it: nodes that cannot be dialled (browsers).
+    pub reserve_relay: bool,
+    /// Connections to keep open, ahead of need, to providers of [`EngineConfig::warm_assets`].
+    pub warm_peers: usize,
+    /// The site's assets (from its manifest).
+    pub warm_assets: Vec<Cid>,
+    /// Where origin requests for a CID go when a fetch names no URL: `<origin_base>/<cid>`.
+    pub origin_base: Option<String>,
+    /// Seed of the redial jitter.
+    pub seed: u64,
 }
 
 impl Default for EngineConfig {
@@ -102,11 +138,48 @@ impl Default for EngineConfig {
             advertise_loopback: false,
             serve_corrupt_blocks_for_testing: false,
             exchange_over_relayed: true,
+            bootstrap: Vec::new(),
+            reserve_relay: false,
+            warm_peers: 0,
+            warm_assets: Vec::new(),
+            origin_base: None,
+            seed: 0,
         }
     }
 }
 
 impl EngineConfig {
+    /// Sets [`EngineConfig::bootstrap`].
+    pub fn with_bootstrap(mut self, addrs: Vec<Multiaddr>) -> Self {
+        self.bootstrap = addrs;
+        self
+    }
+
+    /// Sets [`EngineConfig::reserve_relay`].
+    pub fn with_reserve_relay(mut self, on: bool) -> Self {
+        self.reserve_relay = on;
+        self
+    }
+
+    /// Sets [`EngineConfig::warm_peers`] and [`EngineConfig::warm_assets`].
+    pub fn with_warm_peers(mut self, peers: usize, assets: Vec<Cid>) -> Self {
+        self.warm_peers = peers;
+        self.warm_assets = assets;
+        self
+    }
+
+    /// Sets [`EngineConfig::origin_base`].
+    pub fn with_origin_base(mut self, base: Option<String>) -> Self {
+        self.origin_base = base;
+        self
+    }
+
+    /// Sets [`EngineConfig::seed`].
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
     /// Sets [`EngineConfig::advertise_listen_addrs`].
     pub fn with_advertise_listen_addrs(mut self, on: bool) -> Self {
         self.advertise_listen_addrs = on;
@@ -132,10 +205,23 @@ impl EngineConfig {
     }
 }
 
-/// A mesh node's logic: swarm, planner and block server in one owner. See the crate docs for
-/// how to drive it.
-pub struct Engine {
-    swarm: Swarm<Behaviour>,
+/// Why an [`Engine`] cannot be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// A bootstrap address does not name its peer.
+    #[error("bootstrap address {addr} must end in /p2p/<peer id>")]
+    BootstrapWithoutPeerId {
+        /// The address.
+        addr: Multiaddr,
+    },
+}
+
+/// A mesh node's logic: swarm, planner, block server and the node's policy in one owner. See
+/// the crate docs for how to drive it. `X` is what the node composes into the behaviour
+/// beside the mesh's protocols (the browser's `/webrtc` signaling; nothing on native nodes).
+pub struct Engine<X: Extra = NoExtra> {
+    swarm: Swarm<Behaviour<X>>,
     planner: Planner<PeerId, MemoryStore>,
     server: BlockServer,
     /// Shares its counter of rejected inbound requests with the swarm's codec.
@@ -146,8 +232,6 @@ pub struct Engine {
     kad_protocol: StreamProtocol,
     outbound: BTreeMap<OutboundRequestId, Outbound>,
     provider_queries: HashMap<QueryId, Cid>,
-    /// Lookups asked for with [`Engine::find_providers`] (warming connections, not fetching).
-    lookup_queries: HashMap<QueryId, Cid>,
     /// Announcements asked for with [`Engine::add`], answered with [`Output::Announced`].
     announce_queries: HashMap<QueryId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
@@ -156,18 +240,19 @@ pub struct Engine {
     mesh_peers: BTreeSet<PeerId>,
     /// Peers dialled for the planner, so a failed dial can be reported.
     dialling: BTreeSet<PeerId>,
-    /// Open connections that go through a relay circuit.
-    relayed_connections: std::collections::HashSet<libp2p::swarm::ConnectionId>,
-    /// Verified bytes per peer of each running fetch.
-    fetch_peers: BTreeMap<FetchId, BTreeMap<PeerId, u64>>,
-    outputs: std::collections::VecDeque<Output>,
+    connections: Connections,
+    fetches: Fetches,
+    bootstrap: Bootstrap,
+    warm: Warm,
+    jitter: Jitter,
+    outputs: VecDeque<Output>,
     stats: NodeStats,
     more_work: bool,
     /// The latest time a caller gave (see `tick`).
     last_now: CoreInstant,
 }
 
-impl std::fmt::Debug for Engine {
+impl<X: Extra> std::fmt::Debug for Engine<X> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("peer_id", self.swarm.local_peer_id())
@@ -176,19 +261,23 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-impl Engine {
+impl<X: Extra> Engine<X> {
     /// An engine over these parts. `protocol` must be the configuration the swarm's
     /// behaviour was built with, and `codec` the codec inside it.
     pub fn new(
-        swarm: Swarm<Behaviour>,
+        swarm: Swarm<Behaviour<X>>,
         planner: Planner<PeerId, MemoryStore>,
         server: BlockServer,
         codec: BlockCodec,
         protocol: &mesh_protocol::Config,
         config: EngineConfig,
-    ) -> Self {
+    ) -> Result<Self, EngineError> {
         let ns = &protocol.namespace;
-        Self {
+        let bootstrap = Bootstrap::new(&config.bootstrap)
+            .map_err(|addr| EngineError::BootstrapWithoutPeerId { addr })?;
+        let warm = Warm::new(config.warm_peers, config.warm_assets.clone());
+        let jitter = Jitter::new(config.seed);
+        Ok(Self {
             swarm,
             planner,
             server,
@@ -199,28 +288,30 @@ impl Engine {
             kad_protocol: ns.kad_protocol(),
             outbound: BTreeMap::new(),
             provider_queries: HashMap::new(),
-            lookup_queries: HashMap::new(),
             announce_queries: HashMap::new(),
             provided: BTreeSet::new(),
             mesh_peers: BTreeSet::new(),
             dialling: BTreeSet::new(),
-            relayed_connections: std::collections::HashSet::new(),
-            fetch_peers: BTreeMap::new(),
-            outputs: std::collections::VecDeque::new(),
+            connections: Connections::default(),
+            fetches: Fetches::default(),
+            bootstrap,
+            warm,
+            jitter,
+            outputs: VecDeque::new(),
             stats: NodeStats::default(),
             more_work: false,
             last_now: CoreInstant::from_micros(0),
-        }
+        })
     }
 
     /// The swarm, to poll for events (feed them to [`Engine::handle_swarm_event`]) and to
     /// listen, dial bootstrap peers and so on.
-    pub fn swarm_mut(&mut self) -> &mut Swarm<Behaviour> {
+    pub fn swarm_mut(&mut self) -> &mut Swarm<Behaviour<X>> {
         &mut self.swarm
     }
 
     /// The swarm.
-    pub fn swarm(&self) -> &Swarm<Behaviour> {
+    pub fn swarm(&self) -> &Swarm<Behaviour<X>> {
         &self.swarm
     }
 
@@ -239,15 +330,27 @@ impl Engine {
         self.provided.iter()
     }
 
-    /// When [`Engine::handle_timeout`] is next due.
+    /// When [`Engine::handle_timeout`] is next due: the planner's timer, a bootstrap redial
+    /// or a warm-peer round, whichever is first.
     pub fn poll_timeout(&self) -> Option<CoreInstant> {
-        self.planner.poll_timeout()
+        [
+            self.planner.poll_timeout(),
+            self.bootstrap.poll_timeout(),
+            self.warm.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// The planner's timer fired.
+    /// The time [`Engine::poll_timeout`] named has come (calling it early does nothing).
     pub fn handle_timeout(&mut self, now: CoreInstant) {
         self.tick(now);
-        self.planner.handle_timeout(now);
+        if self.planner.poll_timeout().is_some_and(|t| t <= now) {
+            self.planner.handle_timeout(now);
+        }
+        self.bootstrap_timeout(now);
+        self.warm_timeout(now);
     }
 
     /// Whether outputs are left after the last [`Engine::poll_output`] hit its per-turn bound.
@@ -260,24 +363,56 @@ impl Engine {
         if self.outputs.is_empty() {
             self.drain_planner();
         }
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front();
+        // A fetch is forgotten once the shell has its end: until then the deliveries queued
+        // before it are labelled with the fetch's sources (a one-block fetch starts, delivers
+        // and completes within one drain of the planner).
+        if let Some(
+            Output::Completed { fetch, .. }
+            | Output::Failed { fetch, .. }
+            | Output::Cancelled { fetch },
+        ) = &output
+        {
+            self.fetches.finish(*fetch);
+        }
+        output
     }
 
-    /// Starts fetching `cid`; `has_origin` says whether the shell can run origin requests
-    /// for it. Progress comes as [`Output::Deliver`] and then [`Output::Completed`] or
-    /// [`Output::Failed`].
-    pub fn start_fetch(&mut self, now: CoreInstant, cid: Cid, has_origin: bool) -> FetchId {
+    /// Starts fetching `cid`, with origin requests going to `origin` (or, without one, to
+    /// `<origin_base>/<cid>`; with neither, peers only). Progress comes as
+    /// [`Output::Deliver`] and then [`Output::Completed`] or [`Output::Failed`].
+    pub fn start_fetch(&mut self, now: CoreInstant, cid: Cid, origin: Option<String>) -> FetchId {
         self.tick(now);
-        let id = self.planner.start(now, cid, has_origin);
-        self.fetch_peers.insert(id, BTreeMap::new());
+        let origin = origin.or_else(|| {
+            self.config
+                .origin_base
+                .as_deref()
+                .map(|base| origin_url(base, &cid))
+        });
+        let id = self.planner.start(now, cid, origin.is_some());
+        self.fetches.start(id, origin);
         id
     }
 
     /// Stops a fetch (nobody reads it any more); releases its wants, pins and origin requests.
     pub fn cancel_fetch(&mut self, now: CoreInstant, fetch: FetchId) {
         self.tick(now);
-        self.fetch_peers.remove(&fetch);
         self.planner.cancel(now, fetch);
+    }
+
+    /// The URL the origin requests of `fetch` go to (what [`Output::OriginFetch`] fetches).
+    pub fn origin_url(&self, fetch: FetchId) -> Option<&str> {
+        self.fetches.get(fetch)?.origin.as_deref()
+    }
+
+    /// The fetch an origin request belongs to, while it runs.
+    pub fn origin_request_fetch(&self, request: OriginRequestId) -> Option<FetchId> {
+        self.fetches.fetch_of_origin(request)
+    }
+
+    /// Where the verified bytes of a running fetch came from so far.
+    pub fn fetch_sources(&self, fetch: FetchId) -> Option<Sources> {
+        Some(self.fetches.get(fetch)?.sources)
     }
 
     /// Origin bytes for `request`, in order.
@@ -294,6 +429,7 @@ impl Engine {
     /// The origin body of `request` ended.
     pub fn handle_origin_done(&mut self, now: CoreInstant, request: OriginRequestId) {
         self.tick(now);
+        self.fetches.origin_ended(request);
         self.planner.handle_origin_done(now, request);
     }
 
@@ -305,6 +441,7 @@ impl Engine {
         reason: String,
     ) {
         self.tick(now);
+        self.fetches.origin_ended(request);
         self.planner.handle_origin_failed(now, request, reason);
     }
 
@@ -333,18 +470,6 @@ impl Engine {
         self.provided.insert(root);
         self.announce_queries.insert(query, root);
         Ok(())
-    }
-
-    /// Asks the DHT who provides `cid` without fetching it; the answers come as
-    /// [`Output::Providers`]. Browsers use it to open warm connections to the providers of
-    /// the site's assets before the page asks for them.
-    pub fn find_providers(&mut self, cid: Cid) {
-        let query = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .get_providers(provider_key(&cid));
-        self.lookup_queries.insert(query, cid);
     }
 
     /// Announces every provided root again: after (re)connecting to DHT servers that forgot
@@ -414,6 +539,8 @@ impl Engine {
         NodeStatus {
             connected_peers: self.swarm.connected_peers().count(),
             mesh_peers: self.mesh_peers.len(),
+            bootstrap_peers: self.bootstrap.connected(),
+            reachable: self.bootstrap.reachable(),
             routing_table,
             malformed_requests: self.stats.malformed_requests,
             malformed_responses: self.stats.malformed_responses,
@@ -425,34 +552,6 @@ impl Engine {
         self.tick(now);
         swarm_io::handle(self, now, event);
     }
-}
-
-/// Splits bootstrap addresses into peer ids and the addresses to dial.
-pub fn bootstrap_peers(addrs: &[Multiaddr]) -> Result<Vec<(PeerId, Multiaddr)>, Multiaddr> {
-    addrs
-        .iter()
-        .map(|addr| {
-            let mut dial = addr.clone();
-            match dial.pop() {
-                Some(Protocol::P2p(peer)) => Ok((peer, dial)),
-                _ => Err(addr.clone()),
-            }
-        })
-        .collect()
-}
-
-/// Whether `addr` goes through a relay circuit (and is not a direct `/webrtc` connection
-/// that was merely signaled through one).
-pub fn is_relayed(addr: &Multiaddr) -> bool {
-    let mut circuit = false;
-    for p in addr.iter() {
-        match p {
-            Protocol::WebRTC => return false,
-            Protocol::P2pCircuit => circuit = true,
-            _ => {}
-        }
-    }
-    circuit
 }
 
 /// Whether `addr` is on a loopback interface.

@@ -1,16 +1,18 @@
 //! What the engine asks its shell to do, and the figures it reports.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 
-use bytes::Bytes;
 use cid::Cid;
 use libp2p::core::transport::ListenerId;
 use libp2p::{Multiaddr, PeerId};
-use mesh_core::fetch::{FetchError, FetchId, FetchSummary, OriginRequestId};
-use mesh_core::stats::{Source, StatsSnapshot};
+/// The planner's own requests, passed to the shell unchanged.
+pub use mesh_core::fetch::{CancelOrigin, Deliver, OriginFetch};
+use mesh_core::fetch::{FetchError, FetchId, FetchSummary};
+use mesh_core::stats::StatsSnapshot;
 use mesh_core::store::{StoreError, StoreStats};
 use mesh_protocol::blocks::ServeStats;
+
+use crate::Sources;
 
 /// One thing for the shell to do or know, from [`Engine::poll_output`](crate::Engine::poll_output).
 #[derive(Debug)]
@@ -18,39 +20,12 @@ use mesh_protocol::blocks::ServeStats;
 pub enum Output {
     /// Start an HTTP GET of the fetch's origin URL (with `Range: bytes=start-(end-1)` when
     /// `range` is given) and feed the body to `handle_origin_*` under `request`.
-    OriginFetch {
-        /// The fetch whose URL to use.
-        fetch: FetchId,
-        /// The request's id.
-        request: OriginRequestId,
-        /// Byte range, or the whole body.
-        range: Option<Range<u64>>,
-    },
+    OriginFetch(OriginFetch),
     /// Abort an origin request; nothing more about it is wanted.
-    CancelOrigin {
-        /// The request.
-        request: OriginRequestId,
-    },
+    CancelOrigin(CancelOrigin),
     /// Verified bytes of a fetch, in order without gaps. If nobody reads the fetch any more,
     /// call [`Engine::cancel_fetch`](crate::Engine::cancel_fetch).
-    Deliver {
-        /// The fetch.
-        fetch: FetchId,
-        /// Offset in the asset.
-        offset: u64,
-        /// Verified bytes.
-        data: Bytes,
-    },
-    /// A verified block of a fetch was accepted from `source` (delivery may come later, in
-    /// order): what a page shows as where its bytes come from.
-    Received {
-        /// The fetch.
-        fetch: FetchId,
-        /// Where the block came from.
-        source: Source,
-        /// Its size.
-        bytes: u64,
-    },
+    Deliver(Deliver),
     /// The fetch delivered every byte.
     Completed {
         /// The fetch.
@@ -79,14 +54,6 @@ pub enum Output {
         cid: Cid,
         /// The outcome.
         result: Result<(), String>,
-    },
-    /// Providers of `cid` found by [`Engine::find_providers`](crate::Engine::find_providers)
-    /// (more may follow for the same lookup).
-    Providers {
-        /// The asset looked up.
-        cid: Cid,
-        /// Peers that announced it (never this node).
-        peers: Vec<PeerId>,
     },
     /// A peer is connected and identified as a block-exchange peer of this mesh.
     PeerReady {
@@ -128,6 +95,35 @@ pub enum Output {
         /// Why.
         reason: String,
     },
+    /// A bootstrap node was connected or lost, or a mesh peer joined or left: once per
+    /// change (identify runs on every connection and on pushes; this does not repeat).
+    PeerChanged {
+        /// The peer.
+        peer: PeerId,
+        /// Bootstrap node or mesh peer.
+        kind: PeerKind,
+        /// Connected now, or gone.
+        connected: bool,
+    },
+}
+
+/// What a peer of [`Output::PeerChanged`] is to this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerKind {
+    /// A configured bootstrap node.
+    Bootstrap,
+    /// Another node of this mesh that exchanges blocks.
+    Mesh,
+}
+
+impl PeerKind {
+    /// `bootstrap` or `mesh`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bootstrap => "bootstrap",
+            Self::Mesh => "mesh",
+        }
+    }
 }
 
 /// Why [`Engine::add`](crate::Engine::add) failed.
@@ -154,6 +150,8 @@ pub struct FetchReport {
     pub summary: FetchSummary,
     /// Verified bytes per peer.
     pub peers: BTreeMap<PeerId, u64>,
+    /// Where the bytes came from, as the fetch's deliveries were labelled.
+    pub sources: Sources,
 }
 
 /// Counters of a node.
@@ -174,6 +172,8 @@ pub struct NodeStats {
     pub malformed_requests: u64,
     /// Block-exchange responses that were malformed or oversize.
     pub malformed_responses: u64,
+    /// Connections the warm-peer policy opened ahead of need.
+    pub warm_dials: u64,
 }
 
 /// What a node looks like now.
@@ -184,6 +184,11 @@ pub struct NodeStatus {
     pub connected_peers: usize,
     /// Connected peers that speak this mesh's block exchange.
     pub mesh_peers: usize,
+    /// Connected bootstrap nodes.
+    pub bootstrap_peers: usize,
+    /// Whether a relay reservation is held (nodes that cannot be dialled are reachable
+    /// through it).
+    pub reachable: bool,
     /// Peers in the Kademlia routing table.
     pub routing_table: usize,
     /// Inbound block-exchange requests that were malformed or oversize (see [`NodeStats`]).

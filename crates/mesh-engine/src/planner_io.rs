@@ -3,50 +3,30 @@
 use libp2p::PeerId;
 use libp2p::swarm::DialError;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use mesh_core::fetch::{Action, BlockSource, Event as PlanEvent, Penalty};
+use mesh_core::fetch::{Action, BlockSource, Event as PlanEvent, Output as PlanOutput, Penalty};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{BlockRequest, MAX_WANT_HAVE_CIDS};
-use mesh_protocol::provider_key;
+use mesh_protocol::{Extra, provider_key};
 
-use crate::{Engine, FetchReport, MAX_ACTIONS_PER_TURN, Outbound, Output};
+use crate::{Engine, FetchReport, MAX_OUTPUTS_PER_TURN, Outbound, Output};
 
-impl Engine {
-    /// Carries out the planner's actions and reads its events, bounded per call.
+impl<X: Extra> Engine<X> {
+    /// Carries out the planner's actions and reads its events in the order the planner emitted
+    /// them, bounded per call. That order is what the shell sees: a block's source is recorded
+    /// before the `Deliver` it made possible, `Completed` comes after the fetch's last
+    /// `Deliver`.
     pub(crate) fn drain_planner(&mut self) {
-        // Events first, but only to learn where accepted blocks came from: `Received` must
-        // precede the `Deliver` of the same block (pages label bytes by source as they
-        // arrive), while `Completed` and the like must follow the last `Deliver`.
-        let mut events = Vec::new();
-        let mut events_left = true;
-        for _ in 0..MAX_ACTIONS_PER_TURN {
-            let Some(event) = self.planner.poll_event() else {
-                events_left = false;
-                break;
-            };
-            if let PlanEvent::BlockAccepted {
-                fetch, from, bytes, ..
-            } = &event
-            {
-                self.outputs.push_back(Output::Received {
-                    fetch: *fetch,
-                    source: from.source(),
-                    bytes: *bytes,
-                });
+        for _ in 0..MAX_OUTPUTS_PER_TURN {
+            match self.planner.poll_output() {
+                Some(PlanOutput::Action(action)) => self.carry_out(action),
+                Some(PlanOutput::Event(event)) => self.on_planner_event(event),
+                None => {
+                    self.more_work = false;
+                    return;
+                }
             }
-            events.push(event);
         }
-        let mut actions_left = true;
-        for _ in 0..MAX_ACTIONS_PER_TURN {
-            let Some(action) = self.planner.poll_action() else {
-                actions_left = false;
-                break;
-            };
-            self.carry_out(action);
-        }
-        for event in events {
-            self.on_planner_event(event);
-        }
-        self.more_work = actions_left || events_left;
+        self.more_work = true;
     }
 
     fn carry_out(&mut self, action: Action<PeerId>) {
@@ -79,27 +59,15 @@ impl Engine {
             // Request-response cannot withdraw a request; a late answer is ignored by the
             // planner (and still verified if it is a block).
             Action::SendCancel { .. } => {}
-            Action::OriginFetch {
-                fetch,
-                request,
-                range,
-            } => self.outputs.push_back(Output::OriginFetch {
-                fetch,
-                request,
-                range,
-            }),
-            Action::CancelOrigin { request } => {
-                self.outputs.push_back(Output::CancelOrigin { request });
+            Action::OriginFetch(request) => {
+                self.fetches.origin_started(request.request, request.fetch);
+                self.outputs.push_back(Output::OriginFetch(request));
             }
-            Action::Deliver {
-                fetch,
-                offset,
-                data,
-            } => self.outputs.push_back(Output::Deliver {
-                fetch,
-                offset,
-                data,
-            }),
+            Action::CancelOrigin(cancel) => {
+                self.fetches.origin_ended(cancel.request);
+                self.outputs.push_back(Output::CancelOrigin(cancel));
+            }
+            Action::Deliver(deliver) => self.outputs.push_back(Output::Deliver(deliver)),
             Action::Announce { cid } => {
                 self.provided.insert(cid);
                 if let Err(e) = self
@@ -162,12 +130,11 @@ impl Engine {
             PlanEvent::BlockAccepted {
                 fetch, from, bytes, ..
             } => {
-                // `Received` went out in `drain_planner`.
-                if let BlockSource::Peer(peer) = from
-                    && let Some(peers) = self.fetch_peers.get_mut(&fetch)
-                {
-                    *peers.entry(peer).or_insert(0) += bytes;
-                }
+                let peer = match from {
+                    BlockSource::Peer(peer) => Some(peer),
+                    _ => None,
+                };
+                self.fetches.accepted(fetch, from.source(), peer, bytes);
             }
             PlanEvent::Completed {
                 fetch,
@@ -177,20 +144,28 @@ impl Engine {
                 tracing::info!(%cid, size = summary.size, source = summary.source_label(),
                     bytes_peer = summary.bytes_peer, bytes_origin = summary.bytes_origin,
                     "fetch completed");
-                let peers = self.fetch_peers.remove(&fetch).unwrap_or_default();
+                // The entry stays until the shell took this output: the `Deliver`s before it
+                // still ask for the fetch's sources.
+                let (peers, sources) = self
+                    .fetches
+                    .get(fetch)
+                    .map(|f| (f.peers.clone(), f.sources))
+                    .unwrap_or_default();
                 self.outputs.push_back(Output::Completed {
                     fetch,
                     cid,
-                    report: FetchReport { summary, peers },
+                    report: FetchReport {
+                        summary,
+                        peers,
+                        sources,
+                    },
                 });
             }
             PlanEvent::Failed { fetch, error } => {
                 tracing::warn!(%error, "fetch failed");
-                self.fetch_peers.remove(&fetch);
                 self.outputs.push_back(Output::Failed { fetch, error });
             }
             PlanEvent::Cancelled { fetch } => {
-                self.fetch_peers.remove(&fetch);
                 self.outputs.push_back(Output::Cancelled { fetch });
             }
             PlanEvent::PeerPenalized {

@@ -1,14 +1,15 @@
 //! Swarm events: connections, listeners, identify and Kademlia.
 
+use libp2p::core::ConnectedPoint;
 use libp2p::kad::{self, GetProvidersOk, QueryResult};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{PeerId, identify};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_protocol::Event;
+use mesh_protocol::{Event, Extra};
 
-use crate::{Engine, Output, is_loopback, is_relayed};
+use crate::{ConnectionKind, Engine, Output, PeerKind, is_loopback};
 
-pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Event>) {
+pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: SwarmEvent<Event>) {
     match event {
         SwarmEvent::Behaviour(Event::Identify(e)) => engine.on_identify(now, e),
         SwarmEvent::Behaviour(Event::Kad(e)) => engine.on_kad(now, e),
@@ -19,7 +20,15 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
             address,
         } => {
             tracing::info!(%address, "listening");
-            if engine.config.advertise_listen_addrs
+            // Without block exchange over relays, other nodes are to reach this one by
+            // `/webrtc` (the circuit carries only the signaling): the plain circuit address
+            // is not advertised.
+            let signaling_only = !engine.config.exchange_over_relayed
+                && ConnectionKind::of(&address) == ConnectionKind::Relayed;
+            if signaling_only {
+                // The relay client confirms its circuit address itself: take it back.
+                engine.swarm.remove_external_address(&address);
+            } else if engine.config.advertise_listen_addrs
                 && (engine.config.advertise_loopback || !is_loopback(&address))
             {
                 engine.swarm.add_external_address(address.clone());
@@ -28,6 +37,12 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
                 listener: listener_id,
                 address,
             });
+        }
+        SwarmEvent::ExternalAddrConfirmed { address }
+            if !engine.config.exchange_over_relayed
+                && ConnectionKind::of(&address) == ConnectionKind::Relayed =>
+        {
+            engine.swarm.remove_external_address(&address);
         }
         SwarmEvent::ExpiredListenAddr { address, .. } => {
             engine.swarm.remove_external_address(&address);
@@ -45,6 +60,7 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
                 engine.swarm.remove_external_address(address);
             }
             tracing::warn!(addr = ?addresses.first(), %reason, "listener closed");
+            engine.bootstrap_listener_closed(listener_id, &reason);
             engine.outputs.push_back(Output::ListenerFailed {
                 listener: listener_id,
                 address: addresses.first().cloned(),
@@ -53,6 +69,7 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
         }
         SwarmEvent::ListenerError { listener_id, error } => {
             tracing::warn!(%error, "listener error");
+            engine.bootstrap_listener_closed(listener_id, &error.to_string());
             engine.outputs.push_back(Output::ListenerFailed {
                 listener: listener_id,
                 address: None,
@@ -63,15 +80,25 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
             peer_id,
             endpoint,
             connection_id,
+            num_established,
             ..
         } => {
-            tracing::debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
-            if is_relayed(endpoint.get_remote_address()) {
-                engine.relayed_connections.insert(connection_id);
-                if !engine.config.exchange_over_relayed {
-                    // Still dialling, in effect: the direct connection is being set up.
-                    return;
-                }
+            let addr = endpoint.get_remote_address();
+            tracing::debug!(peer = %peer_id, %addr, "connected");
+            let kind = ConnectionKind::of(addr);
+            for relayed in engine.connections.opened(peer_id, connection_id, kind) {
+                tracing::debug!(peer = %peer_id, "direct connection up: closing the relayed one");
+                engine.swarm.close_connection(relayed);
+            }
+            if let (Some(i), ConnectedPoint::Dialer { address, .. }) =
+                (engine.bootstrap.index(&peer_id), &endpoint)
+                && num_established.get() == 1
+            {
+                engine.bootstrap_connected(now, i, address.clone());
+            }
+            if kind == ConnectionKind::Relayed && !engine.config.exchange_over_relayed {
+                // Still dialling, in effect: the direct connection is being set up.
+                return;
             }
             engine.dialling.remove(&peer_id);
         }
@@ -81,7 +108,7 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
             num_established,
             ..
         } if num_established > 0 => {
-            engine.relayed_connections.remove(&connection_id);
+            engine.connections.closed(&peer_id, connection_id);
             tracing::trace!(peer = %peer_id, "one of several connections closed");
         }
         SwarmEvent::ConnectionClosed {
@@ -90,8 +117,12 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
             num_established: 0,
             ..
         } => {
-            engine.relayed_connections.remove(&connection_id);
+            engine.connections.closed(&peer_id, connection_id);
             tracing::debug!(peer = %peer_id, "disconnected");
+            engine.warm_settled(&peer_id);
+            if let Some(i) = engine.bootstrap.index(&peer_id) {
+                engine.bootstrap_lost(now, i);
+            }
             engine.outputs.push_back(Output::PeerUnusable {
                 peer: peer_id,
                 reason: "connection closed".to_owned(),
@@ -101,6 +132,11 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
                 .push_back(Output::Disconnected { peer: peer_id });
             engine.server.peer_gone(&peer_id);
             if engine.mesh_peers.remove(&peer_id) {
+                engine.outputs.push_back(Output::PeerChanged {
+                    peer: peer_id,
+                    kind: PeerKind::Mesh,
+                    connected: false,
+                });
                 engine.planner.handle_peer_disconnected(now, peer_id);
             }
         }
@@ -111,6 +147,11 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
         } => {
             tracing::debug!(%peer, %error, "dial failed");
             if !engine.swarm.is_connected(&peer) {
+                engine.warm_settled(&peer);
+                if let Some(i) = engine.bootstrap.index(&peer) {
+                    tracing::warn!(%peer, %error, "cannot reach bootstrap node");
+                    engine.bootstrap_lost(now, i);
+                }
                 engine.outputs.push_back(Output::PeerUnusable {
                     peer,
                     reason: error.to_string(),
@@ -128,7 +169,7 @@ pub(crate) fn handle(engine: &mut Engine, now: CoreInstant, event: SwarmEvent<Ev
     }
 }
 
-impl Engine {
+impl<X: Extra> Engine<X> {
     fn on_identify(&mut self, now: CoreInstant, event: identify::Event) {
         let identify::Event::Received {
             peer_id,
@@ -138,7 +179,9 @@ impl Engine {
         else {
             return;
         };
-        if !self.config.exchange_over_relayed && self.relayed_connections.contains(&connection_id) {
+        if !self.config.exchange_over_relayed
+            && self.connections.kind(&peer_id, connection_id) == Some(ConnectionKind::Relayed)
+        {
             // The peer becomes a block-exchange peer when its direct connection identifies.
             return;
         }
@@ -161,8 +204,16 @@ impl Engine {
             }
         }
         if info.protocols.contains(&self.blocks_protocol) {
+            self.warm_settled(&peer_id);
             if self.mesh_peers.insert(peer_id) {
                 self.planner.handle_peer_connected(now, peer_id);
+                if !self.bootstrap.contains(&peer_id) {
+                    self.outputs.push_back(Output::PeerChanged {
+                        peer: peer_id,
+                        kind: PeerKind::Mesh,
+                        connected: true,
+                    });
+                }
             }
             self.outputs.push_back(Output::PeerReady { peer: peer_id });
         } else {
@@ -186,21 +237,15 @@ impl Engine {
             return;
         };
         match result {
-            QueryResult::GetProviders(result) if self.lookup_queries.contains_key(&id) => {
+            QueryResult::GetProviders(result) if self.warm.lookups.contains_key(&id) => {
+                if step.last {
+                    self.warm.lookups.remove(&id);
+                }
                 let local = *self.swarm.local_peer_id();
-                let cid = if step.last {
-                    self.lookup_queries.remove(&id)
-                } else {
-                    self.lookup_queries.get(&id).copied()
-                };
-                if let (Some(cid), Ok(GetProvidersOk::FoundProviders { providers, .. })) =
-                    (cid, result)
-                {
+                if let Ok(GetProvidersOk::FoundProviders { providers, .. }) = result {
                     let peers: Vec<PeerId> =
                         providers.into_iter().filter(|p| *p != local).collect();
-                    if !peers.is_empty() {
-                        self.outputs.push_back(Output::Providers { cid, peers });
-                    }
+                    self.warm_dial(peers);
                 }
             }
             QueryResult::GetProviders(result) => {

@@ -14,7 +14,7 @@ use libp2p::core::transport::ListenerId;
 use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::{FetchId, OriginRequestId};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{AddError, Engine, Output};
+use mesh_engine::{AddError, CancelOrigin, Deliver, Engine, OriginFetch, Output};
 use reqwest::Url;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -33,24 +33,17 @@ const STATUS_INTERVAL: Duration = Duration::from_millis(250);
 /// gave and where the answer goes.
 type ConnectWaiter = (Multiaddr, oneshot::Sender<Result<PeerId, NodeError>>);
 
-/// A fetch some handle is waiting on.
-#[derive(Debug)]
-struct ActiveFetch {
-    output: mpsc::UnboundedSender<FetchChunk>,
-    origin: Option<Url>,
-}
-
 /// Everything the node task owns.
 pub(crate) struct Driver {
     engine: Engine,
     epoch: Instant,
-    origin_base_url: Option<Url>,
     http: Option<reqwest::Client>,
     commands: mpsc::Receiver<Command>,
     origin_tx: mpsc::Sender<OriginEvent>,
     origin_rx: mpsc::Receiver<OriginEvent>,
     origin_tasks: BTreeMap<OriginRequestId, AbortHandle>,
-    fetches: BTreeMap<FetchId, ActiveFetch>,
+    /// Where each fetch's verified bytes go.
+    fetches: BTreeMap<FetchId, mpsc::UnboundedSender<FetchChunk>>,
     announce_waiters: HashMap<Cid, Vec<oneshot::Sender<Result<Cid, NodeError>>>>,
     /// Handles waiting for a peer to be connected and identified.
     connect_waiters: BTreeMap<PeerId, Vec<ConnectWaiter>>,
@@ -62,7 +55,6 @@ pub(crate) struct Driver {
 /// What [`Driver::new`] needs beyond the engine.
 pub(crate) struct DriverParts {
     pub(crate) engine: Engine,
-    pub(crate) origin_base_url: Option<Url>,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) listeners: HashSet<ListenerId>,
     pub(crate) ready: oneshot::Sender<Result<(), StartError>>,
@@ -72,10 +64,12 @@ pub(crate) struct DriverParts {
 impl Driver {
     pub(crate) fn new(parts: DriverParts) -> Self {
         let (origin_tx, origin_rx) = mpsc::channel(origin::ORIGIN_CHANNEL_CAPACITY);
+        let mut engine = parts.engine;
+        // Time starts here: the epoch is now.
+        engine.join(CoreInstant::ZERO);
         Self {
-            engine: parts.engine,
+            engine,
             epoch: Instant::now(),
-            origin_base_url: parts.origin_base_url,
             http: None,
             commands: parts.commands,
             origin_tx,
@@ -166,11 +160,10 @@ impl Driver {
                 origin,
                 output,
             } => {
-                let origin = origin.or_else(|| self.origin_url(&cid));
                 let now = self.now();
-                let id = self.engine.start_fetch(now, cid, origin.is_some());
-                tracing::info!(%cid, fetch = id.0, origin = ?origin.as_ref().map(Url::as_str), "fetch started");
-                self.fetches.insert(id, ActiveFetch { output, origin });
+                let id = self.engine.start_fetch(now, cid, origin.map(String::from));
+                tracing::info!(%cid, fetch = id.0, origin = ?self.engine.origin_url(id), "fetch started");
+                self.fetches.insert(id, output);
             }
             Command::Connect { addr, reply } => match self.engine.connect(addr.clone()) {
                 Ok(peer) => self
@@ -198,38 +191,29 @@ impl Driver {
         }
     }
 
-    fn origin_url(&self, cid: &Cid) -> Option<Url> {
-        let base = self.origin_base_url.as_ref()?;
-        let mut base = base.clone();
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        base.join(&cid.to_string()).ok()
-    }
-
     // ---- engine outputs ----------------------------------------------------------------
 
     fn on_output(&mut self, output: Output) {
         match output {
-            Output::OriginFetch {
+            Output::OriginFetch(OriginFetch {
                 fetch,
                 request,
                 range,
-            } => self.origin_fetch(fetch, request, range),
-            Output::CancelOrigin { request } => {
+            }) => self.origin_fetch(fetch, request, range),
+            Output::CancelOrigin(CancelOrigin { request }) => {
                 if let Some(task) = self.origin_tasks.remove(&request) {
                     task.abort();
                 }
             }
-            Output::Deliver {
+            Output::Deliver(Deliver {
                 fetch,
                 offset,
                 data,
-            } => {
+            }) => {
                 let delivered = self
                     .fetches
                     .get(&fetch)
-                    .is_some_and(|f| f.output.send(FetchChunk::Data { offset, data }).is_ok());
+                    .is_some_and(|f| f.send(FetchChunk::Data { offset, data }).is_ok());
                 if !delivered {
                     // Nobody is reading any more: stop spending bandwidth on it.
                     self.fetches.remove(&fetch);
@@ -239,12 +223,12 @@ impl Driver {
             }
             Output::Completed { fetch, report, .. } => {
                 if let Some(f) = self.fetches.remove(&fetch) {
-                    let _ = f.output.send(FetchChunk::Done(report));
+                    let _ = f.send(FetchChunk::Done(report));
                 }
             }
             Output::Failed { fetch, error } => {
                 if let Some(f) = self.fetches.remove(&fetch) {
-                    let _ = f.output.send(FetchChunk::Failed(error));
+                    let _ = f.send(FetchChunk::Failed(error));
                 }
             }
             Output::Cancelled { fetch } => {
@@ -307,10 +291,18 @@ impl Driver {
         range: Option<std::ops::Range<u64>>,
     ) {
         let now = self.now();
-        let Some(url) = self.fetches.get(&fetch).and_then(|f| f.origin.clone()) else {
+        let Some(url) = self.engine.origin_url(fetch).map(Url::parse) else {
             self.engine
                 .handle_origin_failed(now, request, "no origin URL".to_owned());
             return;
+        };
+        let url = match url {
+            Ok(url) => url,
+            Err(e) => {
+                self.engine
+                    .handle_origin_failed(now, request, e.to_string());
+                return;
+            }
         };
         let client = match &self.http {
             Some(client) => client.clone(),

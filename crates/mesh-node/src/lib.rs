@@ -66,8 +66,6 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<(NodeHandle, JoinHandle<()>), StartError> {
         let keypair = identity::load(&config.identity)?;
         let peer_id = keypair.public().to_peer_id();
-        let bootstrap = mesh_engine::bootstrap_peers(&config.bootstrap)
-            .map_err(|addr| StartError::BootstrapWithoutPeerId { addr })?;
         let protocol =
             mesh_protocol::Config::new(config.namespace.clone()).with_kad_mode(config.kad_mode);
         let codec = mesh_protocol::blocks::BlockCodec::new();
@@ -86,16 +84,6 @@ impl Node {
         for addr in &config.external_addrs {
             swarm.add_external_address(addr.clone());
         }
-        for (peer, addr) in &bootstrap {
-            swarm.behaviour_mut().kad.add_address(peer, addr.clone());
-            if let Err(e) = swarm.dial(addr.clone().with_p2p(*peer).unwrap_or_else(|a| a)) {
-                tracing::warn!(%addr, error = %e, "cannot dial bootstrap peer");
-            }
-        }
-        if !bootstrap.is_empty() {
-            // Fails only without known peers, which were just added.
-            let _ = swarm.behaviour_mut().kad.bootstrap();
-        }
 
         let store = MemoryStore::new(config.store_budget);
         let planner = Planner::new(config.planner.clone(), store);
@@ -106,7 +94,10 @@ impl Node {
         let engine_config = mesh_engine::EngineConfig::default()
             .with_advertise_listen_addrs(config.external_addrs.is_empty())
             .with_advertise_loopback(config.listen.iter().any(mesh_engine::is_loopback))
-            .with_serve_corrupt_blocks_for_testing(config.serve_corrupt_blocks_for_testing);
+            .with_serve_corrupt_blocks_for_testing(config.serve_corrupt_blocks_for_testing)
+            .with_bootstrap(config.bootstrap.clone())
+            .with_origin_base(config.origin_base_url.as_ref().map(|u| u.to_string()))
+            .with_seed(random_seed());
         let engine = mesh_engine::Engine::new(
             swarm,
             planner,
@@ -114,10 +105,15 @@ impl Node {
             codec,
             &protocol,
             engine_config,
-        );
+        )
+        .map_err(|e| match e {
+            mesh_engine::EngineError::BootstrapWithoutPeerId { addr } => {
+                StartError::BootstrapWithoutPeerId { addr }
+            }
+            other => StartError::Transport(other.to_string()),
+        })?;
         let driver = driver::Driver::new(driver::DriverParts {
             engine,
-            origin_base_url: config.origin_base_url.clone(),
             commands,
             listeners,
             ready: ready_tx,
@@ -138,4 +134,13 @@ impl Node {
         };
         Ok((handle, task))
     }
+}
+
+/// A seed for the engine's redial jitter that differs between nodes: std's per-process random
+/// hasher keys, so nodes restarted together do not redial in lockstep.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use libp2p::identity::Keypair;
 use libp2p::{Swarm, noise, tcp, yamux};
-use mesh_protocol::Behaviour;
 use mesh_protocol::blocks::BlockCodec;
+use mesh_protocol::{Behaviour, NoExtra};
 
 use crate::error::StartError;
 
@@ -19,7 +19,7 @@ pub(crate) async fn build(
     keypair: Keypair,
     config: &mesh_protocol::Config,
     codec: BlockCodec,
-) -> Result<Swarm<Behaviour>, StartError> {
+) -> Result<Swarm<Behaviour<NoExtra>>, StartError> {
     let transport_error = |e: &dyn std::fmt::Display| StartError::Transport(e.to_string());
     let builder = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()

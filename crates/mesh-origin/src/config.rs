@@ -9,6 +9,7 @@ use mesh_core::manifest::validate_site_path;
 
 use crate::error::OriginError;
 use crate::state::Settings;
+use crate::tls::TlsIdentity;
 
 /// `Cache-Control` sent with files unless configured otherwise: an hour, shared caches
 /// allowed, the CDN default for versioned static assets.
@@ -96,6 +97,8 @@ pub struct Config {
     pub manifest_file: Option<PathBuf>,
     /// Initial down switch, latency and throttle.
     pub settings: Settings,
+    /// Serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with this certificate; `None`: plain HTTP/1.1.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for Config {
@@ -105,8 +108,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Serve `root` on `127.0.0.1:0` with the defaults: no mount, [`DEFAULT_CACHE_CONTROL`],
-    /// computed manifest, up, no latency, no throttle.
+    /// Serve `root` on `127.0.0.1:0` with the defaults: plain HTTP, no mount,
+    /// [`DEFAULT_CACHE_CONTROL`], computed manifest, up, no latency, no throttle.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
@@ -119,7 +122,14 @@ impl Config {
                 latency_ms: 0,
                 rate_bytes_per_sec: None,
             },
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS with `identity`, offering HTTP/2 and HTTP/1.1 by ALPN.
+    pub fn with_tls(mut self, identity: TlsIdentity) -> Self {
+        self.tls = Some(identity);
+        self
     }
 
     /// Adds a mount.

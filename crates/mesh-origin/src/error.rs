@@ -69,6 +69,9 @@ pub enum OriginError {
         #[source]
         source: io::Error,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The async runtime could not be created.
     #[error("cannot start the async runtime: {}", io_reason(.0))]
     Runtime(#[source] io::Error),

@@ -18,9 +18,13 @@
 //!   `mesh manifest` uses, or loaded from a file.
 //! * Added latency before each response's headers, a body throttle, a down switch (`503`),
 //!   and counters of the bytes served: see [`control`] for the `/_origin/` API.
+//! * Plain HTTP/1.1, or HTTPS offering HTTP/2 and HTTP/1.1 by ALPN ([`tls`]): a CDN edge
+//!   speaks HTTP/2, and over HTTP/1.1 a browser queues all but six requests per origin, which
+//!   would make the origin look slower than its latency.
 //!
 //! Non-goals: compression (bytes on the wire are the file's bytes, so the egress counters
-//! are exact), directory listings, HTTPS, HTTP/2, authentication (listen on loopback).
+//! are exact), directory listings, HTTP/3, client certificates, authentication (listen on
+//! loopback).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), mesh_origin::OriginError> {
@@ -47,8 +51,13 @@ pub mod range;
 mod serve;
 mod server;
 pub mod state;
+pub mod tls;
 
 pub use config::{CONTROL_PREFIX, Config, DEFAULT_CACHE_CONTROL, MANIFEST_PATH, Mount};
 pub use error::OriginError;
-pub use server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS, RunningServer, SHUTDOWN_GRACE, start};
+pub use server::{
+    HEADER_READ_TIMEOUT, MAX_CONNECTIONS, RunningServer, SHUTDOWN_GRACE, TLS_HANDSHAKE_TIMEOUT,
+    start,
+};
 pub use state::{OriginState, PathStats, Settings, Stats};
+pub use tls::{TlsError, TlsIdentity};

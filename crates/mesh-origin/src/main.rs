@@ -1,8 +1,9 @@
 //! `mesh-origin`: the static origin server of mesh's demos and tests (see the library docs).
 //!
-//! Prints `listening http://ADDR` on stdout once requests are answered, then serves until
-//! SIGINT or SIGTERM (exit 0). A bad configuration (missing root, bad mount, invalid
-//! manifest, port in use) is one line on stderr and exit status 2.
+//! Prints `listening http://ADDR` (`https://` with TLS) on stdout once requests are answered,
+//! then serves until SIGINT or SIGTERM (exit 0). A bad configuration (missing root, bad mount,
+//! invalid manifest, port in use, unusable certificate or key) is one line on stderr and exit
+//! status 2.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,7 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use mesh_origin::{Config, DEFAULT_CACHE_CONTROL, Mount, OriginError};
+use mesh_origin::tls::LOOPBACK_NAMES;
+use mesh_origin::{Config, DEFAULT_CACHE_CONTROL, Mount, OriginError, TlsIdentity};
 
 /// Exit status of every failure, as clap uses for usage errors.
 const EXIT_TROUBLE: u8 = 2;
@@ -70,6 +72,21 @@ struct Args {
     /// Start down: every request outside /_origin/ gets 503 until POST /_origin/up.
     #[arg(long)]
     down: bool,
+
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this PEM certificate chain, leaf first.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a self-signed certificate for localhost, 127.0.0.1, ::1 (and the listen
+    /// address) kept in DIR: DIR/cert.pem and DIR/key.pem, made at the first start and reused
+    /// after, and DIR/spki-sha256.txt, the value of Chromium's
+    /// --ignore-certificate-errors-spki-list. Delete DIR for a new one.
+    #[arg(long, value_name = "DIR", conflicts_with = "tls_cert")]
+    tls_self_signed: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -102,6 +119,25 @@ fn config(args: Args) -> Result<Config, OriginError> {
     }
     if let Some(manifest) = args.manifest {
         config = config.with_manifest_file(manifest);
+    }
+    let identity = match (args.tls_cert, args.tls_key, args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(TlsIdentity::from_pem_files(&cert, &key)?),
+        (_, _, Some(dir)) => {
+            let mut names: Vec<String> = LOOPBACK_NAMES.iter().map(|&n| n.to_owned()).collect();
+            let ip = args.listen.ip();
+            if !ip.is_loopback() && !ip.is_unspecified() {
+                names.push(ip.to_string());
+            }
+            Some(TlsIdentity::load_or_create(&dir, &names)?)
+        }
+        _ => None,
+    };
+    if let Some(identity) = identity {
+        eprintln!(
+            "mesh-origin: HTTPS (h2, http/1.1), certificate SPKI sha256 {}",
+            identity.spki_sha256()
+        );
+        config = config.with_tls(identity);
     }
     Ok(config)
 }

@@ -1,4 +1,5 @@
-//! Starting the server, accepting connections, routing requests, stopping.
+//! Starting the server, accepting connections (plain HTTP/1.1, or TLS with HTTP/2 or HTTP/1.1
+//! as ALPN chose), routing requests, stopping.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -7,14 +8,15 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use mesh_core::manifest::Manifest;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::body::{self, Body};
 use crate::config::{CONTROL_PREFIX, Config, MANIFEST_PATH};
@@ -32,6 +34,8 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// Time a client gets to send its request headers (a half-open connection must not hold a
 /// slot for ever).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a client gets to complete the TLS handshake, for the same reason.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight responses get to finish once shutdown is asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -52,6 +56,7 @@ pub(crate) struct Context {
 #[derive(Debug)]
 pub struct RunningServer {
     local_addr: SocketAddr,
+    https: bool,
     ctx: Arc<Context>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -80,6 +85,10 @@ pub async fn start(config: Config) -> Result<RunningServer, OriginError> {
                 })??
         }
     };
+    let tls = match &config.tls {
+        Some(identity) => Some(TlsAcceptor::from(Arc::new(identity.server_config()?))),
+        None => None,
+    };
     let listener =
         TcpListener::bind(config.listen)
             .await
@@ -101,9 +110,11 @@ pub async fn start(config: Config) -> Result<RunningServer, OriginError> {
         state: Arc::new(OriginState::new(config.settings)),
     });
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, ctx.clone(), stopped));
+    let https = tls.is_some();
+    let task = tokio::spawn(accept_loop(listener, tls, ctx.clone(), stopped));
     Ok(RunningServer {
         local_addr,
+        https,
         ctx,
         stop,
         task,
@@ -116,9 +127,10 @@ impl RunningServer {
         self.local_addr
     }
 
-    /// `http://ADDR`, without a trailing slash.
+    /// `http://ADDR`, or `https://ADDR` with TLS, without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.local_addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// The live settings and counters, the same the control API changes and reports.
@@ -142,7 +154,12 @@ impl RunningServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, ctx: Arc<Context>, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    ctx: Arc<Context>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     loop {
@@ -166,20 +183,9 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Context>, mut stopped: watc
             },
         };
         let _ = stream.set_nodelay(true);
-        let ctx = ctx.clone();
-        let service = service_fn(move |req| {
-            let ctx = ctx.clone();
-            async move { Ok::<_, Infallible>(handle(&ctx, req).await) }
-        });
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let (ctx, tls, watcher) = (ctx.clone(), tls.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
+            serve_connection(stream, tls, ctx, watcher).await;
             drop(permit);
         });
     }
@@ -189,6 +195,59 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<Context>, mut stopped: watc
         .is_err()
     {
         tracing::warn!("connections still open after the grace period; closing them");
+    }
+}
+
+/// Serves one connection until it closes: HTTP/1.1 in the clear, or after a TLS handshake
+/// HTTP/2 when the client chose `h2` by ALPN and HTTP/1.1 otherwise.
+async fn serve_connection(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    ctx: Arc<Context>,
+    watcher: Watcher,
+) {
+    let service = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, Infallible>(handle(&ctx, req).await) }
+    });
+    let http1 = || {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        builder
+    };
+    let result = match tls {
+        None => {
+            let conn = http1().serve_connection(TokioIo::new(stream), service);
+            watcher.watch(conn).await
+        }
+        Some(acceptor) => {
+            let stream =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake timed out");
+                        return;
+                    }
+                };
+            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                let conn = http2::Builder::new(TokioExecutor::new())
+                    .timer(TokioTimer::new())
+                    .serve_connection(TokioIo::new(stream), service);
+                watcher.watch(conn).await
+            } else {
+                let conn = http1().serve_connection(TokioIo::new(stream), service);
+                watcher.watch(conn).await
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
 }
 

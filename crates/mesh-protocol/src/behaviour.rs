@@ -1,6 +1,8 @@
 //! The composed `NetworkBehaviour` of a mesh node: identify, ping, Kademlia, the block
-//! exchange and (optionally) the relay client.
+//! exchange, (optionally) the relay client, and one behaviour the node adds itself (the
+//! browser's `/webrtc` signaling), so that this crate names no transport.
 
+use std::convert::Infallible;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use libp2p::identity::{Keypair, PublicKey};
 use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::dummy;
 use libp2p::{identify, kad, ping, relay, request_response};
 
 use crate::blocks::{BlockCodec, BlockRequest, BlockResponse};
@@ -183,9 +186,9 @@ pub enum Event {
     Relay(relay::client::Event),
 }
 
-/// The browser-to-browser transport's behaviour reports nothing (it only signals).
-impl From<std::convert::Infallible> for Event {
-    fn from(e: std::convert::Infallible) -> Self {
+/// An [`Extra`] behaviour reports nothing.
+impl From<Infallible> for Event {
+    fn from(e: Infallible) -> Self {
         match e {}
     }
 }
@@ -220,11 +223,21 @@ impl From<relay::client::Event> for Event {
     }
 }
 
+/// A behaviour a node composes into [`Behaviour`] beside the mesh's own protocols: the browser
+/// node's `/webrtc` signaling (which must sit in the same swarm as the transport it feeds).
+/// It reports nothing to the swarm; native nodes use [`NoExtra`].
+pub trait Extra: NetworkBehaviour<ToSwarm = Infallible> {}
+
+impl<T: NetworkBehaviour<ToSwarm = Infallible>> Extra for T {}
+
+/// The [`Extra`] of nodes that add nothing (native nodes).
+pub type NoExtra = dummy::Behaviour;
+
 /// The mesh node behaviour. Fields are public so drivers can call each protocol
 /// (`kad.get_providers`, `blocks.send_request`, ...).
 #[derive(NetworkBehaviour)]
 #[behaviour(to_swarm = "Event")]
-pub struct Behaviour {
+pub struct Behaviour<X: Extra> {
     /// Identify: protocol version `/mesh/<ns>/1.0.0`, listen addresses.
     pub identify: identify::Behaviour,
     /// Ping: keeps idle connections alive through NATs and measures RTT.
@@ -235,11 +248,11 @@ pub struct Behaviour {
     pub blocks: request_response::Behaviour<BlockCodec>,
     /// Relay v2 client (browsers reach each other through it); disabled on native nodes.
     pub relay: Toggle<relay::client::Behaviour>,
-    /// Browser-to-browser `/webrtc` signaling over relayed connections; browsers only.
-    pub webrtc: Toggle<mesh_webrtc::Behaviour>,
+    /// What the node added (see [`Behaviour::with_extra`]).
+    pub extra: X,
 }
 
-impl Behaviour {
+impl Behaviour<NoExtra> {
     /// Builds the behaviour. `relay` is the client half returned by the swarm builder's
     /// `with_relay_client`, or `None` to run without.
     pub fn new(
@@ -268,14 +281,22 @@ impl Behaviour {
             kad,
             blocks: config.blocks_behaviour(codec),
             relay: Toggle::from(relay),
-            webrtc: Toggle::from(None),
+            extra: dummy::Behaviour,
         }
     }
+}
 
-    /// Adds the behaviour half of mesh-webrtc's `/webrtc` transport (browser nodes).
-    pub fn with_webrtc(mut self, webrtc: mesh_webrtc::Behaviour) -> Self {
-        self.webrtc = Toggle::from(Some(webrtc));
-        self
+impl<X: Extra> Behaviour<X> {
+    /// The same behaviour with `extra` composed in (the browser node's `/webrtc` signaling).
+    pub fn with_extra<Y: Extra>(self, extra: Y) -> Behaviour<Y> {
+        Behaviour {
+            identify: self.identify,
+            ping: self.ping,
+            kad: self.kad,
+            blocks: self.blocks,
+            relay: self.relay,
+            extra,
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub mod blocks;
 pub mod dht;
 pub mod namespace;
 
-pub use behaviour::{Behaviour, Config, Event, KadMode};
+pub use behaviour::{Behaviour, Config, Event, Extra, KadMode, NoExtra};
 pub use dht::provider_key;
 /// The libp2p build these types come from, so users of this crate agree on its version.
 pub use libp2p;

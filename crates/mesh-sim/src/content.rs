@@ -8,13 +8,14 @@
 //! Messages between simulated peers name blocks by [`BlockRef`] (two integers) rather than by
 //! CID (96 bytes), which keeps the event queue small.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use bytes::Bytes;
 use mesh_core::Cid;
 use mesh_core::block::{Block, RAW_CODEC};
 use mesh_core::dag::build_dag;
+use mesh_core::known::KnownBlocks;
+use rustc_hash::FxHashMap;
 
 use crate::rng::{Purpose, Stream};
 use crate::scenario::Workload;
@@ -57,7 +58,8 @@ pub enum ContentError {
 #[derive(Debug)]
 pub(crate) struct Catalogue {
     pub(crate) assets: Vec<Asset>,
-    index: HashMap<Cid, BlockRef>,
+    /// Looked up on every message: Fx hashing, since a CID's digest is already random.
+    index: FxHashMap<Cid, BlockRef>,
 }
 
 impl Catalogue {
@@ -73,7 +75,7 @@ impl Catalogue {
             Workload::LargeFile { size_mb } => vec![((size_mb * 1_048_576.0) as u64).max(1)],
         };
         let mut assets = Vec::with_capacity(sizes.len());
-        let mut index = HashMap::new();
+        let mut index = FxHashMap::default();
         let mut buf = Vec::new();
         for (i, size) in sizes.into_iter().enumerate() {
             let i = i as u32;
@@ -110,6 +112,12 @@ impl Catalogue {
             });
         }
         Ok(Self { assets, index })
+    }
+
+    /// Every block of every asset, for planners to recognise without hashing: their bytes are
+    /// the ones the DAG builder hashed to their CIDs, shared by reference wherever they go.
+    pub(crate) fn known_blocks(&self) -> KnownBlocks {
+        KnownBlocks::new(self.assets.iter().flat_map(|a| a.blocks.iter().cloned()))
     }
 
     /// Which block a CID is, if it belongs to the catalogue.

@@ -15,6 +15,12 @@ use mesh_sim::report::table;
 use mesh_sim::suite::{run_all, run_files, write_density_chart, write_file_outputs};
 use mesh_sim::{RunResult, ScenarioFile};
 
+/// mimalloc instead of the system allocator: a run allocates and frees small buffers (messages
+/// between peers, planner actions and events) tens of millions of times; with glibc's malloc
+/// that was about a fifth of the CPU time (docs/SIMULATION.md, "Performance").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The crate's directory (default scenario locations): `cargo run` says it at run time, which
 /// stays right when clones share one target directory; the compile-time path is the fallback.
 fn manifest_dir() -> PathBuf {

@@ -6,7 +6,7 @@
 //! O(1); the index is only ever looked up, never iterated, so hashing order cannot leak into
 //! results.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::rng::Stream;
 
@@ -26,7 +26,7 @@ pub(crate) struct Registry {
     providers: Vec<PeerSet>,
     /// Position of a peer in a set: key `(set << 32) | peer`, set 0 the online set and
     /// `asset + 1` the providers of `asset`.
-    positions: HashMap<u64, u32>,
+    positions: FxHashMap<u64, u32>,
 }
 
 fn key(set: u32, peer: u32) -> u64 {
@@ -38,7 +38,7 @@ impl Registry {
         Self {
             online: PeerSet::default(),
             providers: (0..assets).map(|_| PeerSet::default()).collect(),
-            positions: HashMap::new(),
+            positions: FxHashMap::default(),
         }
     }
 

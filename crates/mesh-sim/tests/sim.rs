@@ -126,6 +126,38 @@ fn peers_serve_what_they_hold_while_the_origin_is_down() {
 }
 
 #[test]
+fn peers_serve_within_the_block_servers_upload_budget() {
+    let file = site(
+        "budget",
+        30,
+        420,
+        r#"
+[[variants]]
+label = "browser default"
+set = { "peers.upload_mb_per_minute" = 64.0 }
+[[variants]]
+label = "a trickle"
+set = { "peers.upload_mb_per_minute" = 0.01 }
+[[variants]]
+label = "none"
+set = { "peers.upload_mb_per_minute" = 0.0 }
+"#,
+    );
+    let r = run_all(&file);
+    let (full, trickle, none) = (&r[0].summary, &r[1].summary, &r[2].summary);
+    assert_eq!(none.peer_gib, 0.0, "a budget of 0 serves nothing: {none:?}");
+    assert_eq!(none.offload, 0.0);
+    assert_eq!(none.failed, 0, "the origin covers every refusal");
+    assert!(
+        trickle.peer_gib < full.peer_gib,
+        "a spent budget refuses blocks: {} vs {} GiB",
+        trickle.peer_gib,
+        full.peer_gib
+    );
+    assert!(full.offload > 0.2, "{full:?}");
+}
+
+#[test]
 fn fetches_still_complete_after_a_mass_departure() {
     let file = site(
         "exodus",

@@ -66,7 +66,9 @@ export interface MeshOptions {
   p2p?: 'on' | 'off' | 'after-consent';
   /** Base URL of assets named by CID alone: they are fetched from `<originBase>/<cid>`. */
   originBase?: string;
-  /** Console log level of the node. Default `warn`. */
+  /** Console log level of the node. Default `warn`. The published package is built without
+   * log statements (they cost ~68 KB gzipped) and prints nothing; a debug build
+   * (`wasm-pack build --dev`) logs at this level. */
   logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Interval of `stats` events in ms (0 disables). Default 1000. */
   statsIntervalMs?: number;

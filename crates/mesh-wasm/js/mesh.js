@@ -97,7 +97,7 @@ export class Mesh extends EventTarget {
   #node = null;
   #options;
   #siteBase;
-  #manifest = null;
+  #manifestJson;
   #degraded = null;
   #observers = [];
   #objectUrls = [];
@@ -133,10 +133,9 @@ export class Mesh extends EventTarget {
     } else if (manifest && typeof manifest === 'object') {
       manifestJson = JSON.stringify(manifest);
     }
-    if (manifestJson !== undefined) {
-      // Kept for the degraded mode, which has no node to look paths up in.
-      try { this.#manifest = JSON.parse(manifestJson); } catch { /* the node reports it */ }
-    }
+    // The node owns the manifest (it checks it, decodes paths and answers `resolve`); only
+    // the degraded mode, which has no node to ask, reads it here, and only to find a CID's path.
+    this.#manifestJson = manifestJson;
     if (bootstrapUrl) {
       try {
         const addrs = JSON.parse(await getJson(String(bootstrapUrl), 'bootstrap address list'));
@@ -183,8 +182,7 @@ export class Mesh extends EventTarget {
     } catch (e) {
       throw toMeshError(e);
     }
-    const url = init.url != null ? new URL(init.url, globalThis.location?.href).href
-      : target.url ?? (target.path && this.#siteBase ? new URL(target.path, this.#siteBase).href : undefined);
+    const url = this.#originUrl(target, init);
     let handle;
     try {
       handle = this.#node.fetch(target.cid, url);
@@ -258,22 +256,31 @@ export class Mesh extends EventTarget {
     return response;
   }
 
-  /** The origin URL of `cidOrPath` without a node: `init.url`, the manifest's path of a CID,
-   * the site path itself, or `originBase/cid`. */
-  #plainUrl(cidOrPath, init) {
-    const base = globalThis.location?.href;
-    if (init.url != null) return new URL(init.url, base).href;
-    const key = String(cidOrPath);
-    const path = key.startsWith('/') ? key
-      : Object.entries(this.#manifest?.assets ?? {}).find(([, a]) => a?.cid === key)?.[0];
-    if (path !== undefined && this.#siteBase) return new URL(path, this.#siteBase).href;
-    const { originBase } = this.#options;
-    if (originBase && !key.startsWith('/')) return `${String(originBase).replace(/\/?$/, '/')}${key}`;
+  /** The one place a page's origin URL is chosen: `init.url`, else `target.url`
+   * (`originBase/<cid>`, which the node builds), else the asset's path under the site (the
+   * manifest's location). */
+  #originUrl(target, init) {
+    if (init.url != null) return new URL(init.url, globalThis.location?.href).href;
+    if (target.url !== undefined) return target.url;
+    if (target.path !== undefined && this.#siteBase) return new URL(target.path, this.#siteBase).href;
     return undefined;
   }
 
+  /** What `resolve` answers, without a node (degraded): a site path as given, a CID's path
+   * from the manifest, and `originBase/<cid>`. */
+  #plainTarget(cidOrPath) {
+    const key = String(cidOrPath);
+    if (key.startsWith('/')) return { path: key };
+    let assets = {};
+    try { assets = JSON.parse(this.#manifestJson ?? '{}')?.assets ?? {}; } catch { /* no paths then */ }
+    const path = Object.entries(assets).find(([, a]) => a?.cid === key)?.[0];
+    const { originBase } = this.#options;
+    const url = originBase ? `${String(originBase).replace(/\/?$/, '/')}${key}` : undefined;
+    return { cid: key, path, url };
+  }
+
   async #plainFetch(cidOrPath, init) {
-    const url = this.#plainUrl(cidOrPath, init);
+    const url = this.#originUrl(this.#plainTarget(cidOrPath), init);
     if (!url) throw new MeshError('unavailable', `the mesh is degraded (${this.#degraded}) and ${cidOrPath} has no origin URL`);
     let res;
     try {

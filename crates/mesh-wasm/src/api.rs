@@ -8,6 +8,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::transport::BrowserEngine;
 use cid::Cid;
 use futures::channel::{mpsc, oneshot};
 use futures::{SinkExt, StreamExt};
@@ -50,7 +51,13 @@ fn js_error(kind: &str, message: impl std::fmt::Display) -> JsValue {
 }
 
 /// Logging is process-wide: set it up once, at the level of the first mesh created.
+///
+/// The npm package's build compiles every log statement out (`release_max_level_off`, see
+/// Cargo.toml); then there is nothing to print and the console subscriber is not linked either.
 fn init_logging(level: tracing::Level) {
+    if tracing::level_filters::STATIC_MAX_LEVEL == tracing::level_filters::LevelFilter::OFF {
+        return;
+    }
     thread_local!(static DONE: Cell<bool> = const { Cell::new(false) });
     if !DONE.with(|d| d.replace(true)) {
         let config = tracing_wasm::WASMLayerConfigBuilder::new()
@@ -104,35 +111,25 @@ impl MeshNode {
         let swarm =
             crate::transport::build(&keypair, &protocol, codec.clone(), settings.webrtc.clone())
                 .map_err(|e| js_error("config", e))?;
-        let mut bootstrap = Vec::new();
-        for text in &settings.bootstrap {
+        let bootstrap = settings
+            .bootstrap
+            .iter()
+            .map(|text| text.parse::<libp2p::Multiaddr>())
+            .collect::<Result<Vec<_>, _>>()
             // Checked by Settings already; parse failures cannot happen here.
-            let addr: libp2p::Multiaddr = text.parse().map_err(|e| js_error("config", e))?;
-            let (peer, dial) = mesh_engine::bootstrap_peers(std::slice::from_ref(&addr))
-                .map_err(|a| js_error("config", format!("{a} must end in /p2p/<peer id>")))?
-                .remove(0);
-            match bootstrap
-                .iter_mut()
-                .find(|(p, _): &&mut (libp2p::PeerId, Vec<_>)| *p == peer)
-            {
-                Some((_, addrs)) => addrs.push(dial),
-                None => bootstrap.push((peer, vec![dial])),
-            }
-        }
-        for (_, addrs) in &mut bootstrap {
-            // WebRTC-direct first: the quicker handshake where UDP gets through.
-            addrs.sort_by_key(|a| {
-                !a.iter()
-                    .any(|p| matches!(p, libp2p::multiaddr::Protocol::WebRTCDirect))
-            });
-        }
+            .map_err(|e| js_error("config", e))?;
+        let warm_assets = settings
+            .manifest
+            .as_ref()
+            .map(|m| m.assets.values().map(|e| e.cid).collect())
+            .unwrap_or_default();
         let planner = Planner::new(
             settings.planner.clone(),
             MemoryStore::new(settings.cache_bytes),
         );
         // A tab's listen addresses are relayed addresses through the bootstrap node, so they
         // are advertised even when that node is on loopback (tests, local demos).
-        let engine = Engine::new(
+        let engine: BrowserEngine = Engine::new(
             swarm,
             planner,
             BlockServer::new(settings.serve.clone()),
@@ -140,8 +137,15 @@ impl MeshNode {
             &protocol,
             EngineConfig::default()
                 .with_advertise_loopback(true)
-                .with_exchange_over_relayed(false),
-        );
+                .with_exchange_over_relayed(false)
+                .with_bootstrap(bootstrap)
+                .with_reserve_relay(true)
+                .with_warm_peers(settings.warm_peers, warm_assets)
+                .with_origin_base(settings.origin_base.clone())
+                // The jitter only spreads redials of many tabs; Math.random suffices.
+                .with_seed((js_sys::Math::random() * (1u64 << 53) as f64) as u64),
+        )
+        .map_err(|e| js_error("config", e))?;
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let events: crate::driver::EventSink = Box::new(move |kind: &str, detail: JsValue| {
             if let Err(e) = on_event.call2(&JsValue::NULL, &kind.into(), &detail) {
@@ -150,17 +154,10 @@ impl MeshNode {
         });
         let driver = Driver::new(DriverParts {
             engine,
-            bootstrap,
             p2p: settings.p2p,
             stats_interval: settings.stats_interval,
             commands,
             events,
-            warm_peers: settings.warm_peers,
-            warm_cids: settings
-                .manifest
-                .as_ref()
-                .map(|m| m.assets.values().map(|e| e.cid).collect())
-                .unwrap_or_default(),
         });
         wasm_bindgen_futures::spawn_local(driver.run());
         let paths_by_cid = settings
@@ -202,7 +199,7 @@ impl MeshNode {
                 set("size", (entry.size as f64).into());
             }
             if let Some(base) = &self.settings.origin_base {
-                set("url", format!("{base}{cid}").into());
+                set("url", mesh_engine::origin_url(base, &cid).into());
             }
             return Ok(out.into());
         }

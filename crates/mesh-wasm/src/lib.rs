@@ -11,10 +11,10 @@
 //! The JavaScript API (`createMesh`, `mesh.fetch`, `meshFetch`, `attach`, events) is the shim
 //! in `js/`, over the `MeshNode` class this crate exports with wasm-bindgen.
 //!
-//! The option parsing ([`config`]) and the reconnect schedule ([`backoff`]) are plain Rust and
-//! tested natively; the rest exists on `wasm32` only.
+//! The node's policy (bootstrap connections and their backoff, warm peers, connection kinds,
+//! origin URLs) is mesh-engine's, tested natively there; the option parsing ([`config`]) is
+//! plain Rust and tested natively too; the rest exists on `wasm32` only.
 
-pub mod backoff;
 pub mod config;
 
 #[cfg(target_arch = "wasm32")]

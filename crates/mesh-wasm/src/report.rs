@@ -83,8 +83,6 @@ impl StatsReport {
         peer_id: String,
         stats: &NodeStats,
         status: &NodeStatus,
-        bootstrap_connected: usize,
-        reachable: bool,
         p2p: &'static str,
     ) -> Self {
         let t = &stats.transfer;
@@ -93,7 +91,7 @@ impl StatsReport {
             peers: PeerCounts {
                 connected: status.connected_peers,
                 mesh: status.mesh_peers,
-                bootstrap: bootstrap_connected,
+                bootstrap: status.bootstrap_peers,
                 routing_table: status.routing_table,
             },
             bytes: BytesBySource {
@@ -131,7 +129,7 @@ impl StatsReport {
                 .collect(),
             malformed_requests: stats.malformed_requests,
             malformed_responses: stats.malformed_responses,
-            reachable,
+            reachable: status.reachable,
             p2p,
         }
     }
@@ -160,7 +158,7 @@ impl FetchDone {
         let s = &report.summary;
         Self {
             cid,
-            source: s.source_label(),
+            source: report.sources.label(),
             size: s.size,
             bytes_peer: s.bytes_peer,
             bytes_origin: s.bytes_origin,

@@ -13,8 +13,12 @@ use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{Boxed, OrTransport, Transport as _, upgrade::Version};
 use libp2p::identity::Keypair;
 use libp2p::{PeerId, Swarm, noise, relay, webrtc_websys, websocket_websys, yamux};
+use mesh_engine::Engine;
 use mesh_protocol::Behaviour;
 use mesh_protocol::blocks::BlockCodec;
+
+/// The browser node's engine: mesh-protocol's behaviour with `/webrtc` signaling composed in.
+pub(crate) type BrowserEngine = Engine<mesh_webrtc::Behaviour>;
 
 /// How long a connection with no open stream stays up: long enough that a peer found for one
 /// asset is still warm for the page's next assets.
@@ -31,7 +35,7 @@ pub(crate) fn build(
     config: &mesh_protocol::Config,
     codec: BlockCodec,
     webrtc: mesh_webrtc::Config,
-) -> Result<Swarm<Behaviour>, TransportError> {
+) -> Result<Swarm<Behaviour<mesh_webrtc::Behaviour>>, TransportError> {
     let peer_id = keypair.public().to_peer_id();
     let noise = || noise::Config::new(keypair).map_err(|e| TransportError(format!("noise: {e}")));
     let (browser_to_browser, webrtc_behaviour) = mesh_webrtc::new(peer_id, webrtc);
@@ -63,7 +67,7 @@ pub(crate) fn build(
     })
     .boxed();
     let behaviour = Behaviour::with_codec(keypair, config, Some(relay_behaviour), codec)
-        .with_webrtc(webrtc_behaviour);
+        .with_extra(webrtc_behaviour);
     Ok(Swarm::new(
         transport,
         behaviour,

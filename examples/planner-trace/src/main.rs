@@ -3,14 +3,14 @@
 //! It fetches a 1.5 MiB asset in virtual time from two peers — one honest but slow, one that
 //! corrupts every block — with an origin as the fallback, and prints every action the planner
 //! asks for and every event with its reason. A driver for a real network does the same: feed
-//! inputs with the current time, drain actions and events, arm one timer.
+//! inputs with the current time, drain the outputs (actions and events, in order), arm one timer.
 //!
 //! `cargo run -p planner-trace`
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use mesh_core::fetch::{Action, Config, Event, Planner};
+use mesh_core::fetch::{Action, Config, Deliver, Event, OriginFetch, Output, Planner};
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant;
 
@@ -53,12 +53,32 @@ fn main() {
     let mut honest_free_at = 0;
     let mut now_ms = 0;
     for _ in 0..10_000 {
-        // 2. Carry out every action.
-        while let Some(action) = planner.poll_action() {
+        // 2. Every output in order: carry out each action, explain each event.
+        while let Some(output) = planner.poll_output() {
+            let action = match output {
+                Output::Action(action) => action,
+                Output::Event(event) => {
+                    if let Some(line) = explain(&event) {
+                        println!("{now_ms:>6} ms  {line}");
+                    }
+                    if let Event::Completed { summary, .. } = &event {
+                        println!(
+                            "\ndone: {delivered} bytes, {} from peers, {} from the origin, first byte after {:?}, total {:?} ({})",
+                            summary.bytes_peer,
+                            summary.bytes_origin,
+                            summary.ttfb.unwrap_or_default(),
+                            summary.elapsed,
+                            summary.source_label()
+                        );
+                        return;
+                    }
+                    continue;
+                }
+            };
             match &action {
-                Action::Deliver {
+                Action::Deliver(Deliver {
                     offset, data: d, ..
-                } => {
+                }) => {
                     assert_eq!(&data[*offset as usize..*offset as usize + d.len()], &d[..]);
                     delivered += d.len();
                     println!(
@@ -90,7 +110,7 @@ fn main() {
                         push(&mut queue, at, Input::Block(peer, cid, bytes));
                     }
                 }
-                Action::OriginFetch { request, range, .. } => {
+                Action::OriginFetch(OriginFetch { request, range, .. }) => {
                     let range = range.unwrap_or(0..data.len() as u64);
                     let body =
                         Bytes::copy_from_slice(&data[range.start as usize..range.end as usize]);
@@ -100,24 +120,7 @@ fn main() {
                 _ => {}
             }
         }
-        // 3. Every event, with its reason.
-        while let Some(event) = planner.poll_event() {
-            if let Some(line) = explain(&event) {
-                println!("{now_ms:>6} ms  {line}");
-            }
-            if let Event::Completed { summary, .. } = &event {
-                println!(
-                    "\ndone: {delivered} bytes, {} from peers, {} from the origin, first byte after {:?}, total {:?} ({})",
-                    summary.bytes_peer,
-                    summary.bytes_origin,
-                    summary.ttfb.unwrap_or_default(),
-                    summary.elapsed,
-                    summary.source_label()
-                );
-                return;
-            }
-        }
-        // 4. The next input: whichever comes first, a queued one or the planner's timer.
+        // 3. The next input: whichever comes first, a queued one or the planner's timer.
         let next_input = queue.keys().next().map(|k| k.0);
         let timer = planner.poll_timeout().map(|t| t.as_micros() / 1000);
         match (next_input, timer) {
@@ -161,11 +164,11 @@ fn describe(action: &Action<u32>) -> String {
             format!("want-block x{} to peer {peer}", cids.len())
         }
         Action::SendCancel { peer, cids } => format!("cancel x{} to peer {peer}", cids.len()),
-        Action::OriginFetch { range, .. } => match range {
+        Action::OriginFetch(OriginFetch { range, .. }) => match range {
             Some(r) => format!("origin GET Range: bytes={}-{}", r.start, r.end - 1),
             None => "origin GET (whole asset)".into(),
         },
-        Action::CancelOrigin { .. } => "cancel origin request".into(),
+        Action::CancelOrigin(_) => "cancel origin request".into(),
         Action::Announce { .. } => "announce: this node now provides the asset".into(),
         other => format!("{other:?}"),
     }

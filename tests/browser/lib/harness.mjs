@@ -10,8 +10,9 @@
 // --allow-loopback-in-peer-connection, and camera+microphone permission for the page
 // (shared/NOTES.md); without them no ICE candidate is gathered and tabs never connect.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -34,9 +35,37 @@ export function binary(name, profile = process.env.MESH_PROFILE ?? 'release') {
   return join(target, profile, name);
 }
 
-/** Launches the one headless Chromium every tab of a run shares. */
-export function launchChromium() {
-  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...WEBRTC_ARGS] });
+/**
+ * Launches the one headless Chromium every tab of a run shares. `spki` (base64 SHA-256 of a
+ * certificate's public key, see originCertificate) makes it accept that certificate, and only
+ * it, as if a trusted CA had issued it: how tabs load an HTTPS origin with a self-signed
+ * certificate. (Chromium honours the flag only with a --user-data-dir, which Playwright passes.)
+ */
+export function launchChromium({ spki } = {}) {
+  const tls = spki ? [`--ignore-certificate-errors-spki-list=${spki}`] : [];
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...WEBRTC_ARGS, ...tls] });
+}
+
+/**
+ * The origin's self-signed certificate kept in `dir` (mesh-origin --tls-self-signed DIR makes it
+ * at its first start and reuses it after, so one Chromium trusts every origin of a run):
+ * { dir, spki, ca }. Made now, by starting an origin over an empty site, when `dir` has none.
+ */
+export async function originCertificate(dir) {
+  if (!existsSync(join(dir, 'spki-sha256.txt'))) {
+    const empty = mkdtempSync(join(tmpdir(), 'mesh-empty-site-'));
+    try {
+      await (await startOrigin({ root: empty, tlsDir: dir })).stop();
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }
+  return { dir, ...readCertificate(dir) };
+}
+
+/** { spki, ca } of the certificate mesh-origin --tls-self-signed keeps in `dir`. */
+function readCertificate(dir) {
+  return { spki: readFileSync(join(dir, 'spki-sha256.txt'), 'utf8').trim(), ca: readFileSync(join(dir, 'cert.pem')) };
 }
 
 /**
@@ -120,16 +149,41 @@ export function startProcess(cmd, args, { ready, name = cmd, logFile, timeoutMs 
 }
 
 /**
- * mesh-origin serving `root` (and `mounts`, { '/pkg': dir }) on 127.0.0.1:`port` (0: any).
- * Resolves with { url, stop, control(path, method) }.
+ * mesh-origin serving `root` (and `mounts`, { '/pkg': dir }) on 127.0.0.1:`port` (0: any),
+ * from the `profile` build (default $MESH_PROFILE or release); with `tlsDir`, over HTTPS
+ * (HTTP/2 or HTTP/1.1 by ALPN) with the self-signed certificate kept there.
+ * Resolves with { url, stop, control(path, method), tls: { spki, ca } | null }.
  */
-export async function startOrigin({ root, mounts = {}, port = 0, latencyMs = 0, logFile }) {
+export async function startOrigin({ root, mounts = {}, port = 0, latencyMs = 0, tlsDir, logFile, profile }) {
   const args = ['--root', root, '--listen', `127.0.0.1:${port}`, '--latency-ms', String(latencyMs)];
   for (const [prefix, dir] of Object.entries(mounts)) args.push('--mount', `${prefix}=${dir}`);
-  const p = await startProcess(binary('mesh-origin'), args, { ready: /^listening (http:\/\/\S+?)\/?$/, name: 'mesh-origin', logFile });
+  if (tlsDir) args.push('--tls-self-signed', tlsDir);
+  const p = await startProcess(binary('mesh-origin', profile), args, { ready: /^listening (https?:\/\/\S+?)\/?$/, name: 'mesh-origin', logFile });
   const url = p.match[1];
-  const control = async (path, method = 'GET') => (await fetch(`${url}/_origin/${path}`, { method })).json();
-  return { ...p, url, control };
+  const tls = tlsDir ? readCertificate(tlsDir) : null;
+  const control = (path, method = 'GET') => requestJson(`${url}/_origin/${path}`, method, tls?.ca);
+  return { ...p, url, control, tls };
+}
+
+/** `method` `url` and its JSON body; over HTTPS trusting only `ca` (Node's fetch takes no CA). */
+async function requestJson(url, method, ca) {
+  if (!ca) return (await fetch(url, { method })).json();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, ca }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => { body += chunk; });
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch (e) {
+          reject(new Error(`${method} ${url}: ${res.statusCode}, not JSON: ${body.slice(0, 200)} (${e.message})`));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**

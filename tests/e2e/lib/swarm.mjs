@@ -1,5 +1,5 @@
-// A fresh swarm for one end-to-end scenario: a bootstrap node and the origin (serving www/ with
-// the npm package at /pkg, 80 ms away), on fixed loopback ports so the bootstrap node can be
+// A fresh swarm for one end-to-end scenario: a bootstrap node and the origin (HTTPS with HTTP/2,
+// serving www/ with the npm package at /pkg, 80 ms away), on fixed loopback ports so the bootstrap node can be
 // restarted at the same address; tabs on the demo page (www/demo) in the one shared Chromium.
 // Everything a scenario starts is stopped by `stop()`, even when the scenario failed.
 import { createHash } from 'node:crypto';
@@ -14,6 +14,11 @@ export const BASE = Number(process.env.MESH_E2E_PORT_BASE ?? 47900);
 export const WWW = join(ROOT, 'www');
 export const LARGE = '/demo/big/panorama.bmp';
 export const LOGS = process.env.MESH_E2E_LOGS ?? join(tmpdir(), 'mesh-e2e-logs');
+/**
+ * Where every swarm's origin keeps its self-signed certificate: one for the whole run (and
+ * the next ones), because the shared Chromium is told its SPKI hash at launch.
+ */
+export const TLS_DIR = join(LOGS, 'tls');
 const VERBOSE = !!process.env.MESH_E2E_VERBOSE;
 
 /** SHA-256 (hex) of the site file at `path` ('/demo/img/g01.svg'). */
@@ -51,7 +56,7 @@ export class Swarm {
       await swarm.startBootstrap();
       swarm.origin = await startOrigin({
         root: WWW, mounts: { '/pkg': join(ROOT, 'crates/mesh-wasm/pkg') }, port: BASE,
-        latencyMs, logFile: join(swarm.logDir, 'origin.log'),
+        latencyMs, tlsDir: TLS_DIR, logFile: join(swarm.logDir, 'origin.log'),
       });
     } catch (e) {
       await swarm.stop();

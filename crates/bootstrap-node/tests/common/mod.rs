@@ -296,13 +296,22 @@ impl HttpResponse {
 
 /// A minimal HTTP/1.1 GET; the server closes the connection after each response.
 pub fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
+    http_get_with(addr, path, &[])
+}
+
+/// [`http_get`] with extra request headers.
+pub fn http_get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = String::new();

@@ -44,10 +44,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return Ok(Vec::new());
         };
         if !f.layout.is_missing(block.cid()) {
-            self.events.push_back(Event::BlockDuplicate {
+            self.outputs.push_back(Output::Event(Event::BlockDuplicate {
                 cid: *block.cid(),
                 from,
-            });
+            }));
             return Ok(Vec::new());
         }
         let cid = *block.cid();
@@ -70,24 +70,27 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if source != Source::Cache {
             if let Err(error) = self.store.put(block) {
                 f.all_stored = false;
-                self.events.push_back(Event::StoreFailed { cid, error });
+                self.outputs
+                    .push_back(Output::Event(Event::StoreFailed { cid, error }));
             }
         }
         self.store.pin(&cid);
         f.pinned.push(cid);
-        for (offset, data) in f.take_deliverable() {
-            self.actions.push_back(Action::Deliver {
-                fetch: id,
-                offset,
-                data,
-            });
-        }
-        self.events.push_back(Event::BlockAccepted {
+        // Accepted first: the page labels bytes by where their block came from as they arrive.
+        self.outputs.push_back(Output::Event(Event::BlockAccepted {
             fetch: id,
             cid,
             from: from.clone(),
             bytes,
-        });
+        }));
+        for (offset, data) in f.take_deliverable() {
+            self.outputs
+                .push_back(Output::Action(Action::Deliver(Deliver {
+                    fetch: id,
+                    offset,
+                    data,
+                })));
+        }
         self.cancel_elsewhere(cid, &from);
         let mut missing = Vec::new();
         if let Some(f) = self.fetches.get(&id) {
@@ -114,10 +117,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 continue;
             }
             if state.in_flight.remove(&cid).is_some() {
-                self.actions.push_back(Action::SendCancel {
+                self.outputs.push_back(Output::Action(Action::SendCancel {
                     peer: peer.clone(),
                     cids: vec![cid],
-                });
+                }));
             }
         }
     }
@@ -135,8 +138,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                         hash: cid.hash().code(),
                     },
                 });
-                self.events
-                    .push_back(Event::OriginRejected { fetch: id, error });
+                self.outputs
+                    .push_back(Output::Event(Event::OriginRejected { fetch: id, error }));
             }
         }
         self.finish_or_schedule(now, id);
@@ -159,12 +162,15 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         f.origin_requests.clear();
         for r in cancelled {
             self.origin_index.remove(&r);
-            self.actions.push_back(Action::CancelOrigin { request: r });
+            self.outputs
+                .push_back(Output::Action(Action::CancelOrigin(CancelOrigin {
+                    request: r,
+                })));
         }
-        self.events.push_back(Event::OriginRejected {
+        self.outputs.push_back(Output::Event(Event::OriginRejected {
             fetch: id,
             error: error.clone(),
-        });
+        }));
         let Some(f) = self.fetches.get(&id) else {
             return;
         };
@@ -194,18 +200,20 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let announce = self.config.announce && f.all_stored && fetched;
         self.release(id);
         if announce {
-            self.actions.push_back(Action::Announce { cid });
+            self.outputs
+                .push_back(Output::Action(Action::Announce { cid }));
         }
-        self.events.push_back(Event::Completed {
+        self.outputs.push_back(Output::Event(Event::Completed {
             fetch: id,
             cid,
             summary,
-        });
+        }));
     }
 
     pub(super) fn fail(&mut self, id: FetchId, error: FetchError) {
         if self.release(id) {
-            self.events.push_back(Event::Failed { fetch: id, error });
+            self.outputs
+                .push_back(Output::Event(Event::Failed { fetch: id, error }));
         }
     }
 
@@ -217,8 +225,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         };
         for request in f.origin_requests.keys() {
             self.origin_index.remove(request);
-            self.actions
-                .push_back(Action::CancelOrigin { request: *request });
+            self.outputs
+                .push_back(Output::Action(Action::CancelOrigin(CancelOrigin {
+                    request: *request,
+                })));
         }
         for cid in &f.pinned {
             self.store.unpin(cid);
@@ -239,10 +249,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 state.in_flight.remove(cid);
             }
             if !dropped.is_empty() && state.connected {
-                self.actions.push_back(Action::SendCancel {
+                self.outputs.push_back(Output::Action(Action::SendCancel {
                     peer: peer.clone(),
                     cids: dropped,
-                });
+                }));
             }
         }
         true

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::known::KnownBlocks;
+
 /// Settings of the [`Planner`](super::Planner). Start from [`Config::new`] (the defaults below)
 /// and adjust with the `with_*` methods.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +74,10 @@ pub struct Config {
     /// Whether a completed, fully stored asset emits [`Action::Announce`](super::Action::Announce).
     /// Default true.
     pub announce: bool,
+    /// Blocks this process already holds, whose bytes are trusted by identity instead of
+    /// being hashed again when a peer or the origin hands them over (see
+    /// [`crate::known`]). Default empty: a real node receives fresh bytes and hashes them.
+    pub known_blocks: KnownBlocks,
 }
 
 impl Default for Config {
@@ -96,6 +102,7 @@ impl Default for Config {
             origin_ranges_once_known: true,
             want_block_first: 4,
             announce: true,
+            known_blocks: KnownBlocks::default(),
         }
     }
 }
@@ -191,6 +198,12 @@ impl Config {
     /// Sets [`Config::announce`].
     pub fn with_announce(mut self, announce: bool) -> Self {
         self.announce = announce;
+        self
+    }
+
+    /// Sets [`Config::known_blocks`].
+    pub fn with_known_blocks(mut self, known: KnownBlocks) -> Self {
+        self.known_blocks = known;
         self
     }
 }

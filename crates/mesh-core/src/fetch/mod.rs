@@ -8,10 +8,13 @@
 //!
 //! 1. Call an input method: [`Planner::start`], [`Planner::cancel`], the `handle_*` methods.
 //!    Pass the current time; time must never go backwards between calls.
-//! 2. Drain [`Planner::poll_action`] until `None` and carry every action out (send wire
-//!    messages, start HTTP requests, hand bytes to the page).
-//! 3. Drain [`Planner::poll_event`] until `None` (stats, logs, completion, failure).
-//! 4. Arm one timer at [`Planner::poll_timeout`]; when it fires call [`Planner::handle_timeout`]
+//! 2. Drain [`Planner::poll_output`] until `None`, in order: carry every [`Output::Action`]
+//!    out (send wire messages, start HTTP requests, hand bytes to the page) and read every
+//!    [`Output::Event`] (stats, logs, completion, failure). Actions and events come in one
+//!    stream in the order they happened, so a driver that handles them as they come never
+//!    reorders them: a block's [`Event::BlockAccepted`] precedes the [`Action::Deliver`] it
+//!    made possible, a fetch's [`Event::Completed`] follows its last `Deliver`.
+//! 3. Arm one timer at [`Planner::poll_timeout`]; when it fires call [`Planner::handle_timeout`]
 //!    (calling it early is harmless).
 //!
 //! # Policy
@@ -64,8 +67,8 @@ use peers::{InFlight, MAX_STALL_STRIKES, PeerState};
 
 pub use config::Config;
 pub use types::{
-    Action, BlockSource, Event, FallbackReason, FetchError, FetchId, FetchSummary, OriginError,
-    OriginRequestId, Penalty, ReassignReason,
+    Action, BlockSource, CancelOrigin, Deliver, Event, FallbackReason, FetchError, FetchId,
+    FetchSummary, OriginError, OriginFetch, OriginRequestId, Output, Penalty, ReassignReason,
 };
 
 /// What the planner needs of a peer identifier: drivers use libp2p's `PeerId`, the simulator a
@@ -84,8 +87,8 @@ pub struct Planner<P, S> {
     next_fetch: u64,
     next_request: u64,
     next_origin: u64,
-    actions: VecDeque<Action<P>>,
-    events: VecDeque<Event<P>>,
+    /// Actions and events, in the order they happened.
+    outputs: VecDeque<Output<P>>,
     stats: TransferStats,
     origin_latency: Option<Duration>,
     origin_rate: RateEstimate,
@@ -103,8 +106,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             next_fetch: 0,
             next_request: 0,
             next_origin: 0,
-            actions: VecDeque::new(),
-            events: VecDeque::new(),
+            outputs: VecDeque::new(),
             stats: TransferStats::new(),
             origin_latency: None,
             origin_rate: RateEstimate::unknown(),
@@ -151,14 +153,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         self.fetches.len()
     }
 
-    /// The next action for the driver.
-    pub fn poll_action(&mut self) -> Option<Action<P>> {
-        self.actions.pop_front()
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<Event<P>> {
-        self.events.pop_front()
+    /// The next action to carry out or event to read, in the order the planner decided them.
+    /// Drain until `None` after every input (see the [driving contract](self)).
+    pub fn poll_output(&mut self) -> Option<Output<P>> {
+        self.outputs.pop_front()
     }
 
     /// When [`Planner::handle_timeout`] should be called next.
@@ -183,10 +181,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let layout = match AssetLayout::new(root, self.config.max_asset_size) {
             Ok(layout) => layout,
             Err(source) => {
-                self.events.push_back(Event::Failed {
+                self.outputs.push_back(Output::Event(Event::Failed {
                     fetch: id,
                     error: FetchError::Unsupported { cid: root, source },
-                });
+                }));
                 return id;
             }
         };
@@ -199,7 +197,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if !self.fetches.contains_key(&id) {
             return id; // Served entirely from the store.
         }
-        self.actions.push_back(Action::FindProviders { cid: root });
+        self.outputs
+            .push_back(Output::Action(Action::FindProviders { cid: root }));
         let mut asked: Vec<(i32, P)> = self
             .peers
             .iter()
@@ -227,7 +226,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
     /// Stops a fetch and releases everything it held.
     pub fn cancel(&mut self, _now: Instant, fetch: FetchId) {
         if self.release(fetch) {
-            self.events.push_back(Event::Cancelled { fetch });
+            self.outputs
+                .push_back(Output::Event(Event::Cancelled { fetch }));
         }
     }
 
@@ -296,8 +296,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                     f.unanswered.remove(peer);
                     f.holders.insert(peer.clone());
                 } else if f.pending_providers.insert(peer.clone()) {
-                    self.actions
-                        .push_back(Action::Connect { peer: peer.clone() });
+                    self.outputs
+                        .push_back(Output::Action(Action::Connect { peer: peer.clone() }));
                 }
             }
             if let Some(f) = self.fetches.get_mut(&id) {
@@ -344,7 +344,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
     }
 
-    /// `peer` sent a block. The bytes are untrusted: they are verified before anything else.
+    /// `peer` sent a block. The bytes are untrusted: they are verified before anything else
+    /// (unless they are one of [`Config::known_blocks`], proven already).
     pub fn handle_block(&mut self, now: Instant, peer: P, cid: Cid, data: Bytes) {
         let state = self
             .peers
@@ -364,20 +365,20 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             // Late or cancelled. If it is genuine the peer is alive and moving bytes (its stall
             // clock restarts); junk proves nothing.
             if clock_matters
-                && crate::block::verify_block(&cid, &data).is_ok()
+                && self.config.known_blocks.is_genuine(&cid, &data)
                 && let Some(state) = self.peers.get_mut(&peer)
             {
                 state.delivered(now, data.len() as u64, flight);
             }
             if flight.is_some() {
-                self.events.push_back(Event::BlockDuplicate {
+                self.outputs.push_back(Output::Event(Event::BlockDuplicate {
                     cid,
                     from: BlockSource::Peer(peer),
-                });
+                }));
             }
             return;
         }
-        let block = match Block::verify(cid, data) {
+        let block = match self.config.known_blocks.verify(cid, data) {
             Ok(block) => block,
             Err(e) => {
                 self.corrupt(now, &peer, cid, &wanting, LayoutError::Verify(e));
@@ -414,7 +415,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if req.first_byte.is_none() {
             self.origin_latency = Some(ewma(self.origin_latency, now - req.started));
         }
-        match req.feed(now, &data, &f.layout, self.config.max_asset_size) {
+        match req.feed(now, data, &f.layout, &self.config) {
             Ok(blocks) => self.accept_origin(now, id, blocks),
             Err(e) => self.reject_origin(now, id, request, e),
         }
@@ -525,11 +526,12 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             },
         );
         let rid = self.request_id();
-        self.actions.push_back(Action::SendWantBlock {
-            peer,
-            id: rid,
-            cids: vec![cid],
-        });
+        self.outputs
+            .push_back(Output::Action(Action::SendWantBlock {
+                peer,
+                id: rid,
+                cids: vec![cid],
+            }));
     }
 
     pub(super) fn ask_have(&mut self, id: FetchId, peer: P) {
@@ -539,8 +541,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         f.unanswered.insert(peer.clone());
         let cids = vec![f.root];
         let id = self.request_id();
-        self.actions
-            .push_back(Action::SendWantHave { peer, id, cids });
+        self.outputs
+            .push_back(Output::Action(Action::SendWantHave { peer, id, cids }));
     }
 }
 

@@ -16,9 +16,11 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use cid::Cid;
 
+use super::Config;
 use super::types::OriginError;
 use crate::block::{Block, RAW_CODEC};
 use crate::dag::DagBuilder;
+use crate::known::KnownBlocks;
 use crate::layout::AssetLayout;
 use crate::time::Instant;
 
@@ -70,14 +72,15 @@ impl OriginRequest {
         }
     }
 
-    pub(crate) fn whole(now: Instant) -> Self {
+    /// `known`: leaves to recognise instead of hashing ([`crate::known`]).
+    pub(crate) fn whole(now: Instant, known: &KnownBlocks) -> Self {
         Self {
             started: now,
             first_byte: None,
             received: 0,
             covers: Vec::new(),
             body: Body::Whole {
-                builder: DagBuilder::new(),
+                builder: DagBuilder::with_known(known.clone()),
                 held: Vec::new(),
                 leaf_offset: 0,
             },
@@ -116,10 +119,11 @@ impl OriginRequest {
     pub(crate) fn feed(
         &mut self,
         now: Instant,
-        data: &Bytes,
+        mut data: Bytes,
         layout: &AssetLayout,
-        max_size: u64,
+        config: &Config,
     ) -> Result<Vec<Block>, OriginError> {
+        let max_size = config.max_asset_size;
         self.first_byte.get_or_insert(now);
         self.received += data.len() as u64;
         if self.received > max_size {
@@ -134,17 +138,24 @@ impl OriginRequest {
         let mut proved = Vec::new();
         match &mut self.body {
             Body::Leaves { pending, buf } => {
-                buf.extend_from_slice(data);
                 while let Some(next) = pending.front().copied() {
                     let len = usize::try_from(next.len).unwrap_or(usize::MAX);
-                    if buf.len() < len {
-                        break;
-                    }
-                    let bytes = buf.split_to(len).freeze();
-                    proved.push(Block::verify(next.cid, bytes).map_err(OriginError::Verify)?);
+                    let bytes = if buf.is_empty() && data.len() >= len {
+                        // The whole leaf is in this piece: slice it out, no copy.
+                        data.split_to(len)
+                    } else {
+                        let take = (len - buf.len()).min(data.len());
+                        buf.extend_from_slice(&data.split_to(take));
+                        if buf.len() < len {
+                            break;
+                        }
+                        buf.split_to(len).freeze()
+                    };
+                    let block = config.known_blocks.verify(next.cid, bytes);
+                    proved.push(block.map_err(OriginError::Verify)?);
                     pending.pop_front();
                 }
-                if pending.is_empty() && !buf.is_empty() {
+                if pending.is_empty() && !(buf.is_empty() && data.is_empty()) {
                     return Err(OriginError::Overlong);
                 }
             }
@@ -154,7 +165,7 @@ impl OriginRequest {
                 leaf_offset,
             } => {
                 let mut emitted = Vec::new();
-                builder.push_bytes(data.clone(), &mut |b| emitted.push(b));
+                builder.push_bytes(data, &mut |b| emitted.push(b));
                 for block in emitted {
                     vouch(block, layout, leaf_offset, held, &mut proved)?;
                 }

@@ -31,18 +31,18 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return;
         };
         let score = state.adjust_score(-amount, self.config.max_score);
-        self.events.push_back(Event::PeerPenalized {
+        self.outputs.push_back(Output::Event(Event::PeerPenalized {
             peer: peer.clone(),
             penalty: penalty.clone(),
             score,
-        });
+        }));
         // Only bad data gets a peer ignored: slowness is a reason to prefer others, not to
         // refuse a source that may be the last one.
         let lied = matches!(penalty, Penalty::Corrupt(_));
         if lied && score <= self.config.ignore_threshold && !state.ignored {
             state.ignored = true;
-            self.events
-                .push_back(Event::PeerIgnored { peer: peer.clone() });
+            self.outputs
+                .push_back(Output::Event(Event::PeerIgnored { peer: peer.clone() }));
             for f in self.fetches.values_mut() {
                 f.holders.remove(peer);
                 f.pending_providers.remove(peer);
@@ -76,18 +76,18 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             }
         }
         if !taken.is_empty() && state.connected && reason != ReassignReason::DontHave {
-            self.actions.push_back(Action::SendCancel {
+            self.outputs.push_back(Output::Action(Action::SendCancel {
                 peer: peer.clone(),
                 cids: taken,
-            });
+            }));
         }
         for (id, cids) in &lost {
-            self.events.push_back(Event::Reassigned {
+            self.outputs.push_back(Output::Event(Event::Reassigned {
                 fetch: *id,
                 peer: peer.clone(),
                 cids: cids.clone(),
                 reason,
-            });
+            }));
         }
         lost
     }
@@ -206,7 +206,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         f.origin_active = true;
         f.summary.fell_back = true;
         self.stats.record_fallback();
-        self.events.push_back(Event::Fallback { fetch: id, reason });
+        self.outputs
+            .push_back(Output::Event(Event::Fallback { fetch: id, reason }));
         self.schedule(now, id);
     }
 
@@ -317,11 +318,12 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
         for (peer, cids) in batches {
             let rid = self.request_id();
-            self.actions.push_back(Action::SendWantBlock {
-                peer,
-                id: rid,
-                cids,
-            });
+            self.outputs
+                .push_back(Output::Action(Action::SendWantBlock {
+                    peer,
+                    id: rid,
+                    cids,
+                }));
         }
         if !self.peers_can_help(now, id) {
             let reason = match self.fetches.get(&id) {
@@ -371,7 +373,12 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 .any(|c| f.layout.is_node(c) && (f.hedge_all || !in_flight_at_peer(c)));
         if needs_whole {
             if f.origin_requests.is_empty() {
-                self.issue_origin(now, id, None, OriginRequest::whole(now));
+                self.issue_origin(
+                    now,
+                    id,
+                    None,
+                    OriginRequest::whole(now, &self.config.known_blocks),
+                );
             }
             return;
         }
@@ -460,12 +467,15 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if let Some(first) = req.first_byte {
             self.origin_rate.sample(req.received, now - first);
         }
-        self.actions.push_back(Action::CancelOrigin { request });
-        self.events.push_back(Event::OriginNarrowed {
+        self.outputs
+            .push_back(Output::Action(Action::CancelOrigin(CancelOrigin {
+                request,
+            })));
+        self.outputs.push_back(Output::Event(Event::OriginNarrowed {
             fetch: id,
             request,
             salvaged: salvaged.len(),
-        });
+        }));
         let accepted = !salvaged.is_empty();
         for block in salvaged {
             // Verified against CIDs the layout holds, so this cannot fail; if it did, the
@@ -489,10 +499,11 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let request = OriginRequestId(self.next_origin);
         f.origin_requests.insert(request, req);
         self.origin_index.insert(request, id);
-        self.actions.push_back(Action::OriginFetch {
-            fetch: id,
-            request,
-            range,
-        });
+        self.outputs
+            .push_back(Output::Action(Action::OriginFetch(OriginFetch {
+                fetch: id,
+                request,
+                range,
+            })));
     }
 }

@@ -20,8 +20,7 @@ pub struct FetchId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OriginRequestId(pub u64);
 
-/// Something the driver must do. Drain with [`Planner::poll_action`](super::Planner::poll_action)
-/// after every input.
+/// Something the driver must do, from [`Planner::poll_output`](super::Planner::poll_output).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Action<P> {
@@ -62,37 +61,80 @@ pub enum Action<P> {
         /// Blocks no longer wanted.
         cids: Vec<Cid>,
     },
-    /// Start an HTTP request to the origin for the asset of `fetch`; feed the body with
+    /// Start an HTTP request to the origin; feed the body with
     /// [`Planner::handle_origin_data`](super::Planner::handle_origin_data).
-    OriginFetch {
-        /// Which fetch (the driver knows its URL).
-        fetch: FetchId,
-        /// This request.
-        request: OriginRequestId,
-        /// Byte range of the asset (an HTTP `Range: bytes=start-(end-1)`), or `None` for the
-        /// whole asset.
-        range: Option<Range<u64>>,
-    },
+    OriginFetch(OriginFetch),
     /// Abort an origin request; its further data is ignored anyway.
-    CancelOrigin {
-        /// The request.
-        request: OriginRequestId,
-    },
+    CancelOrigin(CancelOrigin),
     /// Hand verified bytes to the page. Deliveries of one fetch come in file order, each
     /// starting where the last ended.
-    Deliver {
-        /// Which fetch.
-        fetch: FetchId,
-        /// Offset of `data` in the asset.
-        offset: u64,
-        /// Verified bytes.
-        data: Bytes,
-    },
+    Deliver(Deliver),
     /// The asset is complete and fully stored: announce this node as a provider.
     Announce {
         /// The asset root.
         cid: Cid,
     },
+}
+
+/// An HTTP request to the origin for the asset of a fetch ([`Action::OriginFetch`]). Its own
+/// type so that a node engine can hand it to its shell as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginFetch {
+    /// Which fetch (the driver knows its URL).
+    pub fetch: FetchId,
+    /// This request.
+    pub request: OriginRequestId,
+    /// Byte range of the asset (an HTTP `Range: bytes=start-(end-1)`), or `None` for the whole
+    /// asset.
+    pub range: Option<Range<u64>>,
+}
+
+/// Aborting an origin request ([`Action::CancelOrigin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CancelOrigin {
+    /// The request.
+    pub request: OriginRequestId,
+}
+
+/// Verified bytes for the page ([`Action::Deliver`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deliver {
+    /// Which fetch.
+    pub fetch: FetchId,
+    /// Offset of `data` in the asset.
+    pub offset: u64,
+    /// Verified bytes.
+    pub data: Bytes,
+}
+
+/// One output of the planner, from [`Planner::poll_output`](super::Planner::poll_output):
+/// something to do or something that happened, in the order the planner decided them.
+///
+/// One stream rather than an action queue and an event queue, so a driver never has to
+/// reconstruct which came first: the [`Event::BlockAccepted`] of a block precedes the
+/// [`Action::Deliver`] it made possible, and a fetch's [`Event::Completed`] follows its last
+/// `Deliver` and its [`Action::Announce`].
+// Events are larger than actions (a completion carries its summary). The queue is drained
+// after every input, so its width costs little; boxing would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output<P> {
+    /// Carry this out.
+    Action(Action<P>),
+    /// Take note of this.
+    Event(Event<P>),
+}
+
+impl<P> From<Action<P>> for Output<P> {
+    fn from(action: Action<P>) -> Self {
+        Self::Action(action)
+    }
+}
+
+impl<P> From<Event<P>> for Output<P> {
+    fn from(event: Event<P>) -> Self {
+        Self::Event(event)
+    }
 }
 
 /// A source of a block, with the peer named.
@@ -270,8 +312,8 @@ impl FetchSummary {
 }
 
 /// Something that happened, with its reason: what stats, logs and tests read to learn why
-/// bytes came from where they came. Drain with
-/// [`Planner::poll_event`](super::Planner::poll_event).
+/// bytes came from where they came. Read from
+/// [`Planner::poll_output`](super::Planner::poll_output).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event<P> {

@@ -5,6 +5,10 @@
 //! [`Message::Have`], [`Message::DontHave`] and [`Message::Block`]; the requester sends
 //! [`Message::Cancel`] when it no longer needs an answer (another source was faster).
 //!
+//! Over a request-response transport (one frame each way per stream), a request is a
+//! [`BlockRequest`] and its answer a [`BlockResponse`]: the messages narrowed to what one
+//! exchange may carry.
+//!
 //! # Trust
 //!
 //! Everything decoded here comes from an untrusted peer. The codec bounds every size and
@@ -47,12 +51,16 @@
 
 mod codec;
 mod error;
+mod exchange;
 mod message;
 mod proto;
 mod scan;
 
 pub use codec::Codec;
 pub use error::WireError;
+pub use exchange::{
+    BlockRequest, BlockResponse, MAX_REQUEST_SIZE, MAX_WANT_HAVE_CIDS, ProtocolError,
+};
 pub use message::{Message, MessageKind, RequestId};
 
 use bytes::BytesMut;

@@ -5,11 +5,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use bytes::Bytes;
 use libp2p::Multiaddr;
 use mesh_node::{Node, NodeConfig, NodeHandle, NodeStatus};
 use mesh_protocol::{KadMode, Namespace};
 use tokio::task::JoinHandle;
+
+pub use mesh_testkit::{data, init_tracing};
 
 /// Longest any single step of a test may take; a failure shows up as a timeout, never a hang.
 pub const STEP: Duration = Duration::from_secs(30);
@@ -72,31 +73,9 @@ pub async fn dht(n: usize) -> Vec<Running> {
     servers
 }
 
-/// Deterministic pseudo-random bytes (xorshift), so DAGs have distinct leaves.
-pub fn data(len: usize, seed: u64) -> Bytes {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect::<Vec<u8>>()
-        .into()
-}
-
 pub async fn stop(nodes: impl IntoIterator<Item = Running>) {
     for node in nodes {
         node.handle.shutdown().await;
         within("node stops", node.task).await.unwrap();
     }
-}
-
-/// Logs to the test output when `RUST_LOG` is set.
-pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
 }

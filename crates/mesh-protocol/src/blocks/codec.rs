@@ -9,9 +9,10 @@ use bytes::BytesMut;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use libp2p::request_response;
-use mesh_core::wire::{self, MAX_LENGTH_PREFIX_LEN, MAX_MESSAGE_SIZE, Message, WireError};
-
-use super::message::{BlockRequest, BlockResponse, MAX_REQUEST_SIZE, ProtocolError};
+use mesh_core::wire::{
+    self, BlockRequest, BlockResponse, MAX_LENGTH_PREFIX_LEN, MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE,
+    Message, ProtocolError, WireError,
+};
 
 /// The request-response codec of the block exchange: one mesh-core wire frame per request and
 /// one per response.

@@ -9,18 +9,23 @@
 //! Received blocks are **unverified**: the codec bounds sizes and rejects malformed frames, the
 //! fetch planner verifies every block against its CID before using it.
 //!
-//! The serving policy (upload budget, per-peer concurrency) is [`BlockServer`], a sans-IO state
-//! machine the driver consults for each inbound request.
+//! The requests and responses are mesh-core's ([`mesh_core::wire`]); the serving policy
+//! (upload budget, per-peer concurrency) is mesh-core's sans-IO [`mesh_core::serve`], named
+//! here for libp2p ids as [`BlockServer`].
 
-mod budget;
 mod codec;
-mod message;
-mod serve;
+
+use libp2p::PeerId;
+use libp2p::request_response::InboundRequestId;
 
 pub use codec::{BlockCodec, read_frame, write_frame};
-pub use message::{
+pub use mesh_core::serve::{
+    Answer, DEFAULT_MAX_CONCURRENT_PER_PEER, ServeConfig, ServeOutcome, ServeStats,
+};
+pub use mesh_core::wire::{
     BlockRequest, BlockResponse, MAX_REQUEST_SIZE, MAX_WANT_HAVE_CIDS, ProtocolError,
 };
-pub use serve::{
-    Answer, BlockServer, DEFAULT_MAX_CONCURRENT_PER_PEER, ServeConfig, ServeOutcome, ServeStats,
-};
+
+/// mesh-core's [`BlockServer`](mesh_core::serve::BlockServer) for a libp2p node: peers are
+/// [`PeerId`]s, requests request-response's [`InboundRequestId`]s.
+pub type BlockServer<R = InboundRequestId> = mesh_core::serve::BlockServer<PeerId, R>;

@@ -117,9 +117,11 @@ pub struct PeerSpec {
     /// Block store budget (the tab's cache), MiB. Default 64.
     #[serde(default = "d_cache")]
     pub cache_mb: f64,
-    /// Most bytes one session serves to others, MiB. Default 200.
-    #[serde(default = "d_upload_budget")]
-    pub upload_budget_mb: f64,
+    /// Upload budget, MiB per minute: mesh-core's block server refuses want-blocks beyond it
+    /// (bursts up to one minute's worth), as the browser node's `uploadBytesPerMinute` does.
+    /// Default 64, the browser node's default.
+    #[serde(default = "d_upload_per_minute")]
+    pub upload_mb_per_minute: f64,
     /// Connections a peer opens to random peers when it joins (and tops up at each page view).
     /// Default 4.
     #[serde(default = "d_warm")]
@@ -166,8 +168,8 @@ fn d_half() -> f64 {
 fn d_cache() -> f64 {
     64.0
 }
-fn d_upload_budget() -> f64 {
-    200.0
+fn d_upload_per_minute() -> f64 {
+    64.0
 }
 fn d_warm() -> u32 {
     4
@@ -186,7 +188,7 @@ impl Default for PeerSpec {
             up_mbps: d_up(),
             upload_fraction: d_half(),
             cache_mb: d_cache(),
-            upload_budget_mb: d_upload_budget(),
+            upload_mb_per_minute: d_upload_per_minute(),
             warm_peers: d_warm(),
             max_connections: d_max_conn(),
         }

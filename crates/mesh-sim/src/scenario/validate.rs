@@ -77,8 +77,8 @@ impl Scenario {
         positive("peers.up_mbps (mean)", p.up_mbps.mean())?;
         fraction("peers.upload_fraction", p.upload_fraction)?;
         positive("peers.cache_mb", p.cache_mb)?;
-        if !(p.upload_budget_mb.is_finite() && p.upload_budget_mb >= 0.0) {
-            return Err(bad("peers.upload_budget_mb", "must be >= 0".into()));
+        if !(p.upload_mb_per_minute.is_finite() && p.upload_mb_per_minute >= 0.0) {
+            return Err(bad("peers.upload_mb_per_minute", "must be >= 0".into()));
         }
         if p.max_connections == 0 || p.max_connections > 1024 {
             return Err(bad(

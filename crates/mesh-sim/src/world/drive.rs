@@ -1,13 +1,14 @@
 //! The driver loop around one peer's planner, exactly as mesh-core's driving contract asks:
-//! after every input, carry out every action, read every event, re-arm the one timer.
+//! after every input, carry out every action and read every event in the order they come,
+//! re-arm the one timer.
 
 use mesh_core::Cid;
-use mesh_core::fetch::{Action, BlockSource, Event};
+use mesh_core::fetch::{Action, BlockSource, CancelOrigin, Event, OriginFetch, Output};
 use mesh_core::store::BlockStore;
 use mesh_core::time::Instant;
 
 use super::peer::PeerState;
-use super::{Ev, MAX_ACTIONS_PER_DRAIN, OVERDUE_TIMER_US, World, ms_us};
+use super::{Ev, MAX_OUTPUTS_PER_DRAIN, OVERDUE_TIMER_US, World, ms_us};
 
 /// A connection on which blocks were just asked counts as busy for this long (or until they
 /// arrive), so making room for a new connection does not cut a transfer.
@@ -16,16 +17,14 @@ use crate::content::BlockRef;
 use crate::metrics::{fallback_index, reassign_index};
 
 impl World<'_> {
-    /// Carries out the planner's actions, records its events and arms its timer.
+    /// Carries out the planner's actions and records its events, in order, and arms its timer.
     pub(super) fn drain(&mut self, id: u32, st: &mut PeerState) {
-        for _ in 0..MAX_ACTIONS_PER_DRAIN {
-            let Some(action) = st.planner.poll_action() else {
-                break;
-            };
-            self.act(id, st, action);
-        }
-        while let Some(event) = st.planner.poll_event() {
-            self.observe(id, st, event);
+        for _ in 0..MAX_OUTPUTS_PER_DRAIN {
+            match st.planner.poll_output() {
+                Some(Output::Action(action)) => self.act(id, st, action),
+                Some(Output::Event(event)) => self.observe(id, st, event),
+                None => break,
+            }
         }
         if let Some(t) = st.planner.poll_timeout() {
             let t = t.as_micros();
@@ -119,12 +118,12 @@ impl World<'_> {
                     },
                 );
             }
-            Action::OriginFetch {
+            Action::OriginFetch(OriginFetch {
                 fetch,
                 request,
                 range,
-            } => self.origin_fetch(id, st, fetch, request, range),
-            Action::CancelOrigin { request } => st.origin.retain(|b| b.id != request),
+            }) => self.origin_fetch(id, st, fetch, request, range),
+            Action::CancelOrigin(CancelOrigin { request }) => st.origin.retain(|b| b.id != request),
             Action::Announce { cid } => {
                 if !self.p.mesh {
                     return;
@@ -134,7 +133,7 @@ impl World<'_> {
                 };
                 // The planner announces after every complete fetch, cache hits included; a node
                 // keeps its own records fresh and does not put the same record again.
-                if st.announced.contains(&r.asset) || st.announcing.contains(&r.asset) {
+                if st.announced.contains(r.asset) || st.announcing.contains(&r.asset) {
                     return;
                 }
                 st.announcing.push(r.asset);
@@ -150,7 +149,7 @@ impl World<'_> {
             }
             // The page would render these bytes; the simulator only needs their timing, which
             // the Completed summary carries.
-            Action::Deliver { .. } => {}
+            Action::Deliver(_) => {}
             _ => {}
         }
     }
@@ -198,8 +197,9 @@ impl World<'_> {
         }
     }
 
-    /// Replaces the peer's private copies of an asset's blocks (origin bodies are copied into
-    /// fresh buffers by the planner) with the catalogue's shared ones. Pure memory
+    /// Replaces the peer's private copies of an asset's blocks (origin range bodies are copied
+    /// into fresh buffers by the planner; whole bodies are the catalogue's known blocks) with
+    /// the catalogue's shared ones. Pure memory
     /// bookkeeping: same CIDs, same bytes, same sizes, so the store's budget and contents are
     /// unchanged; only the block's LRU position moves to "just used", where a block just
     /// fetched already is.

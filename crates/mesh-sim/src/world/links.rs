@@ -7,17 +7,19 @@
 //! make room: the least recently used of those not carrying blocks, if there is one.
 //!
 //! A message arrives one latency later, and only if the connection is still open at both
-//! ends. A peer answers want-haves and want-blocks from its own store; blocks queue for its
-//! uplink (one at a time, at the uplink share mesh may use), and share the receiver's downlink
-//! with everything else it is receiving (see [`World::start_download`]).
+//! ends. A peer answers want-haves and want-blocks with mesh-core's block server over its own
+//! store (the nodes' serving policy: upload budget, per-peer cap); blocks queue for its uplink
+//! (one at a time, at the uplink share mesh may use), and share the receiver's downlink with
+//! everything else it is receiving (see [`World::start_download`]).
 
 use bytes::Bytes;
 use mesh_core::Cid;
 use mesh_core::store::BlockStore;
 use mesh_core::time::Instant;
+use mesh_core::wire::{BlockRequest, BlockResponse, RequestId};
 
 use super::peer::{Conn, PeerState, Upload};
-use super::{Ev, MAX_UPLOAD_QUEUE, World, transfer_us};
+use super::{Ev, World, transfer_us};
 use crate::content::BlockRef;
 
 impl World<'_> {
@@ -128,6 +130,7 @@ impl World<'_> {
                 if let Some(i) = st.conn(y) {
                     let c = st.conns.swap_remove(i);
                     st.uploads.retain(|u| u.to != y);
+                    st.server.peer_gone(&y);
                     if c.reported {
                         st.planner.handle_peer_disconnected(now, y);
                         w.drain(x, st);
@@ -142,15 +145,24 @@ impl World<'_> {
             if !st.touch(from, w.now) {
                 return;
             }
+            let cids: Vec<Cid> = blocks.iter().map(|r| w.cid(*r)).collect();
+            let want = BlockRequest::WantHave {
+                id: RequestId(0),
+                cids,
+            };
+            let held = match st.answer(w.now, from, want) {
+                (_, BlockResponse::Have { cids, .. }) => cids,
+                _ => Vec::new(),
+            };
             let mut answers = Vec::with_capacity(blocks.len());
             for r in blocks {
                 let cid = w.cid(r);
-                let has = st.upload_left > 0 && st.planner.store().contains(&cid);
-                if !has && w.cat.assets[r.asset as usize].root == cid {
+                let has = held.contains(&cid);
+                if !st.planner.store().contains(&cid) && w.cat.assets[r.asset as usize].root == cid
+                {
                     // It announced an asset it no longer holds: withdraw the record, as a node
                     // that noticed the eviction (or let the record expire) would.
-                    if let Some(i) = st.announced.iter().position(|&a| a == r.asset) {
-                        st.announced.swap_remove(i);
+                    if st.announced.swap_remove(r.asset) {
                         w.registry.withdraw(r.asset, to);
                         w.metrics.at(w.now).withdrawals += 1;
                     }
@@ -195,18 +207,18 @@ impl World<'_> {
             let mut dont = Vec::new();
             for r in blocks {
                 let cid = w.cid(r);
-                if st.upload_left == 0 || st.uploads.len() >= MAX_UPLOAD_QUEUE {
-                    dont.push(r);
-                    continue;
-                }
-                // `get` counts a hit and refreshes the block in the LRU, as serving does.
-                match st.planner.store_mut().get(&cid) {
-                    Some(block) => st.uploads.push_back(Upload {
+                let want = BlockRequest::WantBlock {
+                    id: RequestId(0),
+                    cid,
+                };
+                match st.answer(w.now, from, want) {
+                    (request, BlockResponse::Block { data, .. }) => st.uploads.push_back(Upload {
+                        request,
                         to: from,
                         block: r,
-                        data: block.data().clone(),
+                        data,
                     }),
-                    None => dont.push(r),
+                    _ => dont.push(r),
                 }
             }
             if !dont.is_empty() {
@@ -240,8 +252,17 @@ impl World<'_> {
 
     pub(super) fn cancel(&mut self, from: u32, to: u32, blocks: Vec<BlockRef>) {
         self.with_peer(to, |_, st| {
-            st.uploads
-                .retain(|u| !(u.to == from && blocks.contains(&u.block)));
+            let PeerState {
+                uploads, server, ..
+            } = st;
+            // Dropping the response stream, as a node's request-response does on a cancel.
+            uploads.retain(|u| {
+                let cancelled = u.to == from && blocks.contains(&u.block);
+                if cancelled {
+                    server.finished(u.request);
+                }
+                !cancelled
+            });
         });
     }
 
@@ -252,24 +273,10 @@ impl World<'_> {
         }
         while let Some(up) = st.uploads.pop_front() {
             if !self.online(up.to) || !st.is_connected(up.to) {
+                st.server.finished(up.request);
                 continue;
             }
             let size = up.data.len() as u64;
-            if st.upload_left < size {
-                st.upload_left = 0;
-                let at = self.now + self.one_way(id, up.to);
-                self.queue.push(
-                    at,
-                    Ev::DontHaves {
-                        to: up.to,
-                        from: id,
-                        blocks: vec![up.block],
-                    },
-                );
-                continue;
-            }
-            st.upload_left -= size;
-            st.planner.record_served(size);
             st.touch(up.to, self.now);
             self.metrics.at(self.now).peer_egress += size;
             let rate = self.attrs[id as usize].serve_bps;
@@ -286,14 +293,16 @@ impl World<'_> {
                     data: up.data,
                 },
             );
-            st.uploading = Some(up.to);
+            st.uploading = Some((up.to, up.request));
             break;
         }
     }
 
     pub(super) fn upload_done(&mut self, id: u32) {
         self.with_peer(id, |w, st| {
-            st.uploading = None;
+            if let Some((_, request)) = st.uploading.take() {
+                st.server.finished(request);
+            }
             w.pump_uploads(id, st);
         });
     }

@@ -20,6 +20,7 @@ mod session;
 
 use bytes::Bytes;
 use mesh_core::fetch::{Config, OriginRequestId};
+use mesh_core::serve::ServeConfig;
 
 use crate::content::{BlockRef, Catalogue};
 use crate::metrics::Metrics;
@@ -29,11 +30,9 @@ use crate::rng::{Purpose, Stream, Zipf};
 use crate::scenario::{Arrivals, Scenario, Workload};
 use peer::{Attrs, PeerState};
 
-/// Most planner actions carried out after one input: a planner that loops is a bug, and this
+/// Most planner outputs handled after one input: a planner that loops is a bug, and this
 /// turns it into a visible stop instead of a hang.
-const MAX_ACTIONS_PER_DRAIN: usize = 1 << 20;
-/// Most blocks queued for one peer's uplink; more want-blocks are answered don't-have.
-const MAX_UPLOAD_QUEUE: usize = 4096;
+const MAX_OUTPUTS_PER_DRAIN: usize = 1 << 20;
 /// An overdue planner timer is re-armed this far ahead, so a timer the planner cannot clear
 /// costs a bounded number of events rather than a loop at one instant.
 const OVERDUE_TIMER_US: u64 = 100;
@@ -110,7 +109,8 @@ pub(crate) struct Params {
     pub(crate) end_us: u64,
     pub(crate) core_us: u64,
     pub(crate) cache_bytes: u64,
-    pub(crate) upload_budget: u64,
+    /// The serving policy of every peer (mesh-core's block server).
+    pub(crate) serve: ServeConfig,
     pub(crate) warm_peers: usize,
     pub(crate) max_connections: usize,
     pub(crate) providers_per_lookup: usize,
@@ -167,7 +167,8 @@ impl<'a> World<'a> {
             end_us,
             core_us: ms_us(sc.network.core_latency_ms),
             cache_bytes: (sc.peers.cache_mb * 1_048_576.0) as u64,
-            upload_budget: (sc.peers.upload_budget_mb * 1_048_576.0) as u64,
+            serve: ServeConfig::new()
+                .with_upload_budget(Some((sc.peers.upload_mb_per_minute * 1_048_576.0) as u64)),
             warm_peers: sc.peers.warm_peers as usize,
             max_connections: sc.peers.max_connections.max(1) as usize,
             providers_per_lookup: sc.network.providers_per_lookup as usize,
@@ -189,7 +190,9 @@ impl<'a> World<'a> {
         let mut w = Self {
             sc,
             cat,
-            config: sc.planner.config(),
+            // The catalogue's blocks are what peers serve and what origin bodies are cut from;
+            // planners recognise them instead of re-hashing the same bytes (mesh_core::known).
+            config: sc.planner.config().with_known_blocks(cat.known_blocks()),
             now: 0,
             queue: Queue::new(),
             attrs: Vec::new(),

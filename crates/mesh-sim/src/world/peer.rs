@@ -5,7 +5,10 @@ use std::ops::Range;
 
 use bytes::Bytes;
 use mesh_core::fetch::{FetchId, OriginRequestId, Planner};
+use mesh_core::serve::{BlockServer, ServeOutcome};
 use mesh_core::store::MemoryStore;
+use mesh_core::wire::{BlockRequest, BlockResponse};
+use smallvec::SmallVec;
 
 use crate::content::BlockRef;
 use crate::rng::Stream;
@@ -36,9 +39,11 @@ pub(crate) struct Conn {
     pub(crate) reported: bool,
 }
 
-/// A block waiting for the uplink.
+/// A block waiting for the uplink: the block server's answer to one want-block.
 #[derive(Debug)]
 pub(crate) struct Upload {
+    /// The block server's name for the request, to report it finished.
+    pub(crate) request: u64,
     pub(crate) to: u32,
     pub(crate) block: BlockRef,
     pub(crate) data: Bytes,
@@ -63,6 +68,52 @@ pub(crate) struct OriginBody {
     pub(crate) rate: f64,
 }
 
+/// Connections held inline up to the default limit: every message looks its connection up, and
+/// a separate allocation would be one more cache miss per event at 10,000 peers.
+pub(crate) type Conns = SmallVec<[Conn; 16]>;
+
+/// The assets a peer announced, in announcement order (the registry is told about them in
+/// this order when the peer leaves), with a bit per asset so that "did it announce this?",
+/// asked after every completed fetch, does not scan the list.
+#[derive(Debug, Default)]
+pub(crate) struct AssetList {
+    order: Vec<u32>,
+    member: Vec<u64>,
+}
+
+impl AssetList {
+    pub(crate) fn contains(&self, asset: u32) -> bool {
+        let (word, bit) = (asset as usize / 64, asset % 64);
+        self.member.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
+    /// Adds `asset` at the end (it must not be in the list).
+    pub(crate) fn push(&mut self, asset: u32) {
+        let (word, bit) = (asset as usize / 64, asset % 64);
+        if self.member.len() <= word {
+            self.member.resize(word + 1, 0);
+        }
+        self.member[word] |= 1 << bit;
+        self.order.push(asset);
+    }
+
+    /// Removes `asset` as `Vec::swap_remove` at its position would; false if absent.
+    pub(crate) fn swap_remove(&mut self, asset: u32) -> bool {
+        if !self.contains(asset) {
+            return false;
+        }
+        if let Some(i) = self.order.iter().position(|&a| a == asset) {
+            self.order.swap_remove(i);
+        }
+        self.member[asset as usize / 64] &= !(1 << (asset % 64));
+        true
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u32] {
+        &self.order
+    }
+}
+
 /// A peer while it is online.
 #[derive(Debug)]
 pub(crate) struct PeerState {
@@ -71,17 +122,21 @@ pub(crate) struct PeerState {
     /// Its behaviour: page views, asset choices.
     pub(crate) rng: Stream,
     pub(crate) session_end: u64,
-    pub(crate) conns: Vec<Conn>,
+    pub(crate) conns: Conns,
     pub(crate) dialing: Vec<u32>,
+    /// Answers peers' requests within the upload budget and per-peer cap. Its responses in
+    /// flight are the queued uploads and the one on the uplink, so it also bounds the queue
+    /// (connections times the per-peer cap).
+    pub(crate) server: BlockServer<u32, u64>,
+    /// Names the next request the server answers.
+    pub(crate) next_request: u64,
     pub(crate) uploads: VecDeque<Upload>,
-    /// The peer the uplink is sending to.
-    pub(crate) uploading: Option<u32>,
-    /// Upload budget left, bytes.
-    pub(crate) upload_left: u64,
+    /// The peer the uplink is sending to, and the request it answers.
+    pub(crate) uploading: Option<(u32, u64)>,
     pub(crate) fetches: Vec<ActiveFetch>,
     pub(crate) origin: Vec<OriginBody>,
     /// Assets it announced (its provider records).
-    pub(crate) announced: Vec<u32>,
+    pub(crate) announced: AssetList,
     /// Announcements on their way to the registry.
     pub(crate) announcing: Vec<u32>,
     /// Due time of the planner timer armed, `u64::MAX` if none.
@@ -113,7 +168,7 @@ impl PeerState {
     /// Whether the connection to `peer` carries, or is about to carry, blocks either way.
     pub(crate) fn is_busy(&self, c: &Conn, now: u64) -> bool {
         c.busy_until > now
-            || self.uploading == Some(c.peer)
+            || self.uploading.is_some_and(|(to, _)| to == c.peer)
             || self.uploads.iter().any(|u| u.to == c.peer)
     }
 
@@ -145,6 +200,29 @@ impl PeerState {
                 self.planner.handle_peer_connected(at, c.peer);
             }
         }
+    }
+
+    /// Answers `from`'s request with the block server over this tab's store, as a node does
+    /// (`get` counts a hit and refreshes the block in the LRU). Returns the server's name for
+    /// the request and the response. A refusal or a want-have answer is sent at once; a block
+    /// stays in flight until its upload ends or is dropped.
+    pub(crate) fn answer(
+        &mut self,
+        now: u64,
+        from: u32,
+        request: BlockRequest,
+    ) -> (u64, BlockResponse) {
+        let id = self.next_request;
+        self.next_request += 1;
+        let at = mesh_core::time::Instant::from_micros(now);
+        let answer = self
+            .server
+            .answer(at, from, id, &request, self.planner.store_mut());
+        match answer.outcome {
+            ServeOutcome::Served { bytes } => self.planner.record_served(bytes),
+            _ => self.server.finished(id),
+        }
+        (id, answer.response)
     }
 
     /// The asset of a running fetch.

@@ -3,10 +3,11 @@
 use std::collections::VecDeque;
 
 use mesh_core::fetch::Planner;
+use mesh_core::serve::BlockServer;
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant;
 
-use super::peer::{ActiveFetch, Attrs, PeerState};
+use super::peer::{ActiveFetch, AssetList, Attrs, Conns, PeerState};
 use super::{Ev, World, mbps, ms_us, us};
 use crate::rng::{Purpose, Stream};
 use crate::scenario::Workload;
@@ -33,14 +34,15 @@ impl World<'_> {
             planner: Planner::new(self.config.clone(), MemoryStore::new(self.p.cache_bytes)),
             rng,
             session_end,
-            conns: Vec::new(),
+            conns: Conns::new(),
             dialing: Vec::new(),
+            server: BlockServer::new(self.p.serve.clone()),
+            next_request: 0,
             uploads: VecDeque::new(),
             uploading: None,
-            upload_left: self.p.upload_budget,
             fetches: Vec::new(),
             origin: Vec::new(),
-            announced: Vec::new(),
+            announced: AssetList::default(),
             announcing: Vec::new(),
             timer_at: u64::MAX,
             leave_when_done: false,
@@ -148,7 +150,7 @@ impl World<'_> {
         self.attrs[id as usize].online = false;
         self.metrics
             .left(self.now, st.planner.active_fetches() as u64);
-        self.registry.leave(id, &st.announced);
+        self.registry.leave(id, st.announced.as_slice());
         let now = Instant::from_micros(self.now);
         for c in &st.conns {
             self.with_peer(c.peer, |w, other| {
@@ -157,6 +159,7 @@ impl World<'_> {
                 };
                 let c = other.conns.swap_remove(i);
                 other.uploads.retain(|u| u.to != id);
+                other.server.peer_gone(&id);
                 if c.reported {
                     other.planner.handle_peer_disconnected(now, id);
                     w.drain(c.peer, other);

@@ -1,6 +1,6 @@
 //! A token bucket for the upload budget, in exact integer arithmetic.
 
-use mesh_core::time::Instant;
+use crate::time::Instant;
 
 /// Microseconds per minute: the bucket counts tokens in byte-microseconds-per-minute so that
 /// refills never round (a budget of 1 byte per minute still refills exactly).

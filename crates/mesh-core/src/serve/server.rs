@@ -1,27 +1,13 @@
-//! The serving policy: answering block requests from a [`BlockStore`] within an upload budget
-//! and a per-peer concurrency cap.
-//!
-//! # Over budget: `DontHave`, not a "busy" answer
-//!
-//! A request refused for lack of budget or because the peer already has
-//! [`ServeConfig::max_concurrent_per_peer`] responses in flight is answered
-//! [`BlockResponse::DontHave`]. A separate "busy" kind would need a new wire message shared by
-//! every implementation, and would tell the requester nothing it can act on better: the fetch
-//! planner reacts to `DontHave` by asking another holder or the origin at once, which is exactly
-//! what an overloaded seeder wants. The refusal is per block and per fetch (the planner only
-//! excludes this peer for that block), so the peer keeps being asked for other blocks, and
-//! [`ServeOutcome`] tells the serving side's logs and stats apart from a genuine miss.
+//! [`BlockServer`], its settings and its counters.
 
 use std::collections::BTreeMap;
 
-use libp2p::PeerId;
-use libp2p::request_response::InboundRequestId;
-use mesh_core::block::MAX_BLOCK_SIZE;
-use mesh_core::store::BlockStore;
-use mesh_core::time::Instant;
+use crate::block::MAX_BLOCK_SIZE;
+use crate::store::BlockStore;
+use crate::time::Instant;
+use crate::wire::{BlockRequest, BlockResponse};
 
 use super::budget::TokenBucket;
-use super::message::{BlockRequest, BlockResponse};
 
 /// Responses in flight to one peer by default: enough to keep a pipelined fetch busy (the
 /// planner asks 16 blocks of a peer at a time), few enough that one peer cannot hold all of
@@ -139,20 +125,20 @@ pub struct ServeStats {
 ///    failures of requests that were never answered can be passed too.
 /// 3. When the last connection to a peer closes, call [`BlockServer::peer_gone`].
 ///
-/// `R` names a request: request-response's [`InboundRequestId`] in a node, anything ordered in
-/// tests.
+/// `P` names a peer (libp2p's `PeerId` in a node, a number in the simulator); `R` names a
+/// request (request-response's `InboundRequestId` in a node, a counter in the simulator).
 #[derive(Debug)]
-pub struct BlockServer<R = InboundRequestId> {
+pub struct BlockServer<P, R> {
     config: ServeConfig,
     bucket: Option<TokenBucket>,
     /// Responses in flight, by request: who asked.
-    in_flight: BTreeMap<R, PeerId>,
+    in_flight: BTreeMap<R, P>,
     /// Responses in flight per peer (entries > 0 only).
-    per_peer: BTreeMap<PeerId, usize>,
+    per_peer: BTreeMap<P, usize>,
     stats: ServeStats,
 }
 
-impl<R: Ord> BlockServer<R> {
+impl<P: Ord + Clone, R: Ord> BlockServer<P, R> {
     /// A server with `config` and a full budget.
     pub fn new(config: ServeConfig) -> Self {
         let bucket = config.upload_bytes_per_minute.map(|rate| {
@@ -187,7 +173,7 @@ impl<R: Ord> BlockServer<R> {
     }
 
     /// Responses in flight to `peer`.
-    pub fn in_flight(&self, peer: &PeerId) -> usize {
+    pub fn in_flight(&self, peer: &P) -> usize {
         self.per_peer.get(peer).copied().unwrap_or(0)
     }
 
@@ -200,13 +186,13 @@ impl<R: Ord> BlockServer<R> {
     pub fn answer<S: BlockStore>(
         &mut self,
         now: Instant,
-        peer: PeerId,
+        peer: P,
         request_id: R,
         request: &BlockRequest,
         store: &mut S,
     ) -> Answer {
         let busy = self.in_flight(&peer) >= self.config.max_concurrent_per_peer;
-        if self.in_flight.insert(request_id, peer).is_none() {
+        if self.in_flight.insert(request_id, peer.clone()).is_none() {
             *self.per_peer.entry(peer).or_insert(0) += 1;
         }
         let id = request.id();
@@ -274,7 +260,7 @@ impl<R: Ord> BlockServer<R> {
     }
 
     /// The last connection to `peer` closed: forget its responses in flight.
-    pub fn peer_gone(&mut self, peer: &PeerId) {
+    pub fn peer_gone(&mut self, peer: &P) {
         self.in_flight.retain(|_, p| p != peer);
         self.per_peer.remove(peer);
     }
@@ -285,11 +271,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::Block;
+    use crate::block::RAW_CODEC;
+    use crate::store::MemoryStore;
+    use crate::wire::RequestId;
     use bytes::Bytes;
-    use mesh_core::Block;
-    use mesh_core::block::RAW_CODEC;
-    use mesh_core::store::MemoryStore;
-    use mesh_core::wire::RequestId;
 
     fn store_with(blocks: &[&Block]) -> MemoryStore {
         let mut store = MemoryStore::new(16 << 20);
@@ -314,8 +300,8 @@ mod tests {
     fn answers_want_have_with_the_held_subset() {
         let (a, b) = (block(10, 1), block(10, 2));
         let mut store = store_with(&[&a]);
-        let mut server: BlockServer<u64> = BlockServer::new(ServeConfig::new());
-        let peer = PeerId::random();
+        let mut server: BlockServer<u32, u64> = BlockServer::new(ServeConfig::new());
+        let peer = 1;
         let now = Instant::ZERO;
         let req = BlockRequest::WantHave {
             id: RequestId(5),
@@ -347,8 +333,8 @@ mod tests {
     fn serves_held_blocks_and_refuses_missing_ones() {
         let (a, b) = (block(100, 1), block(100, 2));
         let mut store = store_with(&[&a]);
-        let mut server: BlockServer<u64> = BlockServer::new(ServeConfig::new());
-        let peer = PeerId::random();
+        let mut server: BlockServer<u32, u64> = BlockServer::new(ServeConfig::new());
+        let peer = 1;
         let answer = server.answer(Instant::ZERO, peer, 1, &want_block(*a.cid()), &mut store);
         assert_eq!(answer.outcome, ServeOutcome::Served { bytes: 100 });
         assert!(
@@ -365,9 +351,9 @@ mod tests {
     fn an_upload_budget_of_zero_serves_nothing() {
         let small = block(100, 4);
         let mut store = store_with(&[&small]);
-        let mut server: BlockServer<u64> =
+        let mut server: BlockServer<u32, u64> =
             BlockServer::new(ServeConfig::new().with_upload_budget(Some(0)));
-        let peer = PeerId::random();
+        let peer = 1;
         let req = want_block(*small.cid());
         for (i, t) in [1u64, 3_600_000].into_iter().enumerate() {
             let answer = server.answer(Instant::from_millis(t), peer, i as u64, &req, &mut store);
@@ -383,8 +369,8 @@ mod tests {
         let mut store = store_with(&[&big]);
         // 1 MiB per minute, burst one block.
         let config = ServeConfig::new().with_upload_budget(Some(MAX_BLOCK_SIZE as u64));
-        let mut server: BlockServer<u64> = BlockServer::new(config);
-        let peer = PeerId::random();
+        let mut server: BlockServer<u32, u64> = BlockServer::new(config);
+        let peer = 1;
         let t0 = Instant::from_millis(1);
         let req = want_block(*big.cid());
         assert!(matches!(
@@ -415,8 +401,8 @@ mod tests {
         let a = block(10, 1);
         let mut store = store_with(&[&a]);
         let config = ServeConfig::new().with_max_concurrent_per_peer(2);
-        let mut server: BlockServer<u64> = BlockServer::new(config);
-        let (p, q) = (PeerId::random(), PeerId::random());
+        let mut server: BlockServer<u32, u64> = BlockServer::new(config);
+        let (p, q) = (1, 2);
         let req = want_block(*a.cid());
         let now = Instant::ZERO;
         assert!(matches!(

@@ -1,11 +1,11 @@
-//! Requests and responses of the block exchange: mesh-core [`Message`]s narrowed to what one
-//! request-response exchange may carry.
+//! Requests and responses of the block exchange as a request-response protocol: [`Message`]s
+//! narrowed to what one exchange (one frame each way on its own stream) may carry.
 
 use std::fmt;
 
+use super::{Message, MessageKind, RequestId, WireError};
 use bytes::Bytes;
 use cid::Cid;
-use mesh_core::wire::{Message, MessageKind, RequestId, WireError};
 
 /// Most CIDs one want-have may ask about. A want-have is answered in one frame, and a node only
 /// ever asks about asset roots, so a small number keeps requests tiny.
@@ -213,7 +213,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use mesh_core::block::{RAW_CODEC, cid_for};
+    use crate::block::{RAW_CODEC, cid_for};
 
     fn cid(n: u8) -> Cid {
         cid_for(RAW_CODEC, &[n])

@@ -2,7 +2,8 @@
 //!
 //! A tab that lost its bootstrap node must come back quickly after a blip, without thousands
 //! of tabs redialling in lockstep after an outage (jitter), and without hammering a node that
-//! is down for long (the cap). Pure: the caller passes the time and a random number.
+//! is down for long (the cap). Pure: the caller passes the time, and the randomness comes from
+//! a [`Jitter`] seeded by the caller (a test's fixed seed, `Math.random()` in a tab).
 
 use std::time::Duration;
 
@@ -46,6 +47,29 @@ impl Backoff {
     }
 }
 
+/// A small seeded random source for jitter (splitmix64): deterministic for a given seed, so
+/// engine tests replay exactly; not for anything secret.
+#[derive(Debug, Clone)]
+pub struct Jitter(u64);
+
+impl Jitter {
+    /// A source seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next number in `[0, 1)`.
+    pub fn next_unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // The top 53 bits, as a fraction: exactly representable, below 1.
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +107,18 @@ mod tests {
         b.succeeded();
         assert_eq!(b.failures(), 0);
         assert_eq!(b.failed(0.0), INITIAL_DELAY / 2);
+    }
+
+    #[test]
+    fn jitter_is_in_range_and_replays() {
+        let mut a = Jitter::new(7);
+        let mut b = Jitter::new(7);
+        for _ in 0..1000 {
+            let x = a.next_unit();
+            assert!((0.0..1.0).contains(&x));
+            assert_eq!(x.to_bits(), b.next_unit().to_bits());
+        }
+        assert_ne!(Jitter::new(1).next_unit(), Jitter::new(2).next_unit());
     }
 
     #[test]

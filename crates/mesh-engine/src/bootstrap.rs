@@ -1,0 +1,254 @@
+//! Staying connected to the bootstrap nodes: dial every address of each at once (the first
+//! to connect wins: WebRTC-direct where UDP gets through, WebSocket where it does not), redial
+//! with backoff and jitter after a loss, re-announce what this node provides after a
+//! reconnect (a bootstrap node drops a client's records with its connection), and — for
+//! nodes that cannot be dialled (browsers) — hold a relay reservation at each and listen for
+//! `/webrtc` through it.
+
+use std::time::Duration;
+
+use libp2p::core::transport::ListenerId;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::{Multiaddr, PeerId};
+use mesh_core::time::Instant as CoreInstant;
+use mesh_protocol::Extra;
+
+use crate::backoff::Backoff;
+use crate::{Engine, Output, PeerKind};
+
+/// A configured bootstrap node and the state of our connection to it.
+#[derive(Debug)]
+pub(crate) struct BootstrapPeer {
+    pub(crate) peer: PeerId,
+    /// Addresses to dial (without `/p2p/<peer>`), WebRTC-direct first.
+    addrs: Vec<Multiaddr>,
+    backoff: Backoff,
+    /// When to dial next, if not connected.
+    next_dial: Option<CoreInstant>,
+    pub(crate) connected: bool,
+    /// The address our connection reached it on (the relay address).
+    connected_addr: Option<Multiaddr>,
+    pub(crate) relay_listener: Option<ListenerId>,
+    /// Whether a connection was ever up (to re-announce after a loss).
+    was_connected: bool,
+}
+
+/// The bootstrap nodes.
+#[derive(Debug, Default)]
+pub(crate) struct Bootstrap {
+    pub(crate) peers: Vec<BootstrapPeer>,
+    /// Whether the node dials at all (a page's `p2p` may be off until consent).
+    pub(crate) joined: bool,
+    /// The `/webrtc` listener (tab-to-tab connections), once a reservation was asked for.
+    webrtc_listener: Option<ListenerId>,
+}
+
+impl Bootstrap {
+    /// Bootstrap nodes from their addresses (each ending in `/p2p/<peer>`); several addresses
+    /// of one node are dialled together. `Err` names an address without a peer id.
+    pub(crate) fn new(addrs: &[Multiaddr]) -> Result<Self, Multiaddr> {
+        let mut peers: Vec<BootstrapPeer> = Vec::new();
+        for addr in addrs {
+            let mut dial = addr.clone();
+            let Some(Protocol::P2p(peer)) = dial.pop() else {
+                return Err(addr.clone());
+            };
+            match peers.iter_mut().find(|b| b.peer == peer) {
+                Some(b) => b.addrs.push(dial),
+                None => peers.push(BootstrapPeer {
+                    peer,
+                    addrs: vec![dial],
+                    backoff: Backoff::new(),
+                    next_dial: None,
+                    connected: false,
+                    connected_addr: None,
+                    relay_listener: None,
+                    was_connected: false,
+                }),
+            }
+        }
+        for b in &mut peers {
+            // WebRTC-direct first: the quicker handshake where UDP gets through.
+            b.addrs
+                .sort_by_key(|a| !a.iter().any(|p| matches!(p, Protocol::WebRTCDirect)));
+        }
+        Ok(Self {
+            peers,
+            joined: false,
+            webrtc_listener: None,
+        })
+    }
+
+    pub(crate) fn index(&self, peer: &PeerId) -> Option<usize> {
+        self.peers.iter().position(|b| b.peer == *peer)
+    }
+
+    pub(crate) fn contains(&self, peer: &PeerId) -> bool {
+        self.index(peer).is_some()
+    }
+
+    /// The earliest due redial.
+    pub(crate) fn poll_timeout(&self) -> Option<CoreInstant> {
+        self.peers.iter().filter_map(|b| b.next_dial).min()
+    }
+
+    pub(crate) fn connected(&self) -> usize {
+        self.peers.iter().filter(|b| b.connected).count()
+    }
+
+    /// Whether a relay reservation is held (other nodes can reach this one through it).
+    pub(crate) fn reachable(&self) -> bool {
+        self.peers
+            .iter()
+            .any(|b| b.connected && b.relay_listener.is_some())
+    }
+}
+
+impl<X: Extra> Engine<X> {
+    /// Starts dialling the bootstrap nodes (and keeps redialling them). Nodes whose page has
+    /// not consented to peer connections call this once it has.
+    pub fn join(&mut self, now: CoreInstant) {
+        self.tick(now);
+        if self.bootstrap.joined {
+            return;
+        }
+        self.bootstrap.joined = true;
+        for i in 0..self.bootstrap.peers.len() {
+            let b = &self.bootstrap.peers[i];
+            let (peer, addrs) = (b.peer, b.addrs.clone());
+            for addr in addrs {
+                self.swarm.behaviour_mut().kad.add_address(&peer, addr);
+            }
+            self.dial_bootstrap(now, i);
+        }
+    }
+
+    /// Whether [`Engine::join`] was called.
+    pub fn joined(&self) -> bool {
+        self.bootstrap.joined
+    }
+
+    /// Whether `peer` is a configured bootstrap node.
+    pub fn is_bootstrap(&self, peer: &PeerId) -> bool {
+        self.bootstrap.contains(peer)
+    }
+
+    fn dial_bootstrap(&mut self, now: CoreInstant, i: usize) {
+        let b = &self.bootstrap.peers[i];
+        let (peer, addrs) = (b.peer, b.addrs.clone());
+        let opts = DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, error = %e, "bootstrap dial not started");
+            if !self.swarm.is_connected(&peer) {
+                self.schedule_redial(now, i);
+            }
+        }
+    }
+
+    fn schedule_redial(&mut self, now: CoreInstant, i: usize) {
+        let random = self.jitter.next_unit();
+        let b = &mut self.bootstrap.peers[i];
+        let delay: Duration = b.backoff.failed(random);
+        tracing::info!(peer = %b.peer, ?delay, "bootstrap node unreachable; retrying");
+        b.next_dial = Some(now + delay);
+    }
+
+    /// Redials the bootstrap nodes whose time has come.
+    pub(crate) fn bootstrap_timeout(&mut self, now: CoreInstant) {
+        for i in 0..self.bootstrap.peers.len() {
+            if self.bootstrap.peers[i].next_dial.is_some_and(|t| t <= now) {
+                self.bootstrap.peers[i].next_dial = None;
+                self.dial_bootstrap(now, i);
+            }
+        }
+    }
+
+    /// The first connection to bootstrap node `i` is up, reached at `addr`.
+    pub(crate) fn bootstrap_connected(&mut self, now: CoreInstant, i: usize, addr: Multiaddr) {
+        let b = &mut self.bootstrap.peers[i];
+        b.backoff.succeeded();
+        b.next_dial = None;
+        b.connected = true;
+        let again = std::mem::replace(&mut b.was_connected, true);
+        let peer = b.peer;
+        b.connected_addr = Some(addr.clone());
+        tracing::info!(%peer, %addr, "connected to bootstrap node");
+        self.outputs.push_back(Output::PeerChanged {
+            peer,
+            kind: PeerKind::Bootstrap,
+            connected: true,
+        });
+        self.reserve_relay(i);
+        if again {
+            // The bootstrap node dropped our provider records with the connection.
+            self.reannounce_all();
+        }
+        // Fails only without known peers; the bootstrap node was just added.
+        let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        self.warm_start(now);
+    }
+
+    /// The last connection to bootstrap node `i` closed, or dialling it failed.
+    pub(crate) fn bootstrap_lost(&mut self, now: CoreInstant, i: usize) {
+        let b = &mut self.bootstrap.peers[i];
+        if std::mem::replace(&mut b.connected, false) {
+            self.outputs.push_back(Output::PeerChanged {
+                peer: b.peer,
+                kind: PeerKind::Bootstrap,
+                connected: false,
+            });
+        }
+        self.schedule_redial(now, i);
+    }
+
+    /// Asks bootstrap node `i` for a relay reservation, and listens for `/webrtc` (addresses
+    /// appear as `<relay>/p2p-circuit/webrtc` once a reservation is held). Browsers only.
+    fn reserve_relay(&mut self, i: usize) {
+        if !self.config.reserve_relay {
+            return;
+        }
+        let b = &self.bootstrap.peers[i];
+        let (peer, listener) = (b.peer, b.relay_listener);
+        let Some(addr) = b.connected_addr.clone() else {
+            return;
+        };
+        if listener.is_none() {
+            let circuit = addr
+                .with_p2p(peer)
+                .unwrap_or_else(|a| a)
+                .with(Protocol::P2pCircuit);
+            match self.swarm.listen_on(circuit) {
+                Ok(id) => self.bootstrap.peers[i].relay_listener = Some(id),
+                Err(e) => tracing::warn!(%peer, error = %e, "cannot reserve a relay slot"),
+            }
+        }
+        if self.bootstrap.webrtc_listener.is_none() {
+            match self
+                .swarm
+                .listen_on(Multiaddr::empty().with(Protocol::WebRTC))
+            {
+                Ok(id) => self.bootstrap.webrtc_listener = Some(id),
+                Err(e) => tracing::warn!(error = %e, "cannot listen for tab-to-tab connections"),
+            }
+        }
+    }
+
+    /// A listener closed: if it was a relay reservation whose bootstrap connection is still
+    /// up, reserve again at once.
+    pub(crate) fn bootstrap_listener_closed(&mut self, listener: ListenerId, reason: &str) {
+        for i in 0..self.bootstrap.peers.len() {
+            let b = &mut self.bootstrap.peers[i];
+            if b.relay_listener == Some(listener) {
+                tracing::info!(peer = %b.peer, %reason, "relay reservation lost");
+                b.relay_listener = None;
+                if b.connected {
+                    self.reserve_relay(i);
+                }
+            }
+        }
+    }
+}

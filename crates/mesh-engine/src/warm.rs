@@ -1,0 +1,121 @@
+//! Warm peers: connections opened before the page asks, to providers of the site's assets.
+//!
+//! A new connection costs more than the fallback deadline (a `/webrtc` dial takes 0.2–1 s), so
+//! assets come from peers mostly over connections that are already open. Once the first
+//! bootstrap node is connected, and then every [`WARM_INTERVAL`] while fewer than the wanted
+//! number are open, the engine looks up providers of a few of the site's assets and dials
+//! them.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use cid::Cid;
+use libp2p::PeerId;
+use libp2p::kad::QueryId;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use mesh_core::time::Instant as CoreInstant;
+use mesh_protocol::{Extra, provider_key};
+
+use crate::Engine;
+
+/// How often the warm connections are topped up when fewer than wanted are open.
+pub const WARM_INTERVAL: Duration = Duration::from_secs(20);
+
+/// Assets whose providers are looked up per top-up round.
+pub const WARM_LOOKUPS: usize = 32;
+
+/// The warm-peer state.
+#[derive(Debug, Default)]
+pub(crate) struct Warm {
+    /// Connections wanted.
+    target: usize,
+    /// The site's assets, whose providers are dialled.
+    assets: Vec<Cid>,
+    /// Where the next round starts in `assets`.
+    cursor: usize,
+    next: Option<CoreInstant>,
+    /// Dials under way.
+    pub(crate) dialing: BTreeSet<PeerId>,
+    /// Provider lookups under way.
+    pub(crate) lookups: HashMap<QueryId, Cid>,
+}
+
+impl Warm {
+    pub(crate) fn new(target: usize, assets: Vec<Cid>) -> Self {
+        Self {
+            target,
+            assets,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<CoreInstant> {
+        self.next
+    }
+}
+
+impl<X: Extra> Engine<X> {
+    /// Starts the rounds (when the first bootstrap node is connected).
+    pub(crate) fn warm_start(&mut self, now: CoreInstant) {
+        if self.warm.next.is_none() && self.warm.target > 0 && !self.warm.assets.is_empty() {
+            self.warm.next = Some(now);
+        }
+    }
+
+    /// Peers (other than bootstrap nodes) reachable without a relay, plus dials under way.
+    fn warm_count(&self) -> usize {
+        let bootstrap = &self.bootstrap;
+        self.connections.unrelayed_peers(|p| !bootstrap.contains(p)) + self.warm.dialing.len()
+    }
+
+    /// A round, if due: looks up providers of the next few assets when fewer warm
+    /// connections than wanted are open.
+    pub(crate) fn warm_timeout(&mut self, now: CoreInstant) {
+        if self.warm.next.is_none_or(|t| t > now) {
+            return;
+        }
+        self.warm.next = Some(now + WARM_INTERVAL);
+        if self.warm_count() >= self.warm.target {
+            return;
+        }
+        let n = self.warm.assets.len();
+        for _ in 0..WARM_LOOKUPS.min(n) {
+            let cid = self.warm.assets[self.warm.cursor % n];
+            self.warm.cursor = self.warm.cursor.wrapping_add(1);
+            let query = self
+                .swarm
+                .behaviour_mut()
+                .kad
+                .get_providers(provider_key(&cid));
+            self.warm.lookups.insert(query, cid);
+        }
+    }
+
+    /// Providers found by a warm lookup: dial them while fewer than wanted are open.
+    pub(crate) fn warm_dial(&mut self, peers: Vec<PeerId>) {
+        for peer in peers {
+            if self.warm_count() >= self.warm.target {
+                return;
+            }
+            if self.connections.has_unrelayed(&peer)
+                || self.warm.dialing.contains(&peer)
+                || self.bootstrap.contains(&peer)
+            {
+                continue;
+            }
+            let opts = DialOpts::peer_id(peer)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if self.swarm.dial(opts).is_ok() {
+                tracing::debug!(%peer, "opening a warm connection");
+                self.warm.dialing.insert(peer);
+                self.stats.warm_dials += 1;
+            }
+        }
+    }
+
+    /// A warm dial ended (the peer is ready, unusable, or the dial failed).
+    pub(crate) fn warm_settled(&mut self, peer: &PeerId) {
+        self.warm.dialing.remove(peer);
+    }
+}

@@ -1,0 +1,84 @@
+//! A provider found in the DHT is dialled and the asset comes from it, verified, before any
+//! deadline: no origin request, every byte attributed to that peer, every delivery labelled
+//! `peer` when the shell takes it.
+
+use mesh_core::fetch::Config as PlannerConfig;
+use mesh_engine::{EngineConfig, Output};
+use mesh_protocol::KadMode;
+use mesh_testkit::{MemNet, data};
+
+#[test]
+fn provider_found_in_the_dht_serves_the_asset() {
+    mesh_testkit::init_tracing();
+    let mut net = MemNet::new();
+    let boot = net.spawn(
+        KadMode::Server,
+        PlannerConfig::new(),
+        EngineConfig::default(),
+    );
+    let joined = EngineConfig::default().with_bootstrap(vec![net.node(boot).addr.clone()]);
+    let seeder = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
+    net.join(seeder);
+    // Three 256 KiB leaves and a root: the planner walks the DAG from the peer.
+    let content = data(700_000, 7);
+    let cid = net.seed(seeder, &content);
+    let seeder_peer = net.node(seeder).peer_id();
+
+    let fetcher = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
+    net.join(fetcher);
+    let start = net.now;
+    let fetch = net.fetch(fetcher, cid, None);
+
+    let report = net
+        .completed(fetcher, fetch)
+        .expect("the fetch completed without the clock moving");
+    assert_eq!(net.now, start, "no timer was needed");
+    assert_eq!(net.delivered(fetcher, fetch), content);
+    assert_eq!(report.sources.label(), "peer");
+    assert_eq!(report.peers.keys().collect::<Vec<_>>(), vec![&seeder_peer]);
+    assert_eq!(report.peers[&seeder_peer], report.summary.bytes_peer);
+    assert!(report.summary.bytes_peer >= content.len() as u64);
+    let labels = &net.node(fetcher).labels;
+    assert!(!labels.is_empty());
+    assert!(
+        labels.iter().all(|l| *l == (fetch, Some("peer"))),
+        "{labels:?}"
+    );
+    let node = net.node(fetcher);
+    assert!(
+        !node
+            .outputs
+            .iter()
+            .any(|o| matches!(o, Output::OriginFetch { .. })),
+        "no origin request"
+    );
+    assert!(node.outputs.iter().any(|o| matches!(
+        o,
+        Output::PeerChanged { peer, connected: true, .. } if *peer == seeder_peer
+    )));
+}
+
+#[test]
+fn a_one_block_asset_is_labelled_by_its_source_although_it_completes_at_once() {
+    let mut net = MemNet::new();
+    let boot = net.spawn(
+        KadMode::Server,
+        PlannerConfig::new(),
+        EngineConfig::default(),
+    );
+    let joined = EngineConfig::default().with_bootstrap(vec![net.node(boot).addr.clone()]);
+    let seeder = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
+    net.join(seeder);
+    let content = data(5_000, 8);
+    let cid = net.seed(seeder, &content);
+    let fetcher = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
+    net.join(fetcher);
+    let fetch = net.fetch(fetcher, cid, None);
+    assert!(net.completed(fetcher, fetch).is_some());
+    assert_eq!(net.node(fetcher).labels, vec![(fetch, Some("peer"))]);
+    assert_eq!(
+        net.node(fetcher).engine.fetch_sources(fetch),
+        None,
+        "forgotten once ended"
+    );
+}

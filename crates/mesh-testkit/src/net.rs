@@ -1,0 +1,334 @@
+//! Mesh engines on libp2p's in-memory transport, driven in virtual time.
+//!
+//! The test owns the clock ([`MemNet::now`]): [`MemNet::run`] polls every swarm until the
+//! network is idle (messages between in-memory connections move without any time passing),
+//! and [`MemNet::advance_to`] moves the clock and fires the engines' timers. Each engine's
+//! outputs are collected in order in [`TestNode::outputs`] for the test to read and answer
+//! (origin requests are answered by the test, not by HTTP).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use cid::Cid;
+use futures::StreamExt;
+use libp2p::core::transport::{MemoryTransport, Transport as _};
+use libp2p::core::upgrade::Version;
+use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId, Swarm, noise, yamux};
+use mesh_core::dag::build_dag;
+use mesh_core::fetch::{Config as PlannerConfig, FetchId, Planner};
+use mesh_core::store::MemoryStore;
+use mesh_core::time::Instant as CoreInstant;
+use mesh_engine::{Deliver, Engine, EngineConfig, FetchReport, Output};
+use mesh_protocol::blocks::{BlockCodec, BlockServer, ServeConfig};
+use mesh_protocol::{Behaviour, KadMode, Namespace};
+
+/// Polling rounds [`MemNet::run`] allows before it calls the network stuck.
+const MAX_ROUNDS: usize = 200_000;
+
+/// Block-store budget of a test node.
+const STORE_BYTES: u64 = 64 << 20;
+
+/// Records that some task in the network was woken: it has more to do.
+struct Woken(AtomicBool);
+
+impl futures::task::ArcWake for Woken {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// `/memory/<port>` ports, unique within the process (tests of one binary run in parallel
+/// threads and share the in-memory transport's registry).
+static NEXT_PORT: AtomicU64 = AtomicU64::new(1);
+
+/// A node's index in its [`MemNet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeId(pub usize);
+
+/// One engine and what it said.
+pub struct TestNode {
+    /// The engine.
+    pub engine: Engine,
+    /// Its identity (to restart it under the same peer id).
+    pub keypair: Keypair,
+    /// Where it listens, ending in `/p2p/<peer>`.
+    pub addr: Multiaddr,
+    /// Every output, in order, not yet taken by the test.
+    pub outputs: Vec<Output>,
+    /// The source label of each delivery, read from the engine when the delivery was taken
+    /// (what a shell hands the page with the bytes).
+    pub labels: Vec<(FetchId, Option<&'static str>)>,
+    /// Not polled: the process is stopped (SIGSTOP), its connections hang.
+    frozen: bool,
+    listener: libp2p::core::transport::ListenerId,
+}
+
+impl TestNode {
+    /// The peer id.
+    pub fn peer_id(&self) -> PeerId {
+        *self.engine.swarm().local_peer_id()
+    }
+
+    /// Takes the outputs collected so far.
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.outputs)
+    }
+}
+
+/// A set of engines on the in-memory transport, with a virtual clock.
+pub struct MemNet {
+    nodes: Vec<Option<TestNode>>,
+    /// The one waker every task in the network is polled with: a wake between two
+    /// [`MemNet::run`]s (a dropped peer's connection closing) is still seen.
+    woken: Arc<Woken>,
+    namespace: Namespace,
+    /// The virtual time, given to every engine call.
+    pub now: CoreInstant,
+}
+
+impl Default for MemNet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemNet {
+    /// An empty network at time zero.
+    pub fn new() -> Self {
+        Self {
+            nodes: Vec::new(),
+            woken: Arc::new(Woken(AtomicBool::new(true))),
+            namespace: Namespace::new("test").expect("a valid namespace"),
+            now: CoreInstant::ZERO,
+        }
+    }
+
+    /// A fresh `/memory` address.
+    pub fn fresh_addr() -> Multiaddr {
+        Multiaddr::empty().with(Protocol::Memory(NEXT_PORT.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Starts a node listening on a fresh address.
+    pub fn spawn(&mut self, kad: KadMode, planner: PlannerConfig, engine: EngineConfig) -> NodeId {
+        self.spawn_at(
+            Keypair::generate_ed25519(),
+            Self::fresh_addr(),
+            kad,
+            planner,
+            engine,
+        )
+    }
+
+    /// Starts a node with `keypair` listening on `listen` (to bring a node back at the
+    /// address others know). Listen addresses are advertised, as on any reachable node.
+    pub fn spawn_at(
+        &mut self,
+        keypair: Keypair,
+        listen: Multiaddr,
+        kad: KadMode,
+        planner: PlannerConfig,
+        config: EngineConfig,
+    ) -> NodeId {
+        let peer = keypair.public().to_peer_id();
+        let transport = MemoryTransport::default()
+            .upgrade(Version::V1)
+            .authenticate(noise::Config::new(&keypair).expect("noise keys from an ed25519 key"))
+            .multiplex(yamux::Config::default())
+            .boxed();
+        let protocol = mesh_protocol::Config::new(self.namespace.clone()).with_kad_mode(kad);
+        let codec = BlockCodec::new();
+        let behaviour = Behaviour::with_codec(&keypair, &protocol, None, codec.clone());
+        let mut swarm = Swarm::new(
+            transport,
+            behaviour,
+            peer,
+            // Connection tasks run inside the swarm's poll: one thread, no runtime. Idle
+            // connections stay: a test's connections close when it closes them.
+            libp2p::swarm::Config::without_executor()
+                .with_idle_connection_timeout(Duration::from_secs(3600)),
+        );
+        let listener = swarm
+            .listen_on(listen.clone())
+            .expect("a free /memory address");
+        let planner = Planner::new(planner, MemoryStore::new(STORE_BYTES));
+        let engine = Engine::new(
+            swarm,
+            planner,
+            BlockServer::new(ServeConfig::new()),
+            codec,
+            &protocol,
+            config.with_advertise_loopback(true),
+        )
+        .expect("test bootstrap addresses name their peers");
+        self.nodes.push(Some(TestNode {
+            engine,
+            keypair,
+            addr: listen.with(Protocol::P2p(peer)),
+            outputs: Vec::new(),
+            labels: Vec::new(),
+            frozen: false,
+            listener,
+        }));
+        let id = NodeId(self.nodes.len() - 1);
+        self.run();
+        id
+    }
+
+    /// The node `id` (panics if it was stopped: a test bug).
+    pub fn node(&mut self, id: NodeId) -> &mut TestNode {
+        self.nodes[id.0].as_mut().expect("the node is running")
+    }
+
+    /// Node `id` starts dialling its bootstrap nodes ([`Engine::join`]).
+    pub fn join(&mut self, id: NodeId) {
+        let now = self.now;
+        self.node(id).engine.join(now);
+        self.run();
+    }
+
+    /// Stops polling node `id`, as if its process were stopped: whatever is sent to it
+    /// waits, dials to it hang. Its timers do not fire either.
+    pub fn freeze(&mut self, id: NodeId) {
+        self.node(id).frozen = true;
+    }
+
+    /// Stops node `id`: its swarm is dropped, and with it every connection.
+    pub fn stop(&mut self, id: NodeId) {
+        let mut node = self.nodes[id.0].take().expect("the node is running");
+        // The in-memory transport frees a port only when its listener is removed, not when
+        // it is dropped: free it, so the node can come back at the same address.
+        node.engine.swarm_mut().remove_listener(node.listener);
+        drop(node);
+        self.run();
+    }
+
+    /// Polls every swarm and engine until nothing moves (no time passes): a round in which no
+    /// swarm had an event and nothing inside any of them was woken.
+    pub fn run(&mut self) {
+        let woken = Arc::clone(&self.woken);
+        let waker = futures::task::waker(Arc::clone(&woken));
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..MAX_ROUNDS {
+            let was_woken = woken.0.swap(false, Ordering::SeqCst);
+            let mut progressed = false;
+            for node in self.nodes.iter_mut().flatten().filter(|n| !n.frozen) {
+                while let Some(output) = node.engine.poll_output() {
+                    if let Output::Deliver(d) = &output {
+                        let label = node.engine.fetch_sources(d.fetch).map(|s| s.label());
+                        node.labels.push((d.fetch, label));
+                    }
+                    node.outputs.push(output);
+                    progressed = true;
+                }
+                if let Poll::Ready(Some(event)) = node.engine.swarm_mut().poll_next_unpin(&mut cx) {
+                    node.engine.handle_swarm_event(self.now, event);
+                    progressed = true;
+                }
+            }
+            if !progressed && !was_woken && !woken.0.load(Ordering::SeqCst) {
+                return;
+            }
+        }
+        panic!("the in-memory network never settled");
+    }
+
+    /// The earliest timer of any engine.
+    pub fn next_timeout(&self) -> Option<CoreInstant> {
+        self.nodes
+            .iter()
+            .flatten()
+            .filter(|n| !n.frozen)
+            .filter_map(|n| n.engine.poll_timeout())
+            .min()
+    }
+
+    /// Moves the clock to `t` (never backwards), firing every timer due on the way in order,
+    /// and runs the network after each.
+    pub fn advance_to(&mut self, t: CoreInstant) {
+        assert!(t >= self.now, "time must not go backwards");
+        while let Some(due) = self.next_timeout().filter(|due| *due <= t) {
+            self.now = self.now.max(due);
+            let now = self.now;
+            for node in self.nodes.iter_mut().flatten().filter(|n| !n.frozen) {
+                if node.engine.poll_timeout().is_some_and(|d| d <= now) {
+                    node.engine.handle_timeout(now);
+                }
+            }
+            self.run();
+        }
+        self.now = t;
+        self.run();
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&mut self, d: Duration) {
+        self.advance_to(self.now + d);
+    }
+
+    /// Chunks `data` into node `id`'s store, pinned, and announces its root; returns the root
+    /// once the announcement went out.
+    pub fn seed(&mut self, id: NodeId, data: &[u8]) -> Cid {
+        let dag = build_dag(data);
+        let root = dag.root.cid;
+        self.node(id)
+            .engine
+            .add(root, dag.blocks)
+            .expect("the test store holds the content");
+        self.run();
+        let announced = self
+            .node(id)
+            .outputs
+            .iter()
+            .any(|o| matches!(o, Output::Announced { cid, result: Ok(()) } if *cid == root));
+        assert!(announced, "{root} was not announced");
+        root
+    }
+
+    /// Starts fetching `cid` at node `id`, with origin requests going to `origin`.
+    pub fn fetch(&mut self, id: NodeId, cid: Cid, origin: Option<&str>) -> FetchId {
+        let now = self.now;
+        let fetch = self
+            .node(id)
+            .engine
+            .start_fetch(now, cid, origin.map(str::to_owned));
+        self.run();
+        fetch
+    }
+
+    /// The verified bytes node `id` delivered for `fetch` so far, checked to be in order.
+    pub fn delivered(&mut self, id: NodeId, fetch: FetchId) -> Bytes {
+        let mut out = Vec::new();
+        for o in &self.node(id).outputs {
+            if let Output::Deliver(Deliver {
+                fetch: f,
+                offset,
+                data,
+            }) = o
+                && *f == fetch
+            {
+                assert_eq!(
+                    *offset,
+                    out.len() as u64,
+                    "deliveries in order, without gaps"
+                );
+                out.extend_from_slice(data);
+            }
+        }
+        out.into()
+    }
+
+    /// The report of `fetch` at node `id`, once it completed.
+    pub fn completed(&mut self, id: NodeId, fetch: FetchId) -> Option<FetchReport> {
+        self.node(id).outputs.iter().find_map(|o| match o {
+            Output::Completed {
+                fetch: f, report, ..
+            } if *f == fetch => Some(report.clone()),
+            _ => None,
+        })
+    }
+}
