@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The browser node's tests in headless Chromium (wasm-pack test) against real servers
-# (scripts/test-servers.sh), inside a private network namespace whose only interface is
+# (tests/browser/lib/with-servers.mjs), inside a private network namespace whose only interface is
 # loopback: there every WebRTC ICE candidate is 127.0.0.1 and nothing leaves the machine
 # (shared/NOTES.md). Extra arguments go to the test runner (e.g. a test name filter).
 set -euo pipefail
@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [ "${1:-}" != --in-netns ]; then
-  for tool in wasm-pack chromedriver unshare ip; do
+  for tool in node wasm-pack chromedriver unshare ip; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH (run scripts/setup.sh)"
   done
   run cargo build --locked -p bootstrap-node -p mesh-cli -p mesh-origin
@@ -18,4 +18,4 @@ if [ "${1:-}" != --in-netns ]; then
 fi
 shift
 ip link set lo up
-CARGO_NET_OFFLINE=true exec scripts/test-servers.sh wasm-pack test --headless --chrome crates/mesh-wasm -- "$@"
+CARGO_NET_OFFLINE=true exec node tests/browser/lib/with-servers.mjs wasm-pack test --headless --chrome crates/mesh-wasm -- "$@"

@@ -6,7 +6,7 @@
 #      (from npm's cache when it can: --prefer-offline) and build into their dist/; tsc checks
 #      the package's types from the Vite app;
 #   3. tests/browser/package.test.mjs drives them in headless Chromium (playwright-core) against
-#      the real servers of scripts/test-servers.sh, inside a private network namespace whose
+#      the real servers of tests/browser/lib/with-servers.mjs, inside a private network namespace whose
 #      only interface is loopback (as scripts/test-browser.sh): tabs may try WebRTC with each
 #      other, and nothing may leave the machine.
 #
@@ -20,7 +20,7 @@ exec </dev/null
 if [ "${1:-}" = --in-netns ]; then
   shift
   ip link set lo up
-  exec scripts/test-servers.sh node --test --test-reporter=spec "$@" tests/browser/package.test.mjs
+  exec node tests/browser/lib/with-servers.mjs node --test --test-reporter=spec "$@" tests/browser/package.test.mjs
 fi
 for tool in unshare ip; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH"

@@ -1,12 +1,12 @@
 // The npm package end to end, as a user gets it: the examples installed from the `npm pack`
 // tarball and built (plain HTML copied as files, the Vite app bundled), served by mesh-origin,
-// loaded in headless Chromium, talking to the real test servers of scripts/test-servers.sh (an
+// loaded in headless Chromium, talking to the real test servers of lib/with-servers.mjs (an
 // origin with fixture files, a bootstrap node, a native seeder). Run by scripts/test-npm.sh:
 //
-//   scripts/test-servers.sh node --test tests/browser/package.test.mjs
+//   node tests/browser/lib/with-servers.mjs node --test tests/browser/package.test.mjs
 //
 // Needs MESH_TEST_ORIGIN, MESH_TEST_BOOTSTRAP_HTTP and MESH_TEST_FIXTURES (set by
-// test-servers.sh), the examples built (examples/*/dist) and mesh-origin in
+// with-servers.mjs), the examples built (examples/*/dist) and mesh-origin in
 // $CARGO_TARGET_DIR/debug. Chromium: $CHROMIUM, default /usr/bin/chromium.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import { CHROMIUM, CHROMIUM_ARGS, ROOT, startOrigin } from './lib/harness.mjs';
 
 const need = (name) => {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run this under scripts/test-servers.sh (scripts/test-npm.sh does)`);
+  if (!value) throw new Error(`${name} is not set: run this under tests/browser/lib/with-servers.mjs (scripts/test-npm.sh does)`);
   return value;
 };
 const ORIGIN = need('MESH_TEST_ORIGIN');

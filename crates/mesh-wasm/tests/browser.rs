@@ -1,5 +1,5 @@
 //! The browser node in headless Chromium against real servers: a bootstrap node, an HTTP
-//! origin, a native seeder and a frozen provider, started by `scripts/test-servers.sh`
+//! origin, a native seeder and a frozen provider, started by `tests/browser/lib/with-servers.mjs`
 //! (run through `scripts/test-browser.sh`). Ports are fixed at build time (see that script).
 #![cfg(target_arch = "wasm32")]
 

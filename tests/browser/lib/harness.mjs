@@ -1,9 +1,10 @@
-// Shared by the swarm demo's tab driver (scripts/demo-swarm.mjs) and the end-to-end suite
-// (tests/e2e): launching the one headless Chromium, opening tabs (one browser context each, so
-// one mesh node each) able to use WebRTC on loopback, and starting the real servers (origin,
-// bootstrap node, native seeder) as child processes that are ready once they print their
-// address. Resolves playwright-core from tests/browser/node_modules (scripts/lib.sh's
-// npm_ci_if_stale installs it).
+// The one place that starts the real servers (origin, bootstrap node, native seeder) as child
+// processes that are ready once they print their address, shared by the browser tests' server
+// set (with-servers.mjs), the end-to-end suite (tests/e2e), the npm package test and the swarm
+// demo's tab driver (scripts/demo-swarm.mjs); also launches the one headless Chromium and opens
+// tabs (one browser context each, so one mesh node each) able to use WebRTC on loopback.
+// Resolves playwright-core from tests/browser/node_modules (scripts/lib.sh's npm_ci_if_stale
+// installs it) only when a browser is launched, so starting servers needs no npm install.
 //
 // WebRTC between tabs on loopback needs all three of: running inside a network namespace whose
 // only interface is loopback (`unshare -n`, done by the calling shell script), Chromium's
@@ -16,7 +17,6 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -41,7 +41,8 @@ export function binary(name, profile = process.env.MESH_PROFILE ?? 'release') {
  * it, as if a trusted CA had issued it: how tabs load an HTTPS origin with a self-signed
  * certificate. (Chromium honours the flag only with a --user-data-dir, which Playwright passes.)
  */
-export function launchChromium({ spki } = {}) {
+export async function launchChromium({ spki } = {}) {
+  const { chromium } = await import('playwright-core');
   const tls = spki ? [`--ignore-certificate-errors-spki-list=${spki}`] : [];
   return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...WEBRTC_ARGS, ...tls] });
 }
@@ -188,16 +189,16 @@ async function requestJson(url, method, ca) {
 
 /**
  * The bootstrap node on fixed ports (so a restart keeps its addresses; its key and WebRTC
- * certificate persist in `dataDir`): TCP `base`, WebSocket and WebRTC-direct `base+1`, HTTP
- * `base+2`. Resolves with { tcpAddr, addrsUrl, stop }.
+ * certificate persist in `dataDir`): TCP `tcp`, WebSocket and WebRTC-direct `ws`, HTTP `http`
+ * (by default `base`, `base+1`, `base+2`). Resolves with { tcpAddr, httpUrl, addrsUrl, stop }.
  */
-export async function startBootstrap({ dataDir, base, logFile }) {
-  const listen = [`/ip4/127.0.0.1/tcp/${base}`, `/ip4/127.0.0.1/tcp/${base + 1}/ws`,
-    `/ip4/127.0.0.1/udp/${base + 1}/webrtc-direct`].join(',');
-  const p = await startProcess(binary('bootstrap-node'), ['--data-dir', dataDir, '--announce-listen-addrs',
-    '--listen', listen, '--http-listen', `127.0.0.1:${base + 2}`],
-  { ready: new RegExp(`(/ip4/127\\.0\\.0\\.1/tcp/${base}/p2p/[A-Za-z0-9]+)`), name: 'bootstrap-node', logFile });
-  const httpUrl = `http://127.0.0.1:${base + 2}`;
+export async function startBootstrap({ dataDir, base, tcp = base, ws = base + 1, http = base + 2, logFile, profile }) {
+  const listen = [`/ip4/127.0.0.1/tcp/${tcp}`, `/ip4/127.0.0.1/tcp/${ws}/ws`,
+    `/ip4/127.0.0.1/udp/${ws}/webrtc-direct`].join(',');
+  const p = await startProcess(binary('bootstrap-node', profile), ['--data-dir', dataDir, '--announce-listen-addrs',
+    '--listen', listen, '--http-listen', `127.0.0.1:${http}`],
+  { ready: new RegExp(`(/ip4/127\\.0\\.0\\.1/tcp/${tcp}/p2p/[A-Za-z0-9]+)`), name: 'bootstrap-node', logFile });
+  const httpUrl = `http://127.0.0.1:${http}`;
   // The HTTP side may come up a moment after the swarm printed its address.
   for (let i = 0; i < 100; i++) {
     try {
@@ -209,10 +210,10 @@ export async function startBootstrap({ dataDir, base, logFile }) {
 }
 
 /** `mesh seed FILES` on WebSocket port `port`, announced through `bootstrap` (a multiaddr). */
-export function startSeeder({ files, bootstrap, port, corrupt = false, logFile, name = 'seeder' }) {
+export function startSeeder({ files, bootstrap, port, corrupt = false, logFile, name = 'seeder', profile }) {
   const args = ['seed', '--bootstrap', bootstrap, '--listen', `/ip4/127.0.0.1/tcp/${port}/ws`];
   if (corrupt) args.push('--serve-corrupt-blocks-for-testing');
-  return startProcess(binary('mesh'), [...args, ...files], { ready: /^listening /, name, logFile });
+  return startProcess(binary('mesh', profile), [...args, ...files], { ready: /^listening /, name, logFile });
 }
 
 /** p50 of numbers (null when empty). */
