@@ -104,14 +104,7 @@ async fn down_gives_503_with_cors_and_up_restores() {
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers()["access-control-allow-origin"], "*");
     // Preflights are still answered, so a page sees the 503 itself, not a CORS failure.
-    let preflight = client()
-        .request(reqwest::Method::OPTIONS, &url)
-        .header(header::ORIGIN, "http://127.0.0.1:9999")
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "range")
-        .send()
-        .await
-        .unwrap();
+    let preflight = common::preflight(&client(), &url, "http://127.0.0.1:9999", "range").await;
     assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
     // The control API works while down.
     let health = control(

@@ -343,17 +343,13 @@ async fn cors_preflight_and_response_headers() {
     let dir = site();
     let server = serve(Config::new(dir.path())).await;
     let url = format!("{}/big.bin", server.url());
-    let preflight = client()
-        .request(reqwest::Method::OPTIONS, &url)
-        .header(header::ORIGIN, "http://127.0.0.1:9999")
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
-        .header(
-            header::ACCESS_CONTROL_REQUEST_HEADERS,
-            "range, if-none-match",
-        )
-        .send()
-        .await
-        .unwrap();
+    let preflight = common::preflight(
+        &client(),
+        &url,
+        "http://127.0.0.1:9999",
+        "range, if-none-match",
+    )
+    .await;
     assert!(preflight.status().is_success());
     let headers = preflight.headers();
     assert_eq!(header(headers, "access-control-allow-origin"), "*");

@@ -103,14 +103,7 @@ async fn h2_is_negotiated_and_ranges_validators_and_cors_work_over_it() {
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(header(revalidated.headers(), "etag"), etag);
 
-    let preflight = client
-        .request(reqwest::Method::OPTIONS, &url)
-        .header(header::ORIGIN, "https://page.example")
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "range")
-        .send()
-        .await
-        .unwrap();
+    let preflight = common::preflight(&client, &url, "https://page.example", "range").await;
     assert_eq!(preflight.version(), Version::HTTP_2);
     assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
     assert!(

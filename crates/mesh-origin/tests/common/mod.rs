@@ -55,6 +55,24 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A CORS preflight for a GET of `url` from page `origin` asking to send `headers`.
+pub async fn preflight(
+    client: &reqwest::Client,
+    url: &str,
+    origin: &str,
+    headers: &str,
+) -> reqwest::Response {
+    use reqwest::header;
+    client
+        .request(reqwest::Method::OPTIONS, url)
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, headers)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Sends `request` verbatim over TCP (for paths a URL library would normalise) and returns
 /// the status code.
 pub async fn raw_status(addr: std::net::SocketAddr, request_line_path: &str) -> u16 {
