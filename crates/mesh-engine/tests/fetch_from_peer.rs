@@ -5,11 +5,18 @@
 use mesh_core::fetch::Config as PlannerConfig;
 use mesh_engine::{EngineConfig, Output};
 use mesh_protocol::KadMode;
-use mesh_testkit::{MemNet, data};
+use mesh_testkit::{MemNet, NodeId, data};
 
-#[test]
-fn provider_found_in_the_dht_serves_the_asset() {
-    mesh_testkit::init_tracing();
+/// A bootstrap node, a seeder that joined it and announced `content`, and a fetcher that
+/// joined it too.
+struct Swarm {
+    net: MemNet,
+    seeder_peer: libp2p::PeerId,
+    fetcher: NodeId,
+    cid: cid::Cid,
+}
+
+fn seeded_swarm(content: &[u8]) -> Swarm {
     let mut net = MemNet::new();
     let boot = net.spawn(
         KadMode::Server,
@@ -19,13 +26,29 @@ fn provider_found_in_the_dht_serves_the_asset() {
     let joined = EngineConfig::default().with_bootstrap(vec![net.node(boot).addr.clone()]);
     let seeder = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
     net.join(seeder);
-    // Three 256 KiB leaves and a root: the planner walks the DAG from the peer.
-    let content = data(700_000, 7);
-    let cid = net.seed(seeder, &content);
+    let cid = net.seed(seeder, content);
     let seeder_peer = net.node(seeder).peer_id();
-
     let fetcher = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
     net.join(fetcher);
+    Swarm {
+        net,
+        seeder_peer,
+        fetcher,
+        cid,
+    }
+}
+
+#[test]
+fn provider_found_in_the_dht_serves_the_asset() {
+    mesh_testkit::init_tracing();
+    // Three 256 KiB leaves and a root: the planner walks the DAG from the peer.
+    let content = data(700_000, 7);
+    let Swarm {
+        mut net,
+        seeder_peer,
+        fetcher,
+        cid,
+    } = seeded_swarm(&content);
     let start = net.now;
     let fetch = net.fetch(fetcher, cid, None);
 
@@ -60,19 +83,13 @@ fn provider_found_in_the_dht_serves_the_asset() {
 
 #[test]
 fn a_one_block_asset_is_labelled_by_its_source_although_it_completes_at_once() {
-    let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let joined = EngineConfig::default().with_bootstrap(vec![net.node(boot).addr.clone()]);
-    let seeder = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
-    net.join(seeder);
     let content = data(5_000, 8);
-    let cid = net.seed(seeder, &content);
-    let fetcher = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
-    net.join(fetcher);
+    let Swarm {
+        mut net,
+        fetcher,
+        cid,
+        ..
+    } = seeded_swarm(&content);
     let fetch = net.fetch(fetcher, cid, None);
     assert!(net.completed(fetcher, fetch).is_some());
     assert_eq!(net.node(fetcher).labels, vec![(fetch, Some("peer"))]);
