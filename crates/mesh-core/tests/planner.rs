@@ -24,6 +24,8 @@ fn ms(v: u64) -> Instant {
 
 mod common;
 
+use common::block_data;
+
 /// Deterministic content that never repeats a chunk.
 fn content(len: usize, seed: u32) -> Vec<u8> {
     common::xorshift_bytes(len, seed.wrapping_mul(2_654_435_761).max(1))
@@ -102,15 +104,6 @@ fn drain(p: &mut Planner<Peer, MemoryStore>) -> Out {
         }
     }
     out
-}
-
-fn block_data(dag: &Dag, cid: &Cid) -> Bytes {
-    dag.blocks
-        .iter()
-        .find(|b| b.cid() == cid)
-        .expect("block of the DAG")
-        .data()
-        .clone()
 }
 
 /// Starts a fetch of `dag` at 0 ms; `peer` (already connected) says it has it at 1 ms and

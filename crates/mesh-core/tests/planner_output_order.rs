@@ -12,6 +12,8 @@ use mesh_core::time::Instant;
 
 mod common;
 
+use common::block_data;
+
 const PEER: u32 = 7;
 
 fn ms(v: u64) -> Instant {
@@ -34,15 +36,6 @@ fn label(output: &Output<u32>) -> String {
     }
 }
 
-fn data_of(dag: &Dag, cid: &Cid) -> bytes::Bytes {
-    dag.blocks
-        .iter()
-        .find(|b| b.cid() == cid)
-        .expect("block of the DAG")
-        .data()
-        .clone()
-}
-
 /// Fetches `dag` from one connected peer up to the point where its leaves are asked for;
 /// returns the leaves, in file order.
 fn leaves_asked(p: &mut Planner<u32, MemoryStore>, dag: &Dag) -> (FetchId, Vec<Cid>) {
@@ -51,7 +44,7 @@ fn leaves_asked(p: &mut Planner<u32, MemoryStore>, dag: &Dag) -> (FetchId, Vec<C
     let fetch = p.start(ms(0), root, true);
     p.handle_have(ms(1), PEER, root);
     drain(p);
-    p.handle_block(ms(2), PEER, root, data_of(dag, &root));
+    p.handle_block(ms(2), PEER, root, block_data(dag, &root));
     let leaves: Vec<Cid> = drain(p)
         .into_iter()
         .filter_map(|o| match o {
@@ -73,7 +66,7 @@ fn a_block_is_accepted_before_the_bytes_it_releases_and_completion_comes_last() 
 
     // Later leaves first: each is accepted, but nothing can be delivered yet.
     for (i, cid) in leaves.iter().enumerate().skip(1).rev() {
-        p.handle_block(ms(10 + i as u64), PEER, *cid, data_of(&dag, cid));
+        p.handle_block(ms(10 + i as u64), PEER, *cid, block_data(&dag, cid));
         let labels: Vec<String> = drain(&mut p).iter().map(label).collect();
         assert_eq!(labels, vec![format!("accepted {cid}")]);
     }
@@ -81,7 +74,7 @@ fn a_block_is_accepted_before_the_bytes_it_releases_and_completion_comes_last() 
     // The first leaf releases the whole file: its acceptance, then every byte in order, then
     // the announcement, then completion.
     let first = leaves[0];
-    p.handle_block(ms(20), PEER, first, data_of(&dag, &first));
+    p.handle_block(ms(20), PEER, first, block_data(&dag, &first));
     let outputs = drain(&mut p);
     let labels: Vec<String> = outputs.iter().map(label).collect();
     let offsets = (0..4).map(|i| format!("deliver@{}", i * CHUNK_SIZE));
@@ -115,7 +108,7 @@ fn a_single_block_asset_is_accepted_delivered_announced_then_completed() {
     p.handle_peer_connected(ms(0), PEER);
     p.start(ms(0), root, true);
     drain(&mut p);
-    p.handle_block(ms(3), PEER, root, data_of(&dag, &root));
+    p.handle_block(ms(3), PEER, root, block_data(&dag, &root));
     let labels: Vec<String> = drain(&mut p).iter().map(label).collect();
     assert_eq!(
         labels,

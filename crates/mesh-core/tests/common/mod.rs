@@ -48,3 +48,13 @@ impl Rng {
         (self.next_u64() % n as u64) as usize
     }
 }
+
+/// The bytes of `cid`'s block in `dag`.
+pub fn block_data(dag: &mesh_core::dag::Dag, cid: &mesh_core::Cid) -> bytes::Bytes {
+    dag.blocks
+        .iter()
+        .find(|b| b.cid() == cid)
+        .expect("block of the DAG")
+        .data()
+        .clone()
+}
