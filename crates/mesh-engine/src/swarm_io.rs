@@ -132,11 +132,14 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
                 .push_back(Output::Disconnected { peer: peer_id });
             engine.server.peer_gone(&peer_id);
             if engine.mesh_peers.remove(&peer_id) {
-                engine.outputs.push_back(Output::PeerChanged {
-                    peer: peer_id,
-                    kind: PeerKind::Mesh,
-                    connected: false,
-                });
+                // Bootstrap nodes are reported as such, never as mesh peers (as on connect).
+                if !engine.bootstrap.contains(&peer_id) {
+                    engine.outputs.push_back(Output::PeerChanged {
+                        peer: peer_id,
+                        kind: PeerKind::Mesh,
+                        connected: false,
+                    });
+                }
                 engine.planner.handle_peer_disconnected(now, peer_id);
             }
         }
@@ -217,6 +220,8 @@ impl<X: Extra> Engine<X> {
             }
             self.outputs.push_back(Output::PeerReady { peer: peer_id });
         } else {
+            // A warm dial that reached a peer without the block exchange is over too.
+            self.warm_settled(&peer_id);
             if self.dialling.remove(&peer_id) {
                 // Dialled as a provider but cannot exchange blocks.
                 self.planner.handle_peer_disconnected(now, peer_id);

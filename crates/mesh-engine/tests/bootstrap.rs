@@ -10,11 +10,18 @@ use mesh_engine::{EngineConfig, INITIAL_DELAY, Output, PeerKind};
 use mesh_protocol::KadMode;
 use mesh_testkit::{MemNet, NodeId, data};
 
+/// The client's bootstrap connection changes since the last call. The bootstrap node (which
+/// speaks the block exchange too) is never reported as a mesh peer, on connect or on loss.
 fn bootstrap_changes(net: &mut MemNet, id: NodeId) -> Vec<bool> {
     net.node(id)
         .take_outputs()
         .into_iter()
         .filter_map(|o| match o {
+            Output::PeerChanged {
+                kind: PeerKind::Mesh,
+                connected,
+                ..
+            } => panic!("the bootstrap node reported as a mesh peer (connected: {connected})"),
             Output::PeerChanged {
                 kind: PeerKind::Bootstrap,
                 connected,
