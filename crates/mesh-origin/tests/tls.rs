@@ -139,7 +139,7 @@ async fn h2_is_negotiated_and_ranges_validators_and_cors_work_over_it() {
 }
 
 #[tokio::test]
-async fn many_requests_share_one_h2_connection() {
+async fn forty_concurrent_requests_are_all_served_over_h2() {
     let (_dir, server, identity) = https_server().await;
     let client = client_trusting(&identity, false);
     // Forty requests at once, as a page with forty assets makes them: over HTTP/2 they are

@@ -10,7 +10,7 @@
 //! its entries into lower ones. Each entry moves only downwards, a few times in practice, and
 //! always through sequential appends: with hundreds of thousands of events waiting, that is
 //! far kinder to the caches than a binary heap's sift through a heap of that size, which was
-//! a tenth of a run's time (docs/SIMULATION.md, "Performance").
+//! 5–8 % of a run's time (docs/SIMULATION.md, "Performance").
 
 /// Buckets: 0 for keys equal to the last popped one, `b` (1..=128) for keys whose highest bit
 /// differing from it is bit `b - 1`.

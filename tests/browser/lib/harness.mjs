@@ -200,11 +200,16 @@ export async function startBootstrap({ dataDir, base, tcp = base, ws = base + 1,
   { ready: new RegExp(`(/ip4/127\\.0\\.0\\.1/tcp/${tcp}/p2p/[A-Za-z0-9]+)`), name: 'bootstrap-node', logFile });
   const httpUrl = `http://127.0.0.1:${http}`;
   // The HTTP side may come up a moment after the swarm printed its address.
-  for (let i = 0; i < 100; i++) {
+  let healthy = false;
+  for (let i = 0; i < 100 && !healthy; i++) {
     try {
-      if ((await fetch(`${httpUrl}/healthz`)).ok) break;
+      healthy = (await fetch(`${httpUrl}/healthz`)).ok;
     } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
+    if (!healthy) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!healthy) {
+    await p.stop();
+    throw new Error(`bootstrap-node: ${httpUrl}/healthz not up within 5 s`);
   }
   return { ...p, tcpAddr: p.match[1], httpUrl, addrsUrl: `${httpUrl}/addrs` };
 }
