@@ -214,6 +214,26 @@ export async function startBootstrap({ dataDir, base, tcp = base, ws = base + 1,
   return { ...p, tcpAddr: p.match[1], httpUrl, addrsUrl: `${httpUrl}/addrs` };
 }
 
+/**
+ * Waits until the bootstrap node's `/metrics` gauge `name` reads at least `atLeast`. A seeder
+ * prints its addresses once its DHT announcement went out, which is not yet once the bootstrap
+ * node stored it: anything that freezes or races a seeder waits for the store instead.
+ */
+export async function waitForGauge(httpUrl, name, atLeast, timeoutMs = 10_000) {
+  const line = new RegExp(`^${name} (\\d+)$`, 'm');
+  const until = Date.now() + timeoutMs;
+  let value = null;
+  while (Date.now() < until) {
+    try {
+      const text = await (await fetch(`${httpUrl}/metrics`)).text();
+      value = Number(line.exec(text)?.[1] ?? NaN);
+      if (value >= atLeast) return value;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`bootstrap-node: ${name} is ${value}, not ${atLeast} or more, after ${timeoutMs} ms`);
+}
+
 /** `mesh seed FILES` on WebSocket port `port`, announced through `bootstrap` (a multiaddr). */
 export function startSeeder({ files, bootstrap, port, corrupt = false, logFile, name = 'seeder', profile }) {
   const args = ['seed', '--bootstrap', bootstrap, '--listen', `/ip4/127.0.0.1/tcp/${port}/ws`];

@@ -22,7 +22,7 @@ import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { connect } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binary, startBootstrap, startOrigin, startSeeder } from './harness.mjs';
+import { binary, startBootstrap, startOrigin, startSeeder, waitForGauge } from './harness.mjs';
 
 const PROFILE = 'debug';
 const BASE = Number(process.env.MESH_TEST_PORT_BASE ?? 47810);
@@ -147,6 +147,8 @@ async function main(argv) {
     const staller = await startSeeder({ files: [join(site, 'stalled.bin')], bootstrap: bootstrap.tcpAddr,
       port: BASE + 6, logFile: log('staller'), name: 'the stalled provider', profile: PROFILE });
     servers.push(staller);
+    // Both seeders' records stored: freezing the staller earlier could lose its announcement.
+    await waitForGauge(bootstrap.httpUrl, 'bootstrap_provider_peers', 2);
     process.kill(staller.child.pid, 'SIGSTOP');
     frozen = staller;
 
