@@ -37,15 +37,48 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
-/// Streaming state of one file range.
-struct Streaming {
-    file: tokio::fs::File,
-    remaining: u64,
+/// Paces chunks to the configured rate, if any, and counts them as sent.
+struct Pacer {
     state: Arc<OriginState>,
     /// The path counted in the stats.
     path: Arc<str>,
     /// When the next chunk may go, when throttled.
     next_at: Instant,
+}
+
+impl Pacer {
+    fn new(state: Arc<OriginState>, path: Arc<str>) -> Self {
+        Self {
+            state,
+            path,
+            next_at: Instant::now(),
+        }
+    }
+
+    /// How many of `remaining` bytes the next chunk takes.
+    fn chunk_len(&self, remaining: u64) -> u64 {
+        match self.state.rate() {
+            Some(rate) => {
+                (rate / THROTTLED_CHUNKS_PER_SEC).clamp(MIN_THROTTLED_CHUNK, MAX_CHUNK as u64)
+            }
+            None => MAX_CHUNK as u64,
+        }
+        .min(remaining)
+    }
+
+    /// Waits until a chunk of `n` bytes may leave, then counts it.
+    async fn send(&mut self, n: usize) {
+        if let Some(rate) = self.state.rate() {
+            // Pace: this chunk may leave once the previous ones have had their time.
+            tokio::time::sleep_until(self.next_at).await;
+            let secs = n as f64 / rate as f64;
+            self.next_at = self
+                .next_at
+                .max(Instant::now() - std::time::Duration::from_millis(100))
+                + std::time::Duration::from_secs_f64(secs);
+        }
+        self.state.record_body(Some(&self.path), n as u64);
+    }
 }
 
 /// `len` bytes of `file` from `start`, read as they are sent. A file that turns out shorter
@@ -61,28 +94,15 @@ pub(crate) async fn file_range(
     if start > 0 {
         file.seek(SeekFrom::Start(start)).await?;
     }
-    let streaming = Streaming {
-        file,
-        remaining: len,
-        state,
-        path,
-        next_at: Instant::now(),
-    };
-    let chunks = stream::try_unfold(streaming, |mut s| async move {
-        if s.remaining == 0 {
+    let streaming = (file, len, Pacer::new(state, path));
+    let chunks = stream::try_unfold(streaming, |(mut file, remaining, mut pacer)| async move {
+        if remaining == 0 {
             return Ok(None);
         }
-        let rate = s.state.rate();
-        let chunk = match rate {
-            Some(rate) => {
-                (rate / THROTTLED_CHUNKS_PER_SEC).clamp(MIN_THROTTLED_CHUNK, MAX_CHUNK as u64)
-            }
-            None => MAX_CHUNK as u64,
-        }
-        .min(s.remaining);
         // At most MAX_CHUNK, so it fits in usize.
-        let mut buf = vec![0u8; usize::try_from(chunk).unwrap_or(MAX_CHUNK)];
-        let n = s.file.read(&mut buf).await?;
+        let chunk = usize::try_from(pacer.chunk_len(remaining)).unwrap_or(MAX_CHUNK);
+        let mut buf = vec![0u8; chunk];
+        let n = file.read(&mut buf).await?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -90,18 +110,28 @@ pub(crate) async fn file_range(
             ));
         }
         buf.truncate(n);
-        if let Some(rate) = rate {
-            // Pace: this chunk may leave once the previous ones have had their time.
-            tokio::time::sleep_until(s.next_at).await;
-            let secs = n as f64 / rate as f64;
-            s.next_at = s
-                .next_at
-                .max(Instant::now() - std::time::Duration::from_millis(100))
-                + std::time::Duration::from_secs_f64(secs);
-        }
-        s.remaining -= n as u64;
-        s.state.record_body(Some(&s.path), n as u64);
-        Ok(Some((Frame::data(Bytes::from(buf)), s)))
+        pacer.send(n).await;
+        Ok(Some((
+            Frame::data(Bytes::from(buf)),
+            (file, remaining - n as u64, pacer),
+        )))
     });
     Ok(StreamBody::new(chunks).boxed_unsync())
+}
+
+/// `data` (an encoded copy held in memory) sent in chunks, paced and counted like a file.
+pub(crate) fn paced(data: Bytes, state: Arc<OriginState>, path: Arc<str>) -> Body {
+    let chunks = stream::unfold(
+        (data, Pacer::new(state, path)),
+        |(mut data, mut pacer)| async move {
+            if data.is_empty() {
+                return None;
+            }
+            let chunk = usize::try_from(pacer.chunk_len(data.len() as u64)).unwrap_or(MAX_CHUNK);
+            let piece = data.split_to(chunk);
+            pacer.send(piece.len()).await;
+            Some((Ok(Frame::data(piece)), (data, pacer)))
+        },
+    );
+    StreamBody::new(chunks).boxed_unsync()
 }

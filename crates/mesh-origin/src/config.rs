@@ -99,6 +99,9 @@ pub struct Config {
     pub settings: Settings,
     /// Serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with this certificate; `None`: plain HTTP/1.1.
     pub tls: Option<TlsIdentity>,
+    /// Send whole responses of compressible files (text, scripts, JSON, SVG, wasm) brotli- or
+    /// gzip-encoded when the client accepts it, as CDN edges do.
+    pub compress: bool,
 }
 
 impl Default for Config {
@@ -109,7 +112,8 @@ impl Default for Config {
 
 impl Config {
     /// Serve `root` on `127.0.0.1:0` with the defaults: plain HTTP, no mount,
-    /// [`DEFAULT_CACHE_CONTROL`], computed manifest, up, no latency, no throttle.
+    /// [`DEFAULT_CACHE_CONTROL`], computed manifest, up, no latency, no throttle, compressible
+    /// files encoded for clients that accept it.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
@@ -123,7 +127,14 @@ impl Config {
                 rate_bytes_per_sec: None,
             },
             tls: None,
+            compress: true,
         }
+    }
+
+    /// Turns content encoding of compressible files on (the default) or off.
+    pub fn with_compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
     }
 
     /// Serves HTTPS with `identity`, offering HTTP/2 and HTTP/1.1 by ALPN.

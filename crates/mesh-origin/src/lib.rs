@@ -41,6 +41,7 @@
 //! ```
 
 mod body;
+mod compress;
 pub mod config;
 pub mod control;
 pub mod cors;

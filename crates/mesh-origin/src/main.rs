@@ -73,6 +73,11 @@ struct Args {
     #[arg(long)]
     down: bool,
 
+    /// Send compressible files (text, scripts, JSON, SVG, wasm) as stored even to clients
+    /// that accept br or gzip. By default whole responses are encoded, as CDN edges do.
+    #[arg(long, env = "MESH_ORIGIN_NO_COMPRESS")]
+    no_compress: bool,
+
     /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this PEM certificate chain, leaf first.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -113,7 +118,8 @@ fn config(args: Args) -> Result<Config, OriginError> {
         .with_cache_control(args.cache_control)
         .with_latency(Duration::from_millis(args.latency_ms))
         .with_rate(Some(args.rate))
-        .with_down(args.down);
+        .with_down(args.down)
+        .with_compress(!args.no_compress);
     for spec in &args.mounts {
         config = config.with_mount(spec.parse::<Mount>()?);
     }

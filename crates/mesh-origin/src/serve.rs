@@ -1,5 +1,5 @@
 //! Answering `GET` and `HEAD` for files and the manifest: conditional requests, ranges,
-//! headers.
+//! content encoding, headers.
 
 use std::io;
 use std::path::Path;
@@ -10,6 +10,7 @@ use hyper::{Method, Response, StatusCode};
 use mesh_core::manifest::{decode_url_path, validate_site_path};
 
 use crate::body::{self, Body};
+use crate::compress;
 use crate::cors::add_cors_headers;
 use crate::files::{INDEX_FILE, Resolved};
 use crate::range::{RangeRequest, parse_range};
@@ -141,10 +142,36 @@ async fn open_and_respond(
         .cid_of(path, len, meta.modified().ok())
         .await
         .map_err(io::Error::other)?;
-    let etag = format!("\"{cid}\"");
+    let content_type = mesh_site::content_type::content_type_of(site_path);
+    let encodable = ctx.encoded.is_some() && compress::compressible(content_type);
+    // Whole responses only: a Range names bytes of the file, not of an encoded copy.
+    let encoding = (encodable
+        && len > 0
+        && len <= compress::MAX_ENCODED_FILE
+        && request.get(header::RANGE).is_none())
+    .then(|| compress::negotiate(request))
+    .flatten();
+    let cid_etag = format!("\"{cid}\"");
+    let etag = encoding.map_or_else(|| cid_etag.clone(), |e| e.etag(&cid_etag));
 
     let mut response = if if_none_match(request, &etag) {
         not_modified()
+    } else if let (Some(encoding), Some(cache)) = (encoding, &ctx.encoded) {
+        let encoded = cache.get(&cid_etag, encoding, path.to_owned()).await?;
+        let encoded_len = encoded.len();
+        let body = if method == Method::HEAD {
+            body::empty()
+        } else {
+            body::paced(encoded, ctx.state.clone(), key)
+        };
+        let mut response = Response::new(body);
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(encoded_len));
+        headers.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(encoding.token()),
+        );
+        response
     } else {
         let range = match request.get(header::RANGE).and_then(|v| v.to_str().ok()) {
             Some(range) if if_range_holds(request, &etag) => parse_range(range, len),
@@ -178,18 +205,22 @@ async fn open_and_respond(
                 headers.insert(header::CONTENT_RANGE, value);
             }
         }
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(mesh_site::content_type::content_type_of(site_path)),
-        );
+        response
+    };
+    let modified = response.status() != StatusCode::NOT_MODIFIED;
+    let headers = response.headers_mut();
+    if modified {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         // Browsers must take the type we say (a module script, wasm), never guess one.
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
-        response
-    };
-    let headers = response.headers_mut();
+    }
+    if encodable {
+        // Caches must keep the encoded and the plain copy apart.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(etag) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, etag);

@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::{self, Body};
+use crate::compress::EncodedCache;
 use crate::config::{CONTROL_PREFIX, Config, MANIFEST_PATH};
 use crate::control;
 use crate::cors::{add_preflight_headers, is_preflight};
@@ -50,6 +51,8 @@ pub(crate) struct Context {
     pub(crate) manifest: ManifestDoc,
     pub(crate) cache_control: HeaderValue,
     pub(crate) state: Arc<OriginState>,
+    /// Encoded copies of compressible files; `None` when encoding is off.
+    pub(crate) encoded: Option<EncodedCache>,
 }
 
 /// A running origin server. Dropping it does not stop it; [`shutdown`](Self::shutdown) does.
@@ -108,6 +111,7 @@ pub async fn start(config: Config) -> Result<RunningServer, OriginError> {
         manifest,
         cache_control,
         state: Arc::new(OriginState::new(config.settings)),
+        encoded: config.compress.then(EncodedCache::default),
     });
     let (stop, stopped) = watch::channel(false);
     let https = tls.is_some();
