@@ -16,6 +16,7 @@ use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};
 use mesh_protocol::{Namespace, namespace::DEFAULT_NAMESPACE};
 
 use crate::duration::{parse_duration, parse_positive_duration};
+use crate::store;
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -203,7 +204,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_MAX_PROVIDER_RECORDS",
-        default_value = "1000000"
+        default_value_t = store::DEFAULT_MAX_RECORDS
     )]
     pub max_provider_records: NonZeroUsize,
 
@@ -211,7 +212,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_MAX_PROVIDER_RECORDS_PER_PEER",
-        default_value = "10000"
+        default_value_t = store::DEFAULT_MAX_RECORDS_PER_PEER
     )]
     pub max_provider_records_per_peer: NonZeroUsize,
 
@@ -220,7 +221,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_MAX_PROVIDER_RECORDS_PER_IP",
-        default_value = "100000"
+        default_value_t = store::DEFAULT_MAX_RECORDS_PER_IP
     )]
     pub max_provider_records_per_ip: NonZeroUsize,
 
@@ -228,7 +229,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_MAX_PROVIDER_RECORDS_PER_IPV6_64",
-        default_value = "100000"
+        default_value_t = store::DEFAULT_MAX_RECORDS_PER_NET64
     )]
     pub max_provider_records_per_ipv6_64: NonZeroUsize,
 
@@ -236,7 +237,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_MAX_PROVIDER_ADDRESS_BYTES_PER_IP",
-        default_value = "16777216"
+        default_value_t = store::DEFAULT_MAX_ADDRESS_BYTES_PER_IP
     )]
     pub max_provider_address_bytes_per_ip: NonZeroUsize,
 
@@ -244,7 +245,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_MAX_PROVIDER_ADDRESS_BYTES_PER_IPV6_64",
-        default_value = "16777216"
+        default_value_t = store::DEFAULT_MAX_ADDRESS_BYTES_PER_NET64
     )]
     pub max_provider_address_bytes_per_ipv6_64: NonZeroUsize,
 
@@ -252,7 +253,7 @@ pub struct Config {
     #[arg(
         long,
         env = "MESH_BOOTSTRAP_MAX_PROVIDERS_PER_KEY",
-        default_value = "20"
+        default_value_t = store::DEFAULT_MAX_PROVIDERS_PER_KEY
     )]
     pub max_providers_per_key: NonZeroUsize,
 

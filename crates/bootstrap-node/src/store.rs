@@ -17,6 +17,7 @@ use std::{
     borrow::Cow,
     collections::{HashMap, HashSet, hash_map::Entry},
     net::IpAddr,
+    num::NonZeroUsize,
     time::Instant,
 };
 
@@ -61,16 +62,39 @@ pub struct StoreConfig {
     pub max_address_bytes_per_net64: usize,
 }
 
+/// Default of [`StoreConfig::max_providers_per_key`] (and of its flag).
+pub(crate) const DEFAULT_MAX_PROVIDERS_PER_KEY: NonZeroUsize = nonzero(20);
+/// Default of [`StoreConfig::max_records`].
+pub(crate) const DEFAULT_MAX_RECORDS: NonZeroUsize = nonzero(1_000_000);
+/// Default of [`StoreConfig::max_records_per_peer`].
+pub(crate) const DEFAULT_MAX_RECORDS_PER_PEER: NonZeroUsize = nonzero(10_000);
+/// Default of [`StoreConfig::max_records_per_ip`].
+pub(crate) const DEFAULT_MAX_RECORDS_PER_IP: NonZeroUsize = nonzero(100_000);
+/// Default of [`StoreConfig::max_records_per_net64`].
+pub(crate) const DEFAULT_MAX_RECORDS_PER_NET64: NonZeroUsize = nonzero(100_000);
+/// Default of [`StoreConfig::max_address_bytes_per_ip`].
+pub(crate) const DEFAULT_MAX_ADDRESS_BYTES_PER_IP: NonZeroUsize = nonzero(16 * 1024 * 1024);
+/// Default of [`StoreConfig::max_address_bytes_per_net64`].
+pub(crate) const DEFAULT_MAX_ADDRESS_BYTES_PER_NET64: NonZeroUsize = nonzero(16 * 1024 * 1024);
+
+const fn nonzero(n: usize) -> NonZeroUsize {
+    match NonZeroUsize::new(n) {
+        Some(n) => n,
+        None => panic!("a store limit default is zero"),
+    }
+}
+
+/// The flags' defaults, so tests and embedders get what the binary runs with.
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            max_providers_per_key: 20,
-            max_records: 1_000_000,
-            max_records_per_peer: 10_000,
-            max_records_per_ip: 100_000,
-            max_records_per_net64: 100_000,
-            max_address_bytes_per_ip: 16 * 1024 * 1024,
-            max_address_bytes_per_net64: 16 * 1024 * 1024,
+            max_providers_per_key: DEFAULT_MAX_PROVIDERS_PER_KEY.get(),
+            max_records: DEFAULT_MAX_RECORDS.get(),
+            max_records_per_peer: DEFAULT_MAX_RECORDS_PER_PEER.get(),
+            max_records_per_ip: DEFAULT_MAX_RECORDS_PER_IP.get(),
+            max_records_per_net64: DEFAULT_MAX_RECORDS_PER_NET64.get(),
+            max_address_bytes_per_ip: DEFAULT_MAX_ADDRESS_BYTES_PER_IP.get(),
+            max_address_bytes_per_net64: DEFAULT_MAX_ADDRESS_BYTES_PER_NET64.get(),
         }
     }
 }
@@ -339,10 +363,15 @@ impl ProviderStore {
 
     /// Removes every record that expired before `now`; returns how many.
     pub fn remove_expired(&mut self, now: Instant) -> usize {
-        let keys: Vec<RecordKey> = self.by_key.keys().cloned().collect();
-        keys.iter()
-            .map(|key| self.remove_expired_of(key, now))
-            .sum()
+        // One pass over the map in place: a sweep of a million keys copies none of them.
+        let (usage, by_peer) = (&mut self.usage, &mut self.by_peer);
+        let mut removed = 0;
+        self.by_key.retain(|key, stored| {
+            removed += drop_where(stored, key, usage, by_peer, |s| s.record.is_expired(now));
+            !stored.is_empty()
+        });
+        self.records -= removed;
+        removed
     }
 
     /// What the store holds now.
@@ -363,17 +392,13 @@ impl ProviderStore {
         let Entry::Occupied(mut entry) = self.by_key.entry(key.clone()) else {
             return 0;
         };
-        let mut removed = 0;
-        let (usage, by_peer) = (&mut self.usage, &mut self.by_peer);
-        entry.get_mut().retain(|s| {
-            if !doomed(s) {
-                return true;
-            }
-            usage.remove(s);
-            forget_key(by_peer, &s.record.provider, key);
-            removed += 1;
-            false
-        });
+        let removed = drop_where(
+            entry.get_mut(),
+            key,
+            &mut self.usage,
+            &mut self.by_peer,
+            doomed,
+        );
         if entry.get().is_empty() {
             entry.remove();
         }
@@ -387,6 +412,27 @@ impl ProviderStore {
 }
 
 /// Drops `key` from the keys `peer` provides.
+/// Drops the records of `key` in `stored` that `doomed` picks, releasing their source quota and
+/// their providers' index entries; returns how many went.
+fn drop_where(
+    stored: &mut Vec<Stored>,
+    key: &RecordKey,
+    usage: &mut SourceUsage,
+    by_peer: &mut HashMap<PeerId, HashSet<RecordKey>>,
+    doomed: impl Fn(&Stored) -> bool,
+) -> usize {
+    let before = stored.len();
+    stored.retain(|s| {
+        if !doomed(s) {
+            return true;
+        }
+        usage.remove(s);
+        forget_key(by_peer, &s.record.provider, key);
+        false
+    });
+    before - stored.len()
+}
+
 fn forget_key(by_peer: &mut HashMap<PeerId, HashSet<RecordKey>>, peer: &PeerId, key: &RecordKey) {
     if let Entry::Occupied(mut keys) = by_peer.entry(*peer) {
         keys.get_mut().remove(key);
