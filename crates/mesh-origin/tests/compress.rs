@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Read;
 
-use common::{client, serve, write};
+use common::{client, fetch_stats, serve, write};
 use mesh_origin::Config;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
@@ -51,19 +51,6 @@ fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).map(|v| v.to_str().unwrap())
 }
 
-async fn bytes_served(url: &str, path: &str) -> u64 {
-    let text = client()
-        .get(format!("{url}/_origin/stats"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
-    stats["paths"][path]["bytes"].as_u64().unwrap_or(0)
-}
-
 #[tokio::test]
 async fn brotli_and_gzip_decode_to_the_file_and_egress_counts_encoded_bytes() {
     let (dir, js) = site();
@@ -94,7 +81,7 @@ async fn brotli_and_gzip_decode_to_the_file_and_egress_counts_encoded_bytes() {
         .unwrap();
     assert_eq!(decoded, js);
     assert_eq!(
-        bytes_served(&server.url(), "/app.js").await,
+        fetch_stats(&server.url()).await.paths["/app.js"].bytes,
         body.len() as u64
     );
 

@@ -6,22 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{BIG_LEN, client, serve, site};
+use common::{BIG_LEN, client, fetch_stats, serve, site};
 use mesh_origin::{Config, Settings, Stats};
 use reqwest::StatusCode;
 use reqwest::header;
-
-async fn fetch_stats(url: &str) -> Stats {
-    let text = client()
-        .get(format!("{url}/_origin/stats"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
 
 async fn control(method: reqwest::Method, url: String) -> reqwest::Response {
     client().request(method, url).send().await.unwrap()

@@ -47,6 +47,19 @@ pub async fn serve(config: Config) -> RunningServer {
     mesh_origin::start(config).await.unwrap()
 }
 
+/// The server's counters, from its control API.
+pub async fn fetch_stats(url: &str) -> mesh_origin::Stats {
+    let text = client()
+        .get(format!("{url}/_origin/stats"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// A client that never follows redirects (the tests look at them).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
