@@ -24,7 +24,9 @@ PKG=$CRATE/pkg
 JS=$CRATE/js
 TOOLS=tests/browser
 PROFILE=wasm-release
-STAGE=$CARGO_TARGET_DIR/npm-stage
+# One staging directory per checkout: git worktrees share CARGO_TARGET_DIR, and two builds
+# staging into one directory delete each other's files.
+STAGE=$CARGO_TARGET_DIR/npm-stage/$(pwd -P | sha256sum | cut -c1-12)
 RAW_WASM=$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/mesh_wasm.wasm
 # The budget for what a page downloads: the wasm plus the JS, gzipped.
 GOAL_KIB=300
