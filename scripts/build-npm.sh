@@ -5,6 +5,7 @@
 #   crates/mesh-wasm/pkg/                 the package (gitignored)
 #     index.js, bundler.js, mesh.js       entry points and the shim (from crates/mesh-wasm/js/)
 #     index.d.ts, package.json, README.md (from crates/mesh-wasm/js/)
+#     sw.js, sw.d.ts, sw-worker.js        the service-worker mode (`mesh-loader/sw`, its worker)
 #     web/      wasm-pack --target web      (default entry: browsers, Vite, Rollup, esbuild)
 #     bundler/  wasm-pack --target bundler  (`mesh-loader/bundler`: webpack asyncWebAssembly)
 #   crates/mesh-wasm/pkg/mesh-loader-<version>.tgz   `npm pack` of it, what the examples install
@@ -85,7 +86,8 @@ fi
 NEW=$STAGE/pkg.new
 rm -rf "$NEW"
 mkdir -p "$NEW/web" "$NEW/bundler"
-cp "$JS"/index.js "$JS"/bundler.js "$JS"/mesh.js "$JS"/index.d.ts "$JS"/package.json "$JS"/README.md "$NEW/"
+cp "$JS"/index.js "$JS"/bundler.js "$JS"/mesh.js "$JS"/index.d.ts "$JS"/package.json "$JS"/README.md \
+  "$JS"/sw.js "$JS"/sw.d.ts "$JS"/sw-worker.js "$NEW/"
 cp "$STAGE"/web/mesh_wasm.js "$STAGE"/web/mesh_wasm.d.ts "$STAGE"/web/mesh_wasm_bg.wasm \
   "$STAGE"/web/mesh_wasm_bg.wasm.d.ts "$NEW/web/"
 cp "$STAGE"/bundler/mesh_wasm.js "$STAGE"/bundler/mesh_wasm.d.ts "$STAGE"/bundler/mesh_wasm_bg.js \
