@@ -359,6 +359,45 @@ describe('plain-html example (package served as files)', () => {
   });
 });
 
+describe('mesh-loader/sw: the page half of the service-worker mode (plain-html example)', () => {
+  let page;
+  before(async () => { page = await open(`${plainUrl}/index.html`); });
+  after(async () => page?.context().close());
+
+  test('bad options and a worker script that cannot be registered reject with config errors', async () => {
+    const r = await page.evaluate(async () => {
+      const { startMeshSite, MeshError } = await import('./mesh-loader/sw.js');
+      const outcome = (p) => p.then(() => ({ resolved: true }),
+        (e) => ({ kind: e.kind, message: e.message, isMeshError: e instanceof MeshError }));
+      return {
+        none: await outcome(startMeshSite()),
+        typo: await outcome(startMeshSite({ serviceWorker: '/sw.js', nodeperTab: true })),
+        missing: await outcome(startMeshSite({ serviceWorker: '/no-such-worker.js', nodePerTab: true })),
+        registrations: (await navigator.serviceWorker.getRegistrations()).length,
+      };
+    });
+    assert.equal(r.none.kind, 'config', JSON.stringify(r.none));
+    assert.match(r.none.message, /serviceWorker/);
+    assert.equal(r.typo.kind, 'config', JSON.stringify(r.typo));
+    assert.match(r.typo.message, /nodeperTab/);
+    assert.equal(r.missing.kind, 'config', JSON.stringify(r.missing));
+    assert.match(r.missing.message, /no-such-worker/);
+    assert.equal(r.missing.isMeshError, true);
+    assert.equal(r.registrations, 0);
+  });
+
+  test('the package ships the worker as a classic script and the page half under its exports', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'crates/mesh-wasm/pkg/package.json'), 'utf8'));
+    assert.equal(pkg.exports['./sw'].default, './sw.js');
+    assert.equal(pkg.exports['./sw'].types, './sw.d.ts');
+    assert.equal(pkg.exports['./sw-worker.js'], './sw-worker.js');
+    for (const f of ['sw.js', 'sw.d.ts', 'sw-worker.js']) assert.ok(pkg.files.includes(f), f);
+    // importScripts needs a classic script: no import or export statement at its top level.
+    const worker = readFileSync(join(ROOT, 'crates/mesh-wasm/pkg/sw-worker.js'), 'utf8');
+    assert.doesNotMatch(worker, /^\s*(import|export)\s/m);
+  });
+});
+
 describe('degraded mode (the .wasm answers 404)', () => {
   let page;
   before(async () => {

@@ -10,6 +10,8 @@
 // its own node instead.
 import { MeshError, createMesh } from './index.js';
 
+export { MeshError };
+
 const OPTIONS = new Set(['serviceWorker', 'scope', 'nodePerTab', 'mesh']);
 /** How long a follower's `stats()` waits for the leader's answer. */
 const STATS_TIMEOUT_MS = 2000;
@@ -41,7 +43,10 @@ export class MeshSite extends EventTarget {
   #release = null; // ends the leader's hold of the lock
   #queued = null; // withdraws a follower from the lock's queue
   #onMessage = (e) => this.#fromWorker(e);
-  #onPageHide = () => this.#announce(false);
+  #onPageHide = () => {
+    this.#announce(false);
+    this.#failPorts();
+  };
 
   /** @internal */
   constructor(options) {
@@ -228,6 +233,15 @@ export class MeshSite extends EventTarget {
     });
   }
 
+  /** Ends the requests this tab's node is serving: the node is going away. */
+  #failPorts() {
+    for (const port of this.#ports) {
+      port.postMessage({ type: 'error', kind: 'closed', message: 'the node closed' });
+      port.close();
+    }
+    this.#ports.clear();
+  }
+
   /** The serving node's figures: this tab's, or the leader's (asked over the channel). */
   async stats() {
     if (this.#role === 'closed') throw new MeshError('closed', 'the site mesh is closed');
@@ -257,11 +271,7 @@ export class MeshSite extends EventTarget {
     this.#setRole('closed');
     await this.#announce(false);
     this.#mesh = null;
-    for (const port of this.#ports) {
-      port.postMessage({ type: 'error', kind: 'closed', message: 'the node closed' });
-      port.close();
-    }
-    this.#ports.clear();
+    this.#failPorts();
     navigator.serviceWorker?.removeEventListener('message', this.#onMessage);
     globalThis.removeEventListener('pagehide', this.#onPageHide);
     this.#channel?.close();

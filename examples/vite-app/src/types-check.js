@@ -2,6 +2,7 @@
 // declaration in mesh-loader's index.d.ts fails that check.
 import { createMesh, configureMesh, meshFetch, Mesh, MeshError } from 'mesh-loader';
 import * as bundler from 'mesh-loader/bundler';
+import { startMeshSite, MeshSite } from 'mesh-loader/sw';
 
 /** @returns {Promise<void>} */
 export async function typesCheck() {
@@ -49,4 +50,11 @@ export async function typesCheck() {
     if (e instanceof MeshError && e.kind === 'integrity') console.log(e.message);
   }
   console.log(source, peerBytes, routing, ttfb, mesh.degraded, mesh.peerId);
+  /** @type {MeshSite} */
+  const site = await startMeshSite({ serviceWorker: '/mesh-sw.js?timeoutMs=3000', nodePerTab: false, mesh: { fallbackMs: 300 } });
+  site.addEventListener('role', (e) => console.log(e.detail.role === 'leader' ? site.mesh?.peerId : site.peerId));
+  /** @type {number} */
+  const served = (await site.stats()).bytesServed;
+  console.log(served, site.registration.scope);
+  await site.close();
 }
