@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, launchChromium, startBootstrap, startOrigin } from '../browser/lib/harness.mjs';
@@ -18,10 +18,22 @@ const SITE = join(ROOT, 'examples/sw-site/site');
 const IMAGES = ['/img/tiles.svg', '/img/sun.svg', '/img/waves.svg', '/img/hills.svg', '/img/mosaic.svg'];
 const MOSAIC = '/img/mosaic.svg'; // > 256 KiB: several blocks, several pieces through the worker
 const LATER = '/img/later.svg'; // not on the page until its button adds it
+/** Generated into each run's copy of the site: larger than what Chromium buffers between a
+ * worker's response stream and the page, so a reader that stops reading keeps the worker's
+ * body in progress. */
+const BIG = '/big.bin';
+const BIG_SIZE = 32 << 20;
 const BASE = SWARM_BASE + 20; // beside the ports of lib/swarm.mjs
 const VERBOSE = !!process.env.MESH_E2E_VERBOSE;
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
-const fileSha = (path) => sha256(readFileSync(join(SITE, path)));
+/** Deterministic bytes: SHA-256 in counter mode. */
+function generated(size) {
+  const out = Buffer.alloc(size);
+  for (let i = 0, off = 0; off < size; i++, off += 32) createHash('sha256').update(`mesh sw ${i}`).digest().copy(out, off);
+  return out;
+}
+const BIG_SHA = sha256(generated(BIG_SIZE));
+const fileSha = (path) => (path === BIG ? BIG_SHA : sha256(readFileSync(join(SITE, path))));
 
 /** The CIDv1 (raw, sha2-256, base32) of `bytes`, as mesh names a one-block file. */
 function rawCid(bytes) {
@@ -50,13 +62,16 @@ after(async () => { await browser?.close(); });
  * service workers need), stopped by `stop()`. */
 async function startSite(name) {
   const dataDir = mkdtempSync(join(tmpdir(), `mesh-e2e-${name}-`));
+  const root = join(dataDir, 'site');
+  cpSync(SITE, root, { recursive: true });
+  writeFileSync(join(root, BIG.slice(1)), generated(BIG_SIZE));
   const logDir = join(LOGS, name);
   const contexts = [];
   const bootstrap = await startBootstrap({ dataDir, base: BASE + 1, logFile: join(logDir, 'bootstrap.log') });
   let origin;
   try {
     origin = await startOrigin({
-      root: SITE, mounts: { '/mesh-loader': join(ROOT, 'crates/mesh-wasm/pkg') }, port: BASE,
+      root, mounts: { '/mesh-loader': join(ROOT, 'crates/mesh-wasm/pkg') }, port: BASE,
       latencyMs: 80, logFile: join(logDir, 'origin.log'),
     });
   } catch (e) {
@@ -262,6 +277,42 @@ describe('service worker: fallbacks, takeover, one node per tab', () => {
     assert.equal(r.verified, 'true');
     assert.equal(r.sha, fileSha(MOSAIC));
     assert.equal((await t3.evaluate(() => window.site.stats())).peerId, peerId);
+  });
+
+  test('a body in progress moves to the tab that takes over: every byte verified, none twice', async () => {
+    const p = await site.profile();
+    const t1 = await p.tab();
+    await controlled(t1);
+    const t2 = await p.tab();
+    const t3 = await p.tab();
+    // t3 reads the first piece of BIG through t1's node, then stops reading: the worker stops
+    // pulling once Chromium's buffer is full, with most of the body still to come.
+    const first = await t3.evaluate(async (path) => {
+      const res = await fetch(path);
+      const reader = res.body.getReader();
+      const { value } = await reader.read();
+      window.reading = { reader, pieces: [value] };
+      return { verified: res.headers.get('x-mesh-verified'), bytes: value.length };
+    }, BIG);
+    assert.equal(first.verified, 'true');
+    assert.ok(first.bytes < BIG_SIZE, `the first piece is not the whole file: ${first.bytes}`);
+    await t1.close();
+    const sha = await t3.evaluate(async () => {
+      const { reader, pieces } = window.reading;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        pieces.push(value);
+      }
+      const all = new Uint8Array(await new Blob(pieces).arrayBuffer());
+      return [...new Uint8Array(await crypto.subtle.digest('SHA-256', all))]
+        .map((b) => b.toString(16).padStart(2, '0')).join('');
+    });
+    assert.equal(sha, BIG_SHA);
+    // The rest came from t2's node, which took over and fetched the asset itself.
+    assert.equal(await t2.evaluate(() => window.site.role), 'leader');
+    const s2 = await t2.evaluate(() => window.site.stats());
+    assert.ok(s2.bytes.origin + s2.bytes.peer >= BIG_SIZE, JSON.stringify(s2.bytes));
   });
 
   test('nodePerTab: every tab runs its own node and serves its own <img> requests', async () => {

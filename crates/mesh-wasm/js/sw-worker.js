@@ -13,8 +13,8 @@
 // Settings, from the query string of the worker script's URL (what `register` was given):
 //   manifest   the manifest's URL (default /.well-known/mesh/manifest.json)
 //   timeoutMs  how long a node may take to answer or to send the next piece (default 5000):
-//              past it a request that has no bytes yet goes to the network, a body stops with
-//              an error
+//              past it a request that has no bytes yet goes to the network, a body in progress
+//              moves to another node (see `body`)
 /* eslint-env serviceworker */
 'use strict';
 
@@ -135,89 +135,149 @@
     // A node's own `fetch()` (its origin requests; destination '') goes to the network: asking
     // the node again would loop. A page's fetch() in a tab without a node is served by one.
     if (!node || (request.destination === '' && nodes.has(clientId))) return fetch(request);
-    const served = await fromNode(node, path, request.url);
-    if (served.response) return served.response;
-    if (served.kind === 'integrity') {
-      // The node proved these bytes wrong: the network would hand the page the same bytes.
-      return new Response(`mesh: ${served.message}`, {
-        status: 502, headers: { 'content-type': 'text/plain', 'x-mesh-error': 'integrity' },
+    const read = new NodeRead(node, path, request.url);
+    const head = await read.head;
+    if (head.type !== 'head' || head.verified !== true) {
+      read.cancel();
+      if (head.kind === 'integrity') {
+        // The node proved these bytes wrong: the network would hand the page the same bytes.
+        return new Response(`mesh: ${head.message}`, {
+          status: 502, headers: { 'content-type': 'text/plain', 'x-mesh-error': 'integrity' },
+        });
+      }
+      return fetch(request);
+    }
+    const headers = new Headers({
+      'content-type': head.contentType,
+      'x-mesh-source': head.source,
+      'x-mesh-cid': head.cid,
+      'x-mesh-verified': 'true',
+    });
+    if (head.size != null) headers.set('content-length', String(head.size));
+    return new Response(body(read, head.cid, path, request.url, clientId), { status: 200, headers });
+  }
+
+  /** Node failures after which the rest of a body is asked of another node (or the same one,
+   * once more): its tab went away, or it went quiet. */
+  const CONTINUABLE = new Set(['closed', 'timeout', 'unavailable']);
+  /** How many times one body may move to another node. */
+  const MAX_MOVES = 3;
+
+  /**
+   * The body of a response: the pieces of `read`, one per pull. When the serving node goes
+   * away mid-body, the rest comes from the next node that is up within TIMEOUT_MS (the tab
+   * that takes over), which fetches the asset again: the bytes already sent are skipped, and
+   * only a node that names the same CID may continue, so every byte is verified.
+   */
+  function body(first, cid, path, url, clientId) {
+    let read = first;
+    let sent = 0;
+    let skip = 0;
+    let moves = 0;
+    return new ReadableStream({
+      async pull(controller) {
+        for (;;) {
+          const msg = await read.next();
+          if (msg.type === 'data') {
+            let piece = new Uint8Array(msg.chunk);
+            const dropped = Math.min(skip, piece.length);
+            skip -= dropped;
+            piece = piece.subarray(dropped);
+            if (piece.length === 0) continue;
+            sent += piece.length;
+            controller.enqueue(piece);
+            return;
+          }
+          if (msg.type === 'done' && skip === 0) {
+            controller.close();
+            return;
+          }
+          const why = msg.type === 'done' ? 'the next node sent fewer bytes' : `${msg.kind}: ${msg.message}`;
+          read.cancel();
+          const next = CONTINUABLE.has(msg.kind) && moves < MAX_MOVES ? await moveOn(cid, path, url, clientId) : null;
+          if (!next) {
+            controller.error(new Error(`mesh: ${why}`));
+            return;
+          }
+          moves += 1;
+          read = next;
+          skip = sent;
+        }
+      },
+      cancel() { read.cancel(); },
+    }, { highWaterMark: 0 });
+  }
+
+  /** A read of `path` at the next node up within TIMEOUT_MS whose head names `cid`, or null. */
+  async function moveOn(cid, path, url, clientId) {
+    const node = await nodeWithin(clientId, TIMEOUT_MS);
+    if (!node) return null;
+    const read = new NodeRead(node, path, url);
+    const head = await read.head;
+    if (head.type === 'head' && head.verified === true && head.cid === cid) return read;
+    read.cancel();
+    return null;
+  }
+
+  /** `nodeFor`, waiting up to `ms` for a node to come up (a tab taking over) when none is. */
+  async function nodeWithin(clientId, ms) {
+    const end = Date.now() + ms;
+    for (;;) {
+      const node = await nodeFor(clientId);
+      const left = end - Date.now();
+      if (node || left <= 0) return node;
+      await new Promise((resolve) => {
+        probeWaiters.push(resolve);
+        setTimeout(resolve, left);
       });
     }
-    return fetch(request);
   }
 
   /**
-   * Asks `client`'s node for `path`. Resolves with `{ response }` once the first verified bytes
-   * (or the whole asset) are in, or with `{ kind, message }` when the node failed or did not
-   * answer in time (nothing was sent to the page then).
+   * One request at one window's node, over a MessageChannel: `head` resolves with the node's
+   * first message (`head`, or an error: `{ kind, message }`), then each `next()` pulls one
+   * message (`data`, `done` or an error). A node that says nothing for TIMEOUT_MS counts as
+   * the error `timeout`.
    */
-  function fromNode(client, path, url) {
-    const { port1: port, port2 } = new MessageChannel();
-    let timer;
-    let waiting = null; // the pending { resolve } of the head or of the next piece
-    const arm = (onTimeout) => {
-      clearTimeout(timer);
-      timer = setTimeout(onTimeout, TIMEOUT_MS);
-    };
-    const stop = () => {
-      clearTimeout(timer);
-      port.postMessage({ type: 'cancel' });
-      port.close();
-    };
-    return new Promise((resolveHead) => {
-      let body;
-      port.onmessage = ({ data: msg }) => {
-        if (!body) {
-          clearTimeout(timer);
-          if (msg.type !== 'head' || msg.verified !== true) {
-            port.close();
-            resolveHead({ kind: msg.kind ?? 'internal', message: msg.message ?? `unexpected ${msg.type}` });
-            return;
-          }
-          body = new ReadableStream({
-            pull(controller) {
-              return new Promise((resolve) => {
-                waiting = { controller, resolve };
-                arm(() => {
-                  stop();
-                  controller.error(new Error(`mesh: the node sent nothing for ${TIMEOUT_MS} ms`));
-                  resolve();
-                });
-                port.postMessage({ type: 'pull' });
-              });
-            },
-            cancel() { stop(); },
-          }, { highWaterMark: 0 });
-          const headers = new Headers({
-            'content-type': msg.contentType,
-            'x-mesh-source': msg.source,
-            'x-mesh-cid': msg.cid,
-            'x-mesh-verified': 'true',
-          });
-          if (msg.size != null) headers.set('content-length', String(msg.size));
-          resolveHead({ response: new Response(body, { status: 200, headers }) });
-          return;
-        }
-        const pending = waiting;
-        waiting = null;
-        if (!pending) return;
-        clearTimeout(timer);
-        if (msg.type === 'data') {
-          pending.controller.enqueue(new Uint8Array(msg.chunk));
-        } else if (msg.type === 'done') {
-          port.close();
-          pending.controller.close();
-        } else {
-          port.close();
-          pending.controller.error(new Error(`mesh: ${msg.kind}: ${msg.message}`));
-        }
-        pending.resolve();
-      };
-      arm(() => {
-        stop();
-        resolveHead({ kind: 'timeout', message: `the node did not answer in ${TIMEOUT_MS} ms` });
-      });
+  class NodeRead {
+    #port;
+    #waiting = null;
+    #timer;
+
+    constructor(client, path, url) {
+      const { port1, port2 } = new MessageChannel();
+      this.#port = port1;
+      port1.onmessage = ({ data }) => this.#settle(data);
+      this.head = this.#await();
       client.postMessage({ type: 'mesh-fetch', path, url }, [port2]);
-    });
+    }
+
+    next() {
+      const message = this.#await();
+      this.#port.postMessage({ type: 'pull' });
+      return message;
+    }
+
+    cancel() {
+      clearTimeout(this.#timer);
+      this.#port.postMessage({ type: 'cancel' });
+      this.#port.close();
+    }
+
+    #await() {
+      return new Promise((resolve) => {
+        this.#waiting = resolve;
+        this.#timer = setTimeout(() => this.#settle({
+          type: 'error', kind: 'timeout', message: `the node sent nothing for ${TIMEOUT_MS} ms`,
+        }), TIMEOUT_MS);
+      });
+    }
+
+    #settle(msg) {
+      clearTimeout(this.#timer);
+      const resolve = this.#waiting;
+      this.#waiting = null;
+      resolve?.(msg);
+    }
   }
 })();
