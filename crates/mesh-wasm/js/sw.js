@@ -88,7 +88,8 @@ export class MeshSite extends EventTarget {
       return;
     }
     const name = `mesh-node ${this.#registration.scope}`;
-    const hold = () => new Promise((resolve) => { this.#release = resolve; });
+    // Holds the lock until close() (at once if close() came while the node was starting).
+    const hold = () => this.#role !== 'closed' && new Promise((resolve) => { this.#release = resolve; });
     // Lead now if no tab holds the lock; otherwise follow and queue for it: the queue is the
     // takeover (the browser releases a closed tab's lock and grants it to the next tab).
     const led = await new Promise((resolve, reject) => {
