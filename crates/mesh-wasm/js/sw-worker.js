@@ -56,11 +56,14 @@
    * (later nodes announce themselves). */
   let probed = false;
   let probeWaiters = [];
+  /** Counts a window's answer while a probe runs. */
+  let onAnswer = null;
 
   self.addEventListener('message', (event) => {
     const msg = event.data;
     if (msg?.type !== 'mesh-node' || !event.source) return;
     nodes.delete(event.source.id);
+    onAnswer?.();
     if (msg.up) {
       nodes.add(event.source.id);
       probeWaiters.forEach((wake) => wake());
@@ -68,16 +71,23 @@
     }
   });
 
-  /** Asks every window whether it runs a node; resolves once one says so or after PROBE_MS. */
+  /** Asks every window whether it runs a node; resolves once one says so, once all said they
+   * do not, or after PROBE_MS (a page without the page half never answers). */
   async function probe() {
     const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
     if (windows.length === 0) return;
+    let answers = 0;
     const answered = new Promise((resolve) => {
       probeWaiters.push(resolve);
+      onAnswer = () => {
+        answers += 1;
+        if (answers >= windows.length) resolve();
+      };
       setTimeout(resolve, PROBE_MS);
     });
     windows.forEach((w) => w.postMessage({ type: 'mesh-probe' }));
     await answered;
+    onAnswer = null;
   }
 
   /** The window whose node should serve a request of `clientId`: its own if it runs one (one
