@@ -183,6 +183,9 @@ impl<X: Extra> Engine<X> {
             connected: true,
         });
         self.reserve_relay(i);
+        // Failed redials take the address out of Kademlia's routing table, and the peer with
+        // it once none is left; the announcements below must find it there.
+        self.swarm.behaviour_mut().kad.add_address(&peer, addr);
         if again {
             // The bootstrap node dropped our provider records with the connection.
             self.reannounce_all();
