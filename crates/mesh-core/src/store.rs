@@ -133,7 +133,7 @@ pub struct MemoryStore {
     evictions: u64,
     rejected: u64,
     /// Blocks that left the store since the last [`MemoryStore::take_dropped`], oldest first;
-    /// `None` unless [`MemoryStore::with_drop_log`] turned the log on.
+    /// `None` unless [`MemoryStore::enable_drop_log`] turned the log on.
     dropped: Option<Vec<Cid>>,
 }
 
@@ -160,13 +160,12 @@ impl MemoryStore {
     /// `remove`d), for [`MemoryStore::take_dropped`]: a node that announces or persists what
     /// it holds must learn what it no longer holds, however it went. Off by default, because
     /// a store nobody drains (the simulator's) would grow the log without bound.
-    pub fn with_drop_log(mut self) -> Self {
-        self.dropped = Some(Vec::new());
-        self
+    pub fn enable_drop_log(&mut self) {
+        self.dropped.get_or_insert_with(Vec::new);
     }
 
     /// The blocks that left the store since the last call, oldest first (empty without
-    /// [`MemoryStore::with_drop_log`]). A CID may have been stored again since it left:
+    /// [`MemoryStore::enable_drop_log`]). A CID may have been stored again since it left:
     /// check [`BlockStore::contains`] before acting on it.
     pub fn take_dropped(&mut self) -> Vec<Cid> {
         self.dropped

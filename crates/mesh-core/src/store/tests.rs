@@ -331,7 +331,8 @@ fn zero_budget_holds_only_empty_blocks() {
 
 #[test]
 fn drop_log_reports_evictions_and_removals_in_order() {
-    let mut store = MemoryStore::new(300).with_drop_log();
+    let mut store = MemoryStore::new(300);
+    store.enable_drop_log();
     let (a, b, c, d) = (block(1, 100), block(2, 100), block(3, 100), block(4, 100));
     for blk in [&a, &b, &c] {
         store.put(blk.clone()).unwrap();
