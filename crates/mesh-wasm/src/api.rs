@@ -158,6 +158,7 @@ impl MeshNode {
             stats_interval: settings.stats_interval,
             commands,
             events,
+            persist: settings.persist.clone(),
         });
         wasm_bindgen_futures::spawn_local(driver.run());
         let paths_by_cid = settings
