@@ -219,6 +219,7 @@ fn a_restored_cache_over_the_budget_keeps_the_newest() {
         vec![assets[1].root.cid, assets[2].root.cid]
     );
     assert_eq!(restored.incomplete, vec![assets[0].root.cid]);
+    net.run();
     let outputs = net.node(node).take_outputs();
     assert_eq!(
         uncached(&outputs),
