@@ -37,6 +37,11 @@ impl CacheIndex {
         self.blocks_of.insert(root, blocks.to_vec());
     }
 
+    /// The roots indexed.
+    pub(crate) fn roots(&self) -> impl Iterator<Item = &Cid> {
+        self.blocks_of.keys()
+    }
+
     /// Forgets every root that used `block`; returns them.
     fn remove_block(&mut self, block: &Cid) -> Vec<Cid> {
         let roots: Vec<Cid> = self
@@ -135,6 +140,7 @@ impl<X: Extra> Engine<X> {
                 None => restored.incomplete.push(root),
             }
         }
+        self.site_update();
         restored
     }
 
@@ -153,6 +159,7 @@ impl<X: Extra> Engine<X> {
             .filter_map(|cid| store.peek(cid).cloned())
             .collect();
         self.cache.insert(root, &cids);
+        self.site_update();
         self.outputs.push_back(Output::Cached { root, blocks });
     }
 
@@ -189,6 +196,7 @@ impl<X: Extra> Engine<X> {
                 roots.push(root);
             }
         }
+        self.site_update();
         self.outputs.push_back(Output::Uncached { blocks, roots });
     }
 }

@@ -130,6 +130,10 @@ pub struct EngineConfig {
     pub warm_assets: Vec<Cid>,
     /// Where origin requests for a CID go when a fetch names no URL: `<origin_base>/<cid>`.
     pub origin_base: Option<String>,
+    /// The site's rendezvous key (its manifest's CID): a node provides it while its cache
+    /// holds any of [`EngineConfig::warm_assets`], and warm rounds look it up instead of one
+    /// lookup per asset, so one query finds peers holding any part of the site.
+    pub site: Option<Cid>,
     /// Seed of the redial jitter.
     pub seed: u64,
 }
@@ -146,6 +150,7 @@ impl Default for EngineConfig {
             warm_peers: 0,
             warm_assets: Vec::new(),
             origin_base: None,
+            site: None,
             seed: 0,
         }
     }
@@ -174,6 +179,12 @@ impl EngineConfig {
     /// Sets [`EngineConfig::origin_base`].
     pub fn with_origin_base(mut self, base: Option<String>) -> Self {
         self.origin_base = base;
+        self
+    }
+
+    /// Sets [`EngineConfig::site`].
+    pub fn with_site(mut self, site: Option<Cid>) -> Self {
+        self.site = site;
         self
     }
 
@@ -280,7 +291,7 @@ impl<X: Extra> Engine<X> {
         let ns = &protocol.namespace;
         let bootstrap = Bootstrap::new(&config.bootstrap)
             .map_err(|addr| EngineError::BootstrapWithoutPeerId { addr })?;
-        let warm = Warm::new(config.warm_peers, config.warm_assets.clone());
+        let warm = Warm::new(config.warm_peers, config.warm_assets.clone(), config.site);
         let jitter = Jitter::new(config.seed);
         // What leaves the store stops being provided (`cache`).
         planner.store_mut().enable_drop_log();
