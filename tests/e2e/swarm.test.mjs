@@ -319,3 +319,29 @@ test('11. origin over HTTP/2: the page talks h2 to the origin, whose TTFB is abo
     // six of these requests, and the median was over 15 times the latency (README).
     assert.ok(p50 >= latencyMs * 0.9 && p50 < 10 * latencyMs, `small assets' TTFB p50 ${p50} ms with ${latencyMs} ms added`);
   }));
+
+test('12. reload: the returning tab loads everything from its persistent cache and serves it at once', () =>
+  withSwarm('reload', async (swarm) => {
+    const { page, result } = await swarm.tab();
+    assertComplete(result, 'first visit');
+    // Every asset saved to IndexedDB (writes run behind the fetches).
+    await waitForStats(page, `s.persist.pendingWrites === 0 && s.persist.savedAssets >= ${ASSETS}`);
+    await page.reload();
+    const again = await demoDone(page, 120_000);
+    assertComplete(again, 'after the reload');
+    const records = Object.values(again.records);
+    assert.equal(records.length, ASSETS);
+    const notCached = records.filter((r) => !['cache', 'peer'].includes(r.source)).map((r) => `${r.path}: ${r.source}`);
+    assert.deepEqual(notCached, [], 'assets not from the cache or peers after the reload');
+    const s = again.stats;
+    console.log(`  after the reload: ${s.persist.restoredAssets} assets (${s.persist.restoredBlocks} blocks) restored, `
+      + `bytes ${JSON.stringify(s.bytes)}`);
+    assert.equal(s.bytes.origin, 0, 'origin bytes for assets after the reload');
+    assert.equal(s.persist.state, 'on');
+    assert.ok(s.persist.restoredAssets >= ASSETS, `${s.persist.restoredAssets} assets restored`);
+    assert.equal(s.persist.corruptBlocks, 0);
+    // It announced what it restored without fetching it again: a new tab gets it from there.
+    const other = await swarm.tab({ fallbackMs: '1000' });
+    assertComplete(other.result, 'a new tab');
+    assert.ok(other.result.stats.bytes.peer > 0, `no bytes from the reloaded tab: ${JSON.stringify(other.result.stats.bytes)}`);
+  }));

@@ -132,6 +132,9 @@ pub struct MemoryStore {
     misses: u64,
     evictions: u64,
     rejected: u64,
+    /// Blocks that left the store since the last [`MemoryStore::take_dropped`], oldest first;
+    /// `None` unless [`MemoryStore::enable_drop_log`] turned the log on.
+    dropped: Option<Vec<Cid>>,
 }
 
 impl MemoryStore {
@@ -149,6 +152,37 @@ impl MemoryStore {
             misses: 0,
             evictions: 0,
             rejected: 0,
+            dropped: None,
+        }
+    }
+
+    /// Logs every block that leaves the store (evicted by `put` or `set_budget`, or
+    /// `remove`d), for [`MemoryStore::take_dropped`]: a node that announces or persists what
+    /// it holds must learn what it no longer holds, however it went. Off by default, because
+    /// a store nobody drains (the simulator's) would grow the log without bound.
+    pub fn enable_drop_log(&mut self) {
+        self.dropped.get_or_insert_with(Vec::new);
+    }
+
+    /// The blocks that left the store since the last call, oldest first (empty without
+    /// [`MemoryStore::enable_drop_log`]). A CID may have been stored again since it left:
+    /// check [`BlockStore::contains`] before acting on it.
+    pub fn take_dropped(&mut self) -> Vec<Cid> {
+        self.dropped
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The block, if held, without counting a hit or touching its recency: for reading what
+    /// the store holds (to persist it) rather than using it.
+    pub fn peek(&self, cid: &Cid) -> Option<&Block> {
+        self.blocks.get(cid).map(|held| &held.block)
+    }
+
+    fn log_dropped(&mut self, cid: Cid) {
+        if let Some(log) = &mut self.dropped {
+            log.push(cid);
         }
     }
 
@@ -275,6 +309,7 @@ impl MemoryStore {
             if let Some(held) = self.blocks.remove(&cid) {
                 self.used_bytes -= held.size();
                 self.evictions += 1;
+                self.log_dropped(cid);
                 evicted.push(cid);
             }
         }
@@ -312,6 +347,7 @@ impl BlockStore for MemoryStore {
             self.evictable.remove(&held.last_used);
         }
         self.used_bytes -= held.size();
+        self.log_dropped(*cid);
         Some(held.block)
     }
 

@@ -30,8 +30,6 @@ pub(crate) struct BootstrapPeer {
     /// The address our connection reached it on (the relay address).
     connected_addr: Option<Multiaddr>,
     pub(crate) relay_listener: Option<ListenerId>,
-    /// Whether a connection was ever up (to re-announce after a loss).
-    was_connected: bool,
 }
 
 /// The bootstrap nodes.
@@ -64,7 +62,6 @@ impl Bootstrap {
                     connected: false,
                     connected_addr: None,
                     relay_listener: None,
-                    was_connected: false,
                 }),
             }
         }
@@ -173,7 +170,6 @@ impl<X: Extra> Engine<X> {
         b.backoff.succeeded();
         b.next_dial = None;
         b.connected = true;
-        let again = std::mem::replace(&mut b.was_connected, true);
         let peer = b.peer;
         b.connected_addr = Some(addr.clone());
         tracing::info!(%peer, %addr, "connected to bootstrap node");
@@ -186,10 +182,10 @@ impl<X: Extra> Engine<X> {
         // Failed redials take the address out of Kademlia's routing table, and the peer with
         // it once none is left; the announcements below must find it there.
         self.swarm.behaviour_mut().kad.add_address(&peer, addr);
-        if again {
-            // The bootstrap node dropped our provider records with the connection.
-            self.reannounce_all();
-        }
+        // After a reconnect the bootstrap node has dropped our provider records with the
+        // connection; on the first connection, roots provided before it (restored from a
+        // persisted cache, or fetched before any DHT peer was known) were announced to nobody.
+        self.reannounce_all();
         // Fails only without known peers; the bootstrap node was just added.
         let _ = self.swarm.behaviour_mut().kad.bootstrap();
         self.warm_start(now);

@@ -40,6 +40,7 @@
 
 mod backoff;
 mod bootstrap;
+mod cache;
 mod connections;
 mod exchange;
 mod fetches;
@@ -65,6 +66,7 @@ use mesh_protocol::blocks::{BlockCodec, BlockServer};
 use mesh_protocol::{Behaviour, Event, Extra, NoExtra, provider_key};
 
 pub use backoff::{Backoff, INITIAL_DELAY, Jitter, MAX_DELAY};
+pub use cache::Restored;
 pub use connections::ConnectionKind;
 pub use fetches::{Sources, origin_url};
 pub use output::{
@@ -74,6 +76,7 @@ pub use output::{
 pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 
 use crate::bootstrap::Bootstrap;
+use crate::cache::CacheIndex;
 use crate::connections::Connections;
 use crate::fetches::Fetches;
 use crate::warm::Warm;
@@ -127,6 +130,10 @@ pub struct EngineConfig {
     pub warm_assets: Vec<Cid>,
     /// Where origin requests for a CID go when a fetch names no URL: `<origin_base>/<cid>`.
     pub origin_base: Option<String>,
+    /// The site's rendezvous key (its manifest's CID): a node provides it while its cache
+    /// holds any of [`EngineConfig::warm_assets`], and warm rounds look it up instead of one
+    /// lookup per asset, so one query finds peers holding any part of the site.
+    pub site: Option<Cid>,
     /// Seed of the redial jitter.
     pub seed: u64,
 }
@@ -143,6 +150,7 @@ impl Default for EngineConfig {
             warm_peers: 0,
             warm_assets: Vec::new(),
             origin_base: None,
+            site: None,
             seed: 0,
         }
     }
@@ -171,6 +179,12 @@ impl EngineConfig {
     /// Sets [`EngineConfig::origin_base`].
     pub fn with_origin_base(mut self, base: Option<String>) -> Self {
         self.origin_base = base;
+        self
+    }
+
+    /// Sets [`EngineConfig::site`].
+    pub fn with_site(mut self, site: Option<Cid>) -> Self {
+        self.site = site;
         self
     }
 
@@ -236,6 +250,8 @@ pub struct Engine<X: Extra = NoExtra> {
     announce_queries: HashMap<QueryId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
     provided: BTreeSet<Cid>,
+    /// The blocks of each asset the planner cached, to withdraw it when one leaves the store.
+    cache: CacheIndex,
     /// Connected peers that speak our block exchange, as told to the planner.
     mesh_peers: BTreeSet<PeerId>,
     /// Peers dialled for the planner, so a failed dial can be reported.
@@ -266,7 +282,7 @@ impl<X: Extra> Engine<X> {
     /// behaviour was built with, and `codec` the codec inside it.
     pub fn new(
         swarm: Swarm<Behaviour<X>>,
-        planner: Planner<PeerId, MemoryStore>,
+        mut planner: Planner<PeerId, MemoryStore>,
         server: BlockServer,
         codec: BlockCodec,
         protocol: &mesh_protocol::Config,
@@ -275,8 +291,10 @@ impl<X: Extra> Engine<X> {
         let ns = &protocol.namespace;
         let bootstrap = Bootstrap::new(&config.bootstrap)
             .map_err(|addr| EngineError::BootstrapWithoutPeerId { addr })?;
-        let warm = Warm::new(config.warm_peers, config.warm_assets.clone());
+        let warm = Warm::new(config.warm_peers, config.warm_assets.clone(), config.site);
         let jitter = Jitter::new(config.seed);
+        // What leaves the store stops being provided (`cache`).
+        planner.store_mut().enable_drop_log();
         Ok(Self {
             swarm,
             planner,
@@ -290,6 +308,7 @@ impl<X: Extra> Engine<X> {
             provider_queries: HashMap::new(),
             announce_queries: HashMap::new(),
             provided: BTreeSet::new(),
+            cache: CacheIndex::default(),
             mesh_peers: BTreeSet::new(),
             dialling: BTreeSet::new(),
             connections: Connections::default(),
@@ -362,6 +381,8 @@ impl<X: Extra> Engine<X> {
     pub fn poll_output(&mut self) -> Option<Output> {
         if self.outputs.is_empty() {
             self.drain_planner();
+            // Blocks stored since the last call may have evicted others.
+            self.collect_dropped();
         }
         let output = self.outputs.pop_front();
         // A fetch is forgotten once the shell has its end: until then the deliveries queued

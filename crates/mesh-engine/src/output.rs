@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use cid::Cid;
 use libp2p::core::transport::ListenerId;
 use libp2p::{Multiaddr, PeerId};
+use mesh_core::Block;
 /// The planner's own requests, passed to the shell unchanged.
 pub use mesh_core::fetch::{CancelOrigin, Deliver, OriginFetch};
 use mesh_core::fetch::{FetchError, FetchId, FetchSummary};
@@ -54,6 +55,22 @@ pub enum Output {
         cid: Cid,
         /// The outcome.
         result: Result<(), String>,
+    },
+    /// A fetched asset is complete in the store and announced: every block of its DAG, root
+    /// first, for a shell that persists its cache (see [`Engine::restore`](crate::Engine::restore)).
+    Cached {
+        /// The asset's root.
+        root: Cid,
+        /// Its blocks, verified.
+        blocks: Vec<Block>,
+    },
+    /// Blocks left the store (evicted for room, or found bad): a persisted copy should go
+    /// too. `roots` are the assets that used them, no longer provided.
+    Uncached {
+        /// The blocks.
+        blocks: Vec<Cid>,
+        /// Assets withdrawn with them.
+        roots: Vec<Cid>,
     },
     /// A peer is connected and identified as a block-exchange peer of this mesh.
     PeerReady {

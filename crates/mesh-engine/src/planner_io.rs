@@ -68,17 +68,7 @@ impl<X: Extra> Engine<X> {
                 self.outputs.push_back(Output::CancelOrigin(cancel));
             }
             Action::Deliver(deliver) => self.outputs.push_back(Output::Deliver(deliver)),
-            Action::Announce { cid } => {
-                self.provided.insert(cid);
-                if let Err(e) = self
-                    .swarm
-                    .behaviour_mut()
-                    .kad
-                    .start_providing(provider_key(&cid))
-                {
-                    tracing::warn!(%cid, error = %e, "cannot announce fetched asset");
-                }
-            }
+            Action::Announce { cid } => self.cached(cid),
             other => tracing::debug!(?other, "unhandled planner action"),
         }
     }

@@ -3,8 +3,10 @@
 //! A new connection costs more than the fallback deadline (a `/webrtc` dial takes 0.2–1 s), so
 //! assets come from peers mostly over connections that are already open. Once the first
 //! bootstrap node is connected, and then every [`WARM_INTERVAL`] while fewer than the wanted
-//! number are open, the engine looks up providers of a few of the site's assets and dials
-//! them.
+//! number are open, the engine looks up providers of the site and dials them: with a site
+//! rendezvous key ([`EngineConfig::site`](crate::EngineConfig::site)) one lookup of that key,
+//! which every node holding any of the site's assets provides; without one, a few of the
+//! site's assets in turn.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -31,6 +33,11 @@ pub(crate) struct Warm {
     target: usize,
     /// The site's assets, whose providers are dialled.
     assets: Vec<Cid>,
+    /// The same, to test membership.
+    asset_set: BTreeSet<Cid>,
+    /// The site's rendezvous key, and whether this node provides it now.
+    site: Option<Cid>,
+    providing_site: bool,
     /// Where the next round starts in `assets`.
     cursor: usize,
     next: Option<CoreInstant>,
@@ -41,10 +48,12 @@ pub(crate) struct Warm {
 }
 
 impl Warm {
-    pub(crate) fn new(target: usize, assets: Vec<Cid>) -> Self {
+    pub(crate) fn new(target: usize, assets: Vec<Cid>, site: Option<Cid>) -> Self {
         Self {
             target,
+            asset_set: assets.iter().copied().collect(),
             assets,
+            site,
             ..Self::default()
         }
     }
@@ -76,6 +85,15 @@ impl<X: Extra> Engine<X> {
         }
         self.warm.next = Some(now + WARM_INTERVAL);
         if self.warm_count() >= self.warm.target {
+            return;
+        }
+        if let Some(site) = self.warm.site {
+            let query = self
+                .swarm
+                .behaviour_mut()
+                .kad
+                .get_providers(provider_key(&site));
+            self.warm.lookups.insert(query, site);
             return;
         }
         let n = self.warm.assets.len();
@@ -111,6 +129,29 @@ impl<X: Extra> Engine<X> {
                 self.warm.dialing.insert(peer);
                 self.stats.warm_dials += 1;
             }
+        }
+    }
+
+    /// The cache changed: provide the site's rendezvous key while it holds any of the
+    /// site's assets, and stop when it holds none.
+    pub(crate) fn site_update(&mut self) {
+        let Some(site) = self.warm.site else {
+            return;
+        };
+        let holds = self.cache.roots().any(|r| self.warm.asset_set.contains(r));
+        if holds == self.warm.providing_site {
+            return;
+        }
+        self.warm.providing_site = holds;
+        let key = provider_key(&site);
+        if holds {
+            self.provided.insert(site);
+            if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key) {
+                tracing::warn!(%site, error = %e, "cannot announce the site");
+            }
+        } else {
+            self.provided.remove(&site);
+            self.swarm.behaviour_mut().kad.stop_providing(&key);
         }
     }
 

@@ -97,6 +97,8 @@ pub struct MemNet {
     namespace: Namespace,
     /// The virtual time, given to every engine call.
     pub now: CoreInstant,
+    /// Block-store budget of nodes spawned from now on.
+    store_bytes: u64,
 }
 
 impl Default for MemNet {
@@ -113,7 +115,13 @@ impl MemNet {
             woken: Arc::new(Woken(AtomicBool::new(true))),
             namespace: Namespace::new("test").expect("a valid namespace"),
             now: CoreInstant::ZERO,
+            store_bytes: STORE_BYTES,
         }
+    }
+
+    /// Gives nodes spawned from now on a block store of `bytes` (default 64 MiB).
+    pub fn set_store_bytes(&mut self, bytes: u64) {
+        self.store_bytes = bytes;
     }
 
     /// A fresh `/memory` address.
@@ -163,7 +171,7 @@ impl MemNet {
         let listener = swarm
             .listen_on(listen.clone())
             .expect("a free /memory address");
-        let planner = Planner::new(planner, MemoryStore::new(STORE_BYTES));
+        let planner = Planner::new(planner, MemoryStore::new(self.store_bytes));
         let engine = Engine::new(
             swarm,
             planner,

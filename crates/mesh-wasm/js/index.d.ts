@@ -82,7 +82,20 @@ export interface MeshOptions {
   /** Origin deadline for multi-block assets (> 256 KiB), in ms. Default: `fallbackMs`. The
    * simulator suggests 800 (more offload for large files; docs/SIMULATION.md#defaults). */
   largeFallbackMs?: number;
+  /** Keep the cache across visits and navigations in IndexedDB, within `cacheBytes`: a
+   * returning tab serves (and announces) what it holds at start, every block verified again
+   * as it is read back. Default `true`; without IndexedDB (a private window) the node runs in
+   * memory and dispatches a `persist` event of kind `unavailable`. */
+  persist?: boolean;
+  /** Name of the IndexedDB database of the persistent cache. Default `mesh-<namespace>`. */
+  cacheName?: string;
 }
+
+/** Detail of a `persist` event: the cache of an earlier visit is back, or something failed
+ * (the node then goes on with its memory cache). */
+export type PersistEvent =
+  | { event: 'restored'; blocks: number; bytes: number; assets: number; corrupt: number; incomplete: number }
+  | { event: 'error'; kind: 'unavailable' | 'quota' | 'storage'; message: string };
 
 /** Where the bytes of a response came from. */
 export type MeshSource = 'peer' | 'origin' | 'cache' | 'mixed';
@@ -125,6 +138,20 @@ export interface MeshStats {
   reachable: boolean;
   /** `on`, `off` or `after-consent` (until consent is given). */
   p2p: 'on' | 'off' | 'after-consent';
+  /** The persistent cache: `state` is `off` (`persist: false`), `loading`, `on` or
+   * `unavailable`; blocks and assets restored at start, blocks that failed verification
+   * there (deleted, never served), and writes since. */
+  persist: {
+    state: 'off' | 'loading' | 'on' | 'unavailable';
+    restoredBlocks: number;
+    restoredAssets: number;
+    corruptBlocks: number;
+    savedAssets: number;
+    savedBlocks: number;
+    deletedBlocks: number;
+    pendingWrites: number;
+    errors: number;
+  };
 }
 
 /** The summary of a completed fetch: the `fetch` event's detail and `response.mesh.summary`. */
@@ -162,6 +189,8 @@ export interface MeshEventMap {
   peer: CustomEvent<PeerChange>;
   fetch: CustomEvent<FetchSummary | FetchFailure>;
   warning: CustomEvent<{ message: string }>;
+  /** The persistent cache was restored at start, or failed (the node goes on in memory). */
+  persist: CustomEvent<PersistEvent>;
 }
 
 export interface MeshFetchInit {

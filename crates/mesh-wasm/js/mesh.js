@@ -67,6 +67,10 @@ const emptyStats = (degraded) => ({
   serve: { blocksServed: 0, bytesServed: 0, overBudget: 0, peerBusy: 0, notHeld: 0 },
   corruptBlocksReceived: 0, ignoredPeers: [], malformedRequests: 0, malformedResponses: 0,
   reachable: false, p2p: 'off',
+  persist: {
+    state: 'off', restoredBlocks: 0, restoredAssets: 0, corruptBlocks: 0, savedAssets: 0,
+    savedBlocks: 0, deletedBlocks: 0, pendingWrites: 0, errors: 0,
+  },
 });
 
 /** The media type a blob must have for `el` to use it: scripts and style sheets are refused
@@ -88,7 +92,7 @@ const loaded = (el) => new Promise((resolve, reject) => {
  * `fallbackMS` would otherwise be ignored silently). */
 const OPTIONS = new Set(['bootstrap', 'bootstrapUrl', 'namespace', 'fallbackMs', 'cacheBytes',
   'uploadBytesPerMinute', 'manifest', 'p2p', 'originBase', 'logLevel', 'statsIntervalMs',
-  'iceServers', 'warmPeers', 'largeFallbackMs']);
+  'iceServers', 'warmPeers', 'largeFallbackMs', 'persist', 'cacheName']);
 
 const ATTACH_SELECTOR = 'img[data-cid], script[data-cid], link[data-cid], video[data-cid], audio[data-cid], source[data-cid]';
 

@@ -142,6 +142,12 @@ impl MeshNode {
                 .with_reserve_relay(true)
                 .with_warm_peers(settings.warm_peers, warm_assets)
                 .with_origin_base(settings.origin_base.clone())
+                // The site's rendezvous key: the CID of its manifest, as every tab of it has it.
+                .with_site(
+                    manifest_json
+                        .as_deref()
+                        .map(|m| mesh_core::dag::cid_of(m.as_bytes())),
+                )
                 // The jitter only spreads redials of many tabs; Math.random suffices.
                 .with_seed((js_sys::Math::random() * (1u64 << 53) as f64) as u64),
         )
@@ -158,6 +164,7 @@ impl MeshNode {
             stats_interval: settings.stats_interval,
             commands,
             events,
+            persist: settings.persist.clone(),
         });
         wasm_bindgen_futures::spawn_local(driver.run());
         let paths_by_cid = settings

@@ -79,6 +79,10 @@ pub struct RawOptions {
     /// Direct connections kept open to providers of the manifest's assets (default
     /// [`DEFAULT_WARM_PEERS`]; 0 opens none in advance).
     pub warm_peers: Option<f64>,
+    /// Keep the cache across visits in IndexedDB (default `true`).
+    pub persist: Option<bool>,
+    /// Name of the IndexedDB database of the persistent cache (default `mesh-<namespace>`).
+    pub cache_name: Option<String>,
     /// Read by the JS shim (the manifest, fetched or given); never reaches here as such.
     #[serde(default, skip_deserializing)]
     pub manifest: (),
@@ -153,7 +157,12 @@ pub struct Settings {
     pub webrtc: mesh_webrtc::Config,
     /// Warm connections to keep.
     pub warm_peers: usize,
+    /// The IndexedDB database of the persistent cache; `None` with `persist: false`.
+    pub persist: Option<String>,
 }
+
+/// Longest `cacheName` accepted.
+pub const MAX_CACHE_NAME: usize = 128;
 
 fn whole(option: &'static str, value: f64, min: u64, max: u64) -> Result<u64, ConfigError> {
     if !value.is_finite() || value.fract() != 0.0 || value < 0.0 {
@@ -278,6 +287,19 @@ impl Settings {
             None => DEFAULT_WARM_PEERS,
             Some(n) => whole("warmPeers", n, 0, MAX_WARM_PEERS)? as usize,
         };
+        // On by default: a returning visitor's tab serves and announces what it holds at once,
+        // within the same `cacheBytes` the memory cache has.
+        let persist = match (raw.persist.unwrap_or(true), raw.cache_name) {
+            (false, _) => None,
+            (true, None) => Some(format!("mesh-{}", namespace.as_str())),
+            (true, Some(name)) if name.is_empty() || name.len() > MAX_CACHE_NAME => {
+                return Err(bad(
+                    "cacheName",
+                    format!("must be 1 to {MAX_CACHE_NAME} characters"),
+                ));
+            }
+            (true, Some(name)) => Some(name),
+        };
         let manifest = manifest_json
             .map(Manifest::from_json)
             .transpose()
@@ -297,6 +319,7 @@ impl Settings {
             stats_interval,
             webrtc,
             warm_peers,
+            persist,
         })
     }
 }
@@ -347,6 +370,7 @@ mod tests {
         assert_eq!(s.cache_bytes, DEFAULT_CACHE_BYTES);
         assert_eq!(s.p2p, P2pMode::On);
         assert_eq!(s.stats_interval, Some(Duration::from_secs(1)));
+        assert_eq!(s.persist.as_deref(), Some("mesh-default"));
         Ok(())
     }
 
@@ -364,6 +388,17 @@ mod tests {
         assert_eq!(s.origin_base.as_deref(), Some("http://127.0.0.1:8080/cid/"));
         assert_eq!(s.serve.upload_bytes_per_minute, Some(0));
         assert_eq!(s.stats_interval, None);
+        Ok(())
+    }
+
+    #[test]
+    fn persistence_can_be_named_or_turned_off() -> Result<(), Box<dyn std::error::Error>> {
+        let s = Settings::from_raw(raw(r#"{"namespace":"shop","cacheName":"c1"}"#)?, None)?;
+        assert_eq!(s.persist.as_deref(), Some("c1"));
+        let s = Settings::from_raw(raw(r#"{"namespace":"shop"}"#)?, None)?;
+        assert_eq!(s.persist.as_deref(), Some("mesh-shop"));
+        let s = Settings::from_raw(raw(r#"{"persist":false,"cacheName":"c1"}"#)?, None)?;
+        assert_eq!(s.persist, None);
         Ok(())
     }
 
@@ -388,6 +423,7 @@ mod tests {
             (r#"{"iceServers":[{"urls":"http://x"}]}"#, "iceServers"),
             (r#"{"iceServers":[{"urls":[]}]}"#, "iceServers"),
             (r#"{"warmPeers":100}"#, "warmPeers"),
+            (r#"{"cacheName":""}"#, "cacheName"),
         ];
         for (json, option) in cases {
             let err = Settings::from_raw(raw(json)?, None).err();

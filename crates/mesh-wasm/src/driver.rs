@@ -21,6 +21,7 @@ use web_time::Instant;
 
 use crate::config::P2pMode;
 use crate::origin::{self, OriginEvent, OriginTask};
+use crate::persist::Persistence;
 use crate::report::{FetchDone, PeerChange, StatsReport};
 use crate::transport::BrowserEngine;
 
@@ -81,6 +82,8 @@ pub(crate) struct DriverParts {
     pub(crate) stats_interval: Option<Duration>,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) events: EventSink,
+    /// The persistent cache's database name, if on.
+    pub(crate) persist: Option<String>,
 }
 
 pub(crate) struct Driver {
@@ -96,6 +99,7 @@ pub(crate) struct Driver {
     tokens: HashMap<u64, FetchId>,
     stats_interval: Option<Duration>,
     next_stats: Option<Instant>,
+    persist: Persistence,
 }
 
 impl Driver {
@@ -120,11 +124,18 @@ impl Driver {
             tokens: HashMap::new(),
             stats_interval: parts.stats_interval,
             next_stats: parts.stats_interval.map(|i| now + i),
+            persist: Persistence::new(parts.persist),
         }
     }
 
     /// Runs until the page closes the mesh or drops every handle.
     pub(crate) async fn run(mut self) {
+        // The cache of an earlier visit first: the page's fetches queue meanwhile and are then
+        // served from it, while the bootstrap connection, already dialling, comes up.
+        let now = self.now();
+        if let Some(event) = self.persist.restore(&mut self.engine, now).await {
+            self.emit("persist", &event);
+        }
         loop {
             let wake = self.next_wake();
             let sleep = gloo_timers::future::sleep(wake.saturating_duration_since(Instant::now()));
@@ -148,6 +159,11 @@ impl Driver {
                         self.engine.handle_swarm_event(now, event);
                     }
                     event = self.origin_rx.select_next_some() => self.on_origin_event(event),
+                    done = self.persist.done.select_next_some() => {
+                        if let Some(event) = self.persist.on_done(done) {
+                            self.emit("persist", &event);
+                        }
+                    }
                     () = sleep.fuse() => {}
                 }
             }
@@ -215,6 +231,7 @@ impl Driver {
             &stats,
             &status,
             p2p,
+            self.persist.report(),
         )
     }
 
@@ -342,6 +359,8 @@ impl Driver {
             Output::Cancelled { fetch } => {
                 self.forget(fetch);
             }
+            Output::Cached { root, blocks } => self.persist.cached(&root, &blocks),
+            Output::Uncached { blocks, roots } => self.persist.uncached(&blocks, &roots),
             Output::PeerChanged {
                 peer,
                 kind,

@@ -33,6 +33,8 @@ pub(crate) struct StatsReport {
     pub(crate) reachable: bool,
     /// `on`, `off` or `after-consent` (until consent is given).
     pub(crate) p2p: &'static str,
+    /// The persistent cache.
+    pub(crate) persist: crate::persist::PersistReport,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +86,7 @@ impl StatsReport {
         stats: &NodeStats,
         status: &NodeStatus,
         p2p: &'static str,
+        persist: crate::persist::PersistReport,
     ) -> Self {
         let t = &stats.transfer;
         Self {
@@ -131,6 +134,7 @@ impl StatsReport {
             malformed_responses: stats.malformed_responses,
             reachable: status.reachable,
             p2p,
+            persist,
         }
     }
 }

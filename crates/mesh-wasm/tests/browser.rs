@@ -80,6 +80,8 @@ async fn options(extra: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
     Reflect::set(&o, &"originBase".into(), &format!("{ORIGIN}/").into())?;
     // Loopback only: host candidates, no STUN.
     Reflect::set(&o, &"iceServers".into(), &js_sys::Array::new())?;
+    // Every node of this page would share one database: the persistence tests name their own.
+    Reflect::set(&o, &"persist".into(), &false.into())?;
     for (k, v) in extra {
         Reflect::set(&o, &(*k).into(), v)?;
     }
@@ -559,5 +561,246 @@ async fn warm_connections_let_a_fetch_beat_the_deadline_from_a_peer() -> TestRes
     assert_eq!(get(&done, "fellBack").as_bool(), Some(false));
     a.close().await?;
     b.close().await?;
+    Ok(())
+}
+
+// ---- the persistent cache ----------------------------------------------------------------
+
+/// A node without peers whose persistent cache is the database `name` (its own per test).
+async fn start_persisting(name: &str, extra: &[(&str, JsValue)]) -> Result<MeshNode, JsValue> {
+    let mut all = vec![
+        ("p2p", JsValue::from("off")),
+        ("persist", true.into()),
+        ("cacheName", name.into()),
+    ];
+    all.extend(extra.iter().cloned());
+    start(&all).await
+}
+
+/// Waits until the node restored its cache (or found none) and every write committed.
+async fn persist_settled(node: &MeshNode, saved_assets: f64) -> Result<JsValue, JsValue> {
+    let s = wait_for(node, 10, "the persistent cache to settle", |s| {
+        let p = get(s, "persist");
+        get(&p, "state").as_string().as_deref() != Some("loading")
+            && get(&p, "pendingWrites").as_f64() == Some(0.0)
+            && get(&p, "savedAssets").as_f64() >= Some(saved_assets)
+    })
+    .await?;
+    Ok(get(&s, "persist"))
+}
+
+/// Runs `script` in a read-write transaction over the cache database `name`, with `blocks`
+/// (its object store) and `arg` in scope; resolves with `out` once committed. The test reads
+/// and damages the database directly, as a disk or another program could.
+async fn with_db(name: &str, arg: JsValue, script: &str) -> Result<JsValue, JsValue> {
+    let body = format!(
+        "return new Promise((resolve, reject) => {{
+           const open = indexedDB.open(name);
+           open.onerror = () => reject(open.error);
+           open.onsuccess = () => {{
+             const db = open.result;
+             const tx = db.transaction(['blocks', 'roots'], 'readwrite');
+             const blocks = tx.objectStore('blocks');
+             let out;
+             {script};
+             tx.oncomplete = () => {{ db.close(); resolve(out); }};
+             tx.onerror = () => reject(tx.error);
+           }};
+         }})"
+    );
+    let f = Function::new_with_args("name, arg", &body);
+    let promise: js_sys::Promise = f.call2(&JsValue::NULL, &name.into(), &arg)?.dyn_into()?;
+    JsFuture::from(promise).await
+}
+
+async fn db_bytes(name: &str) -> Result<f64, JsValue> {
+    with_db(
+        name,
+        JsValue::NULL,
+        "const r = blocks.getAll(); r.onsuccess = () => { out = r.result.reduce((n, v) => n + v.d.length, 0); }",
+    )
+    .await?
+    .as_f64()
+    .ok_or_else(|| "no byte count".into())
+}
+
+async fn fetch_fixture(node: &MeshNode, name: &str) -> Result<JsValue, JsValue> {
+    let cid = resolve_cid(node, &format!("/{name}"))?;
+    let (bytes, done, _) = read_all(&node.fetch(&cid, url(name))?).await?;
+    assert_eq!(bytes, fixture(name).await?, "{name}");
+    Ok(done)
+}
+
+#[wasm_bindgen_test]
+async fn a_second_visit_serves_the_persisted_cache_without_the_origin() -> TestResult {
+    let db = "test-second-visit";
+    let first = start_persisting(db, &[]).await?;
+    for name in ["cache-0.bin", "origin-only.txt"] {
+        let done = fetch_fixture(&first, name).await?;
+        assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    }
+    let p = persist_settled(&first, 2.0).await?;
+    // A root over three leaves, and one block.
+    assert_eq!(get(&p, "savedBlocks").as_f64(), Some(5.0));
+    first.close().await?;
+
+    let second = start_persisting(db, &[]).await?;
+    let p = persist_settled(&second, 0.0).await?;
+    assert_eq!(get(&p, "state").as_string().as_deref(), Some("on"));
+    assert_eq!(get(&p, "restoredAssets").as_f64(), Some(2.0));
+    assert_eq!(get(&p, "restoredBlocks").as_f64(), Some(5.0));
+    for name in ["cache-0.bin", "origin-only.txt"] {
+        let done = fetch_fixture(&second, name).await?;
+        assert_eq!(
+            get(&done, "source").as_string().as_deref(),
+            Some("cache"),
+            "{name}"
+        );
+        assert_eq!(get(&done, "bytesOrigin").as_f64(), Some(0.0), "{name}");
+    }
+    let s = stats(&second).await?;
+    assert_eq!(path(&s, &["bytes", "origin"]).as_f64(), Some(0.0));
+    second.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn the_persisted_cache_stays_within_the_budget_across_visits() -> TestResult {
+    let db = "test-budget";
+    let budget = 1u32 << 20;
+    let first = start_persisting(db, &[("cacheBytes", budget.into())]).await?;
+    for i in 0..4 {
+        fetch_fixture(&first, &format!("cache-{i}.bin")).await?;
+    }
+    let p = persist_settled(&first, 4.0).await?;
+    assert!(
+        get(&p, "deletedBlocks").as_f64() >= Some(3.0),
+        "evicted blocks deleted"
+    );
+    let held = db_bytes(db).await?;
+    assert!(
+        held <= f64::from(budget),
+        "the database holds {held} bytes, budget {budget}"
+    );
+    first.close().await?;
+
+    // Only the newest 600 kB asset fits: it alone comes back, served from the cache.
+    let second = start_persisting(db, &[("cacheBytes", budget.into())]).await?;
+    let p = persist_settled(&second, 0.0).await?;
+    assert_eq!(get(&p, "restoredAssets").as_f64(), Some(1.0));
+    let s = stats(&second).await?;
+    assert!(path(&s, &["store", "usedBytes"]).as_f64() <= Some(f64::from(budget)));
+    let done = fetch_fixture(&second, "cache-3.bin").await?;
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("cache"));
+    second.close().await?;
+
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn a_block_changed_on_disk_is_dropped_and_never_served() -> TestResult {
+    let db = "test-corrupt";
+    let first = start_persisting(db, &[]).await?;
+    fetch_fixture(&first, "origin-only.txt").await?;
+    persist_settled(&first, 1.0).await?;
+    first.close().await?;
+    let cid = resolve_cid(&first, "/origin-only.txt")?;
+    with_db(
+        db,
+        cid.clone().into(),
+        "const r = blocks.get(arg); r.onsuccess = () => { const v = r.result; v.d[0] ^= 1; blocks.put(v, arg); }",
+    )
+    .await?;
+
+    let second = start_persisting(db, &[]).await?;
+    let p = persist_settled(&second, 0.0).await?;
+    assert_eq!(get(&p, "corruptBlocks").as_f64(), Some(1.0));
+    assert_eq!(get(&p, "restoredAssets").as_f64(), Some(0.0));
+    // Not served from the cache: the origin's verified bytes instead, saved again.
+    let done = fetch_fixture(&second, "origin-only.txt").await?;
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    persist_settled(&second, 1.0).await?;
+    second.close().await?;
+    let stored = with_db(
+        db,
+        cid.into(),
+        "const r = blocks.get(arg); r.onsuccess = () => { out = r.result.d; }",
+    )
+    .await?;
+    assert_eq!(
+        Uint8Array::new(&stored).to_vec(),
+        fixture("origin-only.txt").await?
+    );
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn persist_false_writes_nothing() -> TestResult {
+    let db = "test-persist-off";
+    let node = start(&[
+        ("p2p", "off".into()),
+        ("persist", false.into()),
+        ("cacheName", db.into()),
+    ])
+    .await?;
+    fetch_fixture(&node, "origin-only.txt").await?;
+    let s = stats(&node).await?;
+    assert_eq!(
+        path(&s, &["persist", "state"]).as_string().as_deref(),
+        Some("off")
+    );
+    node.close().await?;
+    let names =
+        Function::new_no_args("return indexedDB.databases().then(dbs => dbs.map(d => d.name))")
+            .call0(&JsValue::NULL)?
+            .dyn_into::<js_sys::Promise>()?;
+    let names: js_sys::Array = JsFuture::from(names).await?.dyn_into()?;
+    assert!(!names.includes(&db.into(), 0), "no database {db}");
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn without_indexeddb_the_node_says_so_and_runs_in_memory() -> TestResult {
+    let events = js_sys::Array::new();
+    let sink = Function::new_with_args(
+        "events",
+        "return (type, detail) => events.push([type, detail])",
+    )
+    .call1(&JsValue::NULL, &events)?
+    .dyn_into::<Function>()?;
+    // As in a private window where storage is blocked: no `indexedDB` at all. (It is an own
+    // property of the global object: the original is put back afterwards, as it was.)
+    let hide = Function::new_no_args(
+        "const original = Object.getOwnPropertyDescriptor(globalThis, 'indexedDB');
+         Object.defineProperty(globalThis, 'indexedDB', { value: undefined, configurable: true });
+         return () => Object.defineProperty(globalThis, 'indexedDB', original);",
+    );
+    let unhide: Function = hide.call0(&JsValue::NULL)?.dyn_into()?;
+    let opts = options(&[
+        ("p2p", "off".into()),
+        ("persist", true.into()),
+        ("cacheName", "test-unavailable".into()),
+    ])
+    .await;
+    let manifest = manifest().await;
+    let node = opts.and_then(|o| MeshNode::start(o, Some(manifest?), sink));
+    let settled = match &node {
+        Ok(node) => persist_settled(node, 0.0).await,
+        Err(e) => Err(e.clone()),
+    };
+    unhide.call0(&JsValue::NULL)?;
+    let node = node?;
+    let p = settled?;
+    assert_eq!(get(&p, "state").as_string().as_deref(), Some("unavailable"));
+    let error = events
+        .iter()
+        .find(|e| get(e, "0").as_string().as_deref() == Some("persist"))
+        .map(|e| get(&get(&e, "1"), "kind"))
+        .ok_or("no persist event")?;
+    assert_eq!(error.as_string().as_deref(), Some("unavailable"));
+    // The node works on: an asset by CID, verified, from the origin.
+    let done = fetch_fixture(&node, "origin-only.txt").await?;
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    node.close().await?;
     Ok(())
 }

@@ -330,6 +330,54 @@ fn zero_budget_holds_only_empty_blocks() {
 }
 
 #[test]
+fn drop_log_reports_evictions_and_removals_in_order() {
+    let mut store = MemoryStore::new(300);
+    store.enable_drop_log();
+    let (a, b, c, d) = (block(1, 100), block(2, 100), block(3, 100), block(4, 100));
+    for blk in [&a, &b, &c] {
+        store.put(blk.clone()).unwrap();
+    }
+    assert!(store.take_dropped().is_empty());
+    store.put(d.clone()).unwrap();
+    store.remove(c.cid());
+    store.set_budget(100).unwrap();
+    assert_eq!(
+        store.take_dropped(),
+        vec![*a.cid(), *c.cid(), *b.cid()],
+        "evicted a, removed c, evicted b for the smaller budget"
+    );
+    assert!(store.take_dropped().is_empty(), "taking empties the log");
+    // A removal of something not held logs nothing.
+    store.remove(a.cid());
+    assert!(store.take_dropped().is_empty());
+    check_invariants(&store);
+}
+
+#[test]
+fn without_the_drop_log_nothing_is_kept() {
+    let mut store = MemoryStore::new(100);
+    store.put(block(1, 100)).unwrap();
+    store.put(block(2, 100)).unwrap();
+    assert_eq!(store.stats().evictions, 1);
+    assert!(store.take_dropped().is_empty());
+    assert!(store.dropped.is_none());
+}
+
+#[test]
+fn peek_neither_counts_nor_touches() {
+    let mut store = MemoryStore::new(200);
+    let (a, b) = (block(1, 100), block(2, 100));
+    store.put(a.clone()).unwrap();
+    store.put(b.clone()).unwrap();
+    assert_eq!(store.peek(a.cid()).map(Block::data), Some(a.data()));
+    assert!(store.peek(block(3, 1).cid()).is_none());
+    assert_eq!(store.stats().hits + store.stats().misses, 0);
+    // `a` is still the oldest: a new block evicts it, not `b`.
+    store.put(block(3, 100)).unwrap();
+    assert!(!store.contains(a.cid()) && store.contains(b.cid()));
+}
+
+#[test]
 fn iter_cids_is_in_cid_order() {
     let mut store = MemoryStore::new(1000);
     for i in 0..20 {
