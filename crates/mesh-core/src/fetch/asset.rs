@@ -16,6 +16,15 @@ use crate::time::Instant;
 /// Most deliveries one call makes, so a pathological layout cannot spin forever.
 const MAX_DELIVERIES_PER_CALL: usize = 1 << 20;
 
+/// Whether a peer asked for leaves of a fetch has delivered one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeafClock {
+    /// Leaves were first asked of it at this time; none has arrived.
+    Waiting(Instant),
+    /// It delivered a leaf: it is judged by its rate and stall clock from now on.
+    Delivering,
+}
+
 #[derive(Debug)]
 pub(crate) struct FetchState<P> {
     pub(crate) id: FetchId,
@@ -47,8 +56,14 @@ pub(crate) struct FetchState<P> {
     /// Peers that stalled on a block or were too slow for it: asked again only when the origin
     /// cannot be (a slow source beats none).
     pub(crate) demoted: BTreeMap<Cid, BTreeSet<P>>,
-    /// A peer delivered a verified block: the deadline no longer applies.
+    /// Leaves a withholder sat on: the origin takes them over (while it can be asked), not
+    /// another peer, so the fetch ends within the deadline of the origin's own time.
+    pub(crate) origin_only: BTreeSet<Cid>,
+    /// A peer delivered a verified block: the deadline no longer applies to the fetch as a
+    /// whole; each peer asked for leaves is held to it by its [`LeafClock`] instead.
     pub(crate) peer_started: bool,
+    /// Per peer asked for this fetch's leaves: since when it owes its first one.
+    pub(crate) leaf_clocks: BTreeMap<P, LeafClock>,
     /// Verified leaf bytes by CID, until the fetch ends.
     pub(crate) leaf_data: BTreeMap<Cid, Bytes>,
     /// Bytes handed to the page so far; also the offset of the next delivery.
@@ -89,6 +104,8 @@ impl<P: Ord + Clone> FetchState<P> {
             excluded: BTreeMap::new(),
             demoted: BTreeMap::new(),
             peer_started: false,
+            leaf_clocks: BTreeMap::new(),
+            origin_only: BTreeSet::new(),
             leaf_data: BTreeMap::new(),
             delivered: 0,
             pinned: Vec::new(),
@@ -111,7 +128,8 @@ impl<P: Ord + Clone> FetchState<P> {
     /// Whether `peer` may be asked for `cid` (its connection state aside).
     pub(crate) fn may_ask(&self, cid: &Cid, peer: &P) -> bool {
         let excluded = self.excluded.get(cid).is_some_and(|s| s.contains(peer));
-        let demoted = self.demoted.get(cid).is_some_and(|m| m.contains(peer));
+        let demoted = self.demoted.get(cid).is_some_and(|m| m.contains(peer))
+            || self.origin_only.contains(cid);
         !(excluded || self.origin_usable() && demoted)
     }
 

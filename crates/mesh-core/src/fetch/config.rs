@@ -71,6 +71,14 @@ pub struct Config {
     /// "Defaults": +11 points of offload on the site workload, TTFB unchanged, 2.8 instead of
     /// 2.1 bytes uploaded per peer byte used).
     pub want_block_first: usize,
+    /// How long a peer that withheld or stalled blocks is demoted for every asset (asked for
+    /// nothing the origin can provide). Default 30 s: long enough that a withholder costs each
+    /// later fetch nothing, short enough that a peer that was only busy is back soon. Repeat
+    /// offences double it up to [`Config::max_demotion`]; each demotion length of good standing
+    /// forgives one.
+    pub demotion: Duration,
+    /// Longest demotion. Default 10 minutes.
+    pub max_demotion: Duration,
     /// Whether a completed, fully stored asset emits [`Action::Announce`](super::Action::Announce).
     /// Default true.
     pub announce: bool,
@@ -101,6 +109,8 @@ impl Default for Config {
             slow_peer_factor: 1.5,
             origin_ranges_once_known: true,
             want_block_first: 4,
+            demotion: Duration::from_secs(30),
+            max_demotion: Duration::from_secs(600),
             announce: true,
             known_blocks: KnownBlocks::default(),
         }
@@ -192,6 +202,13 @@ impl Config {
     /// Sets [`Config::want_block_first`].
     pub fn with_want_block_first(mut self, peers: usize) -> Self {
         self.want_block_first = peers;
+        self
+    }
+
+    /// Sets [`Config::demotion`] and [`Config::max_demotion`] (at least `base`).
+    pub fn with_demotion(mut self, base: Duration, max: Duration) -> Self {
+        self.demotion = base;
+        self.max_demotion = max.max(base);
         self
     }
 

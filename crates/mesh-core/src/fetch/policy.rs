@@ -95,7 +95,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
     /// A peer delivered nothing for its stall patience. Its blocks go to another source where
     /// there is one; where it is the only source its requests stand and its clock restarts,
     /// since re-asking it would only queue the same blocks again. After [`MAX_STALL_STRIKES`]
-    /// stalls without a single block in between it counts as dead for what it was asked.
+    /// stalls without a single block in between it counts as dead for what it was asked. Every
+    /// stall demotes it for every asset ([`super::peers::Demotion`]).
     pub(super) fn stalled(&mut self, now: Instant, peer: &P) {
         self.penalize(peer, Penalty::Stalled, self.config.stall_penalty);
         let Some(state) = self.peers.get_mut(peer) else {
@@ -103,6 +104,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         };
         state.stall_strikes += 1;
         state.last_progress = now;
+        self.demote_peer(now, peer);
+        let Some(state) = self.peers.get(peer) else {
+            return;
+        };
         if state.stall_strikes >= MAX_STALL_STRIKES {
             let lost = self.take_back(peer, None, ReassignReason::Stalled);
             for (id, cids) in lost {
@@ -130,7 +135,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             let elsewhere = f.origin_usable()
                 || f.holders
                     .iter()
-                    .any(|h| h != peer && self.peers.get(h).is_some_and(|s| s.usable()));
+                    .any(|h| h != peer && self.peers.get(h).is_some_and(|s| askable(f, s, now)));
             if !elsewhere {
                 continue;
             }
@@ -237,7 +242,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         f.layout.missing().iter().all(|cid| {
             f.holders
                 .iter()
-                .any(|h| f.may_ask(cid, h) && self.peers.get(h).is_some_and(|s| s.usable()))
+                .any(|h| f.may_ask(cid, h) && self.peers.get(h).is_some_and(|s| askable(f, s, now)))
         })
     }
 
@@ -286,7 +291,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 .filter(|h| f.may_ask(cid, h))
                 .filter_map(|h| self.peers.get(h).map(|s| (h, s)))
                 .filter(|(_, s)| {
-                    s.usable() && s.in_flight.len() < self.config.max_in_flight_per_peer
+                    askable(f, s, now) && s.in_flight.len() < self.config.max_in_flight_per_peer
                 })
                 .min_by(|(ha, a), (hb, b)| {
                     let load_a = a.rate.time_for(a.outstanding(id).0, 1e6);
@@ -314,6 +319,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                     },
                 );
             }
+            self.leaf_asked(now, id, &peer, cid);
             batches.entry(peer).or_default().push(*cid);
         }
         for (peer, cids) in batches {
