@@ -82,6 +82,16 @@ export interface MeshOptions {
   /** Origin deadline for multi-block assets (> 256 KiB), in ms. Default: `fallbackMs`. The
    * simulator suggests 800 (more offload for large files; docs/SIMULATION.md#defaults). */
   largeFallbackMs?: number;
+  /** Tab-to-tab RTCPeerConnections at once, including those being set up; at least
+   * `warmPeers`. Default 64. (docs/SECURITY.md, "Browser node", for what each cap defends.) */
+  maxPeerConnections?: number;
+  /** Tab-to-tab handshakes (signaling, ICE, DTLS) in progress at once. Default 8. */
+  maxHandshakes?: number;
+  /** Streams one peer may have open to this tab at once. Default 64. */
+  maxStreamsPerPeer?: number;
+  /** Bytes one tab-to-tab connection may have received and not yet read; at least 2 MiB.
+   * Default 8 MiB. */
+  receiveBufferBytes?: number;
 }
 
 /** Where the bytes of a response came from. */
