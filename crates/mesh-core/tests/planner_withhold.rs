@@ -325,3 +325,66 @@ fn a_peer_that_delivers_a_leaf_is_not_judged_at_the_deadline() {
     assert_eq!(fallback(&out), None, "{out:?}");
     assert!(demoted_until(&out, GOOD).is_none());
 }
+
+/// Fetch buffers count toward a budget: leaves that arrive ahead of an earlier one wait in the
+/// fetch until it comes, so a fetch asks only for leaves within its share of
+/// [`Config::fetch_buffer`] of its delivery point, and lets go of a leaf once handed over.
+#[test]
+fn fetch_buffers_stay_within_the_budget() {
+    const LEAVES: usize = 40;
+    let data = content(LEAVES * CHUNK_SIZE, 8);
+    let dag = build_dag(&data);
+    let budget = 8 * CHUNK_SIZE as u64;
+    let mut p = Planner::new(
+        Config::new()
+            .with_fetch_buffer(budget)
+            .with_max_origin_range_leaves(4),
+        MemoryStore::new(64 << 20),
+    );
+    p.handle_peer_connected(ms(0), GOOD);
+    fetch_held_by(&mut p, &dag, GOOD, &[], 0);
+    p.handle_block(ms(2), GOOD, dag.root.cid, block_data(&dag, &dag.root.cid));
+    let asked = want_blocks(&drain(&mut p), GOOD);
+    let order: Vec<Cid> = leaf_ranges(&dag, data.len())
+        .iter()
+        .map(|(c, _)| *c)
+        .collect();
+    assert_eq!(asked, order[..8], "only the leaves within the budget");
+
+    // Everything but the first leaf arrives: it all waits, within the budget; nothing more is
+    // asked until the first one lets the page have them.
+    for leaf in &asked[1..] {
+        p.handle_block(ms(10), GOOD, *leaf, block_data(&dag, leaf));
+        assert!(want_blocks(&drain(&mut p), GOOD).is_empty());
+        assert!(p.buffered_bytes() <= budget);
+    }
+    assert_eq!(p.buffered_bytes(), 7 * CHUNK_SIZE as u64);
+    p.handle_block(ms(20), GOOD, asked[0], block_data(&dag, &asked[0]));
+    let out = drain(&mut p);
+    assert_eq!(p.buffered_bytes(), 0, "handed over, let go");
+    let mut next = want_blocks(&out, GOOD);
+    assert_eq!(next, order[8..16]);
+
+    let mut delivered = 8 * CHUNK_SIZE;
+    let mut now = 20;
+    while !next.is_empty() {
+        now += 10;
+        let mut more = Vec::new();
+        for leaf in next.iter().rev() {
+            p.handle_block(ms(now), GOOD, *leaf, block_data(&dag, leaf));
+            let out = drain(&mut p);
+            for o in &out {
+                if let Output::Action(Action::Deliver(d)) = o {
+                    assert_eq!(d.offset as usize, delivered);
+                    assert_eq!(d.data[..], data[delivered..delivered + d.data.len()]);
+                    delivered += d.data.len();
+                }
+            }
+            more.extend(want_blocks(&out, GOOD));
+            assert!(p.buffered_bytes() <= budget);
+        }
+        next = more;
+    }
+    assert_eq!(delivered, data.len());
+    assert_eq!(p.active_fetches(), 0);
+}

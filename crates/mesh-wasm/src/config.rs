@@ -313,7 +313,9 @@ impl Settings {
             namespace,
             planner: PlannerConfig::new()
                 .with_fallback_after(Duration::from_millis(fallback_ms))
-                .with_large_fallback_after(Duration::from_millis(large_fallback_ms)),
+                .with_large_fallback_after(Duration::from_millis(large_fallback_ms))
+                // Fetch buffers count toward the tab's one memory figure (docs/SECURITY.md).
+                .with_fetch_buffer(cache_bytes),
             cache_bytes,
             serve: ServeConfig::new().with_upload_budget(Some(upload)),
             p2p: raw.p2p.unwrap_or_default(),

@@ -9,6 +9,7 @@ use cid::Cid;
 
 use super::origin::OriginRequest;
 use super::types::{BlockSource, FetchId, FetchSummary, OriginRequestId};
+use crate::block::RAW_CODEC;
 use crate::layout::AssetLayout;
 use crate::stats::Source;
 use crate::time::Instant;
@@ -164,17 +165,46 @@ impl<P: Ord + Clone> FetchState<P> {
             let Ok(i) = leaves.binary_search_by_key(&self.delivered, |l| l.offset) else {
                 break;
             };
-            let Some(data) = self.leaf_data.get(&leaves[i].cid) else {
+            let cid = leaves[i].cid;
+            let Some(data) = self.leaf_data.get(&cid).cloned() else {
                 break;
             };
             if data.is_empty() {
                 // Only the empty file has an empty leaf; nothing to hand over.
                 break;
             }
-            out.push((self.delivered, data.clone()));
+            // Handed over, a leaf's bytes are the page's (and the store's, if it took them):
+            // the fetch lets go unless the same chunk comes again further on.
+            if !leaves[i + 1..].iter().any(|l| l.cid == cid) {
+                self.leaf_data.remove(&cid);
+            }
             self.delivered += data.len() as u64;
+            out.push((self.delivered - data.len() as u64, data));
         }
         out
+    }
+
+    /// Missing blocks that may be asked for now: DAG nodes, and the leaves that start within
+    /// `window` bytes of the delivery point, so what arrives ahead of it and waits in
+    /// [`FetchState::leaf_data`] stays within the planner's fetch buffer budget.
+    pub(crate) fn wanted_now(&self, window: u64) -> Vec<Cid> {
+        let end = self.delivered.saturating_add(window);
+        let near: BTreeSet<Cid> = self
+            .layout
+            .leaves_in_range(self.delivered..end)
+            .iter()
+            .map(|l| l.cid)
+            .collect();
+        self.layout
+            .missing()
+            .into_iter()
+            .filter(|c| c.codec() != RAW_CODEC || *c == self.root || near.contains(c))
+            .collect()
+    }
+
+    /// Leaf bytes received and not yet handed to the page.
+    pub(crate) fn buffered(&self) -> u64 {
+        self.leaf_data.values().map(|d| d.len() as u64).sum()
     }
 
     /// Every byte delivered and every block in.

@@ -39,6 +39,14 @@ pub struct Config {
     /// Largest asset the planner accepts (a lying root cannot make us buffer more). Default
     /// 256 MiB.
     pub max_asset_size: u64,
+    /// Bytes all fetches together may hold for the page, verified and not yet handed over
+    /// (leaves that arrived ahead of an earlier one): each multi-block fetch asks only for
+    /// leaves within its share of this many bytes of its delivery point (at least one origin
+    /// range, [`Config::max_origin_range_leaves`] leaves). Default 64 MiB, the browser node's
+    /// default cache budget, which it sets this to. A whole-file origin request (made while
+    /// the DAG is unknown) is not windowed: its bytes are held until the root verifies them,
+    /// up to [`Config::max_asset_size`].
+    pub fetch_buffer: u64,
     /// Score lost for a block that fails verification. Default 60.
     pub corrupt_penalty: i32,
     /// Score lost for stalling. Default 10.
@@ -99,6 +107,7 @@ impl Default for Config {
             max_origin_range_leaves: 16,
             max_origin_requests: 4,
             max_asset_size: 256 << 20,
+            fetch_buffer: 64 << 20,
             corrupt_penalty: 60,
             stall_penalty: 10,
             success_reward: 1,
@@ -177,6 +186,12 @@ impl Config {
     /// Sets [`Config::max_asset_size`].
     pub fn with_max_asset_size(mut self, bytes: u64) -> Self {
         self.max_asset_size = bytes;
+        self
+    }
+
+    /// Sets [`Config::fetch_buffer`].
+    pub fn with_fetch_buffer(mut self, bytes: u64) -> Self {
+        self.fetch_buffer = bytes;
         self
     }
 

@@ -154,6 +154,12 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         self.peers.get(peer).is_some_and(|p| p.ignored)
     }
 
+    /// Leaf bytes fetches hold that were verified and not yet handed to the page (see
+    /// [`Config::fetch_buffer`]).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.fetches.values().map(|f| f.buffered()).sum()
+    }
+
     /// Fetches in progress.
     pub fn active_fetches(&self) -> usize {
         self.fetches.len()

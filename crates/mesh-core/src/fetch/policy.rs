@@ -200,6 +200,20 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
     }
 
+    /// How far ahead of its delivery point a multi-block fetch may ask for leaves: an equal
+    /// share of [`Config::fetch_buffer`] among the multi-block fetches in progress, but at
+    /// least one origin range of leaves, so each keeps a peer's pipeline and the origin busy.
+    pub(super) fn fetch_window(&self) -> u64 {
+        let multi_block = self
+            .fetches
+            .values()
+            .filter(|f| f.root.codec() != crate::block::RAW_CODEC)
+            .count()
+            .max(1) as u64;
+        let floor = self.config.max_origin_range_leaves as u64 * CHUNK_SIZE as u64;
+        (self.config.fetch_buffer / multi_block).max(floor)
+    }
+
     /// Brings in the origin for `id` if it is not in yet.
     pub(super) fn fall_back(&mut self, now: Instant, id: FetchId, reason: FallbackReason<P>) {
         let Some(f) = self.fetches.get_mut(&id) else {
@@ -273,10 +287,11 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             self.complete(now, id);
             return;
         }
+        let window = self.fetch_window();
         let Some(f) = self.fetches.get(&id) else {
             return;
         };
-        let missing = f.layout.missing();
+        let missing = f.wanted_now(window);
         let mut batches: BTreeMap<P, Vec<Cid>> = BTreeMap::new();
         for cid in &missing {
             if self.peers.values().any(|p| p.in_flight.contains_key(cid)) {
@@ -367,6 +382,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return;
         }
         let root_known = !f.layout.is_missing(&f.root);
+        let window_end = f.delivered.saturating_add(self.fetch_window());
         let missing = f.layout.missing();
         let in_flight_at_peer =
             |cid: &Cid| self.peers.values().any(|p| p.in_flight.contains_key(cid));
@@ -398,6 +414,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let mut seen = BTreeSet::new();
         for leaf in f.layout.leaves() {
             let wanted = f.layout.is_missing(&leaf.cid)
+                && leaf.offset < window_end
                 && !covered.contains(&leaf.cid)
                 && (f.hedge_all || !in_flight_at_peer(&leaf.cid));
             let len = leaf.len.unwrap_or(CHUNK_SIZE as u64);
