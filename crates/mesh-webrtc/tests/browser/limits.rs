@@ -1,13 +1,13 @@
-//! Resource caps of a `/webrtc` listener, against a remote that opens signaling streams by
-//! hand over a relayed connection: an offer that is not for data channels is refused before
-//! any `RTCPeerConnection` exists, and past the handshake cap a signaling stream is reset at
-//! once instead of being read.
+//! Resource caps of a `/webrtc` node against a remote that pushes them: signaling streams
+//! opened by hand over a relayed connection (an offer that is not for data channels is refused
+//! before any `RTCPeerConnection` exists; past the handshake cap a signaling stream is reset at
+//! once instead of being read), and streams and unread bytes on a direct connection.
 
 use std::time::Duration;
 
 use crate::common::*;
-use futures::{AsyncReadExt, AsyncWriteExt};
-use libp2p::{Stream, multiaddr::Protocol, swarm::SwarmEvent};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::{Stream, StreamProtocol, multiaddr::Protocol, swarm::SwarmEvent};
 use mesh_webrtc::proto::{SignalingMessage, SignalingType};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -130,4 +130,74 @@ async fn run() {
         "the silent stream held its slot until the timeout ({ms} ms more)"
     );
     assert_eq!(peer_connections() - before, 0);
+}
+
+/// A protocol whose streams the listener takes and never reads.
+const SINK: StreamProtocol = StreamProtocol::new("/mesh-webrtc-test/sink/1");
+
+#[wasm_bindgen_test]
+async fn a_peer_cannot_open_streams_or_leave_bytes_unread_without_end() {
+    within(90, run_caps()).await;
+}
+
+async fn run_caps() {
+    setup();
+    const STREAMS: usize = 4;
+    let mut a = build_swarm();
+    let mut b = build_swarm_with(
+        mesh_webrtc::Config::new()
+            .with_ice_servers(Vec::new())
+            .with_max_inbound_streams(STREAMS)
+            .with_max_receive_buffer(1 << 20),
+    );
+    let b_peer = *b.local_peer_id();
+    serve_echo(&mut b);
+    let mut sink = b
+        .behaviour()
+        .stream
+        .new_control()
+        .accept(SINK)
+        .expect("first registration");
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut held = Vec::new();
+        while let Some((_, stream)) = sink.next().await {
+            held.push(stream);
+        }
+    });
+    let mut control = a.behaviour().stream.new_control();
+    let swarms = &mut [&mut a, &mut b];
+    let b_addr = listen_via_relay(swarms, 1).await;
+    connect_to_relay(swarms, 0).await;
+    let (_, relayed, _) = dial_webrtc(swarms, 0, b_addr.with(Protocol::P2p(b_peer)), b_peer).await;
+    // Streams must open on the direct connection.
+    close_connections(swarms, 0, &relayed).await;
+
+    // 4 MiB to a stream B never reads: B stops taking them at its 1 MiB receive budget (it
+    // closes the channel), so the write fails instead of B holding everything.
+    let payload = test_payload(4 << 20);
+    let written = drive(swarms, async {
+        let mut s = control.open_stream(b_peer, SINK).await.expect("sink opens");
+        s.write_all(&payload).await
+    })
+    .await;
+    log(&format!("4 MiB to a stream nobody reads: {written:?}"));
+    assert!(written.is_err(), "B took 4 MiB it never read");
+
+    // Streams A opens and keeps open: B refuses those past its cap (ping's and the sink's
+    // stream count too), and the connection stays up.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..STREAMS + 2 {
+        match drive(swarms, control.open_stream(b_peer, ECHO)).await {
+            Ok(stream) => held.push(stream),
+            Err(e) => {
+                log(&format!("stream refused: {e}"));
+                refused += 1;
+            }
+        }
+    }
+    log(&format!("{} streams held, {refused} refused", held.len()));
+    assert!(refused >= 2, "B let A open {} streams", held.len());
+    assert!(held.len() < STREAMS, "the sink's stream counts too");
+    assert!(swarms[0].is_connected(&b_peer));
 }
