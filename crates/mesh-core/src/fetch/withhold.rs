@@ -27,14 +27,29 @@ fn is_leaf<P>(f: &FetchState<P>, cid: &Cid) -> bool {
 
 impl<P: PeerKey, S: BlockStore> Planner<P, S> {
     /// `peer` is being asked for `cid` of fetch `id`: starts its leaf clock if it is a leaf and
-    /// the peer has not delivered one yet.
+    /// the peer has not delivered one yet, and restarts it if the peer owed no other leaf of
+    /// this fetch (its earlier ones went elsewhere: it is not late for this one).
     pub(super) fn leaf_asked(&mut self, now: Instant, id: FetchId, peer: &P, cid: &Cid) {
-        if let Some(f) = self.fetches.get_mut(&id)
-            && is_leaf(f, cid)
-        {
-            f.leaf_clocks
-                .entry(peer.clone())
-                .or_insert(LeafClock::Waiting(now));
+        let Some(f) = self.fetches.get(&id) else {
+            return;
+        };
+        if !is_leaf(f, cid) {
+            return;
+        }
+        let owes_other = self.peers.get(peer).is_some_and(|s| {
+            s.in_flight
+                .iter()
+                .any(|(c, fl)| fl.fetch == id && c != cid && is_leaf(f, c))
+        });
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return;
+        };
+        let clock = f
+            .leaf_clocks
+            .entry(peer.clone())
+            .or_insert(LeafClock::Waiting(now));
+        if !owes_other && matches!(clock, LeafClock::Waiting(_)) {
+            *clock = LeafClock::Waiting(now);
         }
     }
 
