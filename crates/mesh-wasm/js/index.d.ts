@@ -89,6 +89,16 @@ export interface MeshOptions {
   persist?: boolean;
   /** Name of the IndexedDB database of the persistent cache. Default `mesh-<namespace>`. */
   cacheName?: string;
+  /** Tab-to-tab RTCPeerConnections at once, including those being set up; at least
+   * `warmPeers`. Default 64. (docs/SECURITY.md, "Browser node", for what each cap defends.) */
+  maxPeerConnections?: number;
+  /** Tab-to-tab handshakes (signaling, ICE, DTLS) in progress at once. Default 8. */
+  maxHandshakes?: number;
+  /** Streams one peer may have open to this tab at once. Default 64. */
+  maxStreamsPerPeer?: number;
+  /** Bytes one tab-to-tab connection may have received and not yet read; at least 2 MiB.
+   * Default 8 MiB. */
+  receiveBufferBytes?: number;
 }
 
 /** Detail of a `persist` event: the cache of an earlier visit is back, or something failed

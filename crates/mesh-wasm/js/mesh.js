@@ -92,7 +92,8 @@ const loaded = (el) => new Promise((resolve, reject) => {
  * `fallbackMS` would otherwise be ignored silently). */
 const OPTIONS = new Set(['bootstrap', 'bootstrapUrl', 'namespace', 'fallbackMs', 'cacheBytes',
   'uploadBytesPerMinute', 'manifest', 'p2p', 'originBase', 'logLevel', 'statsIntervalMs',
-  'iceServers', 'warmPeers', 'largeFallbackMs', 'persist', 'cacheName']);
+  'iceServers', 'warmPeers', 'largeFallbackMs', 'persist', 'cacheName', 'maxPeerConnections',
+  'maxHandshakes', 'maxStreamsPerPeer', 'receiveBufferBytes']);
 
 const ATTACH_SELECTOR = 'img[data-cid], script[data-cid], link[data-cid], video[data-cid], audio[data-cid], source[data-cid]';
 

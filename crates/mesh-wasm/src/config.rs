@@ -31,6 +31,10 @@ pub const MAX_WARM_PEERS: u64 = 32;
 /// Smallest cache a tab may be given: one largest block (1 MiB), or nothing could be kept.
 pub const MIN_CACHE_BYTES: u64 = 1 << 20;
 
+/// Most `RTCPeerConnection`s a page may allow (`maxPeerConnections`); Chromium refuses new
+/// ones past a few hundred per page anyway.
+pub const MAX_PEER_CONNECTIONS: u64 = 256;
+
 /// Longest fallback deadline accepted. Beyond it the promise "never slower than without mesh"
 /// would be broken by configuration.
 pub const MAX_FALLBACK_MS: u64 = 10_000;
@@ -83,6 +87,18 @@ pub struct RawOptions {
     pub persist: Option<bool>,
     /// Name of the IndexedDB database of the persistent cache (default `mesh-<namespace>`).
     pub cache_name: Option<String>,
+    /// Tab-to-tab `RTCPeerConnection`s at once, including those being set up (default
+    /// [`mesh_webrtc::DEFAULT_MAX_CONNECTIONS`]; at least `warmPeers`).
+    pub max_peer_connections: Option<f64>,
+    /// Tab-to-tab handshakes in progress at once (default
+    /// [`mesh_webrtc::DEFAULT_MAX_HANDSHAKES`]).
+    pub max_handshakes: Option<f64>,
+    /// Streams one peer may have open to this tab at once (default
+    /// [`mesh_webrtc::DEFAULT_MAX_INBOUND_STREAMS`]).
+    pub max_streams_per_peer: Option<f64>,
+    /// Bytes one tab-to-tab connection may have received and not yet read (default
+    /// [`mesh_webrtc::DEFAULT_MAX_RECEIVE_BUFFER`]).
+    pub receive_buffer_bytes: Option<f64>,
     /// Read by the JS shim (the manifest, fetched or given); never reaches here as such.
     #[serde(default, skip_deserializing)]
     pub manifest: (),
@@ -300,6 +316,16 @@ impl Settings {
             }
             (true, Some(name)) => Some(name),
         };
+        let webrtc = tab_caps(
+            webrtc,
+            warm_peers,
+            [
+                raw.max_peer_connections,
+                raw.max_handshakes,
+                raw.max_streams_per_peer,
+                raw.receive_buffer_bytes,
+            ],
+        )?;
         let manifest = manifest_json
             .map(Manifest::from_json)
             .transpose()
@@ -309,7 +335,9 @@ impl Settings {
             namespace,
             planner: PlannerConfig::new()
                 .with_fallback_after(Duration::from_millis(fallback_ms))
-                .with_large_fallback_after(Duration::from_millis(large_fallback_ms)),
+                .with_large_fallback_after(Duration::from_millis(large_fallback_ms))
+                // Fetch buffers count toward the tab's one memory figure (docs/SECURITY.md).
+                .with_fetch_buffer(cache_bytes),
             cache_bytes,
             serve: ServeConfig::new().with_upload_budget(Some(upload)),
             p2p: raw.p2p.unwrap_or_default(),
@@ -322,6 +350,42 @@ impl Settings {
             persist,
         })
     }
+}
+
+/// The `/webrtc` resource caps (docs/SECURITY.md, "Browser node"), checked: the options
+/// `maxPeerConnections`, `maxHandshakes`, `maxStreamsPerPeer` and `receiveBufferBytes`.
+fn tab_caps(
+    webrtc: mesh_webrtc::Config,
+    warm_peers: usize,
+    [connections, handshakes, streams, receive]: [Option<f64>; 4],
+) -> Result<mesh_webrtc::Config, ConfigError> {
+    let connections = match connections {
+        None => mesh_webrtc::DEFAULT_MAX_CONNECTIONS.max(warm_peers) as u64,
+        Some(n) => whole(
+            "maxPeerConnections",
+            n,
+            (warm_peers as u64).max(1),
+            MAX_PEER_CONNECTIONS,
+        )?,
+    };
+    let handshakes = match handshakes {
+        None => mesh_webrtc::DEFAULT_MAX_HANDSHAKES as u64,
+        Some(n) => whole("maxHandshakes", n, 1, MAX_PEER_CONNECTIONS)?,
+    };
+    let streams = match streams {
+        None => mesh_webrtc::DEFAULT_MAX_INBOUND_STREAMS as u64,
+        Some(n) => whole("maxStreamsPerPeer", n, 1, 1024)?,
+    };
+    // At least one largest block and its framing, or a requested block could never arrive.
+    let receive = match receive {
+        None => mesh_webrtc::DEFAULT_MAX_RECEIVE_BUFFER as u64,
+        Some(n) => whole("receiveBufferBytes", n, 2 << 20, 1 << 30)?,
+    };
+    Ok(webrtc
+        .with_max_connections(connections as usize)
+        .with_max_handshakes(handshakes as usize)
+        .with_max_inbound_streams(streams as usize)
+        .with_max_receive_buffer(receive as usize))
 }
 
 /// Checks that a bootstrap address is a multiaddr ending in `/p2p/<id>`; `Ok(false)` if a
@@ -375,6 +439,26 @@ mod tests {
     }
 
     #[test]
+    fn tab_resource_caps_are_options() -> Result<(), Box<dyn std::error::Error>> {
+        let s = Settings::from_raw(raw("{}")?, None)?;
+        assert_eq!(
+            s.webrtc,
+            mesh_webrtc::Config::new(),
+            "the transport's defaults"
+        );
+        let json = r#"{"warmPeers":2,"maxPeerConnections":2,"maxHandshakes":1,
+            "maxStreamsPerPeer":16,"receiveBufferBytes":4194304}"#;
+        let s = Settings::from_raw(raw(json)?, None)?;
+        let expected = mesh_webrtc::Config::new()
+            .with_max_connections(2)
+            .with_max_handshakes(1)
+            .with_max_inbound_streams(16)
+            .with_max_receive_buffer(4 << 20);
+        assert_eq!(s.webrtc, expected);
+        Ok(())
+    }
+
+    #[test]
     fn accepts_a_full_config() -> Result<(), Box<dyn std::error::Error>> {
         let json = format!(
             r#"{{"bootstrap":["{BOOT}"],"namespace":"shop","fallbackMs":150,"cacheBytes":2097152,
@@ -424,6 +508,11 @@ mod tests {
             (r#"{"iceServers":[{"urls":[]}]}"#, "iceServers"),
             (r#"{"warmPeers":100}"#, "warmPeers"),
             (r#"{"cacheName":""}"#, "cacheName"),
+            (r#"{"maxPeerConnections":2}"#, "maxPeerConnections"),
+            (r#"{"maxPeerConnections":1000}"#, "maxPeerConnections"),
+            (r#"{"maxHandshakes":0}"#, "maxHandshakes"),
+            (r#"{"maxStreamsPerPeer":1.5}"#, "maxStreamsPerPeer"),
+            (r#"{"receiveBufferBytes":1000}"#, "receiveBufferBytes"),
         ];
         for (json, option) in cases {
             let err = Settings::from_raw(raw(json)?, None).err();

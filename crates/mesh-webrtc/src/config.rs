@@ -41,12 +41,31 @@ impl IceServer {
 ///
 /// Defaults: the public STUN servers js-libp2p uses (a browser behind NAT needs one to learn
 /// its public address; pass your own for a real deployment, and TURN for symmetric NATs), and a
-/// 10 s handshake timeout (js-libp2p's inbound limit).
+/// 10 s handshake timeout (js-libp2p's inbound limit), and the resource caps below, which bound
+/// what remote peers can make a tab hold (docs/SECURITY.md, "Browser node").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub(crate) ice_servers: Vec<IceServer>,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) max_handshakes: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) max_inbound_streams: usize,
+    pub(crate) max_receive_buffer: usize,
 }
+
+/// Default [`Config::with_max_handshakes`]: a tab dials its few warm peers at once and is
+/// dialled by a few others; each handshake holds an `RTCPeerConnection` gathering candidates.
+pub const DEFAULT_MAX_HANDSHAKES: usize = 8;
+/// Default [`Config::with_max_connections`]: room for the most warm peers a page may ask for
+/// (32) and as many peers fetching from this tab; Chromium itself refuses new
+/// `RTCPeerConnection`s past a few hundred per page.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// Default [`Config::with_max_inbound_streams`]: a peer pipelines at most 16 block requests
+/// (the planner's default), plus identify, ping and the DHT.
+pub const DEFAULT_MAX_INBOUND_STREAMS: usize = 64;
+/// Default [`Config::with_max_receive_buffer`]: 16 requested 256 KiB blocks in flight at once
+/// (4 MiB) twice over. A peer only sends that much unread when it sends what nobody asked for.
+pub const DEFAULT_MAX_RECEIVE_BUFFER: usize = 8 << 20;
 
 impl Default for Config {
     fn default() -> Self {
@@ -68,6 +87,10 @@ impl Config {
             .map(IceServer::new)
             .collect(),
             handshake_timeout: Duration::from_secs(10),
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_inbound_streams: DEFAULT_MAX_INBOUND_STREAMS,
+            max_receive_buffer: DEFAULT_MAX_RECEIVE_BUFFER,
         }
     }
 
@@ -81,6 +104,39 @@ impl Config {
     /// connection.
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Handshakes (signaling, ICE, DTLS) in progress at once, both directions. One more dial
+    /// fails with [`crate::Error::TooManyHandshakes`]; one more inbound signaling stream is
+    /// reset before anything is read from it. At least 1.
+    pub fn with_max_handshakes(mut self, n: usize) -> Self {
+        self.max_handshakes = n.max(1);
+        self
+    }
+
+    /// `RTCPeerConnection`s at once, counting those still in their handshake. One more dial
+    /// fails with [`crate::Error::TooManyConnections`]; one more inbound signaling stream is
+    /// reset. At least 1.
+    pub fn with_max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Streams the remote may have open on one connection at once; a data channel it opens
+    /// past that is closed at once. Our own outbound streams are not counted (our protocols
+    /// bound them). At least 1.
+    pub fn with_max_inbound_streams(mut self, n: usize) -> Self {
+        self.max_inbound_streams = n.max(1);
+        self
+    }
+
+    /// Bytes one connection may have received and not yet handed to its streams, over all its
+    /// channels; the channel whose message would go past it is closed (its queued bytes are
+    /// dropped). Each stream also reads ahead up to [`crate::MAX_READ_BUFFER`]. At least one
+    /// largest frame ([`crate::proto::MAX_FRAME_LEN`]).
+    pub fn with_max_receive_buffer(mut self, bytes: usize) -> Self {
+        self.max_receive_buffer = bytes.max(crate::proto::MAX_FRAME_LEN);
         self
     }
 }

@@ -13,14 +13,19 @@ use send_wrapper::SendWrapper;
 use web_sys::RtcPeerConnectionState;
 
 use crate::{
+    limits::{Slot, Slots},
     peer_connection::{DataChannel, PeerConnection},
-    stream::Stream,
+    stream::{Channel as _, Stream},
 };
 
 /// A direct `/webrtc` connection. Dropping or closing it closes the `RTCPeerConnection`.
 pub struct Connection {
     // wasm32 is single-threaded; libp2p wants Send.
     inner: SendWrapper<PeerConnection>,
+    /// Streams the remote has open ([`crate::Config::with_max_inbound_streams`]).
+    inbound_streams: Slots,
+    /// Its place among the transport's connections, given back when it is dropped.
+    _slot: Slot,
 }
 
 impl std::fmt::Debug for Connection {
@@ -30,10 +35,12 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(mut pc: PeerConnection) -> Self {
+    pub(crate) fn new(mut pc: PeerConnection, slot: Slot, max_inbound_streams: usize) -> Self {
         pc.watch_transports();
         Self {
             inner: SendWrapper::new(pc),
+            inbound_streams: Slots::new(max_inbound_streams),
+            _slot: slot,
         }
     }
 }
@@ -41,6 +48,8 @@ impl Connection {
 /// One stream of a [`Connection`].
 pub struct WebRtcStream {
     inner: SendWrapper<Stream<DataChannel>>,
+    /// For a stream the remote opened, its place among the connection's inbound streams.
+    _slot: Option<Slot>,
 }
 
 impl std::fmt::Debug for WebRtcStream {
@@ -50,9 +59,10 @@ impl std::fmt::Debug for WebRtcStream {
 }
 
 impl WebRtcStream {
-    fn new(channel: DataChannel) -> Self {
+    fn new(channel: DataChannel, slot: Option<Slot>) -> Self {
         Self {
             inner: SendWrapper::new(Stream::new(channel)),
+            _slot: slot,
         }
     }
 }
@@ -116,10 +126,20 @@ impl StreamMuxer for Connection {
         if let Some(e) = state_error(&self.inner) {
             return Poll::Ready(Err(e));
         }
-        match self.inner.inbound.poll_next_unpin(cx) {
-            Poll::Ready(Some(channel)) => Poll::Ready(Ok(WebRtcStream::new(channel))),
-            Poll::Ready(None) => Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into())),
-            Poll::Pending => Poll::Pending,
+        loop {
+            match self.inner.inbound.poll_next_unpin(cx) {
+                Poll::Ready(Some(mut channel)) => match self.inbound_streams.try_acquire() {
+                    Some(slot) => return Poll::Ready(Ok(WebRtcStream::new(channel, Some(slot)))),
+                    None => {
+                        tracing::debug!("remote opened too many streams; closing the newest");
+                        channel.close();
+                    }
+                },
+                Poll::Ready(None) => {
+                    return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 
@@ -131,7 +151,7 @@ impl StreamMuxer for Connection {
             return Poll::Ready(Err(e));
         }
         // Writes wait for the channel to open; the remote sees it at once.
-        Poll::Ready(Ok(WebRtcStream::new(self.inner.create_channel(""))))
+        Poll::Ready(Ok(WebRtcStream::new(self.inner.create_channel(""), None)))
     }
 
     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

@@ -27,6 +27,18 @@ pub enum Error {
     /// The remote sent a well-formed message at the wrong time.
     #[error("signaling protocol violation: {0}")]
     Protocol(&'static str),
+    /// The remote's SDP offer is not one for libp2p data channels; no `RTCPeerConnection` was
+    /// created for it.
+    #[error("refused SDP offer: {0}")]
+    BadOffer(&'static str),
+    /// As many `/webrtc` handshakes as [`crate::Config::with_max_handshakes`] allows are in
+    /// progress already.
+    #[error("too many WebRTC handshakes in progress")]
+    TooManyHandshakes,
+    /// As many `RTCPeerConnection`s as [`crate::Config::with_max_connections`] allows are open
+    /// already.
+    #[error("too many WebRTC connections open")]
+    TooManyConnections,
     /// A browser API call threw.
     #[error("browser WebRTC API: {0}")]
     Js(String),

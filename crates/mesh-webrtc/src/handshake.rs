@@ -23,6 +23,8 @@ use crate::{
     config::Config,
     connection::Connection,
     error::Error,
+    limits::Slot,
+    offer,
     peer_connection::{INIT_LABEL, PeerConnection, js_error},
     proto::{self, SignalingMessage, SignalingType},
 };
@@ -39,8 +41,12 @@ async fn with_timeout<T>(
     }
 }
 
-/// Dialer side.
-pub(crate) async fn initiate(stream: Stream, config: Config) -> Result<Connection, Error> {
+/// Dialer side. `slot`: the connection's place among the transport's connections.
+pub(crate) async fn initiate(
+    stream: Stream,
+    config: Config,
+    slot: Slot,
+) -> Result<Connection, Error> {
     with_timeout(&config, async {
         let mut pc = PeerConnection::new(&config)?;
         // Forces an m=application section into the offer.
@@ -75,15 +81,19 @@ pub(crate) async fn initiate(stream: Stream, config: Config) -> Result<Connectio
             tracing::debug!("closing the signaling stream: {e}");
         }
         drop(messages);
-        Ok(Connection::new(pc))
+        Ok(Connection::new(pc, slot, config.max_inbound_streams))
     })
     .await
 }
 
-/// Listener side.
-pub(crate) async fn respond(stream: Stream, config: Config) -> Result<Connection, Error> {
+/// Listener side. The offer is read and checked before the `RTCPeerConnection` is created, so
+/// a remote that sends junk costs one bounded read, not a connection.
+pub(crate) async fn respond(
+    stream: Stream,
+    config: Config,
+    slot: Slot,
+) -> Result<Connection, Error> {
     with_timeout(&config, async {
-        let mut pc = PeerConnection::new(&config)?;
         let (reader, mut writer) = stream.split();
         let mut messages = message_stream(reader);
 
@@ -91,9 +101,8 @@ pub(crate) async fn respond(stream: Stream, config: Config) -> Result<Connection
             .next()
             .await
             .ok_or(Error::Protocol("stream ended before the offer"))??;
-        if offer.kind != SignalingType::SdpOffer {
-            return Err(Error::Protocol("expected SDP_OFFER"));
-        }
+        offer::check_offer(&offer)?;
+        let mut pc = PeerConnection::new(&config)?;
         set_description(&pc, RtcSdpType::Offer, &offer.data, false).await?;
         let answer = JsFuture::from(pc.pc.create_answer())
             .await
@@ -107,7 +116,7 @@ pub(crate) async fn respond(stream: Stream, config: Config) -> Result<Connection
             tracing::debug!("closing the signaling stream: {e}");
         }
         drop(messages);
-        Ok(Connection::new(pc))
+        Ok(Connection::new(pc, slot, config.max_inbound_streams))
     })
     .await
 }

@@ -74,9 +74,17 @@ mod behaviour;
 mod config;
 mod error;
 pub mod handler;
+// Used by the browser transport; natively only by their tests.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod limits;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod offer;
 
 pub use behaviour::Behaviour;
-pub use config::{Config, IceServer};
+pub use config::{
+    Config, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_INBOUND_STREAMS,
+    DEFAULT_MAX_RECEIVE_BUFFER, IceServer,
+};
 pub use error::Error;
 pub use handler::SIGNALING_PROTOCOL;
 

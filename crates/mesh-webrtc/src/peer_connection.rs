@@ -20,14 +20,12 @@ use web_sys::{
     RtcPeerConnectionIceEvent,
 };
 
-use crate::{config::Config, error::Error, stream::Channel};
+use crate::{config::Config, error::Error, limits::ReceiveBudget, stream::Channel};
 
 /// Send buffer above which writers wait (`bufferedAmount`).
 const HIGH_WATER: u32 = 1024 * 1024;
 /// `bufferedamountlow` fires below this.
 const LOW_WATER: u32 = 256 * 1024;
-/// Received bytes a channel may queue before we give up on its reader and close it.
-const MAX_QUEUED: usize = 16 * 1024 * 1024;
 /// Remote-opened channels queued before the muxer takes them.
 const MAX_PENDING_CHANNELS: usize = 32;
 /// The label of the initiator's negotiation-only channel (spec).
@@ -77,6 +75,8 @@ impl ChannelShared {
 pub(crate) struct DataChannel {
     dc: RtcDataChannel,
     shared: Rc<RefCell<ChannelShared>>,
+    /// The connection's, shared by all its channels; holds this channel's queued bytes.
+    budget: ReceiveBudget,
     _onopen: Closure<dyn FnMut()>,
     _onclose: Closure<dyn FnMut()>,
     _onmessage: Closure<dyn FnMut(MessageEvent)>,
@@ -84,7 +84,7 @@ pub(crate) struct DataChannel {
 }
 
 impl DataChannel {
-    pub(crate) fn new(dc: RtcDataChannel) -> Self {
+    pub(crate) fn new(dc: RtcDataChannel, channel_budget: ReceiveBudget) -> Self {
         dc.set_binary_type(RtcDataChannelType::Arraybuffer);
         dc.set_buffered_amount_low_threshold(LOW_WATER);
         let shared = Rc::new(RefCell::new(ChannelShared {
@@ -109,6 +109,7 @@ impl DataChannel {
         });
         let s = shared.clone();
         let weak_dc = dc.clone();
+        let budget = channel_budget.clone();
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let data = ev.data();
             let bytes = if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
@@ -120,14 +121,21 @@ impl DataChannel {
                 return;
             };
             let mut s = s.borrow_mut();
-            s.queued += bytes.len();
-            if s.queued > MAX_QUEUED {
-                tracing::debug!("reader fell {MAX_QUEUED} bytes behind; closing its channel");
+            if s.closed {
+                return;
+            }
+            if budget.try_reserve(bytes.len()) {
+                s.queued += bytes.len();
+                s.messages.push_back(bytes);
+            } else {
+                // The connection's receive budget is spent: its peer sends faster than we
+                // read, or sends what nobody asked for. Dropping this channel's queue frees
+                // what it held; the stream sees the channel close.
+                tracing::debug!("connection receive budget exceeded; closing a channel");
                 s.messages.clear();
+                budget.release(std::mem::take(&mut s.queued));
                 s.closed = true;
                 weak_dc.close();
-            } else {
-                s.messages.push_back(bytes);
             }
             for w in s.recv_wakers.drain(..) {
                 w.wake();
@@ -146,6 +154,7 @@ impl DataChannel {
         Self {
             dc,
             shared,
+            budget: channel_budget,
             _onopen: onopen,
             _onclose: onclose,
             _onmessage: onmessage,
@@ -208,6 +217,7 @@ impl Channel for DataChannel {
         let mut s = self.shared.borrow_mut();
         if let Some(m) = s.messages.pop_front() {
             s.queued -= m.len();
+            self.budget.release(m.len());
             return Poll::Ready(Some(m));
         }
         if s.closed {
@@ -230,6 +240,9 @@ impl Drop for DataChannel {
         self.dc.set_onclose(None);
         self.dc.set_onmessage(None);
         self.dc.set_onbufferedamountlow(None);
+        let mut s = self.shared.borrow_mut();
+        s.messages.clear();
+        self.budget.release(std::mem::take(&mut s.queued));
     }
 }
 
@@ -243,6 +256,8 @@ pub(crate) struct PeerConnection {
     pub(crate) inbound: mpsc::Receiver<DataChannel>,
     /// One item per `connectionstatechange`.
     pub(crate) state_changes: mpsc::UnboundedReceiver<()>,
+    /// Received-but-unread bytes of all its channels ([`Config::with_max_receive_buffer`]).
+    budget: ReceiveBudget,
     /// Local candidates as `JSON.stringify(candidate.toJSON())`; only during the handshake.
     pub(crate) candidates: Option<mpsc::UnboundedReceiver<String>>,
     /// Set once the SCTP or DTLS transport has closed: the remote closed its side (see
@@ -275,6 +290,8 @@ impl PeerConnection {
         rtc_config.set_ice_servers(&servers);
         let pc = RtcPeerConnection::new_with_configuration(&rtc_config).map_err(js_error)?;
 
+        let budget = ReceiveBudget::new(config.max_receive_buffer);
+        let channel_budget = budget.clone();
         let (mut channel_tx, inbound) = mpsc::channel(MAX_PENDING_CHANNELS);
         let ondatachannel =
             Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |ev: RtcDataChannelEvent| {
@@ -283,7 +300,7 @@ impl PeerConnection {
                     // The initiator's negotiation channel: it closes it itself.
                     return;
                 }
-                if let Err(e) = channel_tx.try_send(DataChannel::new(dc)) {
+                if let Err(e) = channel_tx.try_send(DataChannel::new(dc, channel_budget.clone())) {
                     tracing::debug!("too many unaccepted inbound streams; closing one");
                     e.into_inner().close();
                 }
@@ -319,6 +336,7 @@ impl PeerConnection {
             pc,
             inbound,
             state_changes,
+            budget,
             transport_closed: Rc::new(Cell::new(false)),
             state_tx,
             transport_watch: None,
@@ -375,6 +393,7 @@ impl PeerConnection {
         DataChannel::new(
             self.pc
                 .create_data_channel_with_data_channel_dict(label, &init),
+            self.budget.clone(),
         )
     }
 

@@ -22,8 +22,10 @@ use crate::proto::{self, Flag, Frame, MAX_FRAME_LEN, MAX_PAYLOAD_LEN};
 /// How long `poll_close` waits for the FIN_ACK before treating the write half as closed
 /// (js-libp2p waits as long).
 pub const FIN_ACK_TIMEOUT: Duration = Duration::from_secs(10);
-/// Received but unread bytes above which we stop taking messages off the channel.
-pub const MAX_READ_BUFFER: usize = 2 * 1024 * 1024;
+/// Received but unread bytes above which a stream stops taking messages off its channel: a
+/// few frames, so what the reader has not read stays in the channel's queue, where it counts
+/// toward the connection's receive budget ([`crate::Config::with_max_receive_buffer`]).
+pub const MAX_READ_BUFFER: usize = 64 * 1024;
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // natively only in tests
 /// A message-oriented, reliable, ordered channel: what a stream needs of an `RTCDataChannel`.

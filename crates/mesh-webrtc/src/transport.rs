@@ -28,6 +28,7 @@ use crate::{
     connection::Connection,
     error::Error,
     handshake,
+    limits::{Slot, Slots},
 };
 
 /// A connection being set up: signaling, then ICE and DTLS. (JS objects are `!Send`, so the
@@ -46,6 +47,10 @@ pub struct Transport {
     inbound: mpsc::Receiver<(PeerId, Stream)>,
     addrs: mpsc::UnboundedReceiver<AddrEvent>,
     listener: Option<ListenerId>,
+    /// Handshakes in progress, both directions ([`Config::with_max_handshakes`]).
+    handshakes: Slots,
+    /// `RTCPeerConnection`s, set up or being set up ([`Config::with_max_connections`]).
+    connections: Slots,
     /// Current `/webrtc` addresses, replayed to a listener that starts late.
     known_addrs: Vec<Multiaddr>,
     events: VecDeque<TransportEvent<Upgrade, Error>>,
@@ -60,6 +65,22 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+impl Transport {
+    /// A handshake slot and a connection slot, or why not: both are taken before anything
+    /// is read from or sent to the remote.
+    fn acquire(&self) -> Result<(Slot, Slot), Error> {
+        let handshake = self
+            .handshakes
+            .try_acquire()
+            .ok_or(Error::TooManyHandshakes)?;
+        let connection = self
+            .connections
+            .try_acquire()
+            .ok_or(Error::TooManyConnections)?;
+        Ok((handshake, connection))
+    }
+}
+
 /// Creates the transport and the behaviour that must be added to the same swarm.
 pub fn new(local_peer: PeerId, config: Config) -> (Transport, Behaviour) {
     let (requests_tx, requests) = mpsc::unbounded();
@@ -67,6 +88,8 @@ pub fn new(local_peer: PeerId, config: Config) -> (Transport, Behaviour) {
     let (addrs_tx, addrs) = mpsc::unbounded();
     let transport = Transport {
         local_peer,
+        handshakes: Slots::new(config.max_handshakes),
+        connections: Slots::new(config.max_connections),
         config,
         requests: requests_tx,
         inbound,
@@ -122,6 +145,7 @@ impl libp2p::core::Transport for Transport {
             }
             _ => return Err(TransportError::MultiaddrNotSupported(addr)),
         };
+        let (handshake, slot) = self.acquire().map_err(TransportError::Other)?;
         let (reply, response) = oneshot::channel();
         self.requests
             .unbounded_send(OpenRequest {
@@ -135,7 +159,8 @@ impl libp2p::core::Transport for Transport {
         Ok(SendWrapper::new(
             async move {
                 let stream = response.await.map_err(|_| Error::BehaviourGone)??;
-                let connection = handshake::initiate(stream, config).await?;
+                let connection = handshake::initiate(stream, config, slot).await?;
+                drop(handshake);
                 Ok((peer, connection))
             }
             .boxed_local(),
@@ -180,9 +205,22 @@ impl libp2p::core::Transport for Transport {
                 tracing::debug!(%peer, "not listening on /webrtc; refusing signaling");
                 continue;
             };
+            let (handshake, slot) = match this.acquire() {
+                Ok(slots) => slots,
+                Err(e) => {
+                    // Dropping the stream resets it: the remote's dial fails fast.
+                    tracing::debug!(%peer, "refusing inbound /webrtc: {e}");
+                    continue;
+                }
+            };
             let config = this.config.clone();
             let upgrade = SendWrapper::new(
-                async move { Ok((peer, handshake::respond(stream, config).await?)) }.boxed_local(),
+                async move {
+                    let connection = handshake::respond(stream, config, slot).await?;
+                    drop(handshake);
+                    Ok((peer, connection))
+                }
+                .boxed_local(),
             );
             let local_addr = Multiaddr::empty().with(Protocol::WebRTC);
             let send_back_addr = local_addr.clone().with(Protocol::P2p(peer));

@@ -14,6 +14,9 @@ mod negative;
 #[path = "browser/dial_bench.rs"]
 mod dial_bench;
 
+#[path = "browser/limits.rs"]
+mod limits;
+
 // Needs the js-libp2p bundle, which browser.sh builds before turning the feature on.
 #[cfg(feature = "js-interop-test")]
 #[path = "browser/interop.rs"]

@@ -9,12 +9,22 @@ use cid::Cid;
 
 use super::origin::OriginRequest;
 use super::types::{BlockSource, FetchId, FetchSummary, OriginRequestId};
+use crate::block::RAW_CODEC;
 use crate::layout::AssetLayout;
 use crate::stats::Source;
 use crate::time::Instant;
 
 /// Most deliveries one call makes, so a pathological layout cannot spin forever.
 const MAX_DELIVERIES_PER_CALL: usize = 1 << 20;
+
+/// Whether a peer asked for leaves of a fetch has delivered one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeafClock {
+    /// Leaves were first asked of it at this time; none has arrived.
+    Waiting(Instant),
+    /// It delivered a leaf: it is judged by its rate and stall clock from now on.
+    Delivering,
+}
 
 #[derive(Debug)]
 pub(crate) struct FetchState<P> {
@@ -47,8 +57,14 @@ pub(crate) struct FetchState<P> {
     /// Peers that stalled on a block or were too slow for it: asked again only when the origin
     /// cannot be (a slow source beats none).
     pub(crate) demoted: BTreeMap<Cid, BTreeSet<P>>,
-    /// A peer delivered a verified block: the deadline no longer applies.
+    /// Leaves a withholder sat on: the origin takes them over (while it can be asked), not
+    /// another peer, so the fetch ends within the deadline of the origin's own time.
+    pub(crate) origin_only: BTreeSet<Cid>,
+    /// A peer delivered a verified block: the deadline no longer applies to the fetch as a
+    /// whole; each peer asked for leaves is held to it by its [`LeafClock`] instead.
     pub(crate) peer_started: bool,
+    /// Per peer asked for this fetch's leaves: since when it owes its first one.
+    pub(crate) leaf_clocks: BTreeMap<P, LeafClock>,
     /// Verified leaf bytes by CID, until the fetch ends.
     pub(crate) leaf_data: BTreeMap<Cid, Bytes>,
     /// Bytes handed to the page so far; also the offset of the next delivery.
@@ -89,6 +105,8 @@ impl<P: Ord + Clone> FetchState<P> {
             excluded: BTreeMap::new(),
             demoted: BTreeMap::new(),
             peer_started: false,
+            leaf_clocks: BTreeMap::new(),
+            origin_only: BTreeSet::new(),
             leaf_data: BTreeMap::new(),
             delivered: 0,
             pinned: Vec::new(),
@@ -111,7 +129,8 @@ impl<P: Ord + Clone> FetchState<P> {
     /// Whether `peer` may be asked for `cid` (its connection state aside).
     pub(crate) fn may_ask(&self, cid: &Cid, peer: &P) -> bool {
         let excluded = self.excluded.get(cid).is_some_and(|s| s.contains(peer));
-        let demoted = self.demoted.get(cid).is_some_and(|m| m.contains(peer));
+        let demoted = self.demoted.get(cid).is_some_and(|m| m.contains(peer))
+            || self.origin_only.contains(cid);
         !(excluded || self.origin_usable() && demoted)
     }
 
@@ -146,17 +165,46 @@ impl<P: Ord + Clone> FetchState<P> {
             let Ok(i) = leaves.binary_search_by_key(&self.delivered, |l| l.offset) else {
                 break;
             };
-            let Some(data) = self.leaf_data.get(&leaves[i].cid) else {
+            let cid = leaves[i].cid;
+            let Some(data) = self.leaf_data.get(&cid).cloned() else {
                 break;
             };
             if data.is_empty() {
                 // Only the empty file has an empty leaf; nothing to hand over.
                 break;
             }
-            out.push((self.delivered, data.clone()));
+            // Handed over, a leaf's bytes are the page's (and the store's, if it took them):
+            // the fetch lets go unless the same chunk comes again further on.
+            if !leaves[i + 1..].iter().any(|l| l.cid == cid) {
+                self.leaf_data.remove(&cid);
+            }
             self.delivered += data.len() as u64;
+            out.push((self.delivered - data.len() as u64, data));
         }
         out
+    }
+
+    /// Missing blocks that may be asked for now: DAG nodes, and the leaves that start within
+    /// `window` bytes of the delivery point, so what arrives ahead of it and waits in
+    /// [`FetchState::leaf_data`] stays within the planner's fetch buffer budget.
+    pub(crate) fn wanted_now(&self, window: u64) -> Vec<Cid> {
+        let end = self.delivered.saturating_add(window);
+        let near: BTreeSet<Cid> = self
+            .layout
+            .leaves_in_range(self.delivered..end)
+            .iter()
+            .map(|l| l.cid)
+            .collect();
+        self.layout
+            .missing()
+            .into_iter()
+            .filter(|c| c.codec() != RAW_CODEC || *c == self.root || near.contains(c))
+            .collect()
+    }
+
+    /// Leaf bytes received and not yet handed to the page.
+    pub(crate) fn buffered(&self) -> u64 {
+        self.leaf_data.values().map(|d| d.len() as u64).sum()
     }
 
     /// Every byte delivered and every block in.

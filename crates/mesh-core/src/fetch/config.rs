@@ -39,6 +39,14 @@ pub struct Config {
     /// Largest asset the planner accepts (a lying root cannot make us buffer more). Default
     /// 256 MiB.
     pub max_asset_size: u64,
+    /// Bytes all fetches together may hold for the page, verified and not yet handed over
+    /// (leaves that arrived ahead of an earlier one): each multi-block fetch asks only for
+    /// leaves within its share of this many bytes of its delivery point (at least one origin
+    /// range, [`Config::max_origin_range_leaves`] leaves). Default 64 MiB, the browser node's
+    /// default cache budget, which it sets this to. A whole-file origin request (made while
+    /// the DAG is unknown) is not windowed: its bytes are held until the root verifies them,
+    /// up to [`Config::max_asset_size`].
+    pub fetch_buffer: u64,
     /// Score lost for a block that fails verification. Default 60.
     pub corrupt_penalty: i32,
     /// Score lost for stalling. Default 10.
@@ -71,6 +79,14 @@ pub struct Config {
     /// "Defaults": +11 points of offload on the site workload, TTFB unchanged, 2.8 instead of
     /// 2.1 bytes uploaded per peer byte used).
     pub want_block_first: usize,
+    /// How long a peer that withheld or stalled blocks is demoted for every asset (asked for
+    /// nothing the origin can provide). Default 30 s: long enough that a withholder costs each
+    /// later fetch nothing, short enough that a peer that was only busy is back soon. Repeat
+    /// offences double it up to [`Config::max_demotion`]; each demotion length of good standing
+    /// forgives one.
+    pub demotion: Duration,
+    /// Longest demotion. Default 10 minutes.
+    pub max_demotion: Duration,
     /// Whether a completed, fully stored asset emits [`Action::Announce`](super::Action::Announce).
     /// Default true.
     pub announce: bool,
@@ -91,6 +107,7 @@ impl Default for Config {
             max_origin_range_leaves: 16,
             max_origin_requests: 4,
             max_asset_size: 256 << 20,
+            fetch_buffer: 64 << 20,
             corrupt_penalty: 60,
             stall_penalty: 10,
             success_reward: 1,
@@ -101,6 +118,8 @@ impl Default for Config {
             slow_peer_factor: 1.5,
             origin_ranges_once_known: true,
             want_block_first: 4,
+            demotion: Duration::from_secs(30),
+            max_demotion: Duration::from_secs(600),
             announce: true,
             known_blocks: KnownBlocks::default(),
         }
@@ -170,6 +189,12 @@ impl Config {
         self
     }
 
+    /// Sets [`Config::fetch_buffer`].
+    pub fn with_fetch_buffer(mut self, bytes: u64) -> Self {
+        self.fetch_buffer = bytes;
+        self
+    }
+
     /// Sets the origin estimates used before real transfers are observed.
     pub fn with_origin_estimate(mut self, latency: Duration, bytes_per_sec: f64) -> Self {
         self.origin_latency_estimate = latency;
@@ -192,6 +217,13 @@ impl Config {
     /// Sets [`Config::want_block_first`].
     pub fn with_want_block_first(mut self, peers: usize) -> Self {
         self.want_block_first = peers;
+        self
+    }
+
+    /// Sets [`Config::demotion`] and [`Config::max_demotion`] (at least `base`).
+    pub fn with_demotion(mut self, base: Duration, max: Duration) -> Self {
+        self.demotion = base;
+        self.max_demotion = max.max(base);
         self
     }
 

@@ -30,6 +30,10 @@
 //!   discovery ends with nobody holding the asset, the origin is asked at once.
 //! * A peer that stalls or is projected to finish later than the origin loses its outstanding
 //!   blocks to other peers or to origin range requests.
+//! * A peer asked for leaves that delivers none within the deadline (a withholder: it may have
+//!   sent the root) loses that fetch's leaves to origin range requests while peers that are
+//!   delivering keep theirs; it and every staller is demoted for every asset, with a decay
+//!   ([`Config::demotion`]).
 //! * A block that fails verification is never released; the sender loses score (ignored at
 //!   [`Config::ignore_threshold`]) and the block is asked of someone else.
 //! * Verified blocks are stored and pinned while the fetch runs; on completion they are
@@ -46,6 +50,7 @@ mod origin;
 mod peers;
 mod policy;
 mod types;
+mod withhold;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Debug;
@@ -64,6 +69,7 @@ use asset::FetchState;
 use estimate::RateEstimate;
 use origin::{ExpectedLeaf, OriginRequest};
 use peers::{InFlight, MAX_STALL_STRIKES, PeerState};
+use withhold::askable;
 
 pub use config::Config;
 pub use types::{
@@ -148,6 +154,12 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         self.peers.get(peer).is_some_and(|p| p.ignored)
     }
 
+    /// Leaf bytes fetches hold that were verified and not yet handed to the page (see
+    /// [`Config::fetch_buffer`]).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.fetches.values().map(|f| f.buffered()).sum()
+    }
+
     /// Fetches in progress.
     pub fn active_fetches(&self) -> usize {
         self.fetches.len()
@@ -170,7 +182,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .peers
             .values()
             .filter_map(|p| p.stall_at(self.config.stall_timeout, self.config.stall_rate_floor));
-        deadlines.chain(stalls).min()
+        let leaves = self.leaf_deadlines().into_iter().map(|(at, _, _)| at);
+        deadlines.chain(stalls).chain(leaves).min()
     }
 
     /// Starts fetching the asset `root`. `has_origin` says whether the driver can fetch it over
@@ -199,21 +212,22 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
         self.outputs
             .push_back(Output::Action(Action::FindProviders { cid: root }));
-        let mut asked: Vec<(i32, P)> = self
+        let mut asked: Vec<(bool, i32, P)> = self
             .peers
             .iter()
             .filter(|(_, p)| p.usable())
-            .map(|(k, p)| (-p.score, k.clone()))
+            .map(|(k, p)| (has_origin && p.demoted(now), -p.score, k.clone()))
             .collect();
-        // Best-scored first: they get the want-blocks.
+        // Best-scored first: they get the want-blocks; demoted peers are only asked whether
+        // they have it (they still count if the origin fails).
         asked.sort();
         let direct = if root.codec() == crate::block::RAW_CODEC {
             self.config.want_block_first
         } else {
             0
         };
-        for (i, (_, peer)) in asked.into_iter().enumerate() {
-            if i < direct {
+        for (i, (demoted, _, peer)) in asked.into_iter().enumerate() {
+            if i < direct && !demoted {
                 self.ask_block_first(now, id, peer);
             } else {
                 self.ask_have(id, peer);
@@ -268,12 +282,11 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
         self.take_back(&peer, None, ReassignReason::Disconnected);
         // Forget peers with a clean record, so per-event work does not grow with every peer
-        // ever met; penalised ones are remembered, so a liar stays ignored when it comes back.
-        if self
-            .peers
-            .get(&peer)
-            .is_some_and(|s| s.score >= 0 && !s.ignored)
-        {
+        // ever met; penalised and demoted ones are remembered, so a liar stays ignored and a
+        // withholder demoted when it comes back.
+        if self.peers.get(&peer).is_some_and(|s| {
+            s.score >= 0 && !s.ignored && s.demotion_level(now, self.config.demotion) == 0
+        }) {
             self.peers.remove(&peer);
         }
         self.replan_all(now);
@@ -394,6 +407,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 self.corrupt(now, &peer, cid, &wanting, e);
                 return;
             }
+            self.leaf_delivered(*id, &peer, &cid);
         }
         self.check_slow(now, &peer);
         for id in wanting {
@@ -479,6 +493,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         for peer in stalled {
             self.stalled(now, &peer);
         }
+        self.check_withheld(now);
         self.replan_all(now);
     }
     // ---- shared helpers --------------------------------------------------------------------

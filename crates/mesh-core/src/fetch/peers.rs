@@ -43,6 +43,20 @@ pub(crate) struct PeerState {
     /// response opens one per block): every block moves at once and the first one arrives only
     /// when nearly all bytes have, so its sample undercounts the rate by the batch size.
     pub(crate) run_samples: u32,
+    /// Peer-wide demotion after it withheld or stalled blocks, if it ever did.
+    pub(crate) demotion: Option<Demotion>,
+}
+
+/// A peer-wide demotion: while it lasts the peer is asked for nothing the origin can provide,
+/// on any fetch, not only the one it stalled (a peer that withholds one asset's leaves is
+/// likely to withhold the next's). Repeat offences double its length; each demotion length of
+/// good standing after one ends forgives one offence, so a peer that was only slow for a while
+/// (a busy tab, a congested uplink) recovers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Demotion {
+    /// Offences not yet forgiven, counting the last.
+    level: u32,
+    until: Instant,
 }
 
 impl PeerState {
@@ -56,7 +70,36 @@ impl PeerState {
             last_progress: now,
             stall_strikes: 0,
             run_samples: 0,
+            demotion: None,
         }
+    }
+
+    /// Whether it is demoted at `now`.
+    pub(crate) fn demoted(&self, now: Instant) -> bool {
+        self.demotion.is_some_and(|d| now < d.until)
+    }
+
+    /// Offences not yet forgiven at `now`: one is forgiven per `base` after the demotion ended.
+    pub(crate) fn demotion_level(&self, now: Instant, base: Duration) -> u32 {
+        let Some(d) = self.demotion else { return 0 };
+        if now < d.until || base.is_zero() {
+            return d.level;
+        }
+        let forgiven = now.saturating_duration_since(d.until).as_nanos() / base.as_nanos();
+        d.level
+            .saturating_sub(u32::try_from(forgiven).unwrap_or(u32::MAX))
+    }
+
+    /// Demotes it from `now` for `base` doubled per unforgiven earlier offence, at most `max`.
+    /// Returns when the demotion ends.
+    pub(crate) fn demote(&mut self, now: Instant, base: Duration, max: Duration) -> Instant {
+        let level = self.demotion_level(now, base).saturating_add(1);
+        let length = base
+            .checked_mul(1 << (level - 1).min(16))
+            .map_or(max, |d| d.min(max));
+        let until = now + length;
+        self.demotion = Some(Demotion { level, until });
+        until
     }
 
     /// Whether blocks may be asked of it.

@@ -95,7 +95,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
     /// A peer delivered nothing for its stall patience. Its blocks go to another source where
     /// there is one; where it is the only source its requests stand and its clock restarts,
     /// since re-asking it would only queue the same blocks again. After [`MAX_STALL_STRIKES`]
-    /// stalls without a single block in between it counts as dead for what it was asked.
+    /// stalls without a single block in between it counts as dead for what it was asked. Every
+    /// stall demotes it for every asset ([`super::peers::Demotion`]).
     pub(super) fn stalled(&mut self, now: Instant, peer: &P) {
         self.penalize(peer, Penalty::Stalled, self.config.stall_penalty);
         let Some(state) = self.peers.get_mut(peer) else {
@@ -103,6 +104,10 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         };
         state.stall_strikes += 1;
         state.last_progress = now;
+        self.demote_peer(now, peer);
+        let Some(state) = self.peers.get(peer) else {
+            return;
+        };
         if state.stall_strikes >= MAX_STALL_STRIKES {
             let lost = self.take_back(peer, None, ReassignReason::Stalled);
             for (id, cids) in lost {
@@ -130,7 +135,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             let elsewhere = f.origin_usable()
                 || f.holders
                     .iter()
-                    .any(|h| h != peer && self.peers.get(h).is_some_and(|s| s.usable()));
+                    .any(|h| h != peer && self.peers.get(h).is_some_and(|s| askable(f, s, now)));
             if !elsewhere {
                 continue;
             }
@@ -195,6 +200,20 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
     }
 
+    /// How far ahead of its delivery point a multi-block fetch may ask for leaves: an equal
+    /// share of [`Config::fetch_buffer`] among the multi-block fetches in progress, but at
+    /// least one origin range of leaves, so each keeps a peer's pipeline and the origin busy.
+    pub(super) fn fetch_window(&self) -> u64 {
+        let multi_block = self
+            .fetches
+            .values()
+            .filter(|f| f.root.codec() != crate::block::RAW_CODEC)
+            .count()
+            .max(1) as u64;
+        let floor = self.config.max_origin_range_leaves as u64 * CHUNK_SIZE as u64;
+        (self.config.fetch_buffer / multi_block).max(floor)
+    }
+
     /// Brings in the origin for `id` if it is not in yet.
     pub(super) fn fall_back(&mut self, now: Instant, id: FetchId, reason: FallbackReason<P>) {
         let Some(f) = self.fetches.get_mut(&id) else {
@@ -237,7 +256,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         f.layout.missing().iter().all(|cid| {
             f.holders
                 .iter()
-                .any(|h| f.may_ask(cid, h) && self.peers.get(h).is_some_and(|s| s.usable()))
+                .any(|h| f.may_ask(cid, h) && self.peers.get(h).is_some_and(|s| askable(f, s, now)))
         })
     }
 
@@ -268,10 +287,11 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             self.complete(now, id);
             return;
         }
+        let window = self.fetch_window();
         let Some(f) = self.fetches.get(&id) else {
             return;
         };
-        let missing = f.layout.missing();
+        let missing = f.wanted_now(window);
         let mut batches: BTreeMap<P, Vec<Cid>> = BTreeMap::new();
         for cid in &missing {
             if self.peers.values().any(|p| p.in_flight.contains_key(cid)) {
@@ -286,7 +306,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 .filter(|h| f.may_ask(cid, h))
                 .filter_map(|h| self.peers.get(h).map(|s| (h, s)))
                 .filter(|(_, s)| {
-                    s.usable() && s.in_flight.len() < self.config.max_in_flight_per_peer
+                    askable(f, s, now) && s.in_flight.len() < self.config.max_in_flight_per_peer
                 })
                 .min_by(|(ha, a), (hb, b)| {
                     let load_a = a.rate.time_for(a.outstanding(id).0, 1e6);
@@ -314,6 +334,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                     },
                 );
             }
+            self.leaf_asked(now, id, &peer, cid);
             batches.entry(peer).or_default().push(*cid);
         }
         for (peer, cids) in batches {
@@ -361,6 +382,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return;
         }
         let root_known = !f.layout.is_missing(&f.root);
+        let window_end = f.delivered.saturating_add(self.fetch_window());
         let missing = f.layout.missing();
         let in_flight_at_peer =
             |cid: &Cid| self.peers.values().any(|p| p.in_flight.contains_key(cid));
@@ -392,6 +414,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let mut seen = BTreeSet::new();
         for leaf in f.layout.leaves() {
             let wanted = f.layout.is_missing(&leaf.cid)
+                && leaf.offset < window_end
                 && !covered.contains(&leaf.cid)
                 && (f.hedge_all || !in_flight_at_peer(&leaf.cid));
             let len = leaf.len.unwrap_or(CHUNK_SIZE as u64);

@@ -10,6 +10,7 @@ use crate::block::VerifyError;
 use crate::layout::LayoutError;
 use crate::stats::Source;
 use crate::store::StoreError;
+use crate::time::Instant;
 use crate::wire::RequestId;
 
 /// Identifies one [`Planner::start`](super::Planner::start) call.
@@ -173,6 +174,8 @@ pub enum FallbackReason<P> {
     Stalled(P),
     /// A peer was projected to finish later than the origin would.
     Slow(P),
+    /// A peer delivered no leaf within the deadline after it was asked for leaves.
+    Withheld(P),
 }
 
 /// Why blocks were taken from a peer and asked of someone else.
@@ -189,6 +192,8 @@ pub enum ReassignReason {
     Ignored,
     /// It said it does not have them.
     DontHave,
+    /// It delivered no leaf within the deadline after it was asked for leaves.
+    Withheld,
 }
 
 /// Why a peer's score dropped.
@@ -199,6 +204,8 @@ pub enum Penalty {
     Corrupt(LayoutError),
     /// It stalled.
     Stalled,
+    /// It delivered no leaf within the deadline after it was asked for leaves.
+    Withheld,
 }
 
 /// What was wrong with an origin response.
@@ -361,6 +368,14 @@ pub enum Event<P> {
         penalty: Penalty,
         /// Its score now.
         score: i32,
+    },
+    /// A peer withheld or stalled blocks: until `until` it is asked for nothing the origin
+    /// can provide, on any fetch.
+    PeerDemoted {
+        /// The peer.
+        peer: P,
+        /// When the demotion ends.
+        until: Instant,
     },
     /// A peer reached the ignore threshold: nothing more is asked of or taken from it.
     PeerIgnored {
