@@ -71,6 +71,12 @@ pub struct Config {
     /// "Defaults": +11 points of offload on the site workload, TTFB unchanged, 2.8 instead of
     /// 2.1 bytes uploaded per peer byte used).
     pub want_block_first: usize,
+    /// How many connected peers (best score first) a new fetch asks whether they hold the
+    /// asset, when no connected peer announced it and beyond the want-block-first ones. Default
+    /// 4: a want-have tells its receiver what the page loads, so it goes to a few chosen peers,
+    /// not to every connected one; peers announce what they hold when they connect, and the
+    /// DHT names the others.
+    pub want_have_fanout: usize,
     /// Whether a completed, fully stored asset emits [`Action::Announce`](super::Action::Announce).
     /// Default true.
     pub announce: bool,
@@ -101,6 +107,7 @@ impl Default for Config {
             slow_peer_factor: 1.5,
             origin_ranges_once_known: true,
             want_block_first: 4,
+            want_have_fanout: 4,
             announce: true,
             known_blocks: KnownBlocks::default(),
         }
@@ -192,6 +199,12 @@ impl Config {
     /// Sets [`Config::want_block_first`].
     pub fn with_want_block_first(mut self, peers: usize) -> Self {
         self.want_block_first = peers;
+        self
+    }
+
+    /// Sets [`Config::want_have_fanout`].
+    pub fn with_want_have_fanout(mut self, peers: usize) -> Self {
+        self.want_have_fanout = peers;
         self
     }
 

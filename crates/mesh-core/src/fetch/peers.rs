@@ -1,6 +1,6 @@
 //! What the planner knows about each peer: connection, score, requests in flight, speed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cid::Cid;
@@ -11,6 +11,10 @@ use crate::time::Instant;
 
 /// Stalls in a row, with no block in between, after which a peer is taken for dead.
 pub(crate) const MAX_STALL_STRIKES: u32 = 4;
+
+/// Most announced roots remembered per peer; later announcements are ignored (the peer is
+/// still found through the DHT or a want-have). Bounds what a peer can make us store.
+pub(crate) const MAX_ANNOUNCED_ROOTS: usize = 4096;
 
 /// Smallest block whose transfer time is taken as a throughput sample.
 const MIN_RATE_SAMPLE_BYTES: u64 = 32 * 1024;
@@ -43,6 +47,9 @@ pub(crate) struct PeerState {
     /// response opens one per block): every block moves at once and the first one arrives only
     /// when nearly all bytes have, so its sample undercounts the rate by the batch size.
     pub(crate) run_samples: u32,
+    /// Asset roots it announced (its have-summary and later additions, less withdrawals), at
+    /// most [`MAX_ANNOUNCED_ROOTS`]; forgotten when it disconnects.
+    pub(crate) announced: BTreeSet<Cid>,
 }
 
 impl PeerState {
@@ -56,12 +63,27 @@ impl PeerState {
             last_progress: now,
             stall_strikes: 0,
             run_samples: 0,
+            announced: BTreeSet::new(),
         }
     }
 
     /// Whether blocks may be asked of it.
     pub(crate) fn usable(&self) -> bool {
         self.connected && !self.ignored
+    }
+
+    /// Remembers announced roots, up to [`MAX_ANNOUNCED_ROOTS`]; returns those taken.
+    pub(crate) fn announce(&mut self, roots: &[Cid]) -> Vec<Cid> {
+        let mut taken = Vec::new();
+        for root in roots {
+            if self.announced.len() >= MAX_ANNOUNCED_ROOTS {
+                break;
+            }
+            if self.announced.insert(*root) {
+                taken.push(*root);
+            }
+        }
+        taken
     }
 
     /// Records a request; restarts the stall clock if the peer was idle.
