@@ -98,6 +98,10 @@ def seeds():
     yield "wire_codec", "small-limit", b"\x88" + frames["want-have"]
     for name in ("want-have", "want-block", "cancel"):
         yield "block_exchange", "request-" + name, b"\x00" + frames[name]
+    # Notices: a have-summary (HAVE as a request), a withdrawal (DONT_HAVE), a cancel.
+    yield "block_exchange", "request-announce", b"\x00" + wire_frame(3, 0, [a, b])
+    yield "block_exchange", "request-withdraw", b"\x00" + wire_frame(4, 0, [b])
+    yield "block_exchange", "request-cancel-one", b"\x00" + wire_frame(6, 0, [a])
     for name in ("have", "dont-have", "block"):
         yield "block_exchange", "response-" + name, b"\x01" + frames[name]
 

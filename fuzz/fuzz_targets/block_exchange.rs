@@ -4,8 +4,8 @@
 //!
 //! Properties: never a panic; only `InvalidData` (counted as a rejected request on the
 //! request side) or `UnexpectedEof`; never reads past one frame of the side's size cap;
-//! whatever is accepted respects the protocol's CID counts and block cap, and round-trips
-//! through the writer.
+//! whatever is accepted (questions and notices: have-summaries, withdrawals, cancels) respects
+//! the protocol's CID counts and block cap, and round-trips through the writer.
 
 #![no_main]
 
@@ -17,7 +17,7 @@ use libp2p::request_response::Codec as _;
 use mesh_core::block::MAX_BLOCK_SIZE;
 use mesh_core::wire::{MAX_LENGTH_PREFIX_LEN, MAX_MESSAGE_SIZE};
 use mesh_protocol::blocks::{
-    BlockCodec, BlockRequest, BlockResponse, MAX_REQUEST_SIZE, MAX_WANT_HAVE_CIDS,
+    BlockCodec, BlockRequest, BlockResponse, MAX_NOTICE_CIDS, MAX_REQUEST_SIZE, MAX_WANT_HAVE_CIDS,
 };
 use std::io;
 
@@ -48,8 +48,16 @@ fn read_request(stream: &[u8]) {
         }
     };
     assert_eq!(codec.rejected_requests(), 0);
-    if let BlockRequest::WantHave { cids, .. } = &request {
-        assert!((1..=MAX_WANT_HAVE_CIDS).contains(&cids.len()));
+    match &request {
+        BlockRequest::WantHave { cids, .. } => {
+            assert!((1..=MAX_WANT_HAVE_CIDS).contains(&cids.len()));
+        }
+        BlockRequest::Announce { .. }
+        | BlockRequest::Withdraw { .. }
+        | BlockRequest::Cancel { .. } => {
+            assert!((1..=MAX_NOTICE_CIDS).contains(&request.cids().len()));
+        }
+        BlockRequest::WantBlock { .. } => {}
     }
     let mut wire = Vec::new();
     block_on(codec.write_request(&PROTOCOL, &mut wire, request.clone()))

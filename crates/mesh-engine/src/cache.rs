@@ -164,7 +164,9 @@ impl<X: Extra> Engine<X> {
     }
 
     fn provide(&mut self, root: Cid) {
-        self.provided.insert(root);
+        if self.provided.insert(root) {
+            self.announce_to_peers(root);
+        }
         if let Err(e) = self
             .swarm
             .behaviour_mut()
@@ -184,18 +186,12 @@ impl<X: Extra> Engine<X> {
         if blocks.is_empty() {
             return;
         }
-        let mut roots = Vec::new();
-        for cid in &blocks {
-            for root in self.cache.remove_block(cid) {
-                self.provided.remove(&root);
-                self.swarm
-                    .behaviour_mut()
-                    .kad
-                    .stop_providing(&provider_key(&root));
-                tracing::debug!(%root, "asset left the cache: no longer provided");
-                roots.push(root);
-            }
-        }
+        let roots: Vec<Cid> = blocks
+            .iter()
+            .flat_map(|cid| self.cache.remove_block(cid))
+            .collect();
+        tracing::debug!(?roots, "assets left the cache: no longer provided");
+        self.withdraw(&roots);
         self.site_update();
         self.outputs.push_back(Output::Uncached { blocks, roots });
     }

@@ -1,11 +1,14 @@
-//! The block exchange: answering peers' requests, routing answers to the planner.
+//! The block exchange: answering peers' requests (want-blocks beyond the server's send window
+//! are kept, so a cancel can drop them unsent), routing answers to the planner.
 
 use bytes::Bytes;
 use libp2p::PeerId;
-use libp2p::request_response::{self, OutboundFailure, OutboundRequestId};
+use libp2p::request_response::{
+    self, InboundRequestId, OutboundFailure, OutboundRequestId, ResponseChannel,
+};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::Extra;
-use mesh_protocol::blocks::{BlockRequest, BlockResponse, ProtocolError, ServeOutcome};
+use mesh_protocol::blocks::{Admission, BlockRequest, BlockResponse, ProtocolError, ServeOutcome};
 
 use crate::Engine;
 
@@ -22,30 +25,14 @@ impl<X: Extra> Engine<X> {
                     request,
                     channel,
                 } => {
-                    let answer = self.server.answer(
-                        now,
-                        peer,
-                        request_id,
-                        &request,
-                        self.planner.store_mut(),
-                    );
-                    if let ServeOutcome::Served { bytes } = answer.outcome {
-                        self.planner.record_served(bytes);
+                    if request.is_notice() {
+                        self.on_notice(now, peer, &request);
                     }
-                    tracing::debug!(%peer, ?request, outcome = ?answer.outcome, "block request");
-                    let response = if self.config.serve_corrupt_blocks_for_testing {
-                        corrupt(answer.response)
-                    } else {
-                        answer.response
-                    };
-                    if self
-                        .swarm
-                        .behaviour_mut()
-                        .blocks
-                        .send_response(channel, response)
-                        .is_err()
-                    {
-                        self.server.finished(request_id);
+                    match self.server.admit(&peer, request_id, &request) {
+                        Admission::Now => self.respond(now, peer, request_id, request, channel),
+                        Admission::Later => {
+                            self.kept.insert(request_id, (peer, request, channel));
+                        }
                     }
                 }
                 request_response::Message::Response {
@@ -96,11 +83,78 @@ impl<X: Extra> Engine<X> {
                 // Requests that fail to decode never get here (request-response only logs
                 // them); the codec counts those.
                 tracing::debug!(%peer, %error, "inbound block request failed");
-                self.server.finished(request_id);
+                self.kept.remove(&request_id);
+                self.finished(now, request_id);
             }
             request_response::Event::ResponseSent { request_id, .. } => {
-                self.server.finished(request_id);
+                self.finished(now, request_id);
             }
+        }
+    }
+
+    /// Answers a request from the store and sends the answer.
+    fn respond(
+        &mut self,
+        now: CoreInstant,
+        peer: PeerId,
+        request_id: InboundRequestId,
+        request: BlockRequest,
+        channel: ResponseChannel<BlockResponse>,
+    ) {
+        let answer = self
+            .server
+            .answer(now, peer, request_id, &request, self.planner.store_mut());
+        match answer.outcome {
+            ServeOutcome::Served { bytes } => self.planner.record_served(bytes),
+            ServeOutcome::NotHeld | ServeOutcome::Had { .. } => {
+                self.withdraw_evicted(request.cids());
+            }
+            _ => {}
+        }
+        tracing::debug!(%peer, ?request, outcome = ?answer.outcome, "block request");
+        let response = if self.config.serve_corrupt_blocks_for_testing {
+            corrupt(answer.response)
+        } else {
+            answer.response
+        };
+        if self
+            .swarm
+            .behaviour_mut()
+            .blocks
+            .send_response(channel, response)
+            .is_err()
+        {
+            self.finished(now, request_id);
+        }
+    }
+
+    /// A response went out or failed: its send slot goes to the next kept want-block.
+    fn finished(&mut self, now: CoreInstant, request_id: InboundRequestId) {
+        self.server.finished(request_id);
+        // Bounded: each turn answers (and so removes) one kept request.
+        while let Some(next) = self.server.poll_admitted() {
+            if let Some((peer, request, channel)) = self.kept.remove(&next) {
+                self.respond(now, peer, next, request, channel);
+            }
+        }
+    }
+
+    /// `peer` cancelled want-blocks: the kept ones are answered don't-have, unsent.
+    pub(crate) fn cancel_kept(&mut self, peer: PeerId, cids: &[cid::Cid]) {
+        for rid in self.server.cancel(&peer, cids) {
+            let Some((_, request, channel)) = self.kept.remove(&rid) else {
+                continue;
+            };
+            let response = BlockResponse::DontHave {
+                id: request.id(),
+                cids: request.cids().to_vec(),
+            };
+            // A failure needs no bookkeeping: the server forgot the request already.
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .blocks
+                .send_response(channel, response);
         }
     }
 

@@ -46,6 +46,7 @@ mod exchange;
 mod fetches;
 mod output;
 mod planner_io;
+mod summary;
 mod swarm_io;
 mod warm;
 
@@ -54,7 +55,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use cid::Cid;
 use libp2p::kad::QueryId;
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::OutboundRequestId;
+use libp2p::request_response::{InboundRequestId, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
@@ -136,7 +137,14 @@ pub struct EngineConfig {
     pub site: Option<Cid>,
     /// Seed of the redial jitter.
     pub seed: u64,
+    /// Most asset roots in the have-summary sent to each mesh peer when it connects (see
+    /// `summary.rs`). Default [`DEFAULT_SUMMARY_ROOTS`]; 0 sends none.
+    pub summary_roots: usize,
 }
+
+/// Roots in a have-summary by default: 100 sha2-256 CIDs are about 3.8 KiB on the wire, one
+/// request, and more assets than a page usually loads.
+pub const DEFAULT_SUMMARY_ROOTS: usize = 100;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -152,6 +160,7 @@ impl Default for EngineConfig {
             origin_base: None,
             site: None,
             seed: 0,
+            summary_roots: DEFAULT_SUMMARY_ROOTS,
         }
     }
 }
@@ -191,6 +200,12 @@ impl EngineConfig {
     /// Sets [`EngineConfig::seed`].
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Sets [`EngineConfig::summary_roots`].
+    pub fn with_summary_roots(mut self, roots: usize) -> Self {
+        self.summary_roots = roots;
         self
     }
 
@@ -245,6 +260,15 @@ pub struct Engine<X: Extra = NoExtra> {
     blocks_protocol: StreamProtocol,
     kad_protocol: StreamProtocol,
     outbound: BTreeMap<OutboundRequestId, Outbound>,
+    /// Want-blocks the server keeps until a send slot frees (see `exchange.rs`).
+    kept: BTreeMap<
+        InboundRequestId,
+        (
+            PeerId,
+            mesh_protocol::blocks::BlockRequest,
+            ResponseChannel<mesh_protocol::blocks::BlockResponse>,
+        ),
+    >,
     provider_queries: HashMap<QueryId, Cid>,
     /// Announcements asked for with [`Engine::add`], answered with [`Output::Announced`].
     announce_queries: HashMap<QueryId, Cid>,
@@ -305,6 +329,7 @@ impl<X: Extra> Engine<X> {
             blocks_protocol: ns.blocks_protocol(),
             kad_protocol: ns.kad_protocol(),
             outbound: BTreeMap::new(),
+            kept: BTreeMap::new(),
             provider_queries: HashMap::new(),
             announce_queries: HashMap::new(),
             provided: BTreeSet::new(),
@@ -488,7 +513,9 @@ impl<X: Extra> Engine<X> {
                 cid: root,
                 reason: e.to_string(),
             })?;
-        self.provided.insert(root);
+        if self.provided.insert(root) {
+            self.announce_to_peers(root);
+        }
         self.announce_queries.insert(query, root);
         Ok(())
     }

@@ -191,6 +191,9 @@ pub struct NodeStats {
     pub malformed_responses: u64,
     /// Connections the warm-peer policy opened ahead of need.
     pub warm_dials: u64,
+    /// DHT provider lookups started for fetches (none when a connected peer announced the
+    /// asset).
+    pub provider_lookups: u64,
 }
 
 /// What a node looks like now.

@@ -38,6 +38,7 @@ impl<X: Extra> Engine<X> {
                     .kad
                     .get_providers(provider_key(&cid));
                 self.provider_queries.insert(query, cid);
+                self.stats.provider_lookups += 1;
             }
             Action::Connect { peer } => self.dial_provider(peer),
             Action::SendWantHave { peer, id, cids } => {
@@ -56,9 +57,10 @@ impl<X: Extra> Engine<X> {
                     self.send_block_request(peer, request, true, vec![cid]);
                 }
             }
-            // Request-response cannot withdraw a request; a late answer is ignored by the
-            // planner (and still verified if it is a block).
-            Action::SendCancel { .. } => {}
+            // Request-response cannot withdraw a request: the cancel is a notice of its own,
+            // and the server drops what it has not started sending. A late answer is ignored
+            // by the planner (and still verified if it is a block).
+            Action::SendCancel { peer, cids } => self.send_cancel(peer, &cids),
             Action::OriginFetch(request) => {
                 self.fetches.origin_started(request.request, request.fetch);
                 self.outputs.push_back(Output::OriginFetch(request));

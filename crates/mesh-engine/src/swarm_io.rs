@@ -131,17 +131,19 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
                 .outputs
                 .push_back(Output::Disconnected { peer: peer_id });
             engine.server.peer_gone(&peer_id);
-            if engine.mesh_peers.remove(&peer_id) {
-                // Bootstrap nodes are reported as such, never as mesh peers (as on connect).
-                if !engine.bootstrap.contains(&peer_id) {
-                    engine.outputs.push_back(Output::PeerChanged {
-                        peer: peer_id,
-                        kind: PeerKind::Mesh,
-                        connected: false,
-                    });
-                }
-                engine.planner.handle_peer_disconnected(now, peer_id);
+            // Their streams closed with the connection.
+            engine.kept.retain(|_, (peer, _, _)| *peer != peer_id);
+            // Bootstrap nodes are reported as such, never as mesh peers (as on connect).
+            if engine.mesh_peers.remove(&peer_id) && !engine.bootstrap.contains(&peer_id) {
+                engine.outputs.push_back(Output::PeerChanged {
+                    peer: peer_id,
+                    kind: PeerKind::Mesh,
+                    connected: false,
+                });
             }
+            // Also for a peer that never became a mesh peer: it may have announced roots
+            // before (its identify raced ours); the planner forgets them.
+            engine.planner.handle_peer_disconnected(now, peer_id);
         }
         SwarmEvent::OutgoingConnectionError {
             peer_id: Some(peer),
@@ -210,6 +212,7 @@ impl<X: Extra> Engine<X> {
             self.warm_settled(&peer_id);
             if self.mesh_peers.insert(peer_id) {
                 self.planner.handle_peer_connected(now, peer_id);
+                self.send_summary(peer_id);
                 if !self.bootstrap.contains(&peer_id) {
                     self.outputs.push_back(Output::PeerChanged {
                         peer: peer_id,

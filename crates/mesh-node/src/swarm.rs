@@ -39,7 +39,9 @@ pub(crate) async fn build(
     let swarm = builder
         .with_behaviour(|key| Behaviour::with_codec(key, config, None, codec))
         .map_err(|e| transport_error(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .with_swarm_config(|c| {
+            mesh_protocol::swarm_config(c).with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT)
+        })
         .build();
     Ok(swarm)
 }

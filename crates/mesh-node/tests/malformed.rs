@@ -215,7 +215,7 @@ async fn malformed_and_oversize_requests_fail_alone() {
     let raw = RawPeer::start(Vec::new()).await;
     let peer = raw.dial(node.addrs[0].clone()).await;
 
-    // A length prefix announcing 1 MiB: far over the 8 KiB request limit.
+    // A length prefix announcing 1 MiB: far over the 12 KiB request limit.
     let mut oversize = vec![0x80, 0x80, 0x40];
     oversize.extend_from_slice(&[0u8; 100]);
     let answer = raw.request(peer, oversize).await;
@@ -234,9 +234,11 @@ async fn malformed_and_oversize_requests_fail_alone() {
         s.malformed_requests >= 2
     })
     .await;
-    let wrong_kind = frame(&Message::Have {
+    // (A have is a request now, a have-summary; a block is only ever a response.)
+    let wrong_kind = frame(&Message::Block {
         id: RequestId(1),
-        cids: vec![cid],
+        cid,
+        data: original.clone(),
     });
     let _ = raw.request(peer, wrong_kind).await;
     wait(&node, "wrong-kind request counted", |s| {

@@ -244,7 +244,7 @@ pub struct Behaviour<X: Extra> {
     pub ping: ping::Behaviour,
     /// Kademlia under `/mesh/<ns>/kad/1.0.0`, provider records only.
     pub kad: kad::Behaviour<MemoryStore>,
-    /// The block exchange under `/mesh/<ns>/blocks/1.0.0`.
+    /// The block exchange under `/mesh/<ns>/blocks/1.1.0`.
     pub blocks: request_response::Behaviour<BlockCodec>,
     /// Relay v2 client (browsers reach each other through it); disabled on native nodes.
     pub relay: Toggle<relay::client::Behaviour>,
@@ -298,6 +298,16 @@ impl<X: Extra> Behaviour<X> {
             extra,
         }
     }
+}
+
+/// The swarm settings every mesh node builds on: `base` (the executor, idle timeout) with
+/// lazy multistream-select on outbound streams. The block exchange opens a stream per request
+/// (over browser-to-browser `/webrtc`, a data channel each), and plain multistream-select waits
+/// for the listener to confirm the protocol before the request leaves: a round trip per block.
+/// Lazily, the proposal, the request and its end travel together; a peer that lacks the
+/// protocol fails the request as before, one round trip later.
+pub fn swarm_config(base: libp2p::swarm::Config) -> libp2p::swarm::Config {
+    base.with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
 }
 
 /// Replication factor used for provider records (Kademlia's k).

@@ -4,7 +4,7 @@
 //! node, so they cannot disagree about ids, limits or message shapes.
 //!
 //! * [`namespace`]: a deployment's [`Namespace`] and the protocol ids built from it
-//!   (`/mesh/<ns>/kad/1.0.0`, `/mesh/<ns>/blocks/1.0.0`, identify `/mesh/<ns>/1.0.0`): two
+//!   (`/mesh/<ns>/kad/1.0.0`, `/mesh/<ns>/blocks/1.1.0`, identify `/mesh/<ns>/1.0.0`): two
 //!   sites' meshes never mix, and no mesh node joins the public IPFS DHT.
 //! * [`blocks`]: the block exchange over request-response, framed with mesh-core's wire
 //!   codec, and the serving policy ([`blocks::BlockServer`]: upload budget, per-peer cap).
@@ -22,7 +22,7 @@
 //! let ns: Namespace = "shop".parse()?;
 //! assert_eq!(ns.kad_protocol().as_ref(), "/mesh/shop/kad/1.0.0");
 //! let config = Config::new(ns).with_kad_mode(KadMode::Server);
-//! assert_eq!(config.namespace.blocks_protocol().as_ref(), "/mesh/shop/blocks/1.0.0");
+//! assert_eq!(config.namespace.blocks_protocol().as_ref(), "/mesh/shop/blocks/1.1.0");
 //! # Ok::<(), mesh_protocol::NamespaceError>(())
 //! ```
 
@@ -31,7 +31,7 @@ pub mod blocks;
 pub mod dht;
 pub mod namespace;
 
-pub use behaviour::{Behaviour, Config, Event, Extra, KadMode, NoExtra};
+pub use behaviour::{Behaviour, Config, Event, Extra, KadMode, NoExtra, swarm_config};
 pub use dht::provider_key;
 /// The libp2p build these types come from, so users of this crate agree on its version.
 pub use libp2p;

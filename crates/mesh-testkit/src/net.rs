@@ -165,7 +165,7 @@ impl MemNet {
             peer,
             // Connection tasks run inside the swarm's poll: one thread, no runtime. Idle
             // connections stay: a test's connections close when it closes them.
-            libp2p::swarm::Config::without_executor()
+            mesh_protocol::swarm_config(libp2p::swarm::Config::without_executor())
                 .with_idle_connection_timeout(Duration::from_secs(3600)),
         );
         let listener = swarm
@@ -211,6 +211,13 @@ impl MemNet {
     /// waits, dials to it hang. Its timers do not fire either.
     pub fn freeze(&mut self, id: NodeId) {
         self.node(id).frozen = true;
+    }
+
+    /// Polls node `id` again after [`MemNet::freeze`], as if its process were continued
+    /// (SIGCONT): it then finds whatever was sent to it meanwhile.
+    pub fn thaw(&mut self, id: NodeId) {
+        self.node(id).frozen = false;
+        self.run();
     }
 
     /// Stops node `id`: its swarm is dropped, and with it every connection.

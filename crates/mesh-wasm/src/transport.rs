@@ -72,7 +72,7 @@ pub(crate) fn build(
         transport,
         behaviour,
         peer_id,
-        libp2p::swarm::Config::with_wasm_executor()
+        mesh_protocol::swarm_config(libp2p::swarm::Config::with_wasm_executor())
             .with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT),
     ))
 }

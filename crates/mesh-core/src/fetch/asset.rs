@@ -52,6 +52,9 @@ pub(crate) struct FetchState<P> {
     pub(crate) unanswered: BTreeSet<P>,
     /// Whether the DHT lookup has finished.
     pub(crate) discovery_done: bool,
+    /// Whether a DHT lookup was asked for (not when a connected peer announced the asset:
+    /// then one starts only if the announced holders fail).
+    pub(crate) discovery_started: bool,
     /// Peers never to ask for a block again: they lied about it or said they lack it.
     pub(crate) excluded: BTreeMap<Cid, BTreeSet<P>>,
     /// Peers that stalled on a block or were too slow for it: asked again only when the origin
@@ -102,6 +105,7 @@ impl<P: Ord + Clone> FetchState<P> {
             pending_providers: BTreeSet::new(),
             unanswered: BTreeSet::new(),
             discovery_done: false,
+            discovery_started: false,
             excluded: BTreeMap::new(),
             demoted: BTreeMap::new(),
             peer_started: false,

@@ -87,6 +87,12 @@ pub struct Config {
     pub demotion: Duration,
     /// Longest demotion. Default 10 minutes.
     pub max_demotion: Duration,
+    /// How many connected peers (best score first) a new fetch asks whether they hold the
+    /// asset, when no connected peer announced it and beyond the want-block-first ones. Default
+    /// 4: a want-have tells its receiver what the page loads, so it goes to a few chosen peers,
+    /// not to every connected one; peers announce what they hold when they connect, and the
+    /// DHT names the others.
+    pub want_have_fanout: usize,
     /// Whether a completed, fully stored asset emits [`Action::Announce`](super::Action::Announce).
     /// Default true.
     pub announce: bool,
@@ -120,6 +126,7 @@ impl Default for Config {
             want_block_first: 4,
             demotion: Duration::from_secs(30),
             max_demotion: Duration::from_secs(600),
+            want_have_fanout: 4,
             announce: true,
             known_blocks: KnownBlocks::default(),
         }
@@ -224,6 +231,12 @@ impl Config {
     pub fn with_demotion(mut self, base: Duration, max: Duration) -> Self {
         self.demotion = base;
         self.max_demotion = max.max(base);
+        self
+    }
+
+    /// Sets [`Config::want_have_fanout`].
+    pub fn with_want_have_fanout(mut self, peers: usize) -> Self {
+        self.want_have_fanout = peers;
         self
     }
 

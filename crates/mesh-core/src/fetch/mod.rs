@@ -19,9 +19,13 @@
 //!
 //! # Policy
 //!
-//! * A new fetch first looks in the store, then asks every connected peer (want-have) and the
-//!   DHT at once. For a single-block asset the [`Config::want_block_first`] best-scored
-//!   connected peers are sent want-block instead, saving a round trip when they hold it.
+//! * A new fetch first looks in the store. Connected peers that announced the asset
+//!   ([`Planner::handle_announced`]: their have-summary) are asked for its blocks at once, with
+//!   no want-have and no DHT lookup; the DHT is asked only if they all fail. Otherwise the
+//!   DHT is asked, and so are a few best-scored connected peers: for a single-block asset the
+//!   [`Config::want_block_first`] best are sent want-block (a round trip fewer when they hold
+//!   it), then [`Config::want_have_fanout`] more a want-have. Want-haves go to chosen peers
+//!   only, never to every connected peer: each tells its receiver what the page loads.
 //! * Peers that have the asset get want-blocks, at most [`Config::max_in_flight_per_peer`] each,
 //!   least loaded first.
 //! * If no peer has delivered a verified byte by [`Config::fallback_after`] (for multi-block
@@ -210,23 +214,42 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if !self.fetches.contains_key(&id) {
             return id; // Served entirely from the store.
         }
-        self.outputs
-            .push_back(Output::Action(Action::FindProviders { cid: root }));
+        let announced: Vec<P> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.usable() && p.announced.contains(&root))
+            .filter(|(_, p)| !(has_origin && p.demoted(now)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !announced.is_empty() {
+            // Connected peers said they hold it: ask them for the blocks at once, no want-have
+            // and no DHT lookup (one starts if they all fail, see `schedule`). Demoted peers
+            // are not among them while the origin can serve.
+            if let Some(f) = self.fetches.get_mut(&id) {
+                f.holders.extend(announced);
+                f.discovery_done = true;
+            }
+            self.schedule(now, id);
+            return id;
+        }
+        self.discover(id);
         let mut asked: Vec<(bool, i32, P)> = self
             .peers
             .iter()
             .filter(|(_, p)| p.usable())
             .map(|(k, p)| (has_origin && p.demoted(now), -p.score, k.clone()))
             .collect();
-        // Best-scored first: they get the want-blocks; demoted peers are only asked whether
-        // they have it (they still count if the origin fails).
+        // Best-scored first: they get the want-blocks, then the want-haves; the rest are not
+        // told what this fetch is after. Demoted peers are only asked whether they have it
+        // (they still count if the origin fails).
         asked.sort();
         let direct = if root.codec() == crate::block::RAW_CODEC {
             self.config.want_block_first
         } else {
             0
         };
-        for (i, (demoted, _, peer)) in asked.into_iter().enumerate() {
+        let fanout = direct + self.config.want_have_fanout;
+        for (i, (demoted, _, peer)) in asked.into_iter().take(fanout).enumerate() {
             if i < direct && !demoted {
                 self.ask_block_first(now, id, peer);
             } else {
@@ -262,10 +285,46 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             };
             if f.pending_providers.remove(&peer) {
                 f.holders.insert(peer.clone());
-            } else if !f.holders.contains(&peer) && !f.unanswered.contains(&peer) {
+            } else if !f.holders.contains(&peer)
+                && !f.unanswered.contains(&peer)
+                && f.unanswered.len() < self.config.want_have_fanout
+            {
+                // A few newcomers are asked; the peer's announcement tells the rest.
                 self.ask_have(id, peer.clone());
             }
             self.schedule(now, id);
+        }
+    }
+
+    /// `peer` announced that it holds and serves these asset roots: its have-summary when the
+    /// connection started, or roots it came to hold since. Fetches of them ask it for blocks
+    /// directly from now on, without a want-have or a DHT lookup. A claim, not a proof: a
+    /// don't-have afterwards costs one round trip, and every block is still verified.
+    pub fn handle_announced(&mut self, now: Instant, peer: P, roots: &[Cid]) {
+        let state = self
+            .peers
+            .entry(peer.clone())
+            .or_insert_with(|| PeerState::new(now));
+        if state.ignored {
+            return;
+        }
+        for root in state.announce(roots) {
+            self.handle_have(now, peer.clone(), root);
+        }
+    }
+
+    /// `peer` no longer holds these roots (it evicted them): fetches stop counting on it.
+    pub fn handle_withdrawn(&mut self, now: Instant, peer: P, roots: &[Cid]) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        for root in roots {
+            state.announced.remove(root);
+        }
+        for root in roots {
+            if !self.fetches_of_root(root).is_empty() {
+                self.handle_dont_have(now, peer.clone(), *root);
+            }
         }
     }
 
@@ -281,6 +340,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             f.unanswered.remove(&peer);
         }
         self.take_back(&peer, None, ReassignReason::Disconnected);
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.announced.clear();
+        }
         // Forget peers with a clean record, so per-event work does not grow with every peer
         // ever met; penalised and demoted ones are remembered, so a liar stays ignored and a
         // withholder demoted when it comes back.
@@ -512,6 +574,21 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             .filter(|f| f.layout.is_missing(cid))
             .map(|f| f.id)
             .collect()
+    }
+
+    /// Asks the DHT for providers of the fetch's root, once per fetch.
+    pub(super) fn discover(&mut self, id: FetchId) {
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return;
+        };
+        if f.discovery_started {
+            return;
+        }
+        f.discovery_started = true;
+        f.discovery_done = false;
+        let cid = f.root;
+        self.outputs
+            .push_back(Output::Action(Action::FindProviders { cid }));
     }
 
     pub(super) fn request_id(&mut self) -> RequestId {

@@ -1,6 +1,6 @@
 //! What the planner knows about each peer: connection, score, requests in flight, speed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cid::Cid;
@@ -11,6 +11,10 @@ use crate::time::Instant;
 
 /// Stalls in a row, with no block in between, after which a peer is taken for dead.
 pub(crate) const MAX_STALL_STRIKES: u32 = 4;
+
+/// Most announced roots remembered per peer; later announcements are ignored (the peer is
+/// still found through the DHT or a want-have). Bounds what a peer can make us store.
+pub(crate) const MAX_ANNOUNCED_ROOTS: usize = 4096;
 
 /// Smallest block whose transfer time is taken as a throughput sample.
 const MIN_RATE_SAMPLE_BYTES: u64 = 32 * 1024;
@@ -45,6 +49,9 @@ pub(crate) struct PeerState {
     pub(crate) run_samples: u32,
     /// Peer-wide demotion after it withheld or stalled blocks, if it ever did.
     pub(crate) demotion: Option<Demotion>,
+    /// Asset roots it announced (its have-summary and later additions, less withdrawals), at
+    /// most [`MAX_ANNOUNCED_ROOTS`]; forgotten when it disconnects.
+    pub(crate) announced: BTreeSet<Cid>,
 }
 
 /// A peer-wide demotion: while it lasts the peer is asked for nothing the origin can provide,
@@ -71,6 +78,7 @@ impl PeerState {
             stall_strikes: 0,
             run_samples: 0,
             demotion: None,
+            announced: BTreeSet::new(),
         }
     }
 
@@ -105,6 +113,20 @@ impl PeerState {
     /// Whether blocks may be asked of it.
     pub(crate) fn usable(&self) -> bool {
         self.connected && !self.ignored
+    }
+
+    /// Remembers announced roots, up to [`MAX_ANNOUNCED_ROOTS`]; returns those taken.
+    pub(crate) fn announce(&mut self, roots: &[Cid]) -> Vec<Cid> {
+        let mut taken = Vec::new();
+        for root in roots {
+            if self.announced.len() >= MAX_ANNOUNCED_ROOTS {
+                break;
+            }
+            if self.announced.insert(*root) {
+                taken.push(*root);
+            }
+        }
+        taken
     }
 
     /// Records a request; restarts the stall clock if the peer was idle.

@@ -347,6 +347,11 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 }));
         }
         if !self.peers_can_help(now, id) {
+            // The peers that announced the asset failed: look further (the fetch still waits
+            // for the lookup until its deadline).
+            self.discover(id);
+        }
+        if !self.peers_can_help(now, id) {
             let reason = match self.fetches.get(&id) {
                 Some(f) if f.summary.bytes_peer > 0 || !f.holders.is_empty() => {
                     FallbackReason::PeersLost

@@ -21,5 +21,6 @@ mod budget;
 mod server;
 
 pub use server::{
-    Answer, BlockServer, DEFAULT_MAX_CONCURRENT_PER_PEER, ServeConfig, ServeOutcome, ServeStats,
+    Admission, Answer, BlockServer, DEFAULT_MAX_CONCURRENT_PER_PEER, DEFAULT_SEND_WINDOW_PER_PEER,
+    ServeConfig, ServeOutcome, ServeStats,
 };

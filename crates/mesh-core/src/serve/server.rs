@@ -1,6 +1,8 @@
 //! [`BlockServer`], its settings and its counters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+use cid::Cid;
 
 use crate::block::MAX_BLOCK_SIZE;
 use crate::store::BlockStore;
@@ -13,6 +15,11 @@ use super::budget::TokenBucket;
 /// planner asks 16 blocks of a peer at a time), few enough that one peer cannot hold all of
 /// the node's upload.
 pub const DEFAULT_MAX_CONCURRENT_PER_PEER: usize = 32;
+
+/// Blocks being sent to one peer at a time by default: enough to keep the link busy (8
+/// blocks of 256 KiB are 2 MiB on the way), few enough that a cancel still finds most of a
+/// 16-block batch unsent.
+pub const DEFAULT_SEND_WINDOW_PER_PEER: usize = 8;
 
 /// Settings of a [`BlockServer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +34,10 @@ pub struct ServeConfig {
     /// Responses in flight to one peer; more requests are answered `DontHave`.
     /// Default [`DEFAULT_MAX_CONCURRENT_PER_PEER`].
     pub max_concurrent_per_peer: usize,
+    /// Blocks being sent to one peer at once, when the driver admits want-blocks with
+    /// [`BlockServer::admit`]; more wait (within [`ServeConfig::max_concurrent_per_peer`]) and
+    /// can be cancelled before a byte of them is sent. Default [`DEFAULT_SEND_WINDOW_PER_PEER`].
+    pub send_window_per_peer: usize,
 }
 
 impl Default for ServeConfig {
@@ -35,6 +46,7 @@ impl Default for ServeConfig {
             upload_bytes_per_minute: None,
             upload_burst_bytes: None,
             max_concurrent_per_peer: DEFAULT_MAX_CONCURRENT_PER_PEER,
+            send_window_per_peer: DEFAULT_SEND_WINDOW_PER_PEER,
         }
     }
 }
@@ -54,6 +66,12 @@ impl ServeConfig {
     /// Sets [`ServeConfig::upload_burst_bytes`].
     pub fn with_upload_burst(mut self, bytes: u64) -> Self {
         self.upload_burst_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets [`ServeConfig::send_window_per_peer`] (at least 1).
+    pub fn with_send_window_per_peer(mut self, n: usize) -> Self {
+        self.send_window_per_peer = n.max(1);
         self
     }
 
@@ -86,6 +104,9 @@ pub enum ServeOutcome {
     OverBudget,
     /// The peer already has its cap of responses in flight: answered `DontHave`.
     PeerBusy,
+    /// A notice (announcement, withdrawal, cancel): acknowledged; acting on it is the
+    /// node's business.
+    Notice,
 }
 
 /// A response to send and why.
@@ -112,6 +133,18 @@ pub struct ServeStats {
     pub over_budget: u64,
     /// Requests refused for the per-peer cap.
     pub peer_busy: u64,
+    /// Want-blocks cancelled by the requester before their block was sent.
+    pub cancelled: u64,
+}
+
+/// Whether a want-block may be answered now ([`BlockServer::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Answer it now with [`BlockServer::answer`].
+    Now,
+    /// Keep it: [`BlockServer::poll_admitted`] names it when a send slot frees, or
+    /// [`BlockServer::cancel`] when the requester withdraws it.
+    Later,
 }
 
 /// Answers block requests. Sans-IO: the driver passes the time and the store, sends the
@@ -119,11 +152,17 @@ pub struct ServeStats {
 ///
 /// # Driving contract
 ///
-/// 1. For each inbound request call [`BlockServer::answer`] and send the response.
+/// 1. For each inbound request call [`BlockServer::admit`]; when it says
+///    [`Admission::Now`], call [`BlockServer::answer`] and send the response; otherwise keep
+///    the request until the server names it. (A driver that never cancels may call `answer`
+///    directly: then every block is sent at once, up to the per-peer cap.)
 /// 2. When that response was sent or failed, call [`BlockServer::finished`] with its id
 ///    (request-response: `ResponseSent`, `InboundFailure`). Unknown ids are ignored, so
 ///    failures of requests that were never answered can be passed too.
-/// 3. When the last connection to a peer closes, call [`BlockServer::peer_gone`].
+/// 3. After `finished`, drain [`BlockServer::poll_admitted`]: each id it returns is a kept
+///    request to answer now. A cancel notice from a peer goes to [`BlockServer::cancel`],
+///    which returns the kept requests to answer `DontHave` without a block.
+/// 4. When the last connection to a peer closes, call [`BlockServer::peer_gone`].
 ///
 /// `P` names a peer (libp2p's `PeerId` in a node, a number in the simulator); `R` names a
 /// request (request-response's `InboundRequestId` in a node, a counter in the simulator).
@@ -131,14 +170,21 @@ pub struct ServeStats {
 pub struct BlockServer<P, R> {
     config: ServeConfig,
     bucket: Option<TokenBucket>,
-    /// Responses in flight, by request: who asked.
-    in_flight: BTreeMap<R, P>,
-    /// Responses in flight per peer (entries > 0 only).
+    /// Responses in flight or kept, by request: who asked, and whether a block is being sent.
+    in_flight: BTreeMap<R, (P, bool)>,
+    /// Responses in flight or kept per peer (entries > 0 only).
     per_peer: BTreeMap<P, usize>,
+    /// Blocks being sent per peer (entries > 0 only).
+    sending: BTreeMap<P, usize>,
+    /// Want-blocks kept per peer, oldest first, with the block each asks for.
+    kept: BTreeMap<P, VecDeque<(R, Cid)>>,
+    /// Kept requests whose turn came, for [`BlockServer::poll_admitted`]; each holds a send
+    /// slot of its peer.
+    admitted: VecDeque<(R, P)>,
     stats: ServeStats,
 }
 
-impl<P: Ord + Clone, R: Ord> BlockServer<P, R> {
+impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
     /// A server with `config` and a full budget.
     pub fn new(config: ServeConfig) -> Self {
         let bucket = config.upload_bytes_per_minute.map(|rate| {
@@ -158,6 +204,9 @@ impl<P: Ord + Clone, R: Ord> BlockServer<P, R> {
             bucket,
             in_flight: BTreeMap::new(),
             per_peer: BTreeMap::new(),
+            sending: BTreeMap::new(),
+            kept: BTreeMap::new(),
+            admitted: VecDeque::new(),
             stats: ServeStats::default(),
         }
     }
@@ -182,6 +231,62 @@ impl<P: Ord + Clone, R: Ord> BlockServer<P, R> {
         self.bucket.as_mut().map(|b| b.available(now))
     }
 
+    /// Whether `request` from `peer` may be answered now: want-blocks wait while the peer has
+    /// [`ServeConfig::send_window_per_peer`] blocks on the way (unless the per-peer cap is
+    /// reached: then [`BlockServer::answer`] refuses it at once); everything else goes now.
+    pub fn admit(&mut self, peer: &P, request_id: R, request: &BlockRequest) -> Admission {
+        let BlockRequest::WantBlock { cid, .. } = request else {
+            return Admission::Now;
+        };
+        let sending = self.sending.get(peer).copied().unwrap_or(0);
+        if sending < self.config.send_window_per_peer
+            || self.in_flight(peer) >= self.config.max_concurrent_per_peer
+        {
+            return Admission::Now;
+        }
+        if self
+            .in_flight
+            .insert(request_id.clone(), (peer.clone(), false))
+            .is_none()
+        {
+            *self.per_peer.entry(peer.clone()).or_insert(0) += 1;
+        }
+        self.kept
+            .entry(peer.clone())
+            .or_default()
+            .push_back((request_id, *cid));
+        Admission::Later
+    }
+
+    /// The next kept request to answer now (see the driving contract).
+    pub fn poll_admitted(&mut self) -> Option<R> {
+        self.admitted.pop_front().map(|(rid, _)| rid)
+    }
+
+    /// `peer` no longer wants `cids`: its kept want-blocks for them are dropped. Returns their
+    /// ids, to answer `DontHave` (no block). Blocks already being sent are not interrupted.
+    pub fn cancel(&mut self, peer: &P, cids: &[Cid]) -> Vec<R> {
+        let Some(queue) = self.kept.get_mut(peer) else {
+            return Vec::new();
+        };
+        let mut dropped = Vec::new();
+        queue.retain(|(rid, cid)| {
+            let keep = !cids.contains(cid);
+            if !keep {
+                dropped.push(rid.clone());
+            }
+            keep
+        });
+        if queue.is_empty() {
+            self.kept.remove(peer);
+        }
+        for rid in &dropped {
+            self.forget(rid);
+        }
+        self.stats.cancelled += dropped.len() as u64;
+        dropped
+    }
+
     /// The answer to `request` from `peer`.
     pub fn answer<S: BlockStore>(
         &mut self,
@@ -191,9 +296,23 @@ impl<P: Ord + Clone, R: Ord> BlockServer<P, R> {
         request: &BlockRequest,
         store: &mut S,
     ) -> Answer {
-        let busy = self.in_flight(&peer) >= self.config.max_concurrent_per_peer;
-        if self.in_flight.insert(request_id, peer.clone()).is_none() {
-            *self.per_peer.entry(peer).or_insert(0) += 1;
+        // Notices cost an acknowledgement only: never refused for the per-peer cap (a busy
+        // peer must still learn of cancels) and not counted in it.
+        let notice = request.is_notice();
+        // A kept request was counted when it was kept.
+        let counted = self.in_flight.contains_key(&request_id);
+        let busy =
+            !notice && !counted && self.in_flight(&peer) >= self.config.max_concurrent_per_peer;
+        let serving = matches!(request, BlockRequest::WantBlock { .. }) && !busy;
+        if !notice {
+            if !counted {
+                *self.per_peer.entry(peer.clone()).or_insert(0) += 1;
+            }
+            self.in_flight
+                .insert(request_id.clone(), (peer.clone(), serving));
+            if serving {
+                *self.sending.entry(peer).or_insert(0) += 1;
+            }
         }
         let id = request.id();
         let refuse = |outcome| Answer {
@@ -243,26 +362,77 @@ impl<P: Ord + Clone, R: Ord> BlockServer<P, R> {
                     outcome: ServeOutcome::Served { bytes },
                 }
             }
+            BlockRequest::Announce { .. }
+            | BlockRequest::Withdraw { .. }
+            | BlockRequest::Cancel { .. } => Answer {
+                response: BlockResponse::ack(id),
+                outcome: ServeOutcome::Notice,
+            },
         }
     }
 
-    /// The response to `request_id` was sent or failed.
+    /// The response to `request_id` was sent or failed (or, for a kept request, its stream
+    /// failed before its turn). Frees its send slot for the peer's oldest kept want-block,
+    /// which [`BlockServer::poll_admitted`] then names.
     pub fn finished(&mut self, request_id: R) {
-        let Some(peer) = self.in_flight.remove(&request_id) else {
+        if let Some((peer, _)) = self.forget(&request_id) {
+            self.refill(&peer);
+        }
+    }
+
+    /// Hands the peer's free send slots to its oldest kept want-blocks.
+    fn refill(&mut self, peer: &P) {
+        let busy = self.sending.get(peer).copied().unwrap_or(0)
+            + self.admitted.iter().filter(|(_, p)| p == peer).count();
+        let Some(queue) = self.kept.get_mut(peer) else {
             return;
         };
-        if let Some(n) = self.per_peer.get_mut(&peer) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.per_peer.remove(&peer);
-            }
+        for _ in busy..self.config.send_window_per_peer {
+            let Some((next, _)) = queue.pop_front() else {
+                break;
+            };
+            self.admitted.push_back((next, peer.clone()));
+        }
+        if queue.is_empty() {
+            self.kept.remove(peer);
         }
     }
 
-    /// The last connection to `peer` closed: forget its responses in flight.
+    /// The last connection to `peer` closed: forget its responses in flight and kept.
     pub fn peer_gone(&mut self, peer: &P) {
-        self.in_flight.retain(|_, p| p != peer);
+        self.in_flight.retain(|_, (p, _)| p != peer);
         self.per_peer.remove(peer);
+        self.sending.remove(peer);
+        self.kept.remove(peer);
+        self.admitted.retain(|(_, p)| p != peer);
+    }
+
+    /// Removes a request from the counts (and from the kept ones); returns who asked and
+    /// whether a block was being sent.
+    fn forget(&mut self, request_id: &R) -> Option<(P, bool)> {
+        let (peer, sent) = self.in_flight.remove(request_id)?;
+        decrement(&mut self.per_peer, &peer);
+        if sent {
+            decrement(&mut self.sending, &peer);
+        } else {
+            self.admitted.retain(|(rid, _)| rid != request_id);
+            if let Some(queue) = self.kept.get_mut(&peer) {
+                queue.retain(|(rid, _)| rid != request_id);
+                if queue.is_empty() {
+                    self.kept.remove(&peer);
+                }
+            }
+        }
+        Some((peer, sent))
+    }
+}
+
+fn decrement<P: Ord>(counts: &mut BTreeMap<P, usize>, peer: &P) {
+    if let Some(n) = counts.get_mut(peer) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(peer);
+        }
     }
 }
 
@@ -435,5 +605,59 @@ mod tests {
         server.peer_gone(&p);
         assert_eq!(server.in_flight(&p), 0);
         assert_eq!(server.in_flight(&q), 1);
+    }
+
+    #[test]
+    fn keeps_want_blocks_beyond_the_send_window_and_cancels_them_unsent() {
+        let blocks: Vec<Block> = (0..5).map(|n| block(1000, n)).collect();
+        let mut store = store_with(&blocks.iter().collect::<Vec<_>>());
+        let mut server: BlockServer<u32, u64> =
+            BlockServer::new(ServeConfig::new().with_send_window_per_peer(2));
+        let (p, now) = (1, Instant::ZERO);
+        let want = |n: usize| want_block(*blocks[n].cid());
+        let mut sent = Vec::new();
+        for rid in 0..5u64 {
+            if server.admit(&p, rid, &want(rid as usize)) == Admission::Now {
+                let answer = server.answer(now, p, rid, &want(rid as usize), &mut store);
+                assert!(matches!(answer.outcome, ServeOutcome::Served { .. }));
+                sent.push(rid);
+            }
+        }
+        assert_eq!(sent, vec![0, 1], "two on the way, three kept");
+        assert_eq!(server.in_flight(&p), 5);
+        assert_eq!(server.poll_admitted(), None);
+        // A notice goes at once, whatever the window.
+        let cancel = BlockRequest::Cancel {
+            id: RequestId(9),
+            cids: vec![*blocks[3].cid(), *blocks[0].cid()],
+        };
+        assert_eq!(server.admit(&p, 10, &cancel), Admission::Now);
+        assert_eq!(
+            server.answer(now, p, 10, &cancel, &mut store).outcome,
+            ServeOutcome::Notice
+        );
+        // Block 3 is dropped unsent; block 0 is on the way already.
+        assert_eq!(
+            server.cancel(&p, &[*blocks[3].cid(), *blocks[0].cid()]),
+            vec![3]
+        );
+        assert_eq!(server.stats().cancelled, 1);
+        assert_eq!(server.stats().blocks_served, 2);
+        // A slot frees: the oldest kept one goes next, then the last.
+        server.finished(0);
+        assert_eq!(server.poll_admitted(), Some(2));
+        assert_eq!(server.poll_admitted(), None);
+        assert!(matches!(
+            server.answer(now, p, 2, &want(2), &mut store).outcome,
+            ServeOutcome::Served { .. }
+        ));
+        server.finished(1);
+        assert_eq!(server.poll_admitted(), Some(4));
+        // A kept request whose stream failed before its turn frees its place.
+        server.finished(4);
+        server.finished(2);
+        assert_eq!(server.poll_admitted(), None);
+        assert_eq!(server.in_flight(&p), 0);
+        assert_eq!(server.stats().blocks_served, 3);
     }
 }

@@ -11,16 +11,25 @@ use cid::Cid;
 /// ever asks about asset roots, so a small number keeps requests tiny.
 pub const MAX_WANT_HAVE_CIDS: usize = 64;
 
-/// Largest request frame body, in bytes: [`MAX_WANT_HAVE_CIDS`] CIDs of the longest form
-/// (about 70 bytes each) fit with room to spare. A peer announcing a longer request is cut off
-/// after its length prefix.
-pub const MAX_REQUEST_SIZE: usize = 8 * 1024;
+/// Most CIDs one announcement ([`BlockRequest::Announce`], [`BlockRequest::Withdraw`]) or
+/// cancel may name. A have-summary of more roots travels as several announcements; the usual
+/// CIDv1 sha2-256 CID takes 36 bytes, so a full announcement is about 4.7 KiB on the wire.
+pub const MAX_NOTICE_CIDS: usize = 128;
+
+/// Largest request frame body, in bytes: [`MAX_NOTICE_CIDS`] CIDs of the longest form (about
+/// 90 bytes each with their framing) fit. A peer announcing a longer request is cut off after
+/// its length prefix.
+pub const MAX_REQUEST_SIZE: usize = 12 * 1024;
 
 /// A request: one frame on a fresh stream.
 ///
 /// A want-block names exactly one CID because its answer, one frame, carries at most one block.
 /// Several blocks are fetched with several concurrent requests, each on its own stream (what
 /// keeps a 16 KiB-window WebRTC stream from throttling the whole transfer).
+///
+/// Notices ([`BlockRequest::Announce`], [`BlockRequest::Withdraw`], [`BlockRequest::Cancel`])
+/// are acknowledged with an empty [`BlockResponse::Have`]; on the wire they are the
+/// [`Message::Have`], [`Message::DontHave`] and [`Message::Cancel`] kinds sent as requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlockRequest {
     /// "Which of these do you have?"; answered with [`BlockResponse::Have`] or
@@ -38,6 +47,31 @@ pub enum BlockRequest {
         id: RequestId,
         /// The block wanted.
         cid: Cid,
+    },
+    /// "I hold these asset roots and serve them": a have-summary when a connection starts,
+    /// then each root the sender comes to hold. The receiver may ask for them directly
+    /// (want-block), without a want-have or a DHT lookup. A claim, not a proof: a holder that
+    /// then answers don't-have only costs the requester that round trip.
+    Announce {
+        /// The sender's id (acknowledged, otherwise unused).
+        id: RequestId,
+        /// 1 to [`MAX_NOTICE_CIDS`] roots.
+        roots: Vec<Cid>,
+    },
+    /// "I no longer hold these roots" (evicted from the sender's cache).
+    Withdraw {
+        /// The sender's id.
+        id: RequestId,
+        /// 1 to [`MAX_NOTICE_CIDS`] roots.
+        roots: Vec<Cid>,
+    },
+    /// "I no longer want these blocks" (another source delivered them): the server drops
+    /// want-blocks for them that it has not started sending.
+    Cancel {
+        /// The sender's id.
+        id: RequestId,
+        /// 1 to [`MAX_NOTICE_CIDS`] blocks.
+        cids: Vec<Cid>,
     },
 }
 
@@ -105,20 +139,41 @@ pub enum ProtocolError {
         /// CIDs named.
         count: usize,
     },
+    /// An announcement, withdrawal or cancel naming no CID or more than [`MAX_NOTICE_CIDS`].
+    #[error("{kind} request names {count} CIDs; 1 to {MAX_NOTICE_CIDS} are allowed")]
+    NoticeCidCount {
+        /// The notice's wire kind.
+        kind: MessageKind,
+        /// CIDs named.
+        count: usize,
+    },
 }
 
 impl BlockRequest {
     /// The requester's id.
     pub fn id(&self) -> RequestId {
         match self {
-            Self::WantHave { id, .. } | Self::WantBlock { id, .. } => *id,
+            Self::WantHave { id, .. }
+            | Self::WantBlock { id, .. }
+            | Self::Announce { id, .. }
+            | Self::Withdraw { id, .. }
+            | Self::Cancel { id, .. } => *id,
         }
     }
 
-    /// The CIDs asked about.
+    /// Whether it is a notice (announcement, withdrawal, cancel) rather than a question.
+    pub fn is_notice(&self) -> bool {
+        matches!(
+            self,
+            Self::Announce { .. } | Self::Withdraw { .. } | Self::Cancel { .. }
+        )
+    }
+
+    /// The CIDs asked about (for a notice, the CIDs it names).
     pub fn cids(&self) -> &[Cid] {
         match self {
-            Self::WantHave { cids, .. } => cids,
+            Self::WantHave { cids, .. } | Self::Cancel { cids, .. } => cids,
+            Self::Announce { roots, .. } | Self::Withdraw { roots, .. } => roots,
             Self::WantBlock { cid, .. } => std::slice::from_ref(cid),
         }
     }
@@ -133,6 +188,18 @@ impl BlockRequest {
             Self::WantBlock { id, cid } => Message::WantBlock {
                 id: *id,
                 cids: vec![*cid],
+            },
+            Self::Announce { id, roots } => Message::Have {
+                id: *id,
+                cids: roots.clone(),
+            },
+            Self::Withdraw { id, roots } => Message::DontHave {
+                id: *id,
+                cids: roots.clone(),
+            },
+            Self::Cancel { id, cids } => Message::Cancel {
+                id: *id,
+                cids: cids.clone(),
             },
         }
     }
@@ -151,6 +218,18 @@ impl BlockRequest {
                 [cid] => Ok(Self::WantBlock { id, cid: *cid }),
                 _ => Err(ProtocolError::WantBlockCidCount { count: cids.len() }),
             },
+            Message::Have { id, cids } => {
+                check_notice(kind, &cids)?;
+                Ok(Self::Announce { id, roots: cids })
+            }
+            Message::DontHave { id, cids } => {
+                check_notice(kind, &cids)?;
+                Ok(Self::Withdraw { id, roots: cids })
+            }
+            Message::Cancel { id, cids } => {
+                check_notice(kind, &cids)?;
+                Ok(Self::Cancel { id, cids })
+            }
             _ => Err(ProtocolError::UnexpectedKind {
                 kind,
                 expected: "request",
@@ -159,7 +238,25 @@ impl BlockRequest {
     }
 }
 
+fn check_notice(kind: MessageKind, cids: &[Cid]) -> Result<(), ProtocolError> {
+    if cids.is_empty() || cids.len() > MAX_NOTICE_CIDS {
+        return Err(ProtocolError::NoticeCidCount {
+            kind,
+            count: cids.len(),
+        });
+    }
+    Ok(())
+}
+
 impl BlockResponse {
+    /// The acknowledgement of a notice: an empty [`BlockResponse::Have`].
+    pub fn ack(id: RequestId) -> Self {
+        Self::Have {
+            id,
+            cids: Vec::new(),
+        }
+    }
+
     /// The id of the request answered.
     pub fn id(&self) -> RequestId {
         match self {
@@ -250,12 +347,73 @@ mod tests {
             })
         );
         assert!(matches!(
-            BlockRequest::from_message(Message::Have { id, cids: vec![] }),
+            BlockRequest::from_message(Message::Block {
+                id,
+                cid: cid(1),
+                data: Bytes::new()
+            }),
             Err(ProtocolError::UnexpectedKind {
-                kind: MessageKind::Have,
+                kind: MessageKind::Block,
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn notices_round_trip_and_are_bounded() {
+        let id = RequestId(3);
+        let most: Vec<Cid> = (0..MAX_NOTICE_CIDS as u32)
+            .map(|n| cid_for(RAW_CODEC, &n.to_be_bytes()))
+            .collect();
+        for req in [
+            BlockRequest::Announce {
+                id,
+                roots: most.clone(),
+            },
+            BlockRequest::Withdraw {
+                id,
+                roots: vec![cid(1)],
+            },
+            BlockRequest::Cancel {
+                id,
+                cids: vec![cid(2)],
+            },
+        ] {
+            assert_eq!(BlockRequest::from_message(req.to_message()), Ok(req));
+        }
+        // The largest announcement fits a request frame.
+        let frame = BlockRequest::Announce { id, roots: most }.to_message();
+        assert!(crate::wire::encoded_len(&frame) <= MAX_REQUEST_SIZE);
+        let too_many: Vec<Cid> = (0..=MAX_NOTICE_CIDS as u32)
+            .map(|n| cid_for(RAW_CODEC, &n.to_be_bytes()))
+            .collect();
+        for (kind, message) in [
+            (MessageKind::Have, Message::Have { id, cids: vec![] }),
+            (
+                MessageKind::DontHave,
+                Message::DontHave {
+                    id,
+                    cids: too_many.clone(),
+                },
+            ),
+            (
+                MessageKind::Cancel,
+                Message::Cancel {
+                    id,
+                    cids: too_many.clone(),
+                },
+            ),
+        ] {
+            let count = message.cids().len();
+            assert_eq!(
+                BlockRequest::from_message(message),
+                Err(ProtocolError::NoticeCidCount { kind, count })
+            );
+        }
+        assert_eq!(
+            BlockResponse::from_message(BlockResponse::ack(id).to_message()),
+            Ok(BlockResponse::Have { id, cids: vec![] })
+        );
     }
 
     #[test]

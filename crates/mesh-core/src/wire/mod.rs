@@ -59,7 +59,8 @@ mod scan;
 pub use codec::Codec;
 pub use error::WireError;
 pub use exchange::{
-    BlockRequest, BlockResponse, MAX_REQUEST_SIZE, MAX_WANT_HAVE_CIDS, ProtocolError,
+    BlockRequest, BlockResponse, MAX_NOTICE_CIDS, MAX_REQUEST_SIZE, MAX_WANT_HAVE_CIDS,
+    ProtocolError,
 };
 pub use message::{Message, MessageKind, RequestId};
 

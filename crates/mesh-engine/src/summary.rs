@@ -1,0 +1,137 @@
+//! Have-summaries and the other notices of the block exchange.
+//!
+//! When a mesh peer connects, this node tells it which asset roots it holds and serves (at
+//! most [`EngineConfig::summary_roots`](crate::EngineConfig::summary_roots)), so the peer's
+//! planner asks this node for those assets directly: one request, no want-have round trip, no
+//! DHT lookup. Roots fetched since are announced to every connected mesh peer as they come;
+//! a root found evicted from the store (a peer asked for it and it was gone) is withdrawn from
+//! the peers and the DHT. The planner's cancels of want-blocks that another source answered
+//! first travel as notices too.
+
+use cid::Cid;
+use libp2p::PeerId;
+use mesh_core::store::BlockStore;
+use mesh_core::time::Instant as CoreInstant;
+use mesh_core::wire::RequestId;
+use mesh_protocol::blocks::{BlockRequest, MAX_NOTICE_CIDS};
+use mesh_protocol::{Extra, provider_key};
+
+use crate::Engine;
+
+impl<X: Extra> Engine<X> {
+    /// Sends `peer` the have-summary: the provided roots the store still holds.
+    pub(crate) fn send_summary(&mut self, peer: PeerId) {
+        let store = self.planner.store();
+        let roots: Vec<Cid> = self
+            .provided
+            .iter()
+            .filter(|root| store.contains(root))
+            .take(self.config.summary_roots)
+            .copied()
+            .collect();
+        for chunk in roots.chunks(MAX_NOTICE_CIDS) {
+            self.send_notice(
+                peer,
+                BlockRequest::Announce {
+                    id: RequestId(0),
+                    roots: chunk.to_vec(),
+                },
+            );
+        }
+    }
+
+    /// Announces a newly provided root to every connected mesh peer.
+    pub(crate) fn announce_to_peers(&mut self, root: Cid) {
+        if self.config.summary_roots == 0 {
+            return;
+        }
+        let peers: Vec<PeerId> = self.mesh_peers.iter().copied().collect();
+        for peer in peers {
+            self.send_notice(
+                peer,
+                BlockRequest::Announce {
+                    id: RequestId(0),
+                    roots: vec![root],
+                },
+            );
+        }
+    }
+
+    /// Withdraws provided roots among `cids` that the store no longer holds (evicted): from the
+    /// connected mesh peers' view and from the DHT.
+    pub(crate) fn withdraw_evicted(&mut self, cids: &[Cid]) {
+        let store = self.planner.store();
+        let gone: Vec<Cid> = cids
+            .iter()
+            .filter(|cid| self.provided.contains(cid) && !store.contains(cid))
+            .copied()
+            .collect();
+        tracing::debug!(roots = gone.len(), "withdrawing evicted roots");
+        self.withdraw(&gone);
+    }
+
+    /// Stops providing `roots`: in the DHT and in the connected mesh peers' view.
+    pub(crate) fn withdraw(&mut self, roots: &[Cid]) {
+        if roots.is_empty() {
+            return;
+        }
+        for root in roots {
+            self.provided.remove(root);
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .stop_providing(&provider_key(root));
+        }
+        let peers: Vec<PeerId> = self.mesh_peers.iter().copied().collect();
+        for peer in peers {
+            for chunk in roots.chunks(MAX_NOTICE_CIDS) {
+                self.send_notice(
+                    peer,
+                    BlockRequest::Withdraw {
+                        id: RequestId(0),
+                        roots: chunk.to_vec(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Tells `peer` that these blocks are no longer wanted.
+    pub(crate) fn send_cancel(&mut self, peer: PeerId, cids: &[Cid]) {
+        if !self.mesh_peers.contains(&peer) {
+            return;
+        }
+        for chunk in cids.chunks(MAX_NOTICE_CIDS) {
+            self.send_notice(
+                peer,
+                BlockRequest::Cancel {
+                    id: RequestId(0),
+                    cids: chunk.to_vec(),
+                },
+            );
+        }
+    }
+
+    /// Acts on a notice received from `peer` (its acknowledgement is the server's answer).
+    pub(crate) fn on_notice(&mut self, now: CoreInstant, peer: PeerId, request: &BlockRequest) {
+        match request {
+            BlockRequest::Announce { roots, .. } => {
+                self.planner.handle_announced(now, peer, roots);
+            }
+            BlockRequest::Withdraw { roots, .. } => {
+                self.planner.handle_withdrawn(now, peer, roots);
+            }
+            BlockRequest::Cancel { cids, .. } => self.cancel_kept(peer, cids),
+            BlockRequest::WantHave { .. } | BlockRequest::WantBlock { .. } => {}
+        }
+    }
+
+    /// Sends a notice. Its acknowledgement needs no routing: notices are not remembered as
+    /// outbound requests, so the answer and any failure are dropped.
+    fn send_notice(&mut self, peer: PeerId, request: BlockRequest) {
+        self.swarm
+            .behaviour_mut()
+            .blocks
+            .send_request(&peer, request);
+    }
+}
