@@ -21,6 +21,8 @@ fi
 shift
 loopback_only_network
 export CARGO_NET_OFFLINE=true
+# The runner's default (20 s for the whole suite) is about what a warm run takes on 2 cores.
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-120}
 for browser in ${MESH_BROWSERS:-chrome firefox}; do
   say "browser node tests in $browser"
   node tests/browser/lib/with-servers.mjs wasm-pack test --headless "--$browser" crates/mesh-wasm -- "$@"
