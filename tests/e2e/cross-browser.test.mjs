@@ -5,7 +5,7 @@
 // with the origin down, Firefox gets a.bin from Chromium and Chromium tab 2 gets b.bin from
 // Firefox: both directions, every byte checked against the file, nothing from the origin, and
 // the bootstrap relay carrying only signaling. Run by scripts/test-e2e.sh inside its
-// loopback-only namespace, after swarm.test.mjs.
+// loopback-only namespace, before swarm.test.mjs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
@@ -96,9 +96,23 @@ after(async () => {
   for (const dir of [site, dataDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** `tab` fetches `path` and the test checks every byte against the file and the source. */
+const FETCH_MS = 60_000;
+const tabs = {};
+
+/**
+ * `tab` fetches `path` and the test checks every byte against the file and the source. A fetch
+ * that has not finished within FETCH_MS fails the test with every other tab's stats.
+ */
 async function fetchChecked(tab, name, path, source) {
-  const got = await tab.evaluate(fetchAndHash, path);
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, FETCH_MS); });
+  const got = await Promise.race([tab.evaluate(fetchAndHash, path), late]);
+  clearTimeout(timer);
+  if (got === undefined) {
+    const others = await Promise.all(Object.entries(tabs).filter(([n]) => n !== name)
+      .map(async ([n, t]) => `${n}: ${JSON.stringify(await t.evaluate(() => window.mesh.stats()))}`));
+    assert.fail(`${name}: ${path} not done after ${FETCH_MS} ms; ${others.join('; ')}`);
+  }
   console.log(`  ${name} ${path}: ${JSON.stringify(got)}`);
   assert.equal(got.size, SIZE, `${name}: ${path} has the wrong size`);
   assert.equal(got.sha, sha256(files[path]), `${name}: ${path} differs from the file`);
@@ -112,12 +126,13 @@ async function fetchChecked(tab, name, path, source) {
   return got;
 }
 
-test('a Firefox tab and Chromium tabs exchange 3 MiB both ways over /webrtc', async () => {
+test('a Firefox tab and Chromium tabs exchange 3 MiB both ways over /webrtc', { timeout: 300_000 }, async () => {
   const url = `${origin.url}/?${new URLSearchParams({ bootstrap: bootstrap.addrsUrl })}`;
   const log = VERBOSE ? (l) => console.log(`  ${l}`) : () => {};
   const chromium1 = await openTab(chromium, url, { name: 'chromium 1', log });
   const chromium2 = await openTab(chromium, url, { name: 'chromium 2', log });
   await firefox.goto(url);
+  Object.assign(tabs, { 'chromium 1': chromium1, 'chromium 2': chromium2, firefox });
   for (const tab of [chromium1, chromium2, firefox]) await tab.evaluate(ready);
 
   await fetchChecked(chromium1, 'chromium 1', '/a.bin', 'origin');
