@@ -99,19 +99,30 @@ after(async () => {
 const FETCH_MS = 60_000;
 const tabs = {};
 
+/** `promise`, or undefined once `ms` passed. */
+async function within(promise, ms) {
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, ms); });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * `tab` fetches `path` and the test checks every byte against the file and the source. A fetch
- * that has not finished within FETCH_MS fails the test with every other tab's stats.
+ * that has not finished within FETCH_MS fails the test with every tab's stats (a tab whose
+ * WebDriver session is busy with the fetch answers nothing).
  */
 async function fetchChecked(tab, name, path, source) {
-  let timer;
-  const late = new Promise((resolve) => { timer = setTimeout(resolve, FETCH_MS); });
-  const got = await Promise.race([tab.evaluate(fetchAndHash, path), late]);
-  clearTimeout(timer);
+  const got = await within(tab.evaluate(fetchAndHash, path), FETCH_MS);
   if (got === undefined) {
-    const others = await Promise.all(Object.entries(tabs).filter(([n]) => n !== name)
-      .map(async ([n, t]) => `${n}: ${JSON.stringify(await t.evaluate(() => window.mesh.stats()))}`));
-    assert.fail(`${name}: ${path} not done after ${FETCH_MS} ms; ${others.join('; ')}`);
+    const all = await Promise.all(Object.entries(tabs).map(async ([n, t]) => {
+      const stats = await within(t.evaluate(() => window.mesh.stats()).catch((e) => e.message), 5000);
+      return `${n}: ${JSON.stringify(stats ?? 'no answer')}`;
+    }));
+    assert.fail(`${name}: ${path} not done after ${FETCH_MS} ms; ${all.join('; ')}`);
   }
   console.log(`  ${name} ${path}: ${JSON.stringify(got)}`);
   assert.equal(got.size, SIZE, `${name}: ${path} has the wrong size`);
