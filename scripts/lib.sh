@@ -79,3 +79,13 @@ stop_pids() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
+
+# Inside a fresh network namespace (`unshare -n`): brings loopback up and routes everything to
+# it, so the namespace's only network is 127.0.0.1. The default route is for Firefox: without
+# camera permission it gathers ICE candidates only on the interface of the default route
+# (RFC 8828's default-address mode), and with none it gathers nothing; `src 127.0.0.1` makes
+# that address 127.0.0.1. Nothing can leave the machine either way.
+loopback_only_network() {
+  ip link set lo up
+  ip route add default dev lo src 127.0.0.1
+}

@@ -14,6 +14,8 @@ APT_UPDATED=false
 WASM_PACK_VERSION=0.15.1
 # The cargo-fuzz release the fuzz targets (fuzz/, scripts/fuzz-smoke.sh) are run with.
 CARGO_FUZZ_VERSION=0.13.2
+# The geckodriver release (crates.io) that drives Debian's firefox-esr in the browser tests.
+GECKODRIVER_VERSION=0.37.1
 
 # apt-get install, running apt-get update once first (only when something is installed).
 apt_install() {
@@ -138,6 +140,17 @@ ensure_chromium() {
   fi
 }
 
+# Debian's Firefox ESR and geckodriver from crates.io: the browser tests' second browser
+# (scripts/test-browser.sh, crates/mesh-webrtc/tests/browser.sh, tests/e2e/cross-browser.test.mjs).
+ensure_firefox() {
+  if [ -x /usr/bin/firefox-esr ]; then
+    say "firefox: $(/usr/bin/firefox-esr --version 2>/dev/null | head -n 1)"
+  else
+    apt_install firefox-esr
+  fi
+  ensure_cargo_tool geckodriver geckodriver "$GECKODRIVER_VERSION"
+}
+
 main() {
   say "setup (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   ensure_rust_toolchain
@@ -147,6 +160,7 @@ main() {
   ensure_nightly
   ensure_cargo_fuzz
   ensure_chromium
+  ensure_firefox
   ensure_node
   ensure_kubo_vectors_deps
   ensure_hadolint

@@ -3,7 +3,8 @@
 # bootstrap node, origin (HTTPS with HTTP/2), native seeders — the real npm package and the
 # demo page, in headless Chromium (one browser, a context per tab) driven by node --test and
 # playwright-core, inside a private network namespace whose only interface is loopback (every
-# WebRTC candidate is 127.0.0.1; nothing leaves the machine).
+# WebRTC candidate is 127.0.0.1; nothing leaves the machine). cross-browser.test.mjs adds a
+# Firefox tab (firefox-esr through geckodriver, over WebDriver) exchanging blocks with Chromium.
 #
 #   scripts/test-e2e.sh [node --test options, e.g. --test-name-pattern="origin down"]
 #
@@ -18,15 +19,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [ "${1:-}" = --in-netns ]; then
   shift
-  ip link set lo up
+  loopback_only_network
   exec node --test --test-concurrency=1 --test-reporter=spec "$@" tests/e2e/
 fi
 exec </dev/null
 
-for tool in node npm unshare ip python3; do
+for tool in node npm unshare ip python3 geckodriver; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH (run scripts/setup.sh)"
 done
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || die "${CHROMIUM:-/usr/bin/chromium} not found (run scripts/setup.sh)"
+[ -x "${FIREFOX:-/usr/bin/firefox-esr}" ] || die "${FIREFOX:-/usr/bin/firefox-esr} not found (run scripts/setup.sh)"
 
 started=$(date +%s)
 run cargo build --locked -p bootstrap-node -p mesh-cli -p mesh-origin

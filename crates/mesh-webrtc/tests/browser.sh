@@ -12,8 +12,12 @@
 # compile time as MESH_WEBRTC_TEST_RELAY — is the same every run and a warm run recompiles
 # nothing.
 #
+# The tests run in headless Chromium, then in headless Firefox (firefox-esr through
+# geckodriver; webdriver.json's moz:firefoxOptions prefs let it gather loopback candidates):
+# the same wasm, built once, in each browser. MESH_BROWSERS="chrome" (or "firefox") runs one.
+#
 # Needs: wasm32-unknown-unknown target, wasm-bindgen-test-runner (= the locked wasm-bindgen
-# version) and chromium + chromedriver on PATH.
+# version), chromium + chromedriver and firefox-esr + geckodriver on PATH (scripts/setup.sh).
 # Usage: crates/mesh-webrtc/tests/browser.sh [-- test args, e.g. --nocapture to see the log]
 set -euo pipefail
 
@@ -23,7 +27,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/mesh-target}
 cd "$root"
 
 if [[ "${1:-}" != --in-netns ]]; then
-    for tool in wasm-bindgen-test-runner chromedriver unshare ip; do
+    for tool in wasm-bindgen-test-runner chromedriver geckodriver unshare ip; do
         command -v "$tool" >/dev/null || { echo "browser.sh: $tool not found on PATH" >&2; exit 2; }
     done
     # Downloads (if any) happen here; inside the namespace there is no network.
@@ -45,7 +49,9 @@ if [[ "${1:-}" != --in-netns ]]; then
 fi
 shift
 
-ip link set lo up
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+loopback_only_network
 relay_dir="$CARGO_TARGET_DIR/mesh-webrtc-relay"
 mkdir -p "$relay_dir"
 chmod 700 "$relay_dir"
@@ -78,8 +84,16 @@ if [[ -f tests/js-interop/dist/js-peer.js ]]; then
 fi
 # MESH_WEBRTC_TEST_LOG=mesh_webrtc=debug (a tracing filter) logs the code under test to the
 # console, shown with --nocapture or on failure.
-MESH_WEBRTC_TEST_RELAY=$relay_addr \
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-CHROMEDRIVER=$(command -v chromedriver) \
-WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-120} \
-    cargo test --offline --locked -p mesh-webrtc --target wasm32-unknown-unknown "${tests[@]}" -- "$@"
+export MESH_WEBRTC_TEST_RELAY=$relay_addr
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-120}
+for browser in ${MESH_BROWSERS:-chrome firefox}; do
+    case $browser in
+        chrome) driver=(CHROMEDRIVER="$(command -v chromedriver)") ;;
+        firefox) driver=(GECKODRIVER="$(command -v geckodriver)") ;;
+        *) echo "browser.sh: unknown browser $browser in MESH_BROWSERS" >&2; exit 2 ;;
+    esac
+    echo "browser.sh: tests in $browser"
+    env -u CHROMEDRIVER -u GECKODRIVER "${driver[@]}" \
+        cargo test --offline --locked -p mesh-webrtc --target wasm32-unknown-unknown "${tests[@]}" -- "$@"
+done

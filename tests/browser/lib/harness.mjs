@@ -234,9 +234,12 @@ export async function waitForGauge(httpUrl, name, atLeast, timeoutMs = 10_000) {
   throw new Error(`bootstrap-node: ${name} is ${value}, not ${atLeast} or more, after ${timeoutMs} ms`);
 }
 
-/** `mesh seed FILES` on WebSocket port `port`, announced through `bootstrap` (a multiaddr). */
-export function startSeeder({ files, bootstrap, port, corrupt = false, logFile, name = 'seeder', profile }) {
-  const args = ['seed', '--bootstrap', bootstrap, '--listen', `/ip4/127.0.0.1/tcp/${port}/ws`];
+/**
+ * `mesh seed FILES` on WebSocket `host`:`port` (host a loopback address, default 127.0.0.1),
+ * announced through `bootstrap` (a multiaddr).
+ */
+export function startSeeder({ files, bootstrap, host = '127.0.0.1', port, corrupt = false, logFile, name = 'seeder', profile }) {
+  const args = ['seed', '--bootstrap', bootstrap, '--listen', `/ip4/${host}/tcp/${port}/ws`];
   if (corrupt) args.push('--serve-corrupt-blocks-for-testing');
   return startProcess(binary('mesh', profile), [...args, ...files], { ready: /^listening /, name, logFile });
 }

@@ -6,9 +6,12 @@
 //   /.well-known/mesh/manifest.json)            http://127.0.0.1:BASE+1
 // - bootstrap-node: TCP BASE+5, WebSocket and WebRTC-direct BASE+2, HTTP /addrs BASE+3
 // - a native seeder (`mesh seed`, WebSocket BASE+4) holding peer.bin and peer-small.txt
-// - a stalled provider (WebSocket BASE+6): a seeder of stalled.bin, frozen with SIGSTOP once it
-//   listens, so its provider record stays but it never answers (the "dead peer" a fetch must
-//   not wait on)
+// - a stalled provider (WebSocket 127.0.0.2:BASE+6): a seeder of stalled.bin, frozen with
+//   SIGSTOP once it listens, so its provider record stays but it never answers (the "dead peer"
+//   a fetch must not wait on). On its own loopback address because Firefox lets only one
+//   WebSocket handshake per IP address run at a time (RFC 6455 section 4.1): a tab's dial of it
+//   (its TCP connect succeeds, its handshake never ends) would hold up every later WebSocket to
+//   127.0.0.1, the bootstrap node's included.
 //
 // Ports are fixed (BASE = $MESH_TEST_PORT_BASE, default 47810) so the wasm tests, which cannot
 // read the environment at run time, are built once with them; the command gets
@@ -143,9 +146,9 @@ async function main(argv) {
     servers.push(await startSeeder({ files: [join(site, 'peer.bin'), join(site, 'peer-small.txt')],
       bootstrap: bootstrap.tcpAddr, port: BASE + 4, logFile: log('seeder'), name: 'the seeder', profile: PROFILE }));
 
-    say(`stalled provider on :${BASE + 6} (ws), frozen once announced`);
+    say(`stalled provider on 127.0.0.2:${BASE + 6} (ws), frozen once announced`);
     const staller = await startSeeder({ files: [join(site, 'stalled.bin')], bootstrap: bootstrap.tcpAddr,
-      port: BASE + 6, logFile: log('staller'), name: 'the stalled provider', profile: PROFILE });
+      host: '127.0.0.2', port: BASE + 6, logFile: log('staller'), name: 'the stalled provider', profile: PROFILE });
     servers.push(staller);
     // Both seeders' records stored: freezing the staller earlier could lose its announcement.
     await waitForGauge(bootstrap.httpUrl, 'bootstrap_provider_peers', 2);
