@@ -3,7 +3,10 @@
 //! with backoff and jitter after a loss, re-announce what this node provides after a
 //! reconnect (a bootstrap node drops a client's records with its connection), and — for
 //! nodes that cannot be dialled (browsers) — hold a relay reservation at each and listen for
-//! `/webrtc` through it.
+//! `/webrtc` through it. A reservation the relay refused, or one that expired and could not
+//! be renewed, is asked for again on its own backoff schedule over the connection that is
+//! still up: not at once (a relay at its limit would be asked in a loop) and without
+//! redialling or re-announcing anything (the provider records live on with the connection).
 
 use std::time::Duration;
 
@@ -30,6 +33,10 @@ pub(crate) struct BootstrapPeer {
     /// The address our connection reached it on (the relay address).
     connected_addr: Option<Multiaddr>,
     pub(crate) relay_listener: Option<ListenerId>,
+    /// Retry schedule of the relay reservation (reset once a reservation is held).
+    reservation_backoff: Backoff,
+    /// When to ask for a reservation again, after one was refused or lost.
+    next_reservation: Option<CoreInstant>,
     /// Whether a connection was ever up (to re-announce after a loss).
     was_connected: bool,
 }
@@ -64,6 +71,8 @@ impl Bootstrap {
                     connected: false,
                     connected_addr: None,
                     relay_listener: None,
+                    reservation_backoff: Backoff::new(),
+                    next_reservation: None,
                     was_connected: false,
                 }),
             }
@@ -88,9 +97,13 @@ impl Bootstrap {
         self.index(peer).is_some()
     }
 
-    /// The earliest due redial.
+    /// The earliest due redial or reservation retry.
     pub(crate) fn poll_timeout(&self) -> Option<CoreInstant> {
-        self.peers.iter().filter_map(|b| b.next_dial).min()
+        self.peers
+            .iter()
+            .flat_map(|b| [b.next_dial, b.next_reservation])
+            .flatten()
+            .min()
     }
 
     pub(crate) fn connected(&self) -> usize {
@@ -157,12 +170,19 @@ impl<X: Extra> Engine<X> {
         b.next_dial = Some(now + delay);
     }
 
-    /// Redials the bootstrap nodes whose time has come.
+    /// Redials the bootstrap nodes, and asks again for the reservations, whose time has come.
     pub(crate) fn bootstrap_timeout(&mut self, now: CoreInstant) {
         for i in 0..self.bootstrap.peers.len() {
             if self.bootstrap.peers[i].next_dial.is_some_and(|t| t <= now) {
                 self.bootstrap.peers[i].next_dial = None;
                 self.dial_bootstrap(now, i);
+            }
+            if self.bootstrap.peers[i]
+                .next_reservation
+                .is_some_and(|t| t <= now)
+            {
+                self.bootstrap.peers[i].next_reservation = None;
+                self.reserve_relay(i);
             }
         }
     }
@@ -195,6 +215,8 @@ impl<X: Extra> Engine<X> {
     /// The last connection to bootstrap node `i` closed, or dialling it failed.
     pub(crate) fn bootstrap_lost(&mut self, now: CoreInstant, i: usize) {
         let b = &mut self.bootstrap.peers[i];
+        // The reservation is asked for again with the next connection.
+        b.next_reservation = None;
         if std::mem::replace(&mut b.connected, false) {
             self.outputs.push_back(Output::PeerChanged {
                 peer: b.peer,
@@ -237,17 +259,38 @@ impl<X: Extra> Engine<X> {
         }
     }
 
-    /// A listener closed: if it was a relay reservation whose bootstrap connection is still
-    /// up, reserve again at once.
-    pub(crate) fn bootstrap_listener_closed(&mut self, listener: ListenerId, reason: &str) {
-        for i in 0..self.bootstrap.peers.len() {
-            let b = &mut self.bootstrap.peers[i];
+    /// A listener has an address: if it is a relay reservation's, the reservation is held,
+    /// and the next refusal starts the retry schedule over.
+    pub(crate) fn bootstrap_listening(&mut self, listener: ListenerId) {
+        for b in &mut self.bootstrap.peers {
             if b.relay_listener == Some(listener) {
-                tracing::info!(peer = %b.peer, %reason, "relay reservation lost");
-                b.relay_listener = None;
-                if b.connected {
-                    self.reserve_relay(i);
-                }
+                b.reservation_backoff.succeeded();
+            }
+        }
+    }
+
+    /// A listener closed: if it was a relay reservation (refused, or expired without
+    /// renewal) whose bootstrap connection is still up, ask again after a backoff delay.
+    pub(crate) fn bootstrap_listener_closed(
+        &mut self,
+        now: CoreInstant,
+        listener: ListenerId,
+        reason: &str,
+    ) {
+        for i in 0..self.bootstrap.peers.len() {
+            if self.bootstrap.peers[i].relay_listener != Some(listener) {
+                continue;
+            }
+            // Gone already when it closed; after a listener error, closed here, so that the
+            // next reservation is the only one.
+            self.swarm.remove_listener(listener);
+            let random = self.jitter.next_unit();
+            let b = &mut self.bootstrap.peers[i];
+            b.relay_listener = None;
+            if b.connected {
+                let delay = b.reservation_backoff.failed(random);
+                tracing::info!(peer = %b.peer, %reason, ?delay, "relay reservation lost; asking again");
+                b.next_reservation = Some(now + delay);
             }
         }
     }
