@@ -18,7 +18,7 @@ use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::Extra;
 
 use crate::backoff::Backoff;
-use crate::{Engine, Output, PeerKind};
+use crate::{Engine, EngineError, Output, PeerKind};
 
 /// A configured bootstrap node and the state of our connection to it.
 #[derive(Debug)]
@@ -47,6 +47,9 @@ pub(crate) struct Bootstrap {
     pub(crate) peers: Vec<BootstrapPeer>,
     /// Whether the node dials at all (a page's `p2p` may be off until consent).
     pub(crate) joined: bool,
+    /// Whether consent was withdrawn ([`Engine::leave`]): every connection is refused until
+    /// the node joins again.
+    pub(crate) revoked: bool,
     /// The `/webrtc` listener (tab-to-tab connections), once a reservation was asked for.
     webrtc_listener: Option<ListenerId>,
 }
@@ -55,38 +58,73 @@ impl Bootstrap {
     /// Bootstrap nodes from their addresses (each ending in `/p2p/<peer>`); several addresses
     /// of one node are dialled together. `Err` names an address without a peer id.
     pub(crate) fn new(addrs: &[Multiaddr]) -> Result<Self, Multiaddr> {
-        let mut peers: Vec<BootstrapPeer> = Vec::new();
+        let mut bootstrap = Self::default();
+        bootstrap.add(addrs)?;
+        Ok(bootstrap)
+    }
+
+    /// Adds bootstrap addresses (see [`Bootstrap::new`]); returns the indices of the nodes
+    /// that gained an address. Nothing is added if one address lacks its peer id.
+    pub(crate) fn add(&mut self, addrs: &[Multiaddr]) -> Result<Vec<usize>, Multiaddr> {
+        let mut parsed = Vec::with_capacity(addrs.len());
         for addr in addrs {
             let mut dial = addr.clone();
             let Some(Protocol::P2p(peer)) = dial.pop() else {
                 return Err(addr.clone());
             };
-            match peers.iter_mut().find(|b| b.peer == peer) {
-                Some(b) => b.addrs.push(dial),
-                None => peers.push(BootstrapPeer {
-                    peer,
-                    addrs: vec![dial],
-                    backoff: Backoff::new(),
-                    next_dial: None,
-                    connected: false,
-                    connected_addr: None,
-                    relay_listener: None,
-                    reservation_backoff: Backoff::new(),
-                    next_reservation: None,
-                    was_connected: false,
-                }),
+            parsed.push((peer, dial));
+        }
+        let mut changed = Vec::new();
+        for (peer, dial) in parsed {
+            let peers = &mut self.peers;
+            let i = match peers.iter().position(|b| b.peer == peer) {
+                Some(i) => {
+                    if !peers[i].addrs.contains(&dial) {
+                        peers[i].addrs.push(dial);
+                    }
+                    i
+                }
+                None => {
+                    peers.push(BootstrapPeer {
+                        peer,
+                        addrs: vec![dial],
+                        backoff: Backoff::new(),
+                        next_dial: None,
+                        connected: false,
+                        connected_addr: None,
+                        relay_listener: None,
+                        reservation_backoff: Backoff::new(),
+                        next_reservation: None,
+                        was_connected: false,
+                    });
+                    peers.len() - 1
+                }
+            };
+            if !changed.contains(&i) {
+                changed.push(i);
             }
         }
-        for b in &mut peers {
+        for &i in &changed {
             // WebRTC-direct first: the quicker handshake where UDP gets through.
-            b.addrs
+            self.peers[i]
+                .addrs
                 .sort_by_key(|a| !a.iter().any(|p| matches!(p, Protocol::WebRTCDirect)));
         }
-        Ok(Self {
-            peers,
-            joined: false,
-            webrtc_listener: None,
-        })
+        Ok(changed)
+    }
+
+    /// Consent withdrawn: no more redials or reservation retries. Returns the listeners to
+    /// close (relay reservations and `/webrtc`).
+    pub(crate) fn stop(&mut self) -> Vec<ListenerId> {
+        self.joined = false;
+        self.revoked = true;
+        let mut listeners: Vec<ListenerId> = self.webrtc_listener.take().into_iter().collect();
+        for b in &mut self.peers {
+            b.next_dial = None;
+            b.next_reservation = None;
+            listeners.extend(b.relay_listener.take());
+        }
+        listeners
     }
 
     pub(crate) fn index(&self, peer: &PeerId) -> Option<usize> {
@@ -127,14 +165,42 @@ impl<X: Extra> Engine<X> {
             return;
         }
         self.bootstrap.joined = true;
+        self.bootstrap.revoked = false;
         for i in 0..self.bootstrap.peers.len() {
-            let b = &self.bootstrap.peers[i];
-            let (peer, addrs) = (b.peer, b.addrs.clone());
-            for addr in addrs {
-                self.swarm.behaviour_mut().kad.add_address(&peer, addr);
-            }
-            self.dial_bootstrap(now, i);
+            self.start_bootstrap(now, i);
         }
+    }
+
+    /// Adds bootstrap nodes learnt after the start (a page that fetches its bootstrap list
+    /// only once the user consented); dialled at once if the node has joined.
+    pub fn add_bootstrap(
+        &mut self,
+        now: CoreInstant,
+        addrs: &[Multiaddr],
+    ) -> Result<(), EngineError> {
+        self.tick(now);
+        let changed = self
+            .bootstrap
+            .add(addrs)
+            .map_err(|addr| EngineError::BootstrapWithoutPeerId { addr })?;
+        if self.bootstrap.joined {
+            for i in changed {
+                if !self.bootstrap.peers[i].connected {
+                    self.start_bootstrap(now, i);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells Kademlia where bootstrap node `i` is and dials it.
+    fn start_bootstrap(&mut self, now: CoreInstant, i: usize) {
+        let b = &self.bootstrap.peers[i];
+        let (peer, addrs) = (b.peer, b.addrs.clone());
+        for addr in addrs {
+            self.swarm.behaviour_mut().kad.add_address(&peer, addr);
+        }
+        self.dial_bootstrap(now, i);
     }
 
     /// Whether [`Engine::join`] was called.
@@ -224,13 +290,16 @@ impl<X: Extra> Engine<X> {
                 connected: false,
             });
         }
-        self.schedule_redial(now, i);
+        if self.bootstrap.joined {
+            self.schedule_redial(now, i);
+        }
     }
 
     /// Asks bootstrap node `i` for a relay reservation, and listens for `/webrtc` (addresses
     /// appear as `<relay>/p2p-circuit/webrtc` once a reservation is held). Browsers only.
     fn reserve_relay(&mut self, i: usize) {
-        if !self.config.reserve_relay {
+        // A node that does not serve needs no one to reach it.
+        if !self.config.reserve_relay || !self.config.serve || !self.bootstrap.joined {
             return;
         }
         let b = &self.bootstrap.peers[i];

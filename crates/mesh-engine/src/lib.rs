@@ -41,6 +41,7 @@
 mod backoff;
 mod bootstrap;
 mod connections;
+mod consent;
 mod exchange;
 mod fetches;
 mod output;
@@ -129,6 +130,10 @@ pub struct EngineConfig {
     pub origin_base: Option<String>,
     /// Seed of the redial jitter.
     pub seed: u64,
+    /// Serve other nodes: announce what this node holds, hold relay reservations (when
+    /// [`EngineConfig::reserve_relay`]) and answer block requests. Off, the node only fetches:
+    /// peers it fetches from still see its address, but none learns what it holds.
+    pub serve: bool,
 }
 
 impl Default for EngineConfig {
@@ -144,6 +149,7 @@ impl Default for EngineConfig {
             warm_assets: Vec::new(),
             origin_base: None,
             seed: 0,
+            serve: true,
         }
     }
 }
@@ -277,6 +283,8 @@ impl<X: Extra> Engine<X> {
             .map_err(|addr| EngineError::BootstrapWithoutPeerId { addr })?;
         let warm = Warm::new(config.warm_peers, config.warm_assets.clone());
         let jitter = Jitter::new(config.seed);
+        let mut server = server;
+        server.set_paused(!config.serve);
         Ok(Self {
             swarm,
             planner,
@@ -446,7 +454,8 @@ impl<X: Extra> Engine<X> {
     }
 
     /// Stores and pins `blocks` (a DAG rooted at `root`), then announces `root`; the outcome
-    /// of the announcement comes as [`Output::Announced`].
+    /// of the announcement comes as [`Output::Announced`]. A node that does not serve
+    /// ([`EngineConfig::serve`]) only stores them.
     pub fn add(&mut self, root: Cid, blocks: Vec<Block>) -> Result<(), AddError> {
         let store = self.planner.store_mut();
         for block in blocks {
@@ -457,6 +466,9 @@ impl<X: Extra> Engine<X> {
                 store.unpin(&cid);
                 return Err(AddError::Store(e));
             }
+        }
+        if !self.config.serve {
+            return Ok(());
         }
         let query = self
             .swarm

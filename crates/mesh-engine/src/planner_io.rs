@@ -68,6 +68,8 @@ impl<X: Extra> Engine<X> {
                 self.outputs.push_back(Output::CancelOrigin(cancel));
             }
             Action::Deliver(deliver) => self.outputs.push_back(Output::Deliver(deliver)),
+            // A node that does not serve tells no one what it holds.
+            Action::Announce { .. } if !self.config.serve => {}
             Action::Announce { cid } => {
                 self.provided.insert(cid);
                 if let Err(e) = self

@@ -85,6 +85,12 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
             ..
         } => {
             let addr = endpoint.get_remote_address();
+            if engine.bootstrap.revoked {
+                // A dial under way when consent was withdrawn, or someone dialling in.
+                tracing::debug!(peer = %peer_id, %addr, "consent withdrawn: closing");
+                engine.swarm.close_connection(connection_id);
+                return;
+            }
             tracing::debug!(peer = %peer_id, %addr, "connected");
             let kind = ConnectionKind::of(addr);
             for relayed in engine.connections.opened(peer_id, connection_id, kind) {

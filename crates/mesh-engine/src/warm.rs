@@ -52,6 +52,11 @@ impl Warm {
     pub(crate) fn poll_timeout(&self) -> Option<CoreInstant> {
         self.next
     }
+
+    /// No more rounds until [`Engine::warm_start`] (consent withdrawn).
+    pub(crate) fn stop(&mut self) {
+        self.next = None;
+    }
 }
 
 impl<X: Extra> Engine<X> {
