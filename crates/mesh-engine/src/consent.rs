@@ -10,9 +10,7 @@
 //! again re-announces it (the bootstrap node dropped the records with the connection).
 
 use mesh_core::time::Instant as CoreInstant;
-use mesh_protocol::Extra;
-
-use mesh_protocol::provider_key;
+use mesh_protocol::{Extra, provider_key};
 
 use crate::{Engine, EngineConfig};
 
@@ -36,6 +34,10 @@ impl<X: Extra> Engine<X> {
             .collect();
         for peer in known {
             kad.remove_peer(&peer);
+        }
+        // Queries under way would dial the peers they hold.
+        for mut query in kad.iter_queries_mut() {
+            query.finish();
         }
         let peers: Vec<_> = self.swarm.connected_peers().copied().collect();
         for peer in peers {
