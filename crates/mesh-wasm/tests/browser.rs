@@ -375,7 +375,10 @@ async fn revoking_consent_closes_every_connection_until_given_again() -> TestRes
 #[wasm_bindgen_test]
 async fn serving_can_be_off_or_paused() -> TestResult {
     let quiet = start(&[("serve", false.into())]).await?;
-    let s = wait_connected(&quiet).await?;
+    let s = wait_for(&quiet, 15, "a bootstrap connection", |s| {
+        path(s, &["peers", "bootstrap"]).as_f64() == Some(1.0)
+    })
+    .await?;
     assert_eq!(path(&s, &["serve", "serving"]).as_bool(), Some(false));
     // Nobody needs to reach a tab that serves nothing: no relay reservation.
     sleep(300).await;
