@@ -165,8 +165,12 @@ describe('plain-html example (package served as files)', () => {
     const r = await page.evaluate(async () => {
       const own = document.querySelector('script[data-cid]');
       const before = { ran: window.meshHelloRan, scripts: document.scripts.length };
+      // The element's final state (bounded: an element mesh left behind stays 'loading').
       const settled = (el) => new Promise((resolve) => {
-        const check = () => (['loaded', 'inert', 'error'].includes(el.dataset.meshState) ? resolve(el.dataset.meshState) : setTimeout(check, 20));
+        let polls = 0;
+        const check = () => (['loaded', 'inert', 'error'].includes(el.dataset.meshState) || ++polls > 250
+          ? resolve(el.dataset.meshState)
+          : setTimeout(check, 20));
         check();
       });
       // Injected markup (what an XSS hole or a third-party widget would insert): the browser
