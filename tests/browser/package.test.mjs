@@ -161,6 +161,137 @@ describe('plain-html example (package served as files)', () => {
     assert.equal(r.badAttr, 'not-found');
   });
 
+  test('attach() never re-creates a script: injected HTML stays inert, a script the page adds runs', async () => {
+    const r = await page.evaluate(async () => {
+      const own = document.querySelector('script[data-cid]');
+      const before = { ran: window.meshHelloRan, scripts: document.scripts.length };
+      // The element's final state (bounded: an element mesh left behind stays 'loading').
+      const settled = (el) => new Promise((resolve) => {
+        let polls = 0;
+        const check = () => (['loaded', 'inert', 'error'].includes(el.dataset.meshState) || ++polls > 250
+          ? resolve(el.dataset.meshState)
+          : setTimeout(check, 20));
+        check();
+      });
+      // Injected markup (what an XSS hole or a third-party widget would insert): the browser
+      // never runs a script from innerHTML, and mesh must not run it either.
+      const box = document.createElement('div');
+      document.body.append(box);
+      box.innerHTML = `<script data-cid="${own.dataset.cid}" data-src="${own.dataset.src}"></` + 'script>';
+      const injected = box.querySelector('script');
+      const injectedState = await settled(injected);
+      const afterInjected = {
+        ran: window.meshHelloRan,
+        same: box.querySelector('script') === injected && injected.isConnected,
+        scripts: document.scripts.length,
+      };
+      // The page's own script element, created by its code: it runs, in place.
+      const mine = document.createElement('script');
+      mine.dataset.cid = own.dataset.cid;
+      mine.dataset.src = own.dataset.src;
+      document.body.append(mine);
+      const mineState = await settled(mine);
+      return { before, injectedState, afterInjected, mineState, mineRan: window.meshHelloRan, mineConnected: mine.isConnected };
+    });
+    assert.equal(r.injectedState, 'inert', JSON.stringify(r));
+    assert.equal(r.afterInjected.ran, r.before.ran, `the injected script ran: ${JSON.stringify(r)}`);
+    assert.equal(r.afterInjected.same, true, 'the injected element was replaced');
+    assert.equal(r.afterInjected.scripts, r.before.scripts + 1, 'a script element was created');
+    assert.equal(r.mineState, 'loaded', JSON.stringify(r));
+    assert.equal(r.mineRan, r.before.ran + 1, 'the page\'s own script ran once');
+    assert.equal(r.mineConnected, true, 'the page\'s element stays in place');
+  });
+
+  test("'after-consent': nothing goes to the bootstrap node before consent, not even bootstrapUrl; revokeConsent closes every connection", async () => {
+    const requests = [];
+    const onRequest = (req) => { if (req.url().startsWith(BOOTSTRAP.replace(/\/addrs$/, ''))) requests.push(req.url()); };
+    page.context().on('request', onRequest);
+    try {
+      const before = await page.evaluate(async ({ BOOTSTRAP, MANIFEST }) => {
+        const mesh = await t.api.createMesh({ bootstrapUrl: BOOTSTRAP, manifest: MANIFEST, p2p: 'after-consent', statsIntervalMs: 0 });
+        t.meshes.consent = mesh;
+        // Origin fetches work before consent, verified.
+        const res = await mesh.fetch('/origin-only.txt');
+        await res.arrayBuffer();
+        return mesh.stats();
+      }, { BOOTSTRAP, MANIFEST });
+      assert.deepEqual(requests, [], 'a request to the bootstrap node before consent');
+      const r = await page.evaluate(async () => {
+        const mesh = t.meshes.consent;
+        await mesh.consent();
+        const joined = await t.waitFor(mesh, (s) => s.peers.bootstrap > 0, 'the bootstrap connection');
+        mesh.revokeConsent();
+        const left = await t.waitFor(mesh, (s) => s.peers.connected === 0, 'every connection closed');
+        const again = await mesh.fetch('/origin-only.txt');
+        const source = again.headers.get('x-mesh-source');
+        await again.arrayBuffer();
+        await mesh.consent();
+        const back = await t.waitFor(mesh, (s) => s.peers.bootstrap > 0, 'the bootstrap connection again');
+        await mesh.close();
+        return { joined: joined.p2p, left, source, back: back.p2p };
+      });
+      assert.equal(before.p2p, 'after-consent');
+      assert.equal(before.peers.connected, 0);
+      assert.equal(r.joined, 'on');
+      assert.equal(r.left.p2p, 'revoked');
+      assert.equal(r.left.reachable, false);
+      assert.ok(['origin', 'cache'].includes(r.source), r.source);
+      assert.equal(r.back, 'on');
+      // Fetched once, after consent (the node keeps the list for a later consent).
+      assert.deepEqual(requests, [BOOTSTRAP]);
+    } finally {
+      page.context().off('request', onRequest);
+    }
+  });
+
+  test('upload care: no serving while hidden, on Save-Data or a cellular link, unless the options say so', async () => {
+    const r = await page.evaluate(async () => {
+      let hidden = false;
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+      const connection = Object.assign(new EventTarget(), { saveData: false, type: 'wifi', effectiveType: '4g' });
+      Object.defineProperty(navigator, 'connection', { configurable: true, get: () => connection });
+      const serving = async (mesh) => (await mesh.stats()).serve.serving;
+      const out = {};
+      try {
+        const mesh = await t.api.createMesh({ p2p: 'off', statsIntervalMs: 0 });
+        out.start = [await serving(mesh), mesh.servingPausedBy];
+        hidden = true;
+        document.dispatchEvent(new Event('visibilitychange'));
+        out.hidden = [await serving(mesh), mesh.servingPausedBy];
+        hidden = false;
+        document.dispatchEvent(new Event('visibilitychange'));
+        connection.saveData = true;
+        connection.dispatchEvent(new Event('change'));
+        out.saveData = [await serving(mesh), mesh.servingPausedBy];
+        connection.saveData = false;
+        connection.type = 'cellular';
+        connection.dispatchEvent(new Event('change'));
+        out.cellular = [await serving(mesh), mesh.servingPausedBy];
+        connection.type = 'wifi';
+        connection.dispatchEvent(new Event('change'));
+        out.resumed = [await serving(mesh), mesh.servingPausedBy];
+        await mesh.close();
+        hidden = true;
+        const brave = await t.api.createMesh({ p2p: 'off', statsIntervalMs: 0, serveWhenHidden: true });
+        out.override = [await serving(brave), brave.servingPausedBy];
+        await brave.close();
+        out.badOption = await t.api.createMesh({ serveOnMetered: 'yes' }).then(() => 'resolved', t.error);
+      } finally {
+        delete navigator.connection;
+        delete document.visibilityState;
+      }
+      return out;
+    });
+    assert.deepEqual(r.start, [true, []]);
+    assert.deepEqual(r.hidden, [false, ['hidden']]);
+    assert.deepEqual(r.saveData, [false, ['save-data']]);
+    assert.deepEqual(r.cellular, [false, ['metered']]);
+    assert.deepEqual(r.resumed, [true, []]);
+    assert.deepEqual(r.override, [true, []]);
+    assert.equal(r.badOption.kind, 'config', JSON.stringify(r.badOption));
+    assert.match(r.badOption.message, /serveOnMetered/);
+  });
+
   test('mesh.fetch(path) is a Response with the fixture bytes, x-mesh-source and the manifest type; events and stats', async () => {
     const r = await page.evaluate(async ({ BOOTSTRAP, MANIFEST }) => {
       const events = { stats: 0, peer: [], fetch: [] };

@@ -8,7 +8,7 @@
 //   manifest    the site manifest (default /.well-known/mesh/manifest.json)
 //   pkg         the mesh-loader entry point (default /pkg/index.js)
 //   fallbackMs, cacheBytes, p2p (on|off|after-consent), logLevel, warmPeers   passed to createMesh
-//   iceServers  JSON, e.g. [] on loopback (default: the package's public STUN servers)
+//   iceServers  JSON, e.g. [{"urls":"stun:stun.example.org:3478"}] (default: none, host candidates only)
 //   large       site path of the large file ('' skips it; default /demo/big/panorama.bmp)
 //   images      how many gallery images to load (default all)
 //   hold        '1': start the node, then wait for `window.demo.release()` before loading

@@ -3,7 +3,10 @@
 //! with backoff and jitter after a loss, re-announce what this node provides after a
 //! reconnect (a bootstrap node drops a client's records with its connection), and — for
 //! nodes that cannot be dialled (browsers) — hold a relay reservation at each and listen for
-//! `/webrtc` through it.
+//! `/webrtc` through it. A reservation the relay refused, or one that expired and could not
+//! be renewed, is asked for again on its own backoff schedule over the connection that is
+//! still up: not at once (a relay at its limit would be asked in a loop) and without
+//! redialling or re-announcing anything (the provider records live on with the connection).
 
 use std::time::Duration;
 
@@ -15,7 +18,7 @@ use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::Extra;
 
 use crate::backoff::Backoff;
-use crate::{Engine, Output, PeerKind};
+use crate::{Engine, EngineError, Output, PeerKind};
 
 /// A configured bootstrap node and the state of our connection to it.
 #[derive(Debug)]
@@ -30,6 +33,10 @@ pub(crate) struct BootstrapPeer {
     /// The address our connection reached it on (the relay address).
     connected_addr: Option<Multiaddr>,
     pub(crate) relay_listener: Option<ListenerId>,
+    /// Retry schedule of the relay reservation (reset once a reservation is held).
+    reservation_backoff: Backoff,
+    /// When to ask for a reservation again, after one was refused or lost.
+    next_reservation: Option<CoreInstant>,
 }
 
 /// The bootstrap nodes.
@@ -38,6 +45,9 @@ pub(crate) struct Bootstrap {
     pub(crate) peers: Vec<BootstrapPeer>,
     /// Whether the node dials at all (a page's `p2p` may be off until consent).
     pub(crate) joined: bool,
+    /// Whether consent was withdrawn ([`Engine::leave`]): every connection is refused until
+    /// the node joins again.
+    pub(crate) revoked: bool,
     /// The `/webrtc` listener (tab-to-tab connections), once a reservation was asked for.
     webrtc_listener: Option<ListenerId>,
 }
@@ -46,35 +56,72 @@ impl Bootstrap {
     /// Bootstrap nodes from their addresses (each ending in `/p2p/<peer>`); several addresses
     /// of one node are dialled together. `Err` names an address without a peer id.
     pub(crate) fn new(addrs: &[Multiaddr]) -> Result<Self, Multiaddr> {
-        let mut peers: Vec<BootstrapPeer> = Vec::new();
+        let mut bootstrap = Self::default();
+        bootstrap.add(addrs)?;
+        Ok(bootstrap)
+    }
+
+    /// Adds bootstrap addresses (see [`Bootstrap::new`]); returns the indices of the nodes
+    /// that gained an address. Nothing is added if one address lacks its peer id.
+    pub(crate) fn add(&mut self, addrs: &[Multiaddr]) -> Result<Vec<usize>, Multiaddr> {
+        let mut parsed = Vec::with_capacity(addrs.len());
         for addr in addrs {
             let mut dial = addr.clone();
             let Some(Protocol::P2p(peer)) = dial.pop() else {
                 return Err(addr.clone());
             };
-            match peers.iter_mut().find(|b| b.peer == peer) {
-                Some(b) => b.addrs.push(dial),
-                None => peers.push(BootstrapPeer {
-                    peer,
-                    addrs: vec![dial],
-                    backoff: Backoff::new(),
-                    next_dial: None,
-                    connected: false,
-                    connected_addr: None,
-                    relay_listener: None,
-                }),
+            parsed.push((peer, dial));
+        }
+        let mut changed = Vec::new();
+        for (peer, dial) in parsed {
+            let peers = &mut self.peers;
+            let i = match peers.iter().position(|b| b.peer == peer) {
+                Some(i) => {
+                    if !peers[i].addrs.contains(&dial) {
+                        peers[i].addrs.push(dial);
+                    }
+                    i
+                }
+                None => {
+                    peers.push(BootstrapPeer {
+                        peer,
+                        addrs: vec![dial],
+                        backoff: Backoff::new(),
+                        next_dial: None,
+                        connected: false,
+                        connected_addr: None,
+                        relay_listener: None,
+                        reservation_backoff: Backoff::new(),
+                        next_reservation: None,
+                    });
+                    peers.len() - 1
+                }
+            };
+            if !changed.contains(&i) {
+                changed.push(i);
             }
         }
-        for b in &mut peers {
+        for &i in &changed {
             // WebRTC-direct first: the quicker handshake where UDP gets through.
-            b.addrs
+            self.peers[i]
+                .addrs
                 .sort_by_key(|a| !a.iter().any(|p| matches!(p, Protocol::WebRTCDirect)));
         }
-        Ok(Self {
-            peers,
-            joined: false,
-            webrtc_listener: None,
-        })
+        Ok(changed)
+    }
+
+    /// Consent withdrawn: no more redials or reservation retries. Returns the listeners to
+    /// close (relay reservations and `/webrtc`).
+    pub(crate) fn stop(&mut self) -> Vec<ListenerId> {
+        self.joined = false;
+        self.revoked = true;
+        let mut listeners: Vec<ListenerId> = self.webrtc_listener.take().into_iter().collect();
+        for b in &mut self.peers {
+            b.next_dial = None;
+            b.next_reservation = None;
+            listeners.extend(b.relay_listener.take());
+        }
+        listeners
     }
 
     pub(crate) fn index(&self, peer: &PeerId) -> Option<usize> {
@@ -85,9 +132,13 @@ impl Bootstrap {
         self.index(peer).is_some()
     }
 
-    /// The earliest due redial.
+    /// The earliest due redial or reservation retry.
     pub(crate) fn poll_timeout(&self) -> Option<CoreInstant> {
-        self.peers.iter().filter_map(|b| b.next_dial).min()
+        self.peers
+            .iter()
+            .flat_map(|b| [b.next_dial, b.next_reservation])
+            .flatten()
+            .min()
     }
 
     pub(crate) fn connected(&self) -> usize {
@@ -111,14 +162,42 @@ impl<X: Extra> Engine<X> {
             return;
         }
         self.bootstrap.joined = true;
+        self.bootstrap.revoked = false;
         for i in 0..self.bootstrap.peers.len() {
-            let b = &self.bootstrap.peers[i];
-            let (peer, addrs) = (b.peer, b.addrs.clone());
-            for addr in addrs {
-                self.swarm.behaviour_mut().kad.add_address(&peer, addr);
-            }
-            self.dial_bootstrap(now, i);
+            self.start_bootstrap(now, i);
         }
+    }
+
+    /// Adds bootstrap nodes learnt after the start (a page that fetches its bootstrap list
+    /// only once the user consented); dialled at once if the node has joined.
+    pub fn add_bootstrap(
+        &mut self,
+        now: CoreInstant,
+        addrs: &[Multiaddr],
+    ) -> Result<(), EngineError> {
+        self.tick(now);
+        let changed = self
+            .bootstrap
+            .add(addrs)
+            .map_err(|addr| EngineError::BootstrapWithoutPeerId { addr })?;
+        if self.bootstrap.joined {
+            for i in changed {
+                if !self.bootstrap.peers[i].connected {
+                    self.start_bootstrap(now, i);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells Kademlia where bootstrap node `i` is and dials it.
+    fn start_bootstrap(&mut self, now: CoreInstant, i: usize) {
+        let b = &self.bootstrap.peers[i];
+        let (peer, addrs) = (b.peer, b.addrs.clone());
+        for addr in addrs {
+            self.swarm.behaviour_mut().kad.add_address(&peer, addr);
+        }
+        self.dial_bootstrap(now, i);
     }
 
     /// Whether [`Engine::join`] was called.
@@ -154,12 +233,19 @@ impl<X: Extra> Engine<X> {
         b.next_dial = Some(now + delay);
     }
 
-    /// Redials the bootstrap nodes whose time has come.
+    /// Redials the bootstrap nodes, and asks again for the reservations, whose time has come.
     pub(crate) fn bootstrap_timeout(&mut self, now: CoreInstant) {
         for i in 0..self.bootstrap.peers.len() {
             if self.bootstrap.peers[i].next_dial.is_some_and(|t| t <= now) {
                 self.bootstrap.peers[i].next_dial = None;
                 self.dial_bootstrap(now, i);
+            }
+            if self.bootstrap.peers[i]
+                .next_reservation
+                .is_some_and(|t| t <= now)
+            {
+                self.bootstrap.peers[i].next_reservation = None;
+                self.reserve_relay(i);
             }
         }
     }
@@ -194,6 +280,8 @@ impl<X: Extra> Engine<X> {
     /// The last connection to bootstrap node `i` closed, or dialling it failed.
     pub(crate) fn bootstrap_lost(&mut self, now: CoreInstant, i: usize) {
         let b = &mut self.bootstrap.peers[i];
+        // The reservation is asked for again with the next connection.
+        b.next_reservation = None;
         if std::mem::replace(&mut b.connected, false) {
             self.outputs.push_back(Output::PeerChanged {
                 peer: b.peer,
@@ -201,13 +289,16 @@ impl<X: Extra> Engine<X> {
                 connected: false,
             });
         }
-        self.schedule_redial(now, i);
+        if self.bootstrap.joined {
+            self.schedule_redial(now, i);
+        }
     }
 
     /// Asks bootstrap node `i` for a relay reservation, and listens for `/webrtc` (addresses
     /// appear as `<relay>/p2p-circuit/webrtc` once a reservation is held). Browsers only.
     fn reserve_relay(&mut self, i: usize) {
-        if !self.config.reserve_relay {
+        // A node that does not serve needs no one to reach it.
+        if !self.config.reserve_relay || !self.config.serve || !self.bootstrap.joined {
             return;
         }
         let b = &self.bootstrap.peers[i];
@@ -236,17 +327,38 @@ impl<X: Extra> Engine<X> {
         }
     }
 
-    /// A listener closed: if it was a relay reservation whose bootstrap connection is still
-    /// up, reserve again at once.
-    pub(crate) fn bootstrap_listener_closed(&mut self, listener: ListenerId, reason: &str) {
-        for i in 0..self.bootstrap.peers.len() {
-            let b = &mut self.bootstrap.peers[i];
+    /// A listener has an address: if it is a relay reservation's, the reservation is held,
+    /// and the next refusal starts the retry schedule over.
+    pub(crate) fn bootstrap_listening(&mut self, listener: ListenerId) {
+        for b in &mut self.bootstrap.peers {
             if b.relay_listener == Some(listener) {
-                tracing::info!(peer = %b.peer, %reason, "relay reservation lost");
-                b.relay_listener = None;
-                if b.connected {
-                    self.reserve_relay(i);
-                }
+                b.reservation_backoff.succeeded();
+            }
+        }
+    }
+
+    /// A listener closed: if it was a relay reservation (refused, or expired without
+    /// renewal) whose bootstrap connection is still up, ask again after a backoff delay.
+    pub(crate) fn bootstrap_listener_closed(
+        &mut self,
+        now: CoreInstant,
+        listener: ListenerId,
+        reason: &str,
+    ) {
+        for i in 0..self.bootstrap.peers.len() {
+            if self.bootstrap.peers[i].relay_listener != Some(listener) {
+                continue;
+            }
+            // Gone already when it closed; after a listener error, closed here, so that the
+            // next reservation is the only one.
+            self.swarm.remove_listener(listener);
+            let random = self.jitter.next_unit();
+            let b = &mut self.bootstrap.peers[i];
+            b.relay_listener = None;
+            if b.connected {
+                let delay = b.reservation_backoff.failed(random);
+                tracing::info!(peer = %b.peer, %reason, ?delay, "relay reservation lost; asking again");
+                b.next_reservation = Some(now + delay);
             }
         }
     }

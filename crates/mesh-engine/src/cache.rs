@@ -164,6 +164,10 @@ impl<X: Extra> Engine<X> {
     }
 
     fn provide(&mut self, root: Cid) {
+        if !self.config.serve {
+            // A node that does not serve tells no one what it holds.
+            return;
+        }
         if self.provided.insert(root) {
             self.announce_to_peers(root);
         }

@@ -42,6 +42,7 @@ mod backoff;
 mod bootstrap;
 mod cache;
 mod connections;
+mod consent;
 mod exchange;
 mod fetches;
 mod output;
@@ -140,6 +141,10 @@ pub struct EngineConfig {
     /// Most asset roots in the have-summary sent to each mesh peer when it connects (see
     /// `summary.rs`). Default [`DEFAULT_SUMMARY_ROOTS`]; 0 sends none.
     pub summary_roots: usize,
+    /// Serve other nodes: announce what this node holds, hold relay reservations (when
+    /// [`EngineConfig::reserve_relay`]) and answer block requests. Off, the node only fetches:
+    /// peers it fetches from still see its address, but none learns what it holds.
+    pub serve: bool,
 }
 
 /// Roots in a have-summary by default: 100 sha2-256 CIDs are about 3.8 KiB on the wire, one
@@ -161,6 +166,7 @@ impl Default for EngineConfig {
             site: None,
             seed: 0,
             summary_roots: DEFAULT_SUMMARY_ROOTS,
+            serve: true,
         }
     }
 }
@@ -319,6 +325,8 @@ impl<X: Extra> Engine<X> {
         let jitter = Jitter::new(config.seed);
         // What leaves the store stops being provided (`cache`).
         planner.store_mut().enable_drop_log();
+        let mut server = server;
+        server.set_paused(!config.serve);
         Ok(Self {
             swarm,
             planner,
@@ -492,7 +500,8 @@ impl<X: Extra> Engine<X> {
     }
 
     /// Stores and pins `blocks` (a DAG rooted at `root`), then announces `root`; the outcome
-    /// of the announcement comes as [`Output::Announced`].
+    /// of the announcement comes as [`Output::Announced`]. A node that does not serve
+    /// ([`EngineConfig::serve`]) only stores them.
     pub fn add(&mut self, root: Cid, blocks: Vec<Block>) -> Result<(), AddError> {
         let store = self.planner.store_mut();
         for block in blocks {
@@ -503,6 +512,9 @@ impl<X: Extra> Engine<X> {
                 store.unpin(&cid);
                 return Err(AddError::Store(e));
             }
+        }
+        if !self.config.serve {
+            return Ok(());
         }
         let query = self
             .swarm
@@ -523,6 +535,9 @@ impl<X: Extra> Engine<X> {
     /// Announces every provided root again: after (re)connecting to DHT servers that forgot
     /// this node's records (bootstrap nodes drop a client's records when it disconnects).
     pub fn reannounce_all(&mut self) {
+        if !self.config.serve {
+            return;
+        }
         let roots: Vec<Cid> = self.provided.iter().copied().collect();
         for cid in roots {
             if let Err(e) = self

@@ -70,6 +70,7 @@ impl<X: Extra> Engine<X> {
                 self.outputs.push_back(Output::CancelOrigin(cancel));
             }
             Action::Deliver(deliver) => self.outputs.push_back(Output::Deliver(deliver)),
+            // Kept (and persisted) either way; announced only by a node that serves.
             Action::Announce { cid } => self.cached(cid),
             other => tracing::debug!(?other, "unhandled planner action"),
         }

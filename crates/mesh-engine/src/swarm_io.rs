@@ -20,6 +20,7 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
             address,
         } => {
             tracing::info!(%address, "listening");
+            engine.bootstrap_listening(listener_id);
             // Without block exchange over relays, other nodes are to reach this one by
             // `/webrtc` (the circuit carries only the signaling): the plain circuit address
             // is not advertised.
@@ -60,7 +61,7 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
                 engine.swarm.remove_external_address(address);
             }
             tracing::warn!(addr = ?addresses.first(), %reason, "listener closed");
-            engine.bootstrap_listener_closed(listener_id, &reason);
+            engine.bootstrap_listener_closed(now, listener_id, &reason);
             engine.outputs.push_back(Output::ListenerFailed {
                 listener: listener_id,
                 address: addresses.first().cloned(),
@@ -69,7 +70,7 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
         }
         SwarmEvent::ListenerError { listener_id, error } => {
             tracing::warn!(%error, "listener error");
-            engine.bootstrap_listener_closed(listener_id, &error.to_string());
+            engine.bootstrap_listener_closed(now, listener_id, &error.to_string());
             engine.outputs.push_back(Output::ListenerFailed {
                 listener: listener_id,
                 address: None,
@@ -84,6 +85,12 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
             ..
         } => {
             let addr = endpoint.get_remote_address();
+            if engine.bootstrap.revoked {
+                // A dial under way when consent was withdrawn, or someone dialling in.
+                tracing::debug!(peer = %peer_id, %addr, "consent withdrawn: closing");
+                engine.swarm.close_connection(connection_id);
+                return;
+            }
             tracing::debug!(peer = %peer_id, %addr, "connected");
             let kind = ConnectionKind::of(addr);
             for relayed in engine.connections.opened(peer_id, connection_id, kind) {

@@ -61,6 +61,11 @@ impl Warm {
     pub(crate) fn poll_timeout(&self) -> Option<CoreInstant> {
         self.next
     }
+
+    /// No more rounds until [`Engine::warm_start`] (consent withdrawn).
+    pub(crate) fn stop(&mut self) {
+        self.next = None;
+    }
 }
 
 impl<X: Extra> Engine<X> {
@@ -135,7 +140,7 @@ impl<X: Extra> Engine<X> {
     /// The cache changed: provide the site's rendezvous key while it holds any of the
     /// site's assets, and stop when it holds none.
     pub(crate) fn site_update(&mut self) {
-        let Some(site) = self.warm.site else {
+        let Some(site) = self.warm.site.filter(|_| self.config.serve) else {
             return;
         };
         let holds = self.cache.roots().any(|r| self.warm.asset_set.contains(r));

@@ -14,11 +14,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use cid::Cid;
 use futures::StreamExt;
-use libp2p::core::transport::{MemoryTransport, Transport as _};
+use libp2p::core::transport::{MemoryTransport, OptionalTransport, Transport as _};
 use libp2p::core::upgrade::Version;
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
-use libp2p::{Multiaddr, PeerId, Swarm, noise, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, noise, relay, yamux};
 use mesh_core::dag::build_dag;
 use mesh_core::fetch::{Config as PlannerConfig, FetchId, Planner};
 use mesh_core::store::MemoryStore;
@@ -151,14 +151,24 @@ impl MemNet {
         config: EngineConfig,
     ) -> NodeId {
         let peer = keypair.public().to_peer_id();
-        let transport = MemoryTransport::default()
+        // A node that holds relay reservations (as a browser does) gets the relay client's
+        // transport and behaviour; its reservations then run the real protocol against the
+        // bootstrap node.
+        let (relayed, relay) = if config.reserve_relay {
+            let (t, b) = relay::client::new(peer);
+            (OptionalTransport::some(t), Some(b))
+        } else {
+            (OptionalTransport::none(), None)
+        };
+        let transport = relayed
+            .or_transport(MemoryTransport::default())
             .upgrade(Version::V1)
             .authenticate(noise::Config::new(&keypair).expect("noise keys from an ed25519 key"))
             .multiplex(yamux::Config::default())
             .boxed();
         let protocol = mesh_protocol::Config::new(self.namespace.clone()).with_kad_mode(kad);
         let codec = BlockCodec::new();
-        let behaviour = Behaviour::with_codec(&keypair, &protocol, None, codec.clone());
+        let behaviour = Behaviour::with_codec(&keypair, &protocol, relay, codec.clone());
         let mut swarm = Swarm::new(
             transport,
             behaviour,

@@ -50,6 +50,19 @@ export interface MeshOptions {
    * `bootstrap`. If it cannot be fetched the mesh still starts, without peers, and dispatches
    * a `warning` event. */
   bootstrapUrl?: string;
+  /** Announce what this tab holds and serve other tabs. Default true. When false the tab only
+   * fetches: it announces nothing, holds no relay reservation and serves nothing. */
+  serve?: boolean;
+  /** Most of the upload budget one peer may take, in percent (1–100). Default 25. */
+  uploadPeerSharePercent?: number;
+  /** Serve other tabs while this one is hidden (`document.visibilityState`). Default false. */
+  serveWhenHidden?: boolean;
+  /** Serve other tabs when the browser asks to save data (`navigator.connection.saveData`).
+   * Default false. */
+  serveOnSaveData?: boolean;
+  /** Serve other tabs on a cellular or 2g-or-slower connection, where the browser says so
+   * (`navigator.connection.type` / `effectiveType`). Default false. */
+  serveOnMetered?: boolean;
   /** The deployment's namespace: only tabs with the same namespace share content. Default `default`. */
   namespace?: string;
   /** Milliseconds to wait for peers before the origin is asked too (0–10000). Default 200. */
@@ -62,7 +75,7 @@ export interface MeshOptions {
    * object itself. Lets `mesh.fetch('/path')` work and gives responses their content type. */
   manifest?: string | URL | Manifest;
   /** When peer connections may open: `on` (default), `off` (origin only, still verified) or
-   * `after-consent` (off until `mesh.consent()`). */
+   * `after-consent` (off until `mesh.consent()`; `bootstrapUrl` is fetched only then). */
   p2p?: 'on' | 'off' | 'after-consent';
   /** Base URL of assets named by CID alone: they are fetched from `<originBase>/<cid>`. */
   originBase?: string;
@@ -73,8 +86,8 @@ export interface MeshOptions {
   /** Interval of `stats` events in ms (0 disables). Default 1000. */
   statsIntervalMs?: number;
   /** ICE servers of tab-to-tab WebRTC connections, as in `RTCConfiguration.iceServers`
-   * (STUN, TURN). `[]` for host candidates only. Default: the public STUN servers js-libp2p
-   * uses. */
+   * (STUN, TURN). Default `[]`: host candidates only, no third party involved. A STUN
+   * server learns the address of every tab that uses it; name your own for tabs behind NAT. */
   iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
   /** Direct connections kept open to other tabs holding the manifest's assets, so fetches
    * find a warm peer within the deadline. Default 4; 0 opens none in advance. */
@@ -137,7 +150,15 @@ export interface MeshStats {
   /** Median time to first verified byte by source, in ms (null: none yet). */
   ttfbMs: { peer: number | null; origin: number | null; cache: number | null };
   store: { usedBytes: number; budgetBytes: number; blocks: number; evictions: number; rejected: number };
-  serve: { blocksServed: number; bytesServed: number; overBudget: number; peerBusy: number; notHeld: number };
+  serve: {
+    blocksServed: number; bytesServed: number; overBudget: number; peerBusy: number; notHeld: number;
+    /** Requests refused because the peer spent its `uploadPeerSharePercent`. */
+    overPeerShare: number;
+    /** Requests refused while serving was paused. */
+    paused: number;
+    /** Whether this tab serves other tabs now. */
+    serving: boolean;
+  };
   /** Blocks peers sent that did not match their CID (those peers are then ignored). */
   corruptBlocksReceived: number;
   /** Peer ids ignored for sending bad data. */
@@ -146,8 +167,8 @@ export interface MeshStats {
   malformedResponses: number;
   /** Whether a relay reservation is held (other tabs can reach this one). */
   reachable: boolean;
-  /** `on`, `off` or `after-consent` (until consent is given). */
-  p2p: 'on' | 'off' | 'after-consent';
+  /** `on`, `off`, `after-consent` (until consent is given) or `revoked` (consent withdrawn). */
+  p2p: 'on' | 'off' | 'after-consent' | 'revoked';
   /** The persistent cache: `state` is `off` (`persist: false`), `loading`, `on` or
    * `unavailable`; blocks and assets restored at start, blocks that failed verification
    * there (deleted, never served), and writes since. */
@@ -231,6 +252,8 @@ export interface AttachResult {
   cid: string;
   source?: MeshSource;
   error?: MeshError;
+  /** A script the browser did not run within a second (from injected HTML, most likely). */
+  inert?: true;
 }
 
 /** A running mesh node in this tab. */
@@ -245,12 +268,20 @@ export class Mesh extends EventTarget {
   fetch(cidOrPath: string, init?: MeshFetchInit): Promise<MeshResponse>;
   /** The node's figures. */
   stats(): Promise<MeshStats>;
-  /** Allows peer connections when created with `p2p: 'after-consent'`. */
-  consent(): void;
+  /** Why this tab does not serve other tabs now: `hidden`, `save-data`, `metered`. */
+  readonly servingPausedBy: ('hidden' | 'save-data' | 'metered')[];
+  /** Allows peer connections when created with `p2p: 'after-consent'` (fetching
+   * `bootstrapUrl` now), or again after `revokeConsent()`. */
+  consent(): Promise<void>;
+  /** Withdraws consent: closes every peer connection, stops serving and announcing; fetches
+   * go on from the origin and the cache, verified. */
+  revokeConsent(): void;
   /** Loads `img`, `script`, `link`, `video`, `audio` and `source` elements with `data-cid`
    * (and `data-src` / `data-href` as the origin URL) under `root`, now and as they are added.
    * Each gets `data-mesh-source` (or `data-mesh-error`) and a `mesh-load` (or `mesh-error`)
-   * event. Resolves when the elements present now have loaded or failed. */
+   * event. Resolves when the elements present now have loaded or failed. A script's `src` is
+   * set on the element itself, never on a copy: one from injected HTML (`innerHTML`), which
+   * the browser does not run, stays inert (`data-mesh-state="inert"`). */
   attach(root?: Document | Element): Promise<AttachResult[]>;
   /** Stops the node: closes its connections, aborts its requests, stops `attach`. */
   close(): Promise<void>;

@@ -81,11 +81,37 @@ function blobTypeFor(el, type) {
   return null;
 }
 
+/** Resolves with false if script `el`, whose src was just set, has not fired `load` or
+ * `error` within a second: a script the browser runs is fetched at once (a blob: URL is in
+ * memory) and fires within a few event-loop turns, unless it is very large; an inert one
+ * (from injected HTML) never fires. */
+const inert = (el) => new Promise((resolve) => {
+  const timer = setTimeout(() => resolve(false), 1000);
+  const settle = () => clearTimeout(timer);
+  el.addEventListener('load', settle, { once: true });
+  el.addEventListener('error', settle, { once: true });
+});
+
 /** Resolves once `el` fired `load`, rejects on `error` (call before setting its URL). */
 const loaded = (el) => new Promise((resolve, reject) => {
   el.addEventListener('load', resolve, { once: true });
   el.addEventListener('error', () => reject(new MeshError('internal', `the browser could not use the verified bytes of ${el.tagName.toLowerCase()}`)), { once: true });
 });
+
+/** When a tab stops serving other tabs (upload care), each with the option that overrides it
+ * (default false: the tab does not serve then). Read where the browser tells: the Page
+ * Visibility API, and the Network Information API (`navigator.connection`, Chromium only). */
+const SERVE_OVERRIDES = {
+  /** The tab is in the background: the user is not looking, and the upload is theirs. */
+  serveWhenHidden: ['hidden', () => globalThis.document?.visibilityState === 'hidden'],
+  /** The user asked the browser to save data. */
+  serveOnSaveData: ['save-data', () => globalThis.navigator?.connection?.saveData === true],
+  /** A cellular link, or one the browser rates 2g or slower (likely metered or scarce). */
+  serveOnMetered: ['metered', () => {
+    const c = globalThis.navigator?.connection;
+    return c?.type === 'cellular' || c?.effectiveType === '2g' || c?.effectiveType === 'slow-2g';
+  }],
+};
 
 /** The options createMesh knows. The node checks their values; unknown names are caught here,
  * because the wasm side reads only the names it knows from the object (a typo such as
@@ -93,7 +119,8 @@ const loaded = (el) => new Promise((resolve, reject) => {
 const OPTIONS = new Set(['bootstrap', 'bootstrapUrl', 'namespace', 'fallbackMs', 'cacheBytes',
   'uploadBytesPerMinute', 'manifest', 'p2p', 'originBase', 'logLevel', 'statsIntervalMs',
   'iceServers', 'warmPeers', 'largeFallbackMs', 'persist', 'cacheName', 'maxPeerConnections',
-  'maxHandshakes', 'maxStreamsPerPeer', 'receiveBufferBytes']);
+  'maxHandshakes', 'maxStreamsPerPeer', 'receiveBufferBytes', 'serve', 'uploadPeerSharePercent',
+  ...Object.keys(SERVE_OVERRIDES)]);
 
 const ATTACH_SELECTOR = 'img[data-cid], script[data-cid], link[data-cid], video[data-cid], audio[data-cid], source[data-cid]';
 
@@ -107,6 +134,11 @@ export class Mesh extends EventTarget {
   #observers = [];
   #objectUrls = [];
   #closed = false;
+  /** The bootstrap list's URL, fetched only once consent is given ('after-consent'). */
+  #deferredBootstrapUrl = null;
+  /** Why serving is paused now (`hidden`, `save-data`, `metered`). */
+  #pausedBy = [];
+  #unwatch = () => {};
 
   /** @internal */
   constructor(options) {
@@ -120,6 +152,10 @@ export class Mesh extends EventTarget {
   /** This tab's libp2p peer id (null when degraded). */
   get peerId() { return this.#node ? this.#node.peerId : null; }
 
+  /** Why this tab does not serve other tabs now: `hidden`, `save-data`, `metered` (empty
+   * while it serves, or when the `serve` option is false). */
+  get servingPausedBy() { return [...this.#pausedBy]; }
+
   /** @internal */
   async _start(loadWasm) {
     for (const name of Object.keys(this.#options)) {
@@ -129,6 +165,12 @@ export class Mesh extends EventTarget {
     }
     const { bootstrapUrl, manifest, ...rest } = this.#options;
     const options = { ...rest };
+    for (const name of Object.keys(SERVE_OVERRIDES)) {
+      if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+        throw new MeshError('config', `option \`${name}\`: ${JSON.stringify(options[name])} is not true or false`);
+      }
+      delete options[name];
+    }
     let manifestJson;
     this.#siteBase = globalThis.location?.href;
     if (typeof manifest === 'string' || manifest instanceof URL) {
@@ -141,16 +183,11 @@ export class Mesh extends EventTarget {
     // The node owns the manifest (it checks it, decodes paths and answers `resolve`); only
     // the degraded mode, which has no node to ask, reads it here, and only to find a CID's path.
     this.#manifestJson = manifestJson;
-    if (bootstrapUrl) {
-      try {
-        const addrs = JSON.parse(await getJson(String(bootstrapUrl), 'bootstrap address list'));
-        if (!Array.isArray(addrs)) throw new MeshError('config', `${bootstrapUrl} did not return a JSON array`);
-        options.bootstrap = [...(options.bootstrap ?? []), ...addrs];
-      } catch (e) {
-        // No bootstrap reachable: the node still runs (origin, verified) and says so.
-        console.warn(`mesh: ${e.message}; continuing without it`);
-        this.dispatchEvent(new CustomEvent('warning', { detail: { message: e.message } }));
-      }
+    if (bootstrapUrl && options.p2p === 'after-consent') {
+      // Before consent nothing leaves for the bootstrap node, not even this request.
+      this.#deferredBootstrapUrl = String(bootstrapUrl);
+    } else if (bootstrapUrl) {
+      options.bootstrap = [...(options.bootstrap ?? []), ...await this.#bootstrapList(String(bootstrapUrl))];
     }
     try {
       await loadWasm();
@@ -168,7 +205,45 @@ export class Mesh extends EventTarget {
       if (err.kind === 'config') throw err;
       this.#degraded = `the node failed to start: ${err.message}`;
       console.warn(`mesh: ${this.#degraded}; assets load from the origin directly`);
+      return;
     }
+    if (options.serve !== false) this.#watchServing();
+  }
+
+  /** The addresses at `url` (a bootstrap node's `/addrs`); none, with a `warning` event, if
+   * they cannot be had: the node still runs (origin, verified) and says so. */
+  async #bootstrapList(url) {
+    try {
+      const addrs = JSON.parse(await getJson(url, 'bootstrap address list'));
+      if (!Array.isArray(addrs)) throw new MeshError('config', `${url} did not return a JSON array`);
+      return addrs;
+    } catch (e) {
+      console.warn(`mesh: ${e.message}; continuing without it`);
+      this.dispatchEvent(new CustomEvent('warning', { detail: { message: e.message } }));
+      return [];
+    }
+  }
+
+  /** Pauses serving while any reason of SERVE_OVERRIDES holds (unless its option says to
+   * serve anyway), and resumes when none does; follows the browser's change events. */
+  #watchServing() {
+    const check = () => {
+      const reasons = Object.entries(SERVE_OVERRIDES)
+        .filter(([option, [, holds]]) => this.#options[option] !== true && holds())
+        .map(([, [reason]]) => reason);
+      const changed = reasons.join() !== this.#pausedBy.join();
+      this.#pausedBy = reasons;
+      if (changed || reasons.length > 0) this.#node?.pauseServing(reasons.length > 0);
+    };
+    check();
+    const doc = globalThis.document;
+    const connection = globalThis.navigator?.connection;
+    doc?.addEventListener('visibilitychange', check);
+    connection?.addEventListener?.('change', check);
+    this.#unwatch = () => {
+      doc?.removeEventListener('visibilitychange', check);
+      connection?.removeEventListener?.('change', check);
+    };
   }
 
   /**
@@ -317,9 +392,25 @@ export class Mesh extends EventTarget {
     }
   }
 
-  /** Allows peer connections when created with `p2p: 'after-consent'`. */
-  consent() {
-    this.#node?.consent();
+  /** Allows peer connections when created with `p2p: 'after-consent'`, or again after
+   * `revokeConsent()`. In 'after-consent' mode the `bootstrapUrl` list is fetched only now.
+   * Resolves once the node has it. */
+  async consent() {
+    if (!this.#node) return;
+    const url = this.#deferredBootstrapUrl;
+    this.#deferredBootstrapUrl = null;
+    const addrs = url ? await this.#bootstrapList(url) : undefined;
+    try {
+      this.#node?.consent(addrs);
+    } catch (e) {
+      throw toMeshError(e);
+    }
+  }
+
+  /** Withdraws consent: closes every peer connection, stops serving and announcing. Fetches
+   * go on from the origin and the cache, verified. `consent()` joins again. */
+  revokeConsent() {
+    this.#node?.revokeConsent();
   }
 
   /**
@@ -360,27 +451,27 @@ export class Mesh extends EventTarget {
       this.#objectUrls.push(objectUrl);
       const source = res.headers.get('x-mesh-source');
       if (el.tagName === 'SCRIPT') {
-        // A script element that was already inserted never runs a src set later: replace it.
-        const script = document.createElement('script');
-        for (const { name, value } of el.attributes) script.setAttribute(name, value);
-        script.dataset.meshState = 'loaded';
-        script.dataset.meshSource = source;
-        const ran = new Promise((resolve, reject) => { script.onload = resolve; script.onerror = reject; });
-        script.src = objectUrl;
-        el.replaceWith(script);
-        await ran;
-        script.dispatchEvent(new CustomEvent('mesh-load', { detail: { cid, source } }));
-        return { element: script, cid, source };
+        // The src goes on the element itself, never on a copy: the browser then runs it only
+        // if the page inserted it (parsed with the document, or created by the page's own
+        // script); a script that arrived in injected HTML (innerHTML and the like) stays
+        // inert, as without mesh. A copy would run whatever any injected markup names.
+        const ran = loaded(el);
+        el.src = objectUrl;
+        const started = await Promise.race([ran.then(() => true), inert(el)]);
+        if (!started) {
+          // Not run within a second: most likely never (or a very large script, which then
+          // still counts as loaded when it fires).
+          el.dataset.meshState = 'inert';
+          ran.then(() => this.#loaded(el, cid, source), () => {});
+          return { element: el, cid, source, inert: true };
+        }
       }
       // Style sheets and images are waited for (they are usable then); media load lazily.
       const ready = el.tagName === 'LINK' || (el.tagName === 'IMG' && el.loading !== 'lazy') ? loaded(el) : null;
       if (el.tagName === 'LINK') el.href = objectUrl;
-      else el.src = objectUrl;
+      else if (el.tagName !== 'SCRIPT') el.src = objectUrl;
       await ready;
-      el.dataset.meshState = 'loaded';
-      el.dataset.meshSource = source;
-      el.dispatchEvent(new CustomEvent('mesh-load', { detail: { cid, source } }));
-      return { element: el, cid, source };
+      return this.#loaded(el, cid, source);
     } catch (e) {
       const error = toMeshError(e);
       el.dataset.meshState = 'error';
@@ -390,10 +481,19 @@ export class Mesh extends EventTarget {
     }
   }
 
+  /** Marks `el` loaded from `source` and says so with `mesh-load`. */
+  #loaded(el, cid, source) {
+    el.dataset.meshState = 'loaded';
+    el.dataset.meshSource = source;
+    el.dispatchEvent(new CustomEvent('mesh-load', { detail: { cid, source } }));
+    return { element: el, cid, source };
+  }
+
   /** Stops the node: closes its connections, aborts its requests, stops attach(). */
   async close() {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unwatch();
     this.#observers.forEach((o) => o.disconnect());
     this.#objectUrls.forEach((u) => URL.revokeObjectURL(u));
     const node = this.#node;

@@ -140,6 +140,7 @@ impl MeshNode {
                 .with_exchange_over_relayed(false)
                 .with_bootstrap(bootstrap)
                 .with_reserve_relay(true)
+                .with_serve(settings.serving)
                 .with_warm_peers(settings.warm_peers, warm_assets)
                 .with_origin_base(settings.origin_base.clone())
                 // The site's rendezvous key: the CID of its manifest, as every tab of it has it.
@@ -276,11 +277,42 @@ impl MeshNode {
             .map_err(|e| js_error("internal", e))
     }
 
-    /// Allows peer connections when started with `p2p: 'after-consent'`.
-    pub fn consent(&self) -> Result<(), JsValue> {
+    /// Allows peer connections when started with `p2p: 'after-consent'`, or again after
+    /// [`MeshNode::revoke_consent`]. `bootstrap`: addresses learnt only now (the page's
+    /// `bootstrapUrl`, fetched after consent), checked like the `bootstrap` option.
+    pub fn consent(&self, bootstrap: Option<Vec<String>>) -> Result<(), JsValue> {
+        let raw = RawOptions {
+            bootstrap: bootstrap.unwrap_or_default(),
+            ..RawOptions::default()
+        };
+        let addrs = Settings::from_raw(raw, None)
+            .map_err(|e| js_error("config", e))?
+            .bootstrap
+            .iter()
+            .map(|text| text.parse::<libp2p::Multiaddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| js_error("config", e))?;
+        self.send(Command::Consent { bootstrap: addrs })
+    }
+
+    /// Withdraws consent: closes every peer connection, stops serving and announcing. Fetches
+    /// go on from the origin and the cache, verified.
+    #[wasm_bindgen(js_name = revokeConsent)]
+    pub fn revoke_consent(&self) -> Result<(), JsValue> {
+        self.send(Command::RevokeConsent)
+    }
+
+    /// Pauses (`true`) or resumes serving other tabs: the page calls it when the tab is hidden,
+    /// on Save-Data or on a metered connection.
+    #[wasm_bindgen(js_name = pauseServing)]
+    pub fn pause_serving(&self, paused: bool) -> Result<(), JsValue> {
+        self.send(Command::PauseServing(paused))
+    }
+
+    fn send(&self, command: Command) -> Result<(), JsValue> {
         self.commands
             .clone()
-            .try_send(Command::Consent)
+            .try_send(command)
             .map_err(|_| js_error("closed", "the mesh is closed"))
     }
 

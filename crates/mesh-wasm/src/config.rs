@@ -34,6 +34,9 @@ pub const MIN_CACHE_BYTES: u64 = 1 << 20;
 /// Most `RTCPeerConnection`s a page may allow (`maxPeerConnections`); Chromium refuses new
 /// ones past a few hundred per page anyway.
 pub const MAX_PEER_CONNECTIONS: u64 = 256;
+/// Default share of the upload budget one peer may take, in percent: four peers at least share
+/// a tab's upload, so one greedy peer cannot take all of it.
+pub const DEFAULT_UPLOAD_PEER_SHARE_PERCENT: u8 = 25;
 
 /// Longest fallback deadline accepted. Beyond it the promise "never slower than without mesh"
 /// would be broken by configuration.
@@ -69,6 +72,11 @@ pub struct RawOptions {
     pub cache_bytes: Option<f64>,
     /// Upload budget in bytes per minute; 0 serves nothing.
     pub upload_bytes_per_minute: Option<f64>,
+    /// Most of the upload budget one peer may take, in percent (1–100, default 25).
+    pub upload_peer_share_percent: Option<f64>,
+    /// Announce what this tab holds and serve other tabs (default true); off, the tab only
+    /// fetches.
+    pub serve: Option<bool>,
     /// `on`, `off` or `after-consent`.
     pub p2p: Option<P2pMode>,
     /// Base URL for assets named by CID only: `<originBase>/<cid>`.
@@ -77,8 +85,8 @@ pub struct RawOptions {
     pub log_level: Option<String>,
     /// How often a `stats` event is sent, in ms (default 1000; 0 disables).
     pub stats_interval_ms: Option<f64>,
-    /// STUN/TURN servers for tab-to-tab WebRTC, as `RTCIceServer`s; `[]` for host candidates
-    /// only. Default: the public STUN servers js-libp2p uses.
+    /// STUN/TURN servers for tab-to-tab WebRTC, as `RTCIceServer`s. Default: none (host
+    /// candidates only): no third party learns of the tab unless the site names its servers.
     pub ice_servers: Option<Vec<RawIceServer>>,
     /// Direct connections kept open to providers of the manifest's assets (default
     /// [`DEFAULT_WARM_PEERS`]; 0 opens none in advance).
@@ -175,6 +183,8 @@ pub struct Settings {
     pub warm_peers: usize,
     /// The IndexedDB database of the persistent cache; `None` with `persist: false`.
     pub persist: Option<String>,
+    /// Whether the tab announces and serves (the `serve` option).
+    pub serving: bool,
 }
 
 /// Longest `cacheName` accepted.
@@ -236,6 +246,11 @@ impl Settings {
             None => DEFAULT_UPLOAD_BYTES_PER_MINUTE,
             Some(b) => whole("uploadBytesPerMinute", b, 0, 1 << 40)?,
         };
+        let peer_share = match raw.upload_peer_share_percent {
+            None => DEFAULT_UPLOAD_PEER_SHARE_PERCENT,
+            // At most 100, so the cast is exact.
+            Some(p) => whole("uploadPeerSharePercent", p, 1, 100)? as u8,
+        };
         let stats_interval = match raw.stats_interval_ms {
             None => Some(Duration::from_secs(1)),
             Some(ms) => match whole("statsIntervalMs", ms, 0, 3_600_000)? {
@@ -268,7 +283,9 @@ impl Settings {
             Some(base) => return Err(bad("originBase", format!("{base:?} is not an http(s) URL"))),
         };
         let webrtc = match raw.ice_servers {
-            None => mesh_webrtc::Config::new(),
+            // Not mesh-webrtc's default (public STUN servers of third parties): a STUN server
+            // learns the tab's public address; only the site may choose to involve one.
+            None => mesh_webrtc::Config::new().with_ice_servers(Vec::new()),
             Some(servers) => {
                 let mut ice = Vec::new();
                 for server in servers {
@@ -339,7 +356,9 @@ impl Settings {
                 // Fetch buffers count toward the tab's one memory figure (docs/SECURITY.md).
                 .with_fetch_buffer(cache_bytes),
             cache_bytes,
-            serve: ServeConfig::new().with_upload_budget(Some(upload)),
+            serve: ServeConfig::new()
+                .with_upload_budget(Some(upload))
+                .with_peer_share_percent(peer_share),
             p2p: raw.p2p.unwrap_or_default(),
             origin_base,
             manifest,
@@ -348,6 +367,7 @@ impl Settings {
             webrtc,
             warm_peers,
             persist,
+            serving: raw.serve.unwrap_or(true),
         })
     }
 }
@@ -435,21 +455,26 @@ mod tests {
         assert_eq!(s.p2p, P2pMode::On);
         assert_eq!(s.stats_interval, Some(Duration::from_secs(1)));
         assert_eq!(s.persist.as_deref(), Some("mesh-default"));
+        assert!(s.serving);
+        assert_eq!(
+            s.serve.peer_share_percent,
+            DEFAULT_UPLOAD_PEER_SHARE_PERCENT
+        );
+        // No third-party STUN server unless the site names one.
+        assert_eq!(
+            s.webrtc,
+            mesh_webrtc::Config::new().with_ice_servers(Vec::new())
+        );
         Ok(())
     }
 
     #[test]
     fn tab_resource_caps_are_options() -> Result<(), Box<dyn std::error::Error>> {
-        let s = Settings::from_raw(raw("{}")?, None)?;
-        assert_eq!(
-            s.webrtc,
-            mesh_webrtc::Config::new(),
-            "the transport's defaults"
-        );
         let json = r#"{"warmPeers":2,"maxPeerConnections":2,"maxHandshakes":1,
             "maxStreamsPerPeer":16,"receiveBufferBytes":4194304}"#;
         let s = Settings::from_raw(raw(json)?, None)?;
         let expected = mesh_webrtc::Config::new()
+            .with_ice_servers(Vec::new())
             .with_max_connections(2)
             .with_max_handshakes(1)
             .with_max_inbound_streams(16)
@@ -463,7 +488,7 @@ mod tests {
         let json = format!(
             r#"{{"bootstrap":["{BOOT}"],"namespace":"shop","fallbackMs":150,"cacheBytes":2097152,
                "uploadBytesPerMinute":0,"p2p":"after-consent","originBase":"http://127.0.0.1:8080/cid",
-               "logLevel":"debug","statsIntervalMs":0,
+               "logLevel":"debug","statsIntervalMs":0,"serve":false,"uploadPeerSharePercent":50,
                "iceServers":[{{"urls":"stun:127.0.0.1:3478"}},{{"urls":["turn:t:3478"],"username":"u","credential":"c"}}]}}"#
         );
         let s = Settings::from_raw(raw(&json)?, None)?;
@@ -472,6 +497,8 @@ mod tests {
         assert_eq!(s.origin_base.as_deref(), Some("http://127.0.0.1:8080/cid/"));
         assert_eq!(s.serve.upload_bytes_per_minute, Some(0));
         assert_eq!(s.stats_interval, None);
+        assert!(!s.serving);
+        assert_eq!(s.serve.peer_share_percent, 50);
         Ok(())
     }
 
@@ -513,6 +540,11 @@ mod tests {
             (r#"{"maxHandshakes":0}"#, "maxHandshakes"),
             (r#"{"maxStreamsPerPeer":1.5}"#, "maxStreamsPerPeer"),
             (r#"{"receiveBufferBytes":1000}"#, "receiveBufferBytes"),
+            (r#"{"uploadPeerSharePercent":0}"#, "uploadPeerSharePercent"),
+            (
+                r#"{"uploadPeerSharePercent":101}"#,
+                "uploadPeerSharePercent",
+            ),
         ];
         for (json, option) in cases {
             let err = Settings::from_raw(raw(json)?, None).err();

@@ -42,7 +42,11 @@ pub(crate) enum Command {
     Stats {
         reply: oneshot::Sender<StatsReport>,
     },
-    Consent,
+    Consent {
+        bootstrap: Vec<libp2p::Multiaddr>,
+    },
+    RevokeConsent,
+    PauseServing(bool),
     Close {
         reply: oneshot::Sender<()>,
     },
@@ -223,6 +227,7 @@ impl Driver {
         let stats = self.engine.stats();
         let p2p = match (self.p2p, self.engine.joined()) {
             (P2pMode::Off, _) => "off",
+            (_, false) if self.engine.left() => "revoked",
             (P2pMode::AfterConsent, false) => "after-consent",
             _ => "on",
         };
@@ -232,6 +237,7 @@ impl Driver {
             &status,
             p2p,
             self.persist.report(),
+            self.engine.serving(),
         )
     }
 
@@ -269,13 +275,22 @@ impl Driver {
             Command::Stats { reply } => {
                 let _ = reply.send(self.report());
             }
-            Command::Consent => {
-                if self.p2p == P2pMode::AfterConsent && !self.engine.joined() {
+            Command::Consent { bootstrap } => {
+                let now = self.now();
+                if let Err(e) = self.engine.add_bootstrap(now, &bootstrap) {
+                    // Checked by MeshNode::consent already.
+                    tracing::error!(error = %e, "bootstrap addresses refused");
+                }
+                if self.p2p != P2pMode::Off && !self.engine.joined() {
                     tracing::info!("consent given: joining the mesh");
-                    let now = self.now();
                     self.engine.join(now);
                 }
             }
+            Command::RevokeConsent => {
+                let now = self.now();
+                self.engine.leave(now);
+            }
+            Command::PauseServing(paused) => self.engine.pause_serving(paused),
             Command::Close { .. } => {}
         }
     }

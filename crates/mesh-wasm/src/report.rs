@@ -31,7 +31,7 @@ pub(crate) struct StatsReport {
     pub(crate) malformed_responses: u64,
     /// Whether a relay reservation is held (other tabs can reach this one).
     pub(crate) reachable: bool,
-    /// `on`, `off` or `after-consent` (until consent is given).
+    /// `on`, `off`, `after-consent` (until consent is given) or `revoked` (consent withdrawn).
     pub(crate) p2p: &'static str,
     /// The persistent cache.
     pub(crate) persist: crate::persist::PersistReport,
@@ -77,6 +77,12 @@ pub(crate) struct ServeReport {
     pub(crate) bytes_served: u64,
     pub(crate) over_budget: u64,
     pub(crate) peer_busy: u64,
+    /// Requests refused because the asking peer spent its share of the upload budget.
+    pub(crate) over_peer_share: u64,
+    /// Requests refused while serving was paused (hidden tab, Save-Data, metered network).
+    pub(crate) paused: u64,
+    /// Whether this tab serves other tabs now.
+    pub(crate) serving: bool,
     pub(crate) not_held: u64,
 }
 
@@ -87,6 +93,7 @@ impl StatsReport {
         status: &NodeStatus,
         p2p: &'static str,
         persist: crate::persist::PersistReport,
+        serving: bool,
     ) -> Self {
         let t = &stats.transfer;
         Self {
@@ -122,6 +129,9 @@ impl StatsReport {
                 bytes_served: stats.serve.bytes_served,
                 over_budget: stats.serve.over_budget,
                 peer_busy: stats.serve.peer_busy,
+                over_peer_share: stats.serve.over_peer_share,
+                paused: stats.serve.paused,
+                serving,
                 not_held: stats.serve.not_held,
             },
             corrupt_blocks_received: stats.corrupt_blocks_received,

@@ -318,9 +318,96 @@ async fn after_consent_joins_only_once_consent_is_given() -> TestResult {
     let s = stats(&node).await?;
     assert_eq!(path(&s, &["peers", "connected"]).as_f64(), Some(0.0));
     assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("after-consent"));
-    node.consent()?;
+    node.consent(None)?;
     let s = wait_connected(&node).await?;
     assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("on"));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn bootstrap_addresses_given_with_consent_are_dialled() -> TestResult {
+    // As the JS shim does in 'after-consent' mode: the bootstrap list is fetched only after
+    // consent and handed over with it.
+    let o = options(&[("p2p", "after-consent".into())]).await?;
+    Reflect::delete_property(&o.clone().into(), &"bootstrap".into())?;
+    let node = MeshNode::start(o, Some(manifest().await?), no_events())?;
+    let addrs: Vec<String> = js_sys::Array::from(&bootstrap_addrs().await?)
+        .iter()
+        .filter_map(|a| a.as_string())
+        .collect();
+    assert!(node.consent(Some(vec!["/not/an/addr".into()])).is_err());
+    node.consent(Some(addrs))?;
+    wait_connected(&node).await?;
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn revoking_consent_closes_every_connection_until_given_again() -> TestResult {
+    let node = start(&[]).await?;
+    let s = wait_connected(&node).await?;
+    assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("on"));
+    node.revoke_consent()?;
+    let mut s = stats(&node).await?;
+    for _ in 0..100 {
+        if path(&s, &["peers", "connected"]).as_f64() == Some(0.0) {
+            break;
+        }
+        sleep(20).await;
+        s = stats(&node).await?;
+    }
+    assert_eq!(path(&s, &["peers", "connected"]).as_f64(), Some(0.0));
+    assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("revoked"));
+    assert_eq!(get(&s, "reachable").as_bool(), Some(false));
+    // Fetches go on from the origin, verified.
+    let cid = resolve_cid(&node, "/peer-small.txt")?;
+    let (bytes, done, _) = read_all(&node.fetch(&cid, url("peer-small.txt"))?).await?;
+    assert_eq!(bytes, fixture("peer-small.txt").await?);
+    assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
+    // No redial behind the page's back.
+    sleep(600).await;
+    let s = stats(&node).await?;
+    assert_eq!(path(&s, &["peers", "connected"]).as_f64(), Some(0.0));
+    node.consent(None)?;
+    let s = wait_connected(&node).await?;
+    assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("on"));
+    node.close().await?;
+    Ok(())
+}
+
+#[wasm_bindgen_test]
+async fn serving_can_be_off_or_paused() -> TestResult {
+    let quiet = start(&[("serve", false.into())]).await?;
+    let s = wait_for(&quiet, 15, "a bootstrap connection", |s| {
+        path(s, &["peers", "bootstrap"]).as_f64() == Some(1.0)
+    })
+    .await?;
+    assert_eq!(path(&s, &["serve", "serving"]).as_bool(), Some(false));
+    // Nobody needs to reach a tab that serves nothing: no relay reservation.
+    sleep(300).await;
+    assert_eq!(
+        get(&stats(&quiet).await?, "reachable").as_bool(),
+        Some(false)
+    );
+    quiet.close().await?;
+
+    let node = start(&[]).await?;
+    wait_connected(&node).await?;
+    assert_eq!(
+        path(&stats(&node).await?, &["serve", "serving"]).as_bool(),
+        Some(true)
+    );
+    node.pause_serving(true)?;
+    assert_eq!(
+        path(&stats(&node).await?, &["serve", "serving"]).as_bool(),
+        Some(false)
+    );
+    node.pause_serving(false)?;
+    assert_eq!(
+        path(&stats(&node).await?, &["serve", "serving"]).as_bool(),
+        Some(true)
+    );
     node.close().await?;
     Ok(())
 }

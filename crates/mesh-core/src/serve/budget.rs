@@ -47,6 +47,12 @@ impl TokenBucket {
         u64::try_from(self.scaled / MICROS_PER_MINUTE).unwrap_or(u64::MAX)
     }
 
+    /// Whether the bucket is full at `now` (then it is the same as a fresh one).
+    pub(crate) fn is_full(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.scaled >= u128::from(self.capacity) * MICROS_PER_MINUTE
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = match self.last {
             Some(last) => u128::from(now.as_micros().saturating_sub(last.as_micros())),

@@ -1,6 +1,8 @@
 //! The serving policy: answering peers' block requests from a
-//! [`BlockStore`](crate::store::BlockStore) within an upload budget (a token bucket) and a
-//! per-peer concurrency cap.
+//! [`BlockStore`](crate::store::BlockStore) within an upload budget (a token bucket), each
+//! peer's share of it (so one peer cannot take it all; a peer that makes up new identities
+//! gets a share per identity, which the shared budget still caps), and a per-peer concurrency
+//! cap; serving can be paused.
 //!
 //! [`BlockServer`] is sans-IO like the planner: the driver passes the time, the store and each
 //! request, sends the answer, and reports when it went out. It is generic over the peer and

@@ -21,6 +21,11 @@ pub const DEFAULT_MAX_CONCURRENT_PER_PEER: usize = 32;
 /// 16-block batch unsent.
 pub const DEFAULT_SEND_WINDOW_PER_PEER: usize = 8;
 
+/// Per-peer upload buckets kept before full ones are dropped (a full bucket is the same as a
+/// fresh one, so dropping it forgets nothing; keeping it past `peer_gone` stops a peer from
+/// reconnecting for a fresh share).
+const MAX_PEER_BUCKETS: usize = 1024;
+
 /// Settings of a [`BlockServer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -38,6 +43,10 @@ pub struct ServeConfig {
     /// [`BlockServer::admit`]; more wait (within [`ServeConfig::max_concurrent_per_peer`]) and
     /// can be cancelled before a byte of them is sent. Default [`DEFAULT_SEND_WINDOW_PER_PEER`].
     pub send_window_per_peer: usize,
+    /// Most of the upload budget one peer may take, in percent of its rate and burst (1–100);
+    /// with an upload budget below 100, each peer has its own bucket beside the shared one,
+    /// so one peer cannot spend all of it. Default 100 (no per-peer share).
+    pub peer_share_percent: u8,
 }
 
 impl Default for ServeConfig {
@@ -47,6 +56,7 @@ impl Default for ServeConfig {
             upload_burst_bytes: None,
             max_concurrent_per_peer: DEFAULT_MAX_CONCURRENT_PER_PEER,
             send_window_per_peer: DEFAULT_SEND_WINDOW_PER_PEER,
+            peer_share_percent: 100,
         }
     }
 }
@@ -73,6 +83,24 @@ impl ServeConfig {
     pub fn with_send_window_per_peer(mut self, n: usize) -> Self {
         self.send_window_per_peer = n.max(1);
         self
+    }
+
+    /// Sets [`ServeConfig::peer_share_percent`] (clamped to 1–100).
+    pub fn with_peer_share_percent(mut self, percent: u8) -> Self {
+        self.peer_share_percent = percent.clamp(1, 100);
+        self
+    }
+
+    /// The per-peer bucket's rate and burst: `None` without an upload budget or per-peer
+    /// share.
+    fn peer_bucket(&self) -> Option<(u64, u64)> {
+        let rate = self.upload_bytes_per_minute?;
+        if self.peer_share_percent >= 100 || rate == 0 {
+            return None;
+        }
+        let share = |b: u64| b.saturating_mul(u64::from(self.peer_share_percent)) / 100;
+        let burst = self.upload_burst_bytes.unwrap_or(rate);
+        Some((share(rate), share(burst).max(MAX_BLOCK_SIZE as u64)))
     }
 
     /// Sets [`ServeConfig::max_concurrent_per_peer`] (at least 1).
@@ -107,6 +135,11 @@ pub enum ServeOutcome {
     /// A notice (announcement, withdrawal, cancel): acknowledged; acting on it is the
     /// node's business.
     Notice,
+    /// The block is held but this peer spent its share of the upload budget: answered
+    /// `DontHave`.
+    OverPeerShare,
+    /// Serving is paused (see [`BlockServer::set_paused`]): answered `DontHave`.
+    Paused,
 }
 
 /// A response to send and why.
@@ -135,6 +168,10 @@ pub struct ServeStats {
     pub peer_busy: u64,
     /// Want-blocks cancelled by the requester before their block was sent.
     pub cancelled: u64,
+    /// Want-blocks refused because the peer spent its share of the upload budget.
+    pub over_peer_share: u64,
+    /// Requests refused while serving was paused.
+    pub paused: u64,
 }
 
 /// Whether a want-block may be answered now ([`BlockServer::admit`]).
@@ -170,6 +207,10 @@ pub enum Admission {
 pub struct BlockServer<P, R> {
     config: ServeConfig,
     bucket: Option<TokenBucket>,
+    /// Each peer's share of the upload budget (with [`ServeConfig::peer_share_percent`]).
+    peer_buckets: BTreeMap<P, TokenBucket>,
+    /// Whether every request but notices is refused for now.
+    paused: bool,
     /// Responses in flight or kept, by request: who asked, and whether a block is being sent.
     in_flight: BTreeMap<R, (P, bool)>,
     /// Responses in flight or kept per peer (entries > 0 only).
@@ -202,6 +243,8 @@ impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
         Self {
             config,
             bucket,
+            peer_buckets: BTreeMap::new(),
+            paused: false,
             in_flight: BTreeMap::new(),
             per_peer: BTreeMap::new(),
             sending: BTreeMap::new(),
@@ -219,6 +262,18 @@ impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
     /// Counters.
     pub fn stats(&self) -> ServeStats {
         self.stats
+    }
+
+    /// Stops (`true`) or resumes serving: while paused every request but a notice is answered
+    /// `DontHave`, as if nothing were held (a tab in the background, or on a metered
+    /// connection). Notices are still acknowledged, so a peer's cancels are still heard.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
+    /// Whether serving is paused.
+    pub fn paused(&self) -> bool {
+        self.paused
     }
 
     /// Responses in flight to `peer`.
@@ -322,6 +377,10 @@ impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
             },
             outcome,
         };
+        if self.paused && !notice {
+            self.stats.paused += 1;
+            return refuse(ServeOutcome::Paused);
+        }
         if busy {
             self.stats.peer_busy += 1;
             return refuse(ServeOutcome::PeerBusy);
@@ -348,11 +407,36 @@ impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
                     return refuse(ServeOutcome::NotHeld);
                 };
                 let bytes = block.len() as u64;
+                if let Some((rate, burst)) = self.config.peer_bucket() {
+                    if self.peer_buckets.len() >= MAX_PEER_BUCKETS
+                        && !self.peer_buckets.contains_key(&peer)
+                    {
+                        self.peer_buckets.retain(|_, b| !b.is_full(now));
+                        if self.peer_buckets.len() >= MAX_PEER_BUCKETS {
+                            // Bounded memory: newcomers wait until some share has refilled.
+                            self.stats.over_peer_share += 1;
+                            return refuse(ServeOutcome::OverPeerShare);
+                        }
+                    }
+                    let share = self
+                        .peer_buckets
+                        .entry(peer.clone())
+                        .or_insert_with(|| TokenBucket::new(rate, burst));
+                    if share.available(now) < bytes {
+                        self.stats.over_peer_share += 1;
+                        return refuse(ServeOutcome::OverPeerShare);
+                    }
+                    // Spent only once the shared budget pays too (below).
+                }
                 if let Some(bucket) = &mut self.bucket
                     && !bucket.try_take(now, bytes)
                 {
                     self.stats.over_budget += 1;
                     return refuse(ServeOutcome::OverBudget);
+                }
+                if let Some(share) = self.peer_buckets.get_mut(&peer) {
+                    // Checked above: enough is available.
+                    let _ = share.try_take(now, bytes);
                 }
                 self.stats.blocks_served += 1;
                 self.stats.bytes_served += bytes;
@@ -564,6 +648,73 @@ mod tests {
             ServeOutcome::Served { .. }
         ));
         assert_eq!(server.stats().over_budget, 2);
+    }
+
+    #[test]
+    fn one_peer_cannot_take_more_than_its_share() {
+        let big = block(MAX_BLOCK_SIZE, 5);
+        let mut store = store_with(&[&big]);
+        // 4 blocks a minute in all, a quarter each: one block per peer per minute.
+        let budget = 4 * MAX_BLOCK_SIZE as u64;
+        let config = ServeConfig::new()
+            .with_upload_budget(Some(budget))
+            .with_peer_share_percent(25);
+        let mut server: BlockServer<u32, u64> = BlockServer::new(config);
+        let req = want_block(*big.cid());
+        let t0 = Instant::from_millis(1);
+        let mut id = 0;
+        let mut ask = |server: &mut BlockServer<u32, u64>, peer, t| {
+            id += 1;
+            let outcome = server.answer(t, peer, id, &req, &mut store).outcome;
+            server.finished(id);
+            outcome
+        };
+        assert!(matches!(
+            ask(&mut server, 1, t0),
+            ServeOutcome::Served { .. }
+        ));
+        // The greedy peer is refused although the shared budget has three blocks left...
+        assert_eq!(ask(&mut server, 1, t0), ServeOutcome::OverPeerShare);
+        assert_eq!(server.budget_available(t0), Some(3 * MAX_BLOCK_SIZE as u64));
+        // ...which the others still get.
+        for peer in 2..=4 {
+            assert!(matches!(
+                ask(&mut server, peer, t0),
+                ServeOutcome::Served { .. }
+            ));
+        }
+        // A refusal by the shared budget spends nothing of the peer's share.
+        let t1 = t0 + std::time::Duration::from_secs(60);
+        assert!(matches!(
+            ask(&mut server, 1, t1),
+            ServeOutcome::Served { .. }
+        ));
+        assert_eq!(server.stats().over_peer_share, 1);
+        // Leaving and coming back does not give a fresh share.
+        server.peer_gone(&1);
+        assert_eq!(ask(&mut server, 1, t1), ServeOutcome::OverPeerShare);
+    }
+
+    #[test]
+    fn paused_serves_nothing_until_resumed() {
+        let a = block(10, 1);
+        let mut store = store_with(&[&a]);
+        let mut server: BlockServer<u32, u64> = BlockServer::new(ServeConfig::new());
+        server.set_paused(true);
+        let have = BlockRequest::WantHave {
+            id: RequestId(1),
+            cids: vec![*a.cid()],
+        };
+        for (i, req) in [have, want_block(*a.cid())].iter().enumerate() {
+            let answer = server.answer(Instant::ZERO, 1, i as u64, req, &mut store);
+            assert_eq!(answer.outcome, ServeOutcome::Paused);
+            assert!(matches!(answer.response, BlockResponse::DontHave { .. }));
+            server.finished(i as u64);
+        }
+        assert_eq!(server.stats().paused, 2);
+        server.set_paused(false);
+        let answer = server.answer(Instant::ZERO, 1, 9, &want_block(*a.cid()), &mut store);
+        assert_eq!(answer.outcome, ServeOutcome::Served { bytes: 10 });
     }
 
     #[test]
