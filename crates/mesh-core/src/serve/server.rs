@@ -366,7 +366,7 @@ impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
             self.in_flight
                 .insert(request_id.clone(), (peer.clone(), serving));
             if serving {
-                *self.sending.entry(peer).or_insert(0) += 1;
+                *self.sending.entry(peer.clone()).or_insert(0) += 1;
             }
         }
         let id = request.id();
