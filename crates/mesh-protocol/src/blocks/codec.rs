@@ -328,10 +328,12 @@ mod tests {
 
     #[test]
     fn wrong_direction_is_invalid_data() {
+        // A block is never a request (a DONT_HAVE frame sent as one is a withdrawal notice).
         let mut wire = Vec::new();
-        let response = BlockResponse::DontHave {
+        let response = BlockResponse::Block {
             id: RequestId(1),
-            cids: vec![cid_for(RAW_CODEC, b"a")],
+            cid: cid_for(RAW_CODEC, b"a"),
+            data: Bytes::from_static(b"a"),
         };
         block_on(BlockCodec::new().write_response(&protocol(), &mut wire, response)).unwrap();
         let err = block_on(BlockCodec::new().read_request(&protocol(), &mut Cursor::new(wire)))
