@@ -215,7 +215,9 @@ async fn fetches_from_a_peer_found_in_the_dht() -> TestResult {
 
 #[wasm_bindgen_test]
 async fn goes_to_the_origin_at_once_when_nobody_provides() -> TestResult {
-    let node = start(&[]).await?;
+    // A long deadline, so that "at once" is told from "at the deadline" with room to spare on
+    // a loaded machine (a first byte in a few hundred ms there is no failure).
+    let node = start(&[("fallbackMs", 3000.into())]).await?;
     wait_connected(&node).await?;
     let cid = resolve_cid(&node, "/origin-only.txt")?;
     let handle = node.fetch(&cid, url("origin-only.txt"))?;
@@ -224,7 +226,7 @@ async fn goes_to_the_origin_at_once_when_nobody_provides() -> TestResult {
     assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
     // The DHT answered "nobody" quickly: no reason to wait for the deadline.
     let ttfb = get(&done, "ttfbMs").as_f64().ok_or("no ttfb")?;
-    assert!(ttfb < 200.0, "ttfb {ttfb} ms");
+    assert!(ttfb < 1500.0, "waited for the 3 s deadline: ttfb {ttfb} ms");
     assert_eq!(handle.content_type().as_deref(), Some("text/plain"));
     node.close().await?;
     Ok(())
