@@ -15,12 +15,8 @@ use mesh_testkit::{MemNet, NodeId, data};
 /// A bootstrap (DHT server) node and a client that joined it, with a store of `store_bytes`.
 fn joined_pair(store_bytes: u64) -> (MemNet, NodeId, EngineConfig) {
     let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let joined = EngineConfig::default().with_bootstrap(vec![net.node(boot).addr.clone()]);
+    let (_, boot_addr) = net.spawn_bootstrap();
+    let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
     net.set_store_bytes(store_bytes);
     let node = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
     net.join(node);
@@ -174,12 +170,8 @@ fn a_restored_cache_is_verified_served_and_announced() {
 #[test]
 fn a_restored_cache_is_announced_once_a_bootstrap_node_connects() {
     let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let joined = EngineConfig::default().with_bootstrap(vec![net.node(boot).addr.clone()]);
+    let (_, boot_addr) = net.spawn_bootstrap();
+    let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
     let node = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
     // Restored before the node joins: the first announcement reaches nobody.
     let dag = build_dag(&data(100_000, 5));

@@ -15,12 +15,7 @@ const DEADLINE: Duration = Duration::from_millis(200);
 /// A DHT with one provider of `content` that stops answering (frozen), and a fetcher.
 fn frozen_provider(content: &[u8], fetcher: EngineConfig) -> (MemNet, NodeId, cid::Cid) {
     let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let boot_addr = net.node(boot).addr.clone();
+    let (_, boot_addr) = net.spawn_bootstrap();
     let seeder = net.spawn(
         KadMode::Client,
         PlannerConfig::new(),

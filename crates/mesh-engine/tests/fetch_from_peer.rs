@@ -18,12 +18,8 @@ struct Swarm {
 
 fn seeded_swarm(content: &[u8]) -> Swarm {
     let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let joined = EngineConfig::default().with_bootstrap(vec![net.node(boot).addr.clone()]);
+    let (_, boot_addr) = net.spawn_bootstrap();
+    let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
     let seeder = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
     net.join(seeder);
     let cid = net.seed(seeder, content);

@@ -26,12 +26,7 @@ fn provides(net: &mut MemNet, id: NodeId, key: &cid::Cid) -> bool {
 #[test]
 fn one_lookup_of_the_site_key_finds_a_peer_holding_part_of_the_site() {
     let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let boot_addr = net.node(boot).addr.clone();
+    let (_, boot_addr) = net.spawn_bootstrap();
     let site = build_dag(b"{\"version\":1,\"assets\":{}}").root.cid;
     let (a, b): (Bytes, Bytes) = (data(100_000, 31), data(100_000, 33));
     let assets = vec![build_dag(&a).root.cid, build_dag(&b).root.cid];

@@ -54,12 +54,7 @@ fn seeder(net: &mut MemNet, boot: NodeId, content: &[u8]) -> (NodeId, cid::Cid) 
 #[test]
 fn opens_the_wanted_number_ahead_of_need_and_again_when_gone() {
     let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let boot_addr = net.node(boot).addr.clone();
+    let (boot, boot_addr) = net.spawn_bootstrap();
     let boot_peer = net.node(boot).peer_id();
     let content = data(20_000, 11);
     let (first, seeders): (Vec<_>, Vec<_>) =

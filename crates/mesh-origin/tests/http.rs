@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BIG_LEN, client, pattern, raw_status, serve, site};
+use common::{BIG_LEN, client, get_text, pattern, raw_status, serve, site};
 use mesh_core::dag::cid_of;
 use mesh_core::manifest::Manifest;
 use mesh_origin::{Config, MANIFEST_PATH, Mount};
@@ -472,14 +472,7 @@ async fn a_prebuilt_manifest_is_served_verbatim() {
     let json = manifest.to_json();
     std::fs::write(&file, &json).unwrap();
     let server = serve(Config::new(dir.path()).with_manifest_file(&file)).await;
-    let text = client()
-        .get(format!("{}{MANIFEST_PATH}", server.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&format!("{}{MANIFEST_PATH}", server.url())).await;
     assert_eq!(text, json);
     server.shutdown().await;
 }

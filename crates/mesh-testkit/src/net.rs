@@ -140,6 +140,18 @@ impl MemNet {
         )
     }
 
+    /// Starts a bootstrap node (a DHT server with default settings) and returns it with the
+    /// address that [`EngineConfig::with_bootstrap`] takes to join it.
+    pub fn spawn_bootstrap(&mut self) -> (NodeId, Multiaddr) {
+        let boot = self.spawn(
+            KadMode::Server,
+            PlannerConfig::new(),
+            EngineConfig::default(),
+        );
+        let addr = self.node(boot).addr.clone();
+        (boot, addr)
+    }
+
     /// Starts a node with `keypair` listening on `listen` (to bring a node back at the
     /// address others know). Listen addresses are advertised, as on any reachable node.
     pub fn spawn_at(

@@ -47,17 +47,21 @@ pub async fn serve(config: Config) -> RunningServer {
     mesh_origin::start(config).await.unwrap()
 }
 
-/// The server's counters, from its control API.
-pub async fn fetch_stats(url: &str) -> mesh_origin::Stats {
-    let text = client()
-        .get(format!("{url}/_origin/stats"))
+/// The body of a GET of `url`, as text.
+pub async fn get_text(url: &str) -> String {
+    client()
+        .get(url)
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
+        .unwrap()
+}
+
+/// The server's counters, from its control API.
+pub async fn fetch_stats(url: &str) -> mesh_origin::Stats {
+    serde_json::from_str(&get_text(&format!("{url}/_origin/stats")).await).unwrap()
 }
 
 /// A client that never follows redirects (the tests look at them).
