@@ -54,7 +54,8 @@ impl Drop for Slot {
     }
 }
 
-/// Bytes a connection has received and not yet handed to a stream, across all its channels.
+/// Bytes a connection has received and its streams' readers not yet read, across all its
+/// channels.
 #[derive(Debug, Clone)]
 pub(crate) struct ReceiveBudget {
     used: Arc<AtomicUsize>,

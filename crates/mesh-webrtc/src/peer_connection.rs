@@ -216,8 +216,8 @@ impl Channel for DataChannel {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
         let mut s = self.shared.borrow_mut();
         if let Some(m) = s.messages.pop_front() {
+            // Still counted against the budget until the stream's reader has it (`release`).
             s.queued -= m.len();
-            self.budget.release(m.len());
             return Poll::Ready(Some(m));
         }
         if s.closed {
@@ -231,6 +231,10 @@ impl Channel for DataChannel {
 
     fn close(&mut self) {
         self.dc.close();
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.budget.release(bytes);
     }
 }
 

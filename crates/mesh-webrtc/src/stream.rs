@@ -22,9 +22,11 @@ use crate::proto::{self, Flag, Frame, MAX_FRAME_LEN, MAX_PAYLOAD_LEN};
 /// How long `poll_close` waits for the FIN_ACK before treating the write half as closed
 /// (js-libp2p waits as long).
 pub const FIN_ACK_TIMEOUT: Duration = Duration::from_secs(10);
-/// Received but unread bytes above which a stream stops taking messages off its channel: a
-/// few frames, so what the reader has not read stays in the channel's queue, where it counts
-/// toward the connection's receive budget ([`crate::Config::with_max_receive_buffer`]).
+/// Received but unread bytes above which a stream stops taking messages off its channel (a
+/// few frames: the rest waits in the channel's queue), except while `poll_close` waits for the
+/// FIN_ACK, which may come after any amount of the remote's data (a responder can answer
+/// before it reads our FIN). Both the queue and these bytes count toward the connection's
+/// receive budget ([`crate::Config::with_max_receive_buffer`]) until the reader has them.
 pub const MAX_READ_BUFFER: usize = 64 * 1024;
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // natively only in tests
@@ -40,6 +42,9 @@ pub(crate) trait Channel: Unpin {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>>;
     /// Starts closing the channel; queued messages are still delivered.
     fn close(&mut self);
+    /// Gives back `bytes` of received messages' budget: the stream's reader has them now, or
+    /// they were dropped. (A taken message stays counted until then.)
+    fn release(&mut self, bytes: usize);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,6 +278,11 @@ impl StreamState {
             && !matches!(self.write, WriteState::Open | WriteState::FinSent)
     }
 
+    /// FIN sent and not yet acknowledged.
+    fn awaits_fin_ack(&self) -> bool {
+        self.write == WriteState::FinSent
+    }
+
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     /// Our write half has ended cleanly (FIN acknowledged, or the remote stopped reading).
     fn write_finished(&self) -> bool {
@@ -292,6 +302,9 @@ pub(crate) struct Stream<C: Channel> {
     fin_ack_timer: Option<Delay>,
     recv_done: bool,
     channel_closed: bool,
+    /// Bytes of taken messages still counted against the channel's receive budget: at most
+    /// what the reader has not read yet ([`Channel::release`]).
+    held: usize,
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -303,15 +316,21 @@ impl<C: Channel> Stream<C> {
             fin_ack_timer: None,
             recv_done: false,
             channel_closed: false,
+            held: 0,
         }
     }
 
     /// Takes received messages into the state machine, sends queued control frames, and
     /// closes the channel once both halves are over.
     fn drive(&mut self, cx: &mut Context<'_>) {
-        while !self.recv_done && self.state.buffered() < MAX_READ_BUFFER {
+        while !self.recv_done
+            && (self.state.buffered() < MAX_READ_BUFFER || self.state.awaits_fin_ack())
+        {
             match self.channel.poll_recv(cx) {
-                Poll::Ready(Some(message)) => self.state.handle_message(&message),
+                Poll::Ready(Some(message)) => {
+                    self.held += message.len();
+                    self.state.handle_message(&message);
+                }
                 Poll::Ready(None) => {
                     self.recv_done = true;
                     self.state.handle_channel_closed();
@@ -319,7 +338,18 @@ impl<C: Channel> Stream<C> {
                 Poll::Pending => break,
             }
         }
+        self.release_read();
         self.flush_outbox(Some(cx));
+    }
+
+    /// Gives back the receive budget of everything but the bytes the reader has yet to read
+    /// (frame headers, control frames, bytes read or discarded).
+    fn release_read(&mut self) {
+        let unread = self.state.buffered();
+        if self.held > unread {
+            self.channel.release(self.held - unread);
+            self.held = unread;
+        }
     }
 
     /// Sends queued control frames. With a context, frames wait (in order) until the channel
@@ -363,7 +393,9 @@ impl<C: Channel> AsyncRead for Stream<C> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.drive(cx);
-        match this.state.read(buf) {
+        let result = this.state.read(buf);
+        this.release_read();
+        match result {
             Some(result) => Poll::Ready(result),
             None => Poll::Pending,
         }
@@ -413,6 +445,7 @@ impl<C: Channel> AsyncWrite for Stream<C> {
 
 impl<C: Channel> Drop for Stream<C> {
     fn drop(&mut self) {
+        self.channel.release(std::mem::take(&mut self.held));
         if self.state.is_done() {
             return;
         }

@@ -20,6 +20,8 @@ struct Queue {
     opening: bool,
     closed: bool,
     wakers: Vec<Waker>,
+    /// Bytes of messages taken off this queue and not yet released by the stream.
+    held: usize,
 }
 
 /// One end of an in-memory data channel: ordered, reliable, closes both ways.
@@ -72,6 +74,7 @@ impl Channel for MemChannel {
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
         let mut q = lock(&self.rx);
         if let Some(m) = q.messages.pop_front() {
+            q.held += m.len();
             return Poll::Ready(Some(m));
         }
         if q.closed {
@@ -92,6 +95,14 @@ impl Channel for MemChannel {
             }
         }
     }
+
+    fn release(&mut self, bytes: usize) {
+        let mut q = lock(&self.rx);
+        q.held = q
+            .held
+            .checked_sub(bytes)
+            .expect("released only what was taken");
+    }
 }
 
 impl MemChannel {
@@ -108,6 +119,11 @@ impl MemChannel {
 
     fn send_frame(&mut self, frame: Frame) {
         self.send(&frame.encode()).expect("channel open");
+    }
+
+    /// Received bytes the stream still counts against the budget.
+    fn held(&self) -> usize {
+        lock(&self.tx).held
     }
 
     fn is_closed(&self) -> bool {
@@ -404,4 +420,71 @@ fn fin_of_a_stream_closed_before_its_channel_opened_is_sent_once_open() {
     assert_eq!(raw.take_frames(), [Frame::flag(Flag::Fin)]);
     raw.send_frame(Frame::flag(Flag::FinAck));
     assert!(matches!(close_now(&mut stream), Poll::Ready(Ok(()))));
+}
+
+/// A responder may answer before it reads our FIN, so its FIN_ACK can follow more data than
+/// the stream reads ahead: the close must still see it (it waited for the FIN_ACK timeout, and
+/// every block request over /webrtc timed out), and the budget must still count the data.
+#[test]
+fn close_sees_a_fin_ack_behind_more_than_the_read_buffer() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    assert!(matches!(
+        pin!(stream.write(b"req")).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(3))
+    ));
+    assert!(close_now(&mut stream).is_pending());
+    let response: Vec<u8> = (0..256 * 1024u32).map(|i| (i % 251) as u8).collect();
+    for chunk in response.chunks(MAX_PAYLOAD_LEN) {
+        raw.send_frame(Frame::data(chunk.to_vec()));
+    }
+    raw.send_frame(Frame::flag(Flag::FinAck));
+    assert!(
+        matches!(close_now(&mut stream), Poll::Ready(Ok(()))),
+        "the FIN_ACK behind 256 KiB ends the close"
+    );
+    assert!(
+        raw.held() >= response.len(),
+        "unread bytes stay counted: {} < {}",
+        raw.held(),
+        response.len()
+    );
+    raw.send_frame(Frame::flag(Flag::Fin));
+    let mut got = Vec::new();
+    assert!(matches!(
+        pin!(stream.read_to_end(&mut got)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(_))
+    ));
+    assert!(got == response, "the response arrives whole");
+    assert_eq!(raw.held(), 0, "everything read is released");
+}
+
+/// Past [`MAX_READ_BUFFER`] of unread bytes (and no close waiting) the stream leaves messages
+/// in the channel; what it took is released as the reader reads it.
+#[test]
+fn read_ahead_stops_at_the_read_buffer_and_releases_as_read() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    let data = vec![7u8; 4 * MAX_READ_BUFFER];
+    for chunk in data.chunks(MAX_PAYLOAD_LEN) {
+        raw.send_frame(Frame::data(chunk.to_vec()));
+    }
+    let mut buf = vec![0; 1024];
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(1024))
+    ));
+    let held = raw.held();
+    assert!(
+        held < MAX_READ_BUFFER + MAX_FRAME_LEN,
+        "{held} bytes taken off the channel"
+    );
+    assert!(held >= stream.state.buffered());
+    let mut rest = vec![0; data.len() - 1024];
+    assert!(matches!(
+        pin!(stream.read_exact(&mut rest)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(()))
+    ));
+    assert_eq!(raw.held(), 0);
+    drop(stream);
 }
