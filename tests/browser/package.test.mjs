@@ -208,7 +208,8 @@ describe('plain-html example (package served as files)', () => {
     page.context().on('request', onRequest);
     try {
       const before = await page.evaluate(async ({ BOOTSTRAP, MANIFEST }) => {
-        const mesh = await t.api.createMesh({ bootstrapUrl: BOOTSTRAP, manifest: MANIFEST, p2p: 'after-consent', statsIntervalMs: 0 });
+        // Not persisted: a copy in the page's database would serve later tests' fetches.
+        const mesh = await t.api.createMesh({ bootstrapUrl: BOOTSTRAP, manifest: MANIFEST, p2p: 'after-consent', statsIntervalMs: 0, persist: false });
         t.meshes.consent = mesh;
         // Origin fetches work before consent, verified.
         const res = await mesh.fetch('/origin-only.txt');
@@ -438,7 +439,8 @@ describe('plain-html example (package served as files)', () => {
   test('bytes that do not match the CID are refused: MeshError kind integrity, no Response', async () => {
     const cid = cidOf('/origin-only.txt');
     const r = await page.evaluate(async ({ cid, url }) => {
-      const mesh = await t.api.createMesh({ p2p: 'off', statsIntervalMs: 0 });
+      // No persistent cache: a verified copy saved by an earlier test would be served instead.
+      const mesh = await t.api.createMesh({ p2p: 'off', statsIntervalMs: 0, persist: false });
       let outcome;
       try {
         const res = await mesh.fetch(cid, { url });
@@ -466,7 +468,7 @@ describe('plain-html example (package served as files)', () => {
 
   test('meshFetch uses a default mesh set up by configureMesh', async () => {
     const r = await page.evaluate(async (MANIFEST) => {
-      t.api.configureMesh({ manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0 });
+      t.api.configureMesh({ manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0, persist: false });
       const res = await t.api.meshFetch('/origin-only.txt');
       const sha = await t.hex(await res.arrayBuffer());
       return { source: res.headers.get('x-mesh-source'), sha };
