@@ -283,9 +283,9 @@ impl Settings {
             Some(base) => return Err(bad("originBase", format!("{base:?} is not an http(s) URL"))),
         };
         let webrtc = match raw.ice_servers {
-            // Not mesh-webrtc's default (public STUN servers of third parties): a STUN server
-            // learns the tab's public address; only the site may choose to involve one.
-            None => mesh_webrtc::Config::new().with_ice_servers(Vec::new()),
+            // A STUN server learns the tab's public address: only the site may choose to
+            // involve one (mesh-webrtc's default is none as well).
+            None => mesh_webrtc::Config::new(),
             Some(servers) => {
                 let mut ice = Vec::new();
                 for server in servers {

@@ -39,8 +39,9 @@ impl IceServer {
 
 /// Transport settings: `Config::new()` and `with_*`.
 ///
-/// Defaults: the public STUN servers js-libp2p uses (a browser behind NAT needs one to learn
-/// its public address; pass your own for a real deployment, and TURN for symmetric NATs), and a
+/// Defaults: no ICE servers, so host candidates only and no request to a third party (a browser
+/// behind NAT needs a STUN server to learn its public address: the application names its own,
+/// and TURN for symmetric NATs; docs/SECURITY.md, "Browser node privacy"), a
 /// 10 s handshake timeout (js-libp2p's inbound limit), and the resource caps below, which bound
 /// what remote peers can make a tab hold (docs/SECURITY.md, "Browser node").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,15 +78,7 @@ impl Config {
     /// The defaults described on [`Config`].
     pub fn new() -> Self {
         Self {
-            ice_servers: [
-                "stun:stun.l.google.com:19302",
-                "stun:global.stun.twilio.com:3478",
-                "stun:stun.cloudflare.com:3478",
-                "stun:stun.services.mozilla.com:3478",
-            ]
-            .into_iter()
-            .map(IceServer::new)
-            .collect(),
+            ice_servers: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             max_handshakes: DEFAULT_MAX_HANDSHAKES,
             max_connections: DEFAULT_MAX_CONNECTIONS,

@@ -60,8 +60,8 @@
 //! leaves it open.
 //!
 //! Not covered: relay reservations themselves (use libp2p's relay client), `/webrtc-direct`
-//! (libp2p-webrtc-websys), and choosing ICE servers (see [`Config`]: the default is public
-//! STUN, which a real deployment should replace with its own STUN and TURN servers).
+//! (libp2p-webrtc-websys), and choosing ICE servers (see [`Config`]: the default is none,
+//! host candidates only; a real deployment names its own STUN and TURN servers).
 
 pub mod addr;
 pub mod proto;
@@ -77,8 +77,8 @@ pub mod handler;
 // Used by the browser transport; natively only by their tests.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod limits;
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-mod offer;
+/// Public so that it is fuzzed natively (fuzz/fuzz_targets/webrtc_signaling.rs).
+pub mod offer;
 
 pub use behaviour::Behaviour;
 pub use config::{
