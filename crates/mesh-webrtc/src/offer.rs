@@ -10,7 +10,7 @@ use crate::{
 
 /// Accepts an offer with exactly one media section, `m=application` (the data channels the
 /// spec uses), and a DTLS fingerprint (without one the connection could not be authenticated).
-pub(crate) fn check_offer(message: &SignalingMessage) -> Result<(), Error> {
+pub fn check_offer(message: &SignalingMessage) -> Result<(), Error> {
     if message.kind != SignalingType::SdpOffer {
         return Err(Error::Protocol("expected SDP_OFFER"));
     }
