@@ -238,3 +238,59 @@ fn announcements_are_bounded_per_peer() {
         "past the cap, an announcement is ignored: the peer is found the usual way"
     );
 }
+
+/// A page asks for more small assets at once than one peer takes requests
+/// ([`Config::max_in_flight_per_peer`], 16): each block that comes back frees a slot, and the
+/// next waiting fetch is asked at once. Before, the waiting ones were asked only at their next
+/// timer, the deadline, when the origin took them (the demo: 16 of 40 small assets from the
+/// peer, the rest from the origin).
+#[test]
+fn fetches_beyond_a_peers_request_slots_are_asked_as_slots_free() {
+    let assets: Vec<Dag> = (0..20).map(|i| dag(2000 + i, 100 + i as u32)).collect();
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    p.handle_announced(
+        ms(0),
+        1,
+        &assets.iter().map(|d| d.root.cid).collect::<Vec<_>>(),
+    );
+    drain(&mut p);
+    for a in &assets {
+        p.start(ms(1), a.root.cid, true);
+    }
+    let (actions, _) = drain(&mut p);
+    let asked = |actions: &[Action<Peer>]| -> Vec<Cid> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::SendWantBlock { cids, .. } => Some(cids.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    };
+    let first = asked(&actions);
+    assert_eq!(first.len(), 16, "one peer takes 16 requests at a time");
+    // The peer answers the first four; each answer lets one more fetch ask, well before any
+    // deadline (the default is 200 ms).
+    let mut later = Vec::new();
+    for (i, cid) in first.iter().take(4).enumerate() {
+        let a = assets.iter().find(|d| d.root.cid == *cid).unwrap();
+        p.handle_block(ms(20 + i as u64), 1, *cid, block_data(a, cid));
+        let (actions, _) = drain(&mut p);
+        later.extend(asked(&actions));
+    }
+    assert_eq!(later.len(), 4, "{later:?}");
+    assert!(
+        later.iter().all(|c| !first.contains(c)),
+        "new fetches asked"
+    );
+    let (_, events) = {
+        p.handle_timeout(ms(150));
+        drain(&mut p)
+    };
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Fallback { .. })),
+        "no fallback before the deadline"
+    );
+}

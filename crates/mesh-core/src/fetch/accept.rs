@@ -117,6 +117,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 continue;
             }
             if state.in_flight.remove(&cid).is_some() {
+                self.slots_freed.insert(peer.clone());
                 self.outputs.push_back(Output::Action(Action::SendCancel {
                     peer: peer.clone(),
                     cids: vec![cid],
@@ -247,6 +248,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 .collect();
             for cid in &dropped {
                 state.in_flight.remove(cid);
+            }
+            if !dropped.is_empty() {
+                self.slots_freed.insert(peer.clone());
             }
             if !dropped.is_empty() && state.connected {
                 self.outputs.push_back(Output::Action(Action::SendCancel {

@@ -56,7 +56,7 @@ mod policy;
 mod types;
 mod withhold;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -102,6 +102,9 @@ pub struct Planner<P, S> {
     stats: TransferStats,
     origin_latency: Option<Duration>,
     origin_rate: RateEstimate,
+    /// Peers whose requests went down since the last [`Planner::refill`] (a block came, a
+    /// cancel or DONT_HAVE took some back).
+    slots_freed: BTreeSet<P>,
 }
 
 impl<P: PeerKey, S: BlockStore> Planner<P, S> {
@@ -120,6 +123,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             stats: TransferStats::new(),
             origin_latency: None,
             origin_rate: RateEstimate::unknown(),
+            slots_freed: BTreeSet::new(),
         }
     }
 
@@ -417,6 +421,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         for id in affected {
             self.finish_or_schedule(now, id);
         }
+        self.refill(now);
     }
 
     /// `peer` sent a block. The bytes are untrusted: they are verified before anything else
@@ -430,6 +435,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return;
         }
         let flight = state.in_flight.remove(&cid);
+        if flight.is_some() {
+            self.slots_freed.insert(peer.clone());
+        }
         // An idle peer without stall strikes has no stall clock to restart (a new request
         // starts it afresh): for a late block from it the hash is not worth computing, and late
         // copies from want-block-first peers are common.
@@ -451,6 +459,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                     from: BlockSource::Peer(peer),
                 }));
             }
+            self.refill(now);
             return;
         }
         let block = match self.config.known_blocks.verify(cid, data) {
@@ -475,6 +484,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         for id in wanting {
             self.finish_or_schedule(now, id);
         }
+        self.refill(now);
     }
 
     /// The next piece of an origin response body, in order.
@@ -557,6 +567,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
         self.check_withheld(now);
         self.replan_all(now);
+        self.slots_freed.clear();
     }
     // ---- shared helpers --------------------------------------------------------------------
 

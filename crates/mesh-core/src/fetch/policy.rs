@@ -75,6 +75,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 lost.entry(flight.fetch).or_default().push(*cid);
             }
         }
+        if !taken.is_empty() {
+            self.slots_freed.insert(peer.clone());
+        }
         if !taken.is_empty() && state.connected && reason != ReassignReason::DontHave {
             self.outputs.push_back(Output::Action(Action::SendCancel {
                 peer: peer.clone(),
@@ -258,6 +261,40 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 .iter()
                 .any(|h| f.may_ask(cid, h) && self.peers.get(h).is_some_and(|s| askable(f, s, now)))
         })
+    }
+
+    /// Request slots came free at the peers in `slots_freed`: fetches that had to wait for one
+    /// (every holder they may ask was at [`Config::max_in_flight_per_peer`]) ask now, oldest
+    /// fetch first, instead of at their next timer, which is their deadline: by then the
+    /// origin takes them (a page asking for 40 small assets at once got 16 from its peer and
+    /// the rest from the origin).
+    pub(super) fn refill(&mut self, now: Instant) {
+        let max = self.config.max_in_flight_per_peer;
+        let freed = std::mem::take(&mut self.slots_freed);
+        let has_room = |planner: &Self, peer: &P| {
+            planner
+                .peers
+                .get(peer)
+                .is_some_and(|s| s.usable() && s.in_flight.len() < max)
+        };
+        let free: Vec<P> = freed.into_iter().filter(|p| has_room(self, p)).collect();
+        if free.is_empty() {
+            return;
+        }
+        let waiting: Vec<FetchId> = self
+            .fetches
+            .values()
+            .filter(|f| free.iter().any(|p| f.holders.contains(p)))
+            .map(|f| f.id)
+            .collect();
+        for id in waiting {
+            if !free.iter().any(|p| has_room(self, p)) {
+                break;
+            }
+            self.finish_or_schedule(now, id);
+        }
+        // What this scheduling took back again is planned by the next refill or timeout.
+        self.slots_freed.clear();
     }
 
     pub(super) fn replan_all(&mut self, now: Instant) {
