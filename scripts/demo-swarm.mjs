@@ -29,6 +29,7 @@ const { values: opts } = parseArgs({
     http1: { type: 'boolean', default: false },
     serve: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
+    'log-level': { type: 'string' },
   },
 });
 const N = Number(opts.tabs);
@@ -60,6 +61,7 @@ servers.push(origin);
 const query = new URLSearchParams({ bootstrap: bootstrap.addrsUrl });
 if (!opts.serve) query.set('iceServers', '[]');
 if (opts['fallback-ms']) query.set('fallbackMs', opts['fallback-ms']);
+if (opts['log-level']) query.set('logLevel', opts['log-level']);
 const pageUrl = `${origin.url}/demo/?${query}`;
 
 if (opts.serve) {
@@ -138,6 +140,7 @@ const rows = tabs.map((t) => {
     offload: fetched ? s.bytes.peer / fetched : null, fallbacks: s.fallbacks,
     ttfbP50: { peer: s.ttfbMs.peer, origin: s.ttfbMs.origin },
     assets: records.length, errors: records.filter((r) => r.error).length,
+    fetches: records.map((r) => ({ path: r.path, source: r.source, ttfbMs: r.ttfbMs, elapsedMs: r.elapsedMs, error: r.error })),
     meshPeers: s.peers.mesh, large: t.result.large ? { source: t.result.large.source, bytes: t.result.large.size, error: t.result.large.error } : null,
   };
 });
@@ -172,6 +175,21 @@ const report = {
   perTab: rows,
 };
 report.overall.offloadOfCap = report.overall.offload == null ? null : report.overall.offload / report.overall.cap;
+// Issue 14's goals, from the same run: small assets are every asset but the large file; later
+// tabs are those after the first wave (the first has nobody to fetch from).
+const later = tabs.filter((t) => t.wave > 1);
+const smallOf = (t) => Object.values(t.result.records)
+  .filter((r) => !r.error && r.path !== t.result.large?.path);
+const laterSmall = later.flatMap(smallOf);
+const smallTtfb = (src) => median(tabs.flatMap(smallOf).filter((r) => r.source === src && r.ttfbMs != null).map((r) => r.ttfbMs));
+report.goals = {
+  offloadOfCap: report.overall.offloadOfCap,
+  laterTabsWithPeerBytes: later.filter((t) => t.final.bytes.peer > 0).length,
+  laterTabs: later.length,
+  laterSmallFetches: laterSmall.length,
+  laterSmallFromPeersOrCache: laterSmall.filter((r) => r.source === 'peer' || r.source === 'cache').length,
+  smallTtfbP50: { peer: smallTtfb('peer'), origin: smallTtfb('origin') },
+};
 
 console.log(`\n==> offload report: ${N} tabs, origin +${opts['latency-ms']} ms, ${Math.round(wallMs / 100) / 10} s`);
 console.log(`${'tab'.padEnd(6)} ${'wave'.padStart(4)} ${'from peers'.padStart(11)} ${'from origin'.padStart(11)} ${'served'.padStart(10)} ${'offload'.padStart(8)} ${'p50 peer'.padStart(9)} ${'p50 orig'.padStart(9)} ${'fallbk'.padStart(6)} ${'load ms'.padStart(8)}`);
@@ -187,6 +205,16 @@ const ms = (v) => (v == null ? '–' : `${Math.round(v)} ms`);
 console.log(`TTFB p50 by source (per asset, all tabs): peer ${ms(o.ttfbP50.peer)}, origin ${ms(o.ttfbP50.origin)}, cache ${ms(o.ttfbP50.cache)}, mixed ${ms(o.ttfbP50.mixed)}`);
 console.log(`fetches by source ${JSON.stringify(o.fetchesBySource)}; ${o.fallbacks} brought in the origin (fallbacks)`);
 console.log(`origin over ${JSON.stringify(protocols)} (requests by protocol, Resource Timing); its TTFB p50 for small assets, fetch call to first byte: ${ms(o.originHttp.smallAssetTtfbP50)} (${o.originHttp.smallAssetRequests} requests, ${opts['latency-ms']} ms added)`);
+
+const g = report.goals;
+const mark = (ok) => (ok ? 'met' : 'missed');
+const smallShare = g.laterSmallFetches ? g.laterSmallFromPeersOrCache / g.laterSmallFetches : null;
+const ttfbOk = g.smallTtfbP50.peer != null && g.smallTtfbP50.origin != null && g.smallTtfbP50.peer < g.smallTtfbP50.origin;
+console.log('\n==> goals (issue 14; reported, not asserted)');
+console.log(`offload of the cap >= 85 %: ${pct(g.offloadOfCap)}, ${mark(g.offloadOfCap >= 0.85)}`);
+console.log(`every later tab gets peer bytes: ${g.laterTabsWithPeerBytes} of ${g.laterTabs}, ${mark(g.laterTabsWithPeerBytes === g.laterTabs)}`);
+console.log(`small-asset fetches of later tabs from peers or cache >= 70 %: ${g.laterSmallFromPeersOrCache} of ${g.laterSmallFetches} (${pct(smallShare)}), ${mark(smallShare >= 0.7)}`);
+console.log(`TTFB p50 of small assets, peer below origin: ${ms(g.smallTtfbP50.peer)} / ${ms(g.smallTtfbP50.origin)}, ${mark(ttfbOk)}`);
 
 // The dashboard of the tab that got the most bytes from peers (the last one on a tie).
 const shown = tabs.reduce((best, t) => (t.final.bytes.peer >= best.final.bytes.peer ? t : best));
