@@ -30,6 +30,7 @@ const { values: opts } = parseArgs({
     serve: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     'log-level': { type: 'string' },
+    'no-ready': { type: 'boolean', default: false },
   },
 });
 const N = Number(opts.tabs);
@@ -62,6 +63,7 @@ const query = new URLSearchParams({ bootstrap: bootstrap.addrsUrl });
 if (!opts.serve) query.set('iceServers', '[]');
 if (opts['fallback-ms']) query.set('fallbackMs', opts['fallback-ms']);
 if (opts['log-level']) query.set('logLevel', opts['log-level']);
+if (opts['no-ready']) query.set('ready', '0');
 const pageUrl = `${origin.url}/demo/?${query}`;
 
 if (opts.serve) {
@@ -136,6 +138,7 @@ const rows = tabs.map((t) => {
   const fetched = s.bytes.peer + s.bytes.origin;
   return {
     tab: t.name, wave: t.wave, state: t.result.state, loadMs: Math.round(t.result.loadMs),
+    readyMs: t.result.readyMs == null ? null : Math.round(t.result.readyMs),
     bytesPeer: s.bytes.peer, bytesOrigin: s.bytes.origin, bytesCache: s.bytes.cache, bytesServed: s.bytesServed,
     offload: fetched ? s.bytes.peer / fetched : null, fallbacks: s.fallbacks,
     ttfbP50: { peer: s.ttfbMs.peer, origin: s.ttfbMs.origin },

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The swarm demo (README command 1): browser tabs loading a site from each other.
 #
-#   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--waves 1,1,2,2,2] [--http1] [--out DIR]
+#   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--waves 1,1,2,2,2] [--http1]
+#                   [--no-ready] [--log-level LEVEL] [--out DIR]
 #
 # 1. scripts/setup.sh (installs only what is missing);
 # 2. builds the native binaries in release mode (bootstrap-node, mesh-origin, mesh) and the npm
@@ -17,7 +18,11 @@
 # 4. prints the offload report (per tab: bytes from peers and from the origin, bytes served,
 #    TTFB p50 by source, fallbacks; overall offload against the cap 1 - 1/N, gross and net of
 #    the loader's own download; the origin's protocol and TTFB) and writes it to
-#    demo-out/report.json with screenshots demo-out/dashboard.png and demo-out/page.png.
+#    demo-out/report.json with screenshots demo-out/dashboard.png and demo-out/page.png, then
+#    issue 14's goals from the same run.
+#
+# Each page waits (3 s at most) for `mesh.ready()`, its first warm connection, before it loads
+# the gallery, as a page does for assets that can wait for peers; --no-ready loads at once.
 #
 # --http1 serves the origin over plain HTTP/1.1 instead (the browser queues all but six requests
 # per origin then: the comparison the HTTPS origin was made for).

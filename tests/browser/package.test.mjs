@@ -366,6 +366,38 @@ describe('plain-html example (package served as files)', () => {
     assert.ok(Array.isArray(s.ignoredPeers));
   });
 
+  // That warming ends with a warm connection to a holder of the site is the browser node's
+  // test (crates/mesh-wasm/tests/browser.rs); here, the JS API around it.
+  test('ready(): bounded, at once with nothing to warm, a config error for a bad timeout', async () => {
+    const r = await page.evaluate(async ({ BOOTSTRAP, MANIFEST }) => {
+      const timed = async (mesh, opts) => {
+        const t0 = performance.now();
+        const s = await mesh.ready(opts);
+        return { warming: s.warming, p2p: s.p2p, ms: performance.now() - t0 };
+      };
+      // No manifest: no site, no warm peers to open.
+      const bare = await t.api.createMesh({ bootstrapUrl: BOOTSTRAP, statsIntervalMs: 0, persist: false });
+      const noSite = await timed(bare, { timeoutMs: 10_000 });
+      const bad = await bare.ready({ timeoutMs: -1 }).then(() => 'resolved', t.error);
+      await bare.close();
+      // Consent not given: peers are not on, so there is nothing to wait for yet.
+      const waiting = await t.api.createMesh({ bootstrapUrl: BOOTSTRAP, manifest: MANIFEST, p2p: 'after-consent', statsIntervalMs: 0, persist: false });
+      const beforeConsent = await timed(waiting, { timeoutMs: 5000 });
+      await waiting.close();
+      const off = await t.api.createMesh({ p2p: 'off', statsIntervalMs: 0, persist: false });
+      const offReady = await timed(off);
+      await off.close();
+      return { noSite, bad, beforeConsent, offReady };
+    }, { BOOTSTRAP, MANIFEST });
+    assert.equal(r.noSite.warming, false);
+    assert.ok(r.noSite.ms < 2000, `no site to warm, yet ready() took ${r.noSite.ms} ms`);
+    assert.equal(r.bad.kind, 'config');
+    assert.equal(r.beforeConsent.p2p, 'after-consent');
+    assert.ok(r.beforeConsent.ms < 1000, `before consent ready() waited ${r.beforeConsent.ms} ms`);
+    assert.equal(r.offReady.warming, false);
+    assert.ok(r.offReady.ms < 1000);
+  });
+
   test('a multi-block file streams in several chunks through res.body', async () => {
     const r = await page.evaluate(async () => {
       const mesh = t.meshes.main;

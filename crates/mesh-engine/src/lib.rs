@@ -607,6 +607,7 @@ impl<X: Extra> Engine<X> {
             routing_table,
             malformed_requests: self.stats.malformed_requests,
             malformed_responses: self.stats.malformed_responses,
+            warming: self.warming(),
         }
     }
 

@@ -215,4 +215,8 @@ pub struct NodeStatus {
     pub malformed_requests: u64,
     /// Block-exchange responses that were malformed or oversize.
     pub malformed_responses: u64,
+    /// Whether the first warm connections are still to come: the bootstrap node is not
+    /// connected yet, or providers of the site are being looked up or dialled and no mesh peer
+    /// is ready yet. False when no warm peers are wanted.
+    pub warming: bool,
 }

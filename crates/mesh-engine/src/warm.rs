@@ -45,6 +45,10 @@ pub(crate) struct Warm {
     pub(crate) dialing: BTreeSet<PeerId>,
     /// Provider lookups under way.
     pub(crate) lookups: HashMap<QueryId, Cid>,
+    /// Whether a round has looked up providers (or found enough peers open).
+    round_started: bool,
+    /// Whether the first round is over: its lookups finished and its dials settled.
+    first_round_done: bool,
 }
 
 impl Warm {
@@ -60,6 +64,11 @@ impl Warm {
 
     pub(crate) fn poll_timeout(&self) -> Option<CoreInstant> {
         self.next
+    }
+
+    /// Whether there are warm connections to open at all.
+    fn enabled(&self) -> bool {
+        self.target > 0 && !self.assets.is_empty()
     }
 
     /// No more rounds until [`Engine::warm_start`] (consent withdrawn).
@@ -89,6 +98,7 @@ impl<X: Extra> Engine<X> {
             return;
         }
         self.warm.next = Some(now + WARM_INTERVAL);
+        self.warm.round_started = true;
         if self.warm_count() >= self.warm.target {
             return;
         }
@@ -163,5 +173,22 @@ impl<X: Extra> Engine<X> {
     /// A warm dial ended (the peer is ready, unusable, or the dial failed).
     pub(crate) fn warm_settled(&mut self, peer: &PeerId) {
         self.warm.dialing.remove(peer);
+    }
+
+    /// Whether the first warm connections are still to come: the bootstrap node is not
+    /// connected yet, or the first round is under way with no mesh peer ready yet (its lookups
+    /// or dials go on). A page with assets that can wait for peers (below the fold, a later
+    /// view) waits for this to end ([`NodeStatus::warming`](crate::NodeStatus::warming)). One
+    /// ready peer ends it: a dead provider's dial would otherwise hold it for the dial timeout.
+    pub(crate) fn warming(&mut self) -> bool {
+        if !self.warm.enabled() || self.warm.first_round_done {
+            return false;
+        }
+        let settled = self.warm.lookups.is_empty() && self.warm.dialing.is_empty();
+        let peer_ready = self.mesh_peers.iter().any(|p| !self.bootstrap.contains(p));
+        if self.warm.round_started && (settled || peer_ready) {
+            self.warm.first_round_done = true;
+        }
+        !self.warm.first_round_done
     }
 }

@@ -115,3 +115,57 @@ fn opens_the_wanted_number_ahead_of_need_and_again_when_gone() {
     assert!(warm_dials(&mut net, tab) > dials);
     assert_eq!(mesh_peers(&mut net, tab, boot_peer), 2);
 }
+
+fn warming(net: &mut MemNet, id: NodeId) -> bool {
+    net.node(id).engine.status().warming
+}
+
+/// `warming` (what the browser node's `mesh.ready()` waits for) holds from start until the
+/// first round's lookups ended and its dials settled, whether it found providers or none.
+#[test]
+fn warming_lasts_until_the_first_round_settled() {
+    let mut net = MemNet::new();
+    let (boot, boot_addr) = net.spawn_bootstrap();
+    let boot_peer = net.node(boot).peer_id();
+    let content = data(20_000, 12);
+    let (_, cid) = seeder(&mut net, boot, &content);
+    let unheld = mesh_core::dag::build_dag(&data(5_000, 13)).root.cid;
+
+    let with_provider = net.spawn(
+        KadMode::Client,
+        PlannerConfig::new(),
+        EngineConfig::default()
+            .with_bootstrap(vec![boot_addr.clone()])
+            .with_warm_peers(2, vec![cid]),
+    );
+    let alone = net.spawn(
+        KadMode::Client,
+        PlannerConfig::new(),
+        EngineConfig::default()
+            .with_bootstrap(vec![boot_addr.clone()])
+            .with_warm_peers(2, vec![unheld]),
+    );
+    let unwanted = net.spawn(
+        KadMode::Client,
+        PlannerConfig::new(),
+        EngineConfig::default().with_bootstrap(vec![boot_addr]),
+    );
+    assert!(
+        warming(&mut net, with_provider),
+        "before the bootstrap node"
+    );
+    assert!(warming(&mut net, alone));
+    assert!(!warming(&mut net, unwanted), "no warm peers wanted");
+    for id in [with_provider, alone, unwanted] {
+        net.join(id);
+    }
+    net.advance_to(net.now);
+    assert_eq!(mesh_peers(&mut net, with_provider, boot_peer), 1);
+    assert!(
+        !warming(&mut net, with_provider),
+        "its provider is connected"
+    );
+    assert_eq!(warm_dials(&mut net, alone), 0);
+    assert!(!warming(&mut net, alone), "the lookup found nobody");
+    assert!(!warming(&mut net, unwanted));
+}

@@ -167,6 +167,10 @@ export interface MeshStats {
   malformedResponses: number;
   /** Whether a relay reservation is held (other tabs can reach this one). */
   reachable: boolean;
+  /** Whether the first warm connections are still to come: the bootstrap node is not
+   * connected yet, or providers of the site are being looked up or dialled and no peer is
+   * ready yet (`ready()` waits for this to end). */
+  warming: boolean;
   /** `on`, `off`, `after-consent` (until consent is given) or `revoked` (consent withdrawn). */
   p2p: 'on' | 'off' | 'after-consent' | 'revoked';
   /** The persistent cache: `state` is `off` (`persist: false`), `loading`, `on` or
@@ -268,6 +272,10 @@ export class Mesh extends EventTarget {
   fetch(cidOrPath: string, init?: MeshFetchInit): Promise<MeshResponse>;
   /** The node's figures. */
   stats(): Promise<MeshStats>;
+  /** Resolves with `stats()` once the first warm connection is up (or the site's providers
+   * were looked up and dialled and none is), after `timeoutMs` (default 3000) at most, at
+   * once when degraded or peers are off. For assets that can wait for peers. */
+  ready(options?: { timeoutMs?: number }): Promise<MeshStats>;
   /** Why this tab does not serve other tabs now: `hidden`, `save-data`, `metered`. */
   readonly servingPausedBy: ('hidden' | 'save-data' | 'metered')[];
   /** Allows peer connections when created with `p2p: 'after-consent'` (fetching

@@ -66,7 +66,7 @@ const emptyStats = (degraded) => ({
   store: { usedBytes: 0, budgetBytes: 0, blocks: 0, evictions: 0, rejected: 0 },
   serve: { blocksServed: 0, bytesServed: 0, overBudget: 0, peerBusy: 0, notHeld: 0 },
   corruptBlocksReceived: 0, ignoredPeers: [], malformedRequests: 0, malformedResponses: 0,
-  reachable: false, p2p: 'off',
+  reachable: false, warming: false, p2p: 'off',
   persist: {
     state: 'off', restoredBlocks: 0, restoredAssets: 0, corruptBlocks: 0, savedAssets: 0,
     savedBlocks: 0, deletedBlocks: 0, pendingWrites: 0, errors: 0,
@@ -389,6 +389,25 @@ export class Mesh extends EventTarget {
       return { degraded: null, ...(await this.#node.stats()) };
     } catch (e) {
       throw toMeshError(e);
+    }
+  }
+
+  /** Resolves with `stats()` once the node's first warm connection is up: the bootstrap node
+   * is connected and a provider of the site (found through the manifest) is ready, or the
+   * lookup and the dials ended without one. A page whose assets can wait for peers (below the
+   * fold, a later view) starts them then, so they are asked of connected peers rather than
+   * raced against the origin while the first WebRTC connection is set up (0.2–1 s, longer than
+   * the fallback deadline). Waits at most `timeoutMs` (default 3000; it never rejects for
+   * slowness), and not at all when the mesh is degraded or peers are off. */
+  async ready({ timeoutMs = 3000 } = {}) {
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new MeshError('config', `ready(): timeoutMs must be a number >= 0, not ${timeoutMs}`);
+    }
+    const end = performance.now() + timeoutMs;
+    for (;;) {
+      const s = await this.stats();
+      if (!s.warming || s.p2p !== 'on' || performance.now() >= end) return s;
+      await new Promise((resolve) => { setTimeout(resolve, Math.min(50, Math.max(0, end - performance.now()))); });
     }
   }
 

@@ -31,6 +31,8 @@ pub(crate) struct StatsReport {
     pub(crate) malformed_responses: u64,
     /// Whether a relay reservation is held (other tabs can reach this one).
     pub(crate) reachable: bool,
+    /// Whether the first warm connections are still to come (`mesh.ready()` waits for this).
+    pub(crate) warming: bool,
     /// `on`, `off`, `after-consent` (until consent is given) or `revoked` (consent withdrawn).
     pub(crate) p2p: &'static str,
     /// The persistent cache.
@@ -143,6 +145,7 @@ impl StatsReport {
             malformed_requests: stats.malformed_requests,
             malformed_responses: stats.malformed_responses,
             reachable: status.reachable,
+            warming: status.warming,
             p2p,
             persist,
         }

@@ -653,6 +653,31 @@ async fn warm_connections_let_a_fetch_beat_the_deadline_from_a_peer() -> TestRes
     Ok(())
 }
 
+/// `warming` (what `mesh.ready()` waits for) ends once a tab that holds an asset of the site
+/// (and so provides its rendezvous key) is connected, before the new tab fetches anything.
+#[wasm_bindgen_test]
+async fn warming_ends_with_a_warm_connection_to_a_holder_of_the_site() -> TestResult {
+    let a = start(&[("fallbackMs", 5000.into())]).await?;
+    wait_connected(&a).await?;
+    let cid = resolve_cid(&a, "/peer-small.txt")?;
+    read_all(&a.fetch(&cid, url("peer-small.txt"))?).await?;
+    let b = start(&[]).await?;
+    assert_eq!(get(&stats(&b).await?, "warming").as_bool(), Some(true));
+    let s = wait_for(&b, 20, "the first warm connection", |s| {
+        get(s, "warming").as_bool() == Some(false)
+    })
+    .await?;
+    assert!(
+        path(&s, &["peers", "mesh"]).as_f64() >= Some(1.0),
+        "{:?}",
+        js_sys::JSON::stringify(&s)
+    );
+    assert_eq!(path(&s, &["bytes", "peer"]).as_f64(), Some(0.0));
+    a.close().await?;
+    b.close().await?;
+    Ok(())
+}
+
 // ---- the persistent cache ----------------------------------------------------------------
 
 /// A node without peers whose persistent cache is the database `name` (its own per test).

@@ -99,6 +99,7 @@ export async function demoDone(page, timeout = 60_000) {
       large: d.large,
       loadMs: d.loadMs,
       galleryMs: d.galleryMs,
+      readyMs: d.readyMs ?? null,
       attachErrors: d.attachErrors,
     };
   });
