@@ -282,6 +282,12 @@ impl AssetLayout {
         }
     }
 
+    /// Whether every internal node is in, so that every leaf position is known: no subtree
+    /// still to be revealed can repeat a chunk.
+    pub fn all_nodes_in(&self) -> bool {
+        self.nodes.values().all(|e| e.links.is_some())
+    }
+
     /// Whether `cid` is an internal node (dag-pb) of this asset.
     pub fn is_node(&self, cid: &Cid) -> bool {
         self.nodes.contains_key(cid)

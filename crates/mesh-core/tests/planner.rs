@@ -904,3 +904,66 @@ fn single_block_assets_are_asked_of_warm_peers_with_want_block() {
     let out = drain(&mut p);
     assert!(out.want_blocks().is_empty(), "multi-block: want-have first");
 }
+
+/// A chunk repeated in two subtrees, the second subtree's node arriving only after the first
+/// copy was handed to the page: the fetch keeps the chunk's bytes for its later position (a
+/// repeated chunk is never asked for again). Letting them go at the first delivery, while
+/// positions were still unknown, left the fetch waiting forever.
+#[test]
+fn a_chunk_repeated_in_a_subtree_revealed_late_is_delivered_again() {
+    use mesh_core::Block;
+    use mesh_core::block::{DAG_PB_CODEC, RAW_CODEC};
+    use mesh_core::unixfs::{FileLink, encode_file_node};
+    let leaf = |seed| Block::from_data(RAW_CODEC, Bytes::from(content(CHUNK_SIZE, seed)));
+    let node = |children: &[&Block]| {
+        let links: Vec<FileLink> = children
+            .iter()
+            .map(|b| FileLink {
+                cid: *b.cid(),
+                size: b.len() as u64,
+                tsize: b.len() as u64,
+            })
+            .collect();
+        Block::from_data(DAG_PB_CODEC, Bytes::from(encode_file_node(&links)))
+    };
+    let (x, y, z) = (leaf(1), leaf(2), leaf(3));
+    let (a, b) = (node(&[&x, &y]), node(&[&z, &x]));
+    let root = Block::from_data(
+        DAG_PB_CODEC,
+        Bytes::from(encode_file_node(&[
+            FileLink {
+                cid: *a.cid(),
+                size: 2 * CHUNK_SIZE as u64,
+                tsize: a.len() as u64,
+            },
+            FileLink {
+                cid: *b.cid(),
+                size: 2 * CHUNK_SIZE as u64,
+                tsize: b.len() as u64,
+            },
+        ])),
+    );
+    let mut p = planner();
+    p.handle_peer_connected(ms(0), 1);
+    let fetch = p.start(ms(0), *root.cid(), true);
+    p.handle_have(ms(1), 1, *root.cid());
+    let mut out = drain(&mut p);
+    // Subtree A and its leaves first: X and Y go to the page.
+    for (t, block) in [(2, &root), (3, &a), (4, &x), (5, &y)] {
+        p.handle_block(ms(t), 1, *block.cid(), block.data().clone());
+        out.extend(drain(&mut p));
+    }
+    assert_eq!(out.delivered().len(), 2 * CHUNK_SIZE);
+    // Subtree B arrives late; it repeats X, which is in already.
+    for (t, block) in [(6, &b), (7, &z)] {
+        p.handle_block(ms(t), 1, *block.cid(), block.data().clone());
+        out.extend(drain(&mut p));
+    }
+    let expected: Vec<u8> = [&x, &y, &z, &x]
+        .iter()
+        .flat_map(|b| b.data().iter().copied())
+        .collect();
+    assert!(out.delivered() == expected, "every position, in order");
+    assert_in_order(&out, fetch);
+    assert!(out.completed().is_some(), "the fetch completes");
+}

@@ -164,6 +164,7 @@ impl<P: Ord + Clone> FetchState<P> {
     /// Hands out every verified byte that continues the delivered prefix, in order.
     pub(crate) fn take_deliverable(&mut self) -> Vec<(u64, Bytes)> {
         let mut out = Vec::new();
+        let all_positions_known = self.layout.all_nodes_in();
         for _ in 0..MAX_DELIVERIES_PER_CALL {
             let leaves = self.layout.leaves();
             let Ok(i) = leaves.binary_search_by_key(&self.delivered, |l| l.offset) else {
@@ -178,8 +179,11 @@ impl<P: Ord + Clone> FetchState<P> {
                 break;
             }
             // Handed over, a leaf's bytes are the page's (and the store's, if it took them):
-            // the fetch lets go unless the same chunk comes again further on.
-            if !leaves[i + 1..].iter().any(|l| l.cid == cid) {
+            // the fetch lets go once this is the chunk's last position. Only then: a subtree
+            // whose node has not arrived may repeat the chunk, and a repeated chunk is never
+            // asked for (or accepted) again, so its bytes must stay.
+            let last_position = self.layout.leaf_indices(&cid).last() == Some(&leaves[i].index);
+            if all_positions_known && last_position {
                 self.leaf_data.remove(&cid);
             }
             self.delivered += data.len() as u64;
