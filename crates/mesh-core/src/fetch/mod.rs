@@ -265,11 +265,12 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
     }
 
     /// Stops a fetch and releases everything it held.
-    pub fn cancel(&mut self, _now: Instant, fetch: FetchId) {
+    pub fn cancel(&mut self, now: Instant, fetch: FetchId) {
         if self.release(fetch) {
             self.outputs
                 .push_back(Output::Event(Event::Cancelled { fetch }));
         }
+        self.refill(now);
     }
 
     /// A connection to `peer` is up.
@@ -505,6 +506,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             Ok(blocks) => self.accept_origin(now, id, blocks),
             Err(e) => self.reject_origin(now, id, request, e),
         }
+        // An origin block cancels a peer's copy of it: that slot can serve a waiting fetch.
+        self.refill(now);
     }
 
     /// An origin response body ended normally.
@@ -528,6 +531,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             }
             Err(e) => self.reject_origin(now, id, request, e),
         }
+        self.refill(now);
     }
 
     /// An origin request failed (network error, HTTP error status).

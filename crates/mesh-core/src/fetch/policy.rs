@@ -293,8 +293,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             }
             self.finish_or_schedule(now, id);
         }
-        // What this scheduling took back again is planned by the next refill or timeout.
-        self.slots_freed.clear();
+        // Slots this scheduling freed in turn (a fetch completing) stay in `slots_freed` for
+        // the next refill.
     }
 
     pub(super) fn replan_all(&mut self, now: Instant) {
@@ -383,12 +383,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                     cids,
                 }));
         }
-        if !self.peers_can_help(now, id) {
-            // The peers that announced the asset failed: look further (the fetch still waits
-            // for the lookup until its deadline).
-            self.discover(id);
-        }
-        if !self.peers_can_help(now, id) {
+        if !self.peers_can_help(now, id) && !self.discover_then_can_help(now, id) {
             let reason = match self.fetches.get(&id) {
                 Some(f) if f.summary.bytes_peer > 0 || !f.holders.is_empty() => {
                     FallbackReason::PeersLost
@@ -412,6 +407,14 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             self.fall_back(now, id, reason);
         }
         self.plan_origin(now, id);
+    }
+
+    /// The peers known to hold the asset cannot provide what is missing: starts a provider
+    /// lookup (once per fetch) and says whether peers can help now, since the fetch waits for
+    /// the lookup until its deadline.
+    fn discover_then_can_help(&mut self, now: Instant, id: FetchId) -> bool {
+        self.discover(id);
+        self.peers_can_help(now, id)
     }
 
     /// Issues origin requests for missing blocks no peer is working on (or for everything, once
