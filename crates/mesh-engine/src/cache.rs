@@ -190,10 +190,15 @@ impl<X: Extra> Engine<X> {
         if blocks.is_empty() {
             return;
         }
-        let roots: Vec<Cid> = blocks
+        // The cached assets that used a dropped block, and roots provided without being cached
+        // (added with `Engine::add`) that were dropped themselves.
+        let mut roots: Vec<Cid> = blocks
             .iter()
             .flat_map(|cid| self.cache.remove_block(cid))
             .collect();
+        roots.extend(blocks.iter().filter(|cid| self.provided.contains(cid)));
+        roots.sort_unstable();
+        roots.dedup();
         tracing::debug!(?roots, "assets left the cache: no longer provided");
         self.withdraw(&roots);
         self.site_update();

@@ -106,9 +106,8 @@ impl<X: Extra> Engine<X> {
             .answer(now, peer, request_id, &request, self.planner.store_mut());
         match answer.outcome {
             ServeOutcome::Served { bytes } => self.planner.record_served(bytes),
-            ServeOutcome::NotHeld | ServeOutcome::Had { .. } => {
-                self.withdraw_evicted(request.cids());
-            }
+            // Roots whose blocks left the store are withdrawn through the store's drop log.
+            ServeOutcome::NotHeld | ServeOutcome::Had { .. } => self.collect_dropped(),
             _ => {}
         }
         tracing::debug!(%peer, ?request, outcome = ?answer.outcome, "block request");

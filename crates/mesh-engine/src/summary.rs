@@ -57,26 +57,18 @@ impl<X: Extra> Engine<X> {
         }
     }
 
-    /// Withdraws provided roots among `cids` that the store no longer holds (evicted): from the
-    /// connected mesh peers' view and from the DHT.
-    pub(crate) fn withdraw_evicted(&mut self, cids: &[Cid]) {
-        let store = self.planner.store();
-        let gone: Vec<Cid> = cids
-            .iter()
-            .filter(|cid| self.provided.contains(cid) && !store.contains(cid))
-            .copied()
-            .collect();
-        tracing::debug!(roots = gone.len(), "withdrawing evicted roots");
-        self.withdraw(&gone);
-    }
-
-    /// Stops providing `roots`: in the DHT and in the connected mesh peers' view.
+    /// Stops providing those of `roots` it provides: in the DHT and in the connected mesh peers'
+    /// view. Others are not named to anyone (a node that does not serve announced nothing).
     pub(crate) fn withdraw(&mut self, roots: &[Cid]) {
+        let roots: Vec<Cid> = roots
+            .iter()
+            .copied()
+            .filter(|root| self.provided.remove(root))
+            .collect();
         if roots.is_empty() {
             return;
         }
-        for root in roots {
-            self.provided.remove(root);
+        for root in &roots {
             self.swarm
                 .behaviour_mut()
                 .kad
