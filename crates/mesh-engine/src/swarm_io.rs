@@ -218,6 +218,7 @@ impl<X: Extra> Engine<X> {
         if info.protocols.contains(&self.blocks_protocol) {
             self.warm_settled(&peer_id);
             if self.mesh_peers.insert(peer_id) {
+                self.warm_progress();
                 self.planner.handle_peer_connected(now, peer_id);
                 self.send_summary(peer_id);
                 if !self.bootstrap.contains(&peer_id) {
@@ -255,6 +256,7 @@ impl<X: Extra> Engine<X> {
             QueryResult::GetProviders(result) if self.warm.lookups.contains_key(&id) => {
                 if step.last {
                     self.warm.lookups.remove(&id);
+                    self.warm_progress();
                 }
                 let local = *self.swarm.local_peer_id();
                 if let Ok(GetProvidersOk::FoundProviders { providers, .. }) = result {

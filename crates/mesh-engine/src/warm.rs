@@ -45,10 +45,20 @@ pub(crate) struct Warm {
     pub(crate) dialing: BTreeSet<PeerId>,
     /// Provider lookups under way.
     pub(crate) lookups: HashMap<QueryId, Cid>,
-    /// Whether a round has looked up providers (or found enough peers open).
-    round_started: bool,
-    /// Whether the first round is over: its lookups finished and its dials settled.
-    first_round_done: bool,
+    /// Where the first round is ([`Engine::warming`]).
+    phase: WarmPhase,
+}
+
+/// The first round of warm connections, which `NodeStatus::warming` reports.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum WarmPhase {
+    /// Not started: the bootstrap node is not connected yet (or consent was withdrawn).
+    #[default]
+    Waiting,
+    /// Its lookups or dials go on, and no mesh peer other than a bootstrap node is ready.
+    FirstRound,
+    /// A mesh peer is ready, or the round ended without one.
+    Done,
 }
 
 impl Warm {
@@ -71,16 +81,18 @@ impl Warm {
         self.target > 0 && !self.assets.is_empty()
     }
 
-    /// No more rounds until [`Engine::warm_start`] (consent withdrawn).
+    /// No more rounds until [`Engine::warm_start`] (consent withdrawn); the first round
+    /// after it is awaited afresh.
     pub(crate) fn stop(&mut self) {
         self.next = None;
+        self.phase = WarmPhase::Waiting;
     }
 }
 
 impl<X: Extra> Engine<X> {
     /// Starts the rounds (when the first bootstrap node is connected).
     pub(crate) fn warm_start(&mut self, now: CoreInstant) {
-        if self.warm.next.is_none() && self.warm.target > 0 && !self.warm.assets.is_empty() {
+        if self.warm.next.is_none() && self.warm.enabled() {
             self.warm.next = Some(now);
         }
     }
@@ -98,8 +110,11 @@ impl<X: Extra> Engine<X> {
             return;
         }
         self.warm.next = Some(now + WARM_INTERVAL);
-        self.warm.round_started = true;
+        if self.warm.phase == WarmPhase::Waiting {
+            self.warm.phase = WarmPhase::FirstRound;
+        }
         if self.warm_count() >= self.warm.target {
+            self.warm_progress();
             return;
         }
         if let Some(site) = self.warm.site {
@@ -173,6 +188,21 @@ impl<X: Extra> Engine<X> {
     /// A warm dial ended (the peer is ready, unusable, or the dial failed).
     pub(crate) fn warm_settled(&mut self, peer: &PeerId) {
         self.warm.dialing.remove(peer);
+        self.warm_progress();
+    }
+
+    /// Ends the first round once a mesh peer (not a bootstrap node) is ready, or its lookups
+    /// and dials are over: called where those change (a lookup ends, a dial settles, a mesh
+    /// peer identifies).
+    pub(crate) fn warm_progress(&mut self) {
+        if self.warm.phase != WarmPhase::FirstRound {
+            return;
+        }
+        let settled = self.warm.lookups.is_empty() && self.warm.dialing.is_empty();
+        let peer_ready = self.mesh_peers.iter().any(|p| !self.bootstrap.contains(p));
+        if settled || peer_ready {
+            self.warm.phase = WarmPhase::Done;
+        }
     }
 
     /// Whether the first warm connections are still to come: the bootstrap node is not
@@ -180,15 +210,7 @@ impl<X: Extra> Engine<X> {
     /// or dials go on). A page with assets that can wait for peers (below the fold, a later
     /// view) waits for this to end ([`NodeStatus::warming`](crate::NodeStatus::warming)). One
     /// ready peer ends it: a dead provider's dial would otherwise hold it for the dial timeout.
-    pub(crate) fn warming(&mut self) -> bool {
-        if !self.warm.enabled() || self.warm.first_round_done {
-            return false;
-        }
-        let settled = self.warm.lookups.is_empty() && self.warm.dialing.is_empty();
-        let peer_ready = self.mesh_peers.iter().any(|p| !self.bootstrap.contains(p));
-        if self.warm.round_started && (settled || peer_ready) {
-            self.warm.first_round_done = true;
-        }
-        !self.warm.first_round_done
+    pub(crate) fn warming(&self) -> bool {
+        self.warm.enabled() && self.warm.phase != WarmPhase::Done
     }
 }

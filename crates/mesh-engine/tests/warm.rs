@@ -168,4 +168,13 @@ fn warming_lasts_until_the_first_round_settled() {
     assert_eq!(warm_dials(&mut net, alone), 0);
     assert!(!warming(&mut net, alone), "the lookup found nobody");
     assert!(!warming(&mut net, unwanted));
+
+    // Consent withdrawn and given again: the first round is awaited afresh.
+    let now = net.now;
+    net.node(with_provider).engine.leave(now);
+    net.run();
+    assert!(warming(&mut net, with_provider), "no round while left");
+    net.join(with_provider);
+    net.advance_to(net.now);
+    assert!(!warming(&mut net, with_provider), "the new round connected");
 }
