@@ -111,21 +111,33 @@ impl DataChannel {
         let weak_dc = dc.clone();
         let budget = channel_budget.clone();
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            let data = ev.data();
-            let bytes = if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
-                Uint8Array::new(buf).to_vec()
-            } else if let Some(text) = data.as_string() {
-                text.into_bytes()
-            } else {
-                tracing::debug!("ignoring data channel message of unexpected type");
-                return;
-            };
             let mut s = s.borrow_mut();
             if s.closed {
                 return;
             }
-            if budget.try_reserve(bytes.len()) {
-                s.queued += bytes.len();
+            // Checked against the budget before it is copied into wasm memory: a flood past
+            // the budget costs no copy.
+            let data = ev.data();
+            let buffer = data.dyn_ref::<js_sys::ArrayBuffer>();
+            let text = if buffer.is_none() {
+                data.as_string()
+            } else {
+                None
+            };
+            let len = match (buffer, &text) {
+                (Some(buffer), _) => buffer.byte_length() as usize,
+                (None, Some(text)) => text.len(),
+                (None, None) => {
+                    tracing::debug!("ignoring data channel message of unexpected type");
+                    return;
+                }
+            };
+            if budget.try_reserve(len) {
+                let bytes = match buffer {
+                    Some(buffer) => Uint8Array::new(buffer).to_vec(),
+                    None => text.unwrap_or_default().into_bytes(),
+                };
+                s.queued += len;
                 s.messages.push_back(bytes);
             } else {
                 // The connection's receive budget is spent: its peer sends faster than we

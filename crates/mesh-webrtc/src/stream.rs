@@ -198,6 +198,11 @@ impl StreamState {
         self.readable.len()
     }
 
+    /// Received bytes still held: unread payload and a partial frame.
+    fn held(&self) -> usize {
+        self.readable.len() + self.undecoded.len()
+    }
+
     /// Whether data may still be written: an error once our FIN went out, the remote sent
     /// STOP_SENDING or the stream was reset.
     pub fn check_writable(&self) -> io::Result<()> {
@@ -342,10 +347,10 @@ impl<C: Channel> Stream<C> {
         self.flush_outbox(Some(cx));
     }
 
-    /// Gives back the receive budget of everything but the bytes the reader has yet to read
-    /// (frame headers, control frames, bytes read or discarded).
+    /// Gives back the receive budget of everything but the bytes still held (unread payload,
+    /// a partial frame): frame headers, control frames, bytes read or discarded.
     fn release_read(&mut self) {
-        let unread = self.state.buffered();
+        let unread = self.state.held();
         if self.held > unread {
             self.channel.release(self.held - unread);
             self.held = unread;
