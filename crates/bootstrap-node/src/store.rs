@@ -411,7 +411,6 @@ impl ProviderStore {
     }
 }
 
-/// Drops `key` from the keys `peer` provides.
 /// Drops the records of `key` in `stored` that `doomed` picks, releasing their source quota and
 /// their providers' index entries; returns how many went.
 fn drop_where(
@@ -433,6 +432,7 @@ fn drop_where(
     before - stored.len()
 }
 
+/// Drops `key` from the keys `peer` provides.
 fn forget_key(by_peer: &mut HashMap<PeerId, HashSet<RecordKey>>, peer: &PeerId, key: &RecordKey) {
     if let Entry::Occupied(mut keys) = by_peer.entry(*peer) {
         keys.get_mut().remove(key);

@@ -25,13 +25,9 @@ struct Seeded {
 
 fn seeded(content: &[u8]) -> Seeded {
     let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
+    let (boot, boot_addr) = net.spawn_bootstrap();
     let joined = EngineConfig::default()
-        .with_bootstrap(vec![net.node(boot).addr.clone()])
+        .with_bootstrap(vec![boot_addr])
         .with_seed(3);
     let seeder = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
     net.join(seeder);

@@ -51,12 +51,7 @@ fn seen(net: &mut MemNet, id: NodeId) -> Seen {
 fn a_refused_reservation_is_retried_with_backoff_without_reannouncing() {
     let mut net = MemNet::new();
     // The bootstrap node runs no relay server: every reservation is refused.
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let boot_addr = net.node(boot).addr.clone();
+    let (_, boot_addr) = net.spawn_bootstrap();
     let client = net.spawn(
         KadMode::Client,
         PlannerConfig::new(),

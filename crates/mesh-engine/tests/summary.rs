@@ -13,12 +13,8 @@ use mesh_testkit::{MemNet, NodeId, data};
 /// A bootstrap node and `n` nodes that joined it.
 fn joined(n: usize) -> (MemNet, Vec<NodeId>) {
     let mut net = MemNet::new();
-    let boot = net.spawn(
-        KadMode::Server,
-        PlannerConfig::new(),
-        EngineConfig::default(),
-    );
-    let config = EngineConfig::default().with_bootstrap(vec![net.node(boot).addr.clone()]);
+    let (_, boot_addr) = net.spawn_bootstrap();
+    let config = EngineConfig::default().with_bootstrap(vec![boot_addr]);
     let nodes = (0..n)
         .map(|_| {
             let id = net.spawn(KadMode::Client, PlannerConfig::new(), config.clone());

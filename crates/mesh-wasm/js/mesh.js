@@ -64,7 +64,10 @@ const emptyStats = (degraded) => ({
   bytes: { peer: 0, origin: 0, cache: 0 }, bytesServed: 0, offloadRatio: null, fallbacks: 0,
   ttfbMs: { peer: null, origin: null, cache: null },
   store: { usedBytes: 0, budgetBytes: 0, blocks: 0, evictions: 0, rejected: 0 },
-  serve: { blocksServed: 0, bytesServed: 0, overBudget: 0, peerBusy: 0, notHeld: 0 },
+  serve: {
+    blocksServed: 0, bytesServed: 0, overBudget: 0, peerBusy: 0, overPeerShare: 0, paused: 0,
+    notHeld: 0, serving: false,
+  },
   corruptBlocksReceived: 0, ignoredPeers: [], malformedRequests: 0, malformedResponses: 0,
   reachable: false, warming: false, p2p: 'off',
   persist: {

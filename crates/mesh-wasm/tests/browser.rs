@@ -349,14 +349,10 @@ async fn revoking_consent_closes_every_connection_until_given_again() -> TestRes
     let s = wait_connected(&node).await?;
     assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("on"));
     node.revoke_consent()?;
-    let mut s = stats(&node).await?;
-    for _ in 0..100 {
-        if path(&s, &["peers", "connected"]).as_f64() == Some(0.0) {
-            break;
-        }
-        sleep(20).await;
-        s = stats(&node).await?;
-    }
+    let s = wait_for(&node, 5, "every connection closed", |s| {
+        path(s, &["peers", "connected"]).as_f64() == Some(0.0)
+    })
+    .await?;
     assert_eq!(path(&s, &["peers", "connected"]).as_f64(), Some(0.0));
     assert_eq!(get(&s, "p2p").as_string().as_deref(), Some("revoked"));
     assert_eq!(get(&s, "reachable").as_bool(), Some(false));
