@@ -25,6 +25,8 @@
   /** How long the worker waits for windows to say whether they run a node, when it has not
    * heard from any since it started (a restarted worker forgets them). */
   const PROBE_MS = 150;
+  /** How long a manifest that could not be loaded is not asked for again. */
+  const MANIFEST_RETRY_MS = 10_000;
 
   const SITE = new URL(MANIFEST_URL).origin;
 
@@ -44,7 +46,9 @@
       })
       .catch((e) => {
         console.warn(`mesh sw: manifest ${MANIFEST_URL}: ${e.message}; requests go to the network`);
-        paths = null; // retried on the next request
+        // Retried after a while, not on every request: meanwhile they go to the network at
+        // once instead of each waiting for the manifest again.
+        setTimeout(() => { paths = null; }, MANIFEST_RETRY_MS);
         return new Set();
       });
     return paths;
@@ -55,6 +59,8 @@
   /** Whether `nodes` is complete: true once the windows were asked since this worker started
    * (later nodes announce themselves). */
   let probed = false;
+  /** The probe under way: requests that arrive together share it. */
+  let probing = null;
   let probeWaiters = [];
   /** Counts a window's answer while a probe runs. */
   let onAnswer = null;
@@ -94,8 +100,8 @@
    * node per tab), else the most recently announced live one. */
   async function nodeFor(clientId) {
     if (!probed) {
-      await probe();
-      probed = true;
+      probing ??= probe().finally(() => { probed = true; });
+      await probing;
     }
     if (clientId && nodes.has(clientId)) {
       const own = await self.clients.get(clientId);
