@@ -6,7 +6,11 @@
 //
 //   node scripts/demo-swarm.mjs [--tabs N] [--out DIR] [--port-base P] [--latency-ms MS]
 //                               [--fallback-ms MS] [--waves 1,1,2,2,2] [--http1] [--serve]
+//                               [--no-ready] [--log-level LEVEL] [--verbose]
 //
+// --no-ready: the pages load at once instead of waiting (3 s at most) for mesh.ready().
+// --log-level: the pages' logLevel (prints only with a dev build of the package).
+// --verbose: the pages' console goes to this one.
 // --http1 serves the origin over plain HTTP/1.1 instead (what the demo did before: a browser
 // then queues all but six requests per origin, so the origin's TTFB measures the queue).
 // --serve starts the servers only, prints the page's URL and waits for Ctrl-C.
@@ -218,6 +222,11 @@ console.log(`offload of the cap >= 85 %: ${pct(g.offloadOfCap)}, ${mark(g.offloa
 console.log(`every later tab gets peer bytes: ${g.laterTabsWithPeerBytes} of ${g.laterTabs}, ${mark(g.laterTabsWithPeerBytes === g.laterTabs)}`);
 console.log(`small-asset fetches of later tabs from peers or cache >= 70 %: ${g.laterSmallFromPeersOrCache} of ${g.laterSmallFetches} (${pct(smallShare)}), ${mark(smallShare >= 0.7)}`);
 console.log(`TTFB p50 of small assets, peer below origin: ${ms(g.smallTtfbP50.peer)} / ${ms(g.smallTtfbP50.origin)}, ${mark(ttfbOk)}`);
+// Issue 13's: what tabs upload against what peers used (blocks sent after the fetch got them
+// elsewhere are waste).
+const servedRatio = o.bytesPeer ? o.bytesServed / o.bytesPeer : null;
+report.goals.servedPerUsed = servedRatio;
+console.log(`bytes served by tabs <= 1.1x bytes taken from peers (issue 13): ${servedRatio == null ? '–' : `${servedRatio.toFixed(2)}x`}, ${mark(servedRatio != null && servedRatio <= 1.1)}`);
 
 // The dashboard of the tab that got the most bytes from peers (the last one on a tie).
 const shown = tabs.reduce((best, t) => (t.final.bytes.peer >= best.final.bytes.peer ? t : best));

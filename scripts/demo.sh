@@ -2,7 +2,8 @@
 # The swarm demo (README command 1): browser tabs loading a site from each other.
 #
 #   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--waves 1,1,2,2,2] [--http1]
-#                   [--no-ready] [--log-level LEVEL] [--out DIR]
+#                   [--no-ready] [--log-level LEVEL] [--latency-ms MS] [--port-base P]
+#                   [--verbose] [--out DIR]   (the flags of scripts/demo-swarm.mjs)
 #
 # 1. scripts/setup.sh (installs only what is missing);
 # 2. builds the native binaries in release mode (bootstrap-node, mesh-origin, mesh) and the npm

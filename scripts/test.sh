@@ -42,15 +42,16 @@ step "tests" cargo test --workspace --all-targets --locked
 step "doc tests" cargo test --workspace --doc --locked
 step "wasm build" cargo build -p mesh-core -p mesh-protocol --target wasm32-unknown-unknown --locked
 step "wasm clippy" cargo clippy -p mesh-wasm -p mesh-webrtc --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
-# Browser-to-browser /webrtc: two Rust swarms and js-libp2p in headless Chromium, through the
-# real bootstrap relay, in a loopback-only namespace.
+# Browser-to-browser /webrtc: two Rust swarms and js-libp2p in headless Chromium, then Firefox,
+# through the real bootstrap relay, in a loopback-only namespace.
 step "webrtc browser tests" crates/mesh-webrtc/tests/browser.sh
-# The browser node in headless Chromium against real servers, in a loopback-only namespace.
+# The browser node in headless Chromium, then Firefox, against real servers, in a loopback-only
+# namespace.
 step "browser node tests" scripts/test-browser.sh
 # The npm package: build, pack, install into the examples as a user would, test its JS API.
 step "npm package" bash scripts/test-npm.sh
-# The whole system: tabs in one Chromium, real bootstrap node, origin and seeders (issue 7's
-# ten scenarios).
+# The whole system: tabs in Chromium (and one in Firefox), real bootstrap node, origin and
+# seeders: the swarm scenarios, cross-browser exchange and the service-worker mode.
 step "end-to-end suite" scripts/test-e2e.sh
 # The example asserts every delivered byte and exits non-zero if the fetch does not finish.
 # Every fuzz target (fuzz/) built and run briefly from its committed corpus; any crash fails.
