@@ -5,8 +5,9 @@
 //!
 //! Properties: never a panic; the stream reader never reads past one message nor takes a
 //! message over `MAX_SIGNALING_LEN`, and ends cleanly only at the end of the stream; every
-//! decoded message re-encodes to bytes that decode to it, framed or not; an offer passes the
-//! check exactly when it is one data-channel section with a DTLS fingerprint; a parsed dial
+//! decoded message re-encodes to bytes that decode to it, framed or not; an offer the check
+//! accepts is refused once it gains a media section, loses its fingerprint or is sent as an
+//! answer, and accepted with either line ending; a parsed dial
 //! address names the peer it ends with and a circuit through `/p2p-circuit` to that peer.
 
 #![no_main]
@@ -103,25 +104,57 @@ fn check_addr(addr: &Multiaddr) {
     }
 }
 
-/// An offer passes only as an SDP offer starting `v=0` with exactly one `m=application`
-/// section, no other media, and a DTLS fingerprint: what `check_offer` promises a responder
-/// before it creates an `RTCPeerConnection`.
+/// What `check_offer` promises a responder before it creates an `RTCPeerConnection`, checked
+/// by what changes its verdict rather than by a second copy of its parser: an offer it accepts
+/// is refused once it gains a second media section, loses its DTLS fingerprint or is sent as
+/// an answer, and is still accepted with other line endings.
 fn check_offer_verdict(message: &SignalingMessage) {
-    let passed = check_offer(message).is_ok();
-    let mut lines = message.data.lines().map(str::trim_end);
-    let starts = lines.next() == Some("v=0");
-    let (mut application, mut other, mut fingerprint) = (0, 0, false);
-    for line in lines {
-        match line.strip_prefix("m=") {
-            Some(media) if media.starts_with("application ") => application += 1,
-            Some(_) => other += 1,
-            None => fingerprint |= line.starts_with("a=fingerprint:"),
-        }
+    if check_offer(message).is_err() {
+        return;
     }
-    let expected = message.kind == SignalingType::SdpOffer
-        && starts
-        && application == 1
-        && other == 0
-        && fingerprint;
-    assert_eq!(passed, expected, "check_offer on {message:?}");
+    let sdp = &message.data;
+    assert!(sdp.starts_with("v=0"), "accepted without v=0: {sdp:?}");
+    assert!(
+        sdp.contains("m=application "),
+        "accepted without a data channel section"
+    );
+    let verdict = |kind, data: String| check_offer(&SignalingMessage { kind, data }).is_ok();
+    for extra in [
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+        "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+    ] {
+        assert!(
+            !verdict(
+                SignalingType::SdpOffer,
+                format!("{}\r\n{extra}\r\n", sdp.trim_end())
+            ),
+            "accepted with {extra:?} added: {sdp:?}"
+        );
+    }
+    let without_fingerprint: String = sdp
+        .lines()
+        .filter(|l| !l.starts_with("a=fingerprint:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        !verdict(SignalingType::SdpOffer, without_fingerprint),
+        "accepted without a fingerprint: {sdp:?}"
+    );
+    assert!(
+        !verdict(SignalingType::SdpAnswer, sdp.clone()),
+        "an answer accepted as an offer"
+    );
+    let lf: String = sdp.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    let crlf: String = sdp
+        .lines()
+        .map(|l| format!("{}\r\n", l.trim_end()))
+        .collect();
+    assert!(
+        verdict(SignalingType::SdpOffer, lf),
+        "refused with LF endings: {sdp:?}"
+    );
+    assert!(
+        verdict(SignalingType::SdpOffer, crlf),
+        "refused with CRLF endings: {sdp:?}"
+    );
 }
