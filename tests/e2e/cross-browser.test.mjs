@@ -13,7 +13,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ROOT, launchChromium, openTab, startBootstrap, startOrigin, waitForGauge,
+  ROOT, launchChromium, metric, openTab, startBootstrap, startOrigin, waitForGauge,
 } from '../browser/lib/harness.mjs';
 import { launchFirefox } from '../browser/lib/firefox.mjs';
 import { BASE, LOGS } from './lib/swarm.mjs';
@@ -33,10 +33,9 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 /** The bootstrap node's relayed-bytes counter. */
 async function relayedBytes(httpUrl) {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('bootstrap_relay_bytes'));
-  assert.ok(line, `no relay byte counter in /metrics:\n${text}`);
-  return Number(line.split(/\s+/)[1]);
+  const bytes = await metric(httpUrl, 'bootstrap_relay_bytes');
+  assert.ok(Number.isFinite(bytes), 'no relay byte counter in /metrics');
+  return bytes;
 }
 
 // In the page (either browser): waits until the node is up and holds a relay reservation.

@@ -215,19 +215,25 @@ export async function startBootstrap({ dataDir, base, tcp = base, ws = base + 1,
   return { ...p, tcpAddr: p.match[1], httpUrl, addrsUrl: `${httpUrl}/addrs` };
 }
 
+/** The bootstrap node's `/metrics` value `name` (a gauge, or a counter with its `_total`),
+ * or NaN when it is not there. */
+export async function metric(httpUrl, name) {
+  const line = new RegExp(`^${name}(?:_total)? (\\d+)$`, 'm');
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  return Number(line.exec(text)?.[1] ?? NaN);
+}
+
 /**
  * Waits until the bootstrap node's `/metrics` gauge `name` reads at least `atLeast`. A seeder
  * prints its addresses once its DHT announcement went out, which is not yet once the bootstrap
  * node stored it: anything that freezes or races a seeder waits for the store instead.
  */
 export async function waitForGauge(httpUrl, name, atLeast, timeoutMs = 10_000) {
-  const line = new RegExp(`^${name} (\\d+)$`, 'm');
   const until = Date.now() + timeoutMs;
   let value = null;
   while (Date.now() < until) {
     try {
-      const text = await (await fetch(`${httpUrl}/metrics`)).text();
-      value = Number(line.exec(text)?.[1] ?? NaN);
+      value = await metric(httpUrl, name);
       if (value >= atLeast) return value;
     } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 50));
