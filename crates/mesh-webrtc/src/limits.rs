@@ -8,49 +8,34 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-/// At most `capacity` holders of a [`Slot`] at a time.
+/// At most `capacity` holders of a [`Slot`] at a time: a [`ReceiveBudget`] counted in ones.
 #[derive(Debug, Clone)]
-pub(crate) struct Slots {
-    used: Arc<AtomicUsize>,
-    capacity: usize,
-}
+pub(crate) struct Slots(ReceiveBudget);
 
 /// One place in [`Slots`], released on drop.
 #[derive(Debug)]
-pub(crate) struct Slot {
-    used: Arc<AtomicUsize>,
-}
+pub(crate) struct Slot(ReceiveBudget);
 
 impl Slots {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self {
-            used: Arc::new(AtomicUsize::new(0)),
-            capacity,
-        }
+        Self(ReceiveBudget::new(capacity))
     }
 
     /// A slot, or `None` when all are taken.
     pub(crate) fn try_acquire(&self) -> Option<Slot> {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.capacity).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Slot {
-                used: self.used.clone(),
-            })
+        self.0.try_reserve(1).then(|| Slot(self.0.clone()))
     }
 
     /// Slots in use.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // read by the native tests
+    #[cfg(test)]
     pub(crate) fn in_use(&self) -> usize {
-        self.used.load(Ordering::Acquire)
+        self.0.used()
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.used.fetch_sub(1, Ordering::AcqRel);
+        self.0.release(1);
     }
 }
 
@@ -85,7 +70,7 @@ impl ReceiveBudget {
     }
 
     /// Bytes reserved now.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // read by the native tests
+    #[cfg(test)]
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
