@@ -149,7 +149,10 @@ pub(crate) struct EncodedCache {
 #[derive(Debug, Default)]
 struct Entries {
     slots: HashMap<(String, Encoding), Slot>,
-    order: VecDeque<(String, Encoding)>,
+    /// Admitted encodings, oldest first, with the slot and length each was admitted with:
+    /// `bytes` is their sum, whatever happened to `slots` since (a failed encoding's slot is
+    /// forgotten while another request may be filling a new one under the same key).
+    order: VecDeque<((String, Encoding), Slot, usize)>,
     bytes: usize,
 }
 
@@ -182,34 +185,44 @@ impl EncodedCache {
         let encoded = match encoded {
             Ok(encoded) => encoded.clone(),
             Err(e) => {
-                self.forget(&key);
+                self.forget(&key, &slot);
                 return Err(e);
             }
         };
         if fresh {
-            self.admit(key, encoded.len());
+            self.admit(key, slot, encoded.len());
         }
         Ok(encoded)
     }
 
     /// Counts a new entry and drops the oldest ones beyond the budget.
-    fn admit(&self, key: (String, Encoding), len: usize) {
+    fn admit(&self, key: (String, Encoding), slot: Slot, len: usize) {
         let mut entries = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.order.push_back(key);
+        entries.order.push_back((key, slot, len));
         entries.bytes += len;
         while entries.bytes > CACHE_BYTES {
-            let Some(old) = entries.order.pop_front() else {
+            let Some((old, slot, len)) = entries.order.pop_front() else {
                 break;
             };
-            if let Some(slot) = entries.slots.remove(&old) {
-                entries.bytes -= slot.get().map_or(0, Bytes::len);
-            }
+            entries.bytes -= len;
+            Self::remove_if(&mut entries.slots, &old, &slot);
         }
     }
 
-    fn forget(&self, key: &(String, Encoding)) {
+    /// Drops the slot of a failed encoding (unless a newer one took its key).
+    fn forget(&self, key: &(String, Encoding), slot: &Slot) {
         let mut entries = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.slots.remove(key);
+        Self::remove_if(&mut entries.slots, key, slot);
+    }
+
+    fn remove_if(
+        slots: &mut HashMap<(String, Encoding), Slot>,
+        key: &(String, Encoding),
+        slot: &Slot,
+    ) {
+        if slots.get(key).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            slots.remove(key);
+        }
     }
 }
 
@@ -219,6 +232,41 @@ mod tests {
     use super::*;
     use hyper::header::HeaderValue;
     use std::io::Read;
+
+    /// The byte count stays what the kept encodings hold: a failed encoding's slot forgotten
+    /// and the key filled again by another request, then both evicted, subtract what each
+    /// was admitted with (before, the second eviction found no slot and the count only grew).
+    #[test]
+    fn evictions_subtract_what_was_admitted() {
+        let cache = EncodedCache::default();
+        let key = |etag: &str| (etag.to_owned(), Encoding::Gzip);
+        let fill = |slot: &Slot| {
+            let inserted = cache
+                .inner
+                .lock()
+                .unwrap()
+                .slots
+                .insert(key("a"), slot.clone());
+            assert!(inserted.is_none());
+        };
+        let first: Slot = Arc::default();
+        fill(&first);
+        cache.admit(key("a"), first.clone(), 1000);
+        cache.forget(&key("a"), &first);
+        let second: Slot = Arc::default();
+        fill(&second);
+        cache.admit(key("a"), second.clone(), 2000);
+        cache.forget(&key("a"), &first);
+        assert!(
+            cache.inner.lock().unwrap().slots.contains_key(&key("a")),
+            "forgetting the old slot leaves the new one"
+        );
+        cache.admit(key("b"), Arc::default(), CACHE_BYTES);
+        let entries = cache.inner.lock().unwrap();
+        assert_eq!(entries.bytes, CACHE_BYTES);
+        assert_eq!(entries.order.len(), 1);
+        assert!(!entries.slots.contains_key(&key("a")));
+    }
 
     fn accept(value: &'static str) -> HeaderMap {
         let mut headers = HeaderMap::new();
