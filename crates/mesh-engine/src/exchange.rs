@@ -172,6 +172,7 @@ impl<X: Extra> Engine<X> {
                 // Judged against the CID we asked for, whatever CID the peer claims: a block
                 // under another name is as wrong as a flipped byte.
                 for cid in out.cids {
+                    self.cancelled.remove(&(peer, cid));
                     self.planner.handle_block(now, peer, cid, data.clone());
                 }
             }
@@ -181,6 +182,22 @@ impl<X: Extra> Engine<X> {
                         self.planner.handle_have(now, peer, cid);
                     } else {
                         self.planner.handle_dont_have(now, peer, cid);
+                    }
+                }
+            }
+            BlockResponse::DontHave { .. } if out.want_block => {
+                // The server answers a want-block it dropped for our cancel with don't-have,
+                // and a cancel can overtake a newer want-block of the same block (each request
+                // is its own stream) and drop that one too: neither means the peer lacks it.
+                for cid in out.cids {
+                    match self.cancelled.get(&(peer, cid)).copied() {
+                        None => self.planner.handle_dont_have(now, peer, cid),
+                        Some(cancel) if out.sent > cancel => {
+                            // Asked again after the cancel: ask once more.
+                            self.cancelled.remove(&(peer, cid));
+                            self.send_block_request(peer, out.request.clone(), true, vec![cid]);
+                        }
+                        Some(_) => {} // the cancelled request itself
                     }
                 }
             }

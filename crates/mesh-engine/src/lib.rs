@@ -98,6 +98,8 @@ struct Outbound {
     request: mesh_protocol::blocks::BlockRequest,
     /// Times it was sent again.
     resent: u8,
+    /// Its place in the order of block requests and cancels sent (`Engine::sent`).
+    sent: u64,
 }
 
 /// How often a request whose connection closed is sent again over another connection to the
@@ -266,6 +268,11 @@ pub struct Engine<X: Extra = NoExtra> {
     blocks_protocol: StreamProtocol,
     kad_protocol: StreamProtocol,
     outbound: BTreeMap<OutboundRequestId, Outbound>,
+    /// Block requests and cancels sent so far: orders a want-block against a cancel.
+    sent: u64,
+    /// Blocks cancelled at a peer, with the cancel's place in that order, until the block
+    /// arrives, is asked for again or the peer leaves (see `exchange.rs`, don't-have).
+    cancelled: BTreeMap<(PeerId, Cid), u64>,
     /// Want-blocks the server keeps until a send slot frees (see `exchange.rs`).
     kept: BTreeMap<
         InboundRequestId,
@@ -337,6 +344,8 @@ impl<X: Extra> Engine<X> {
             blocks_protocol: ns.blocks_protocol(),
             kad_protocol: ns.kad_protocol(),
             outbound: BTreeMap::new(),
+            sent: 0,
+            cancelled: BTreeMap::new(),
             kept: BTreeMap::new(),
             provider_queries: HashMap::new(),
             announce_queries: HashMap::new(),

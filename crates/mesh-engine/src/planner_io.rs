@@ -77,7 +77,7 @@ impl<X: Extra> Engine<X> {
     }
 
     /// Sends one block-exchange request and remembers what it asked, to route the answer.
-    fn send_block_request(
+    pub(crate) fn send_block_request(
         &mut self,
         peer: PeerId,
         request: BlockRequest,
@@ -89,6 +89,7 @@ impl<X: Extra> Engine<X> {
             .behaviour_mut()
             .blocks
             .send_request(&peer, request.clone());
+        self.sent += 1;
         self.outbound.insert(
             rid,
             Outbound {
@@ -97,6 +98,7 @@ impl<X: Extra> Engine<X> {
                 cids,
                 request,
                 resent: 0,
+                sent: self.sent,
             },
         );
     }

@@ -18,6 +18,9 @@ use mesh_protocol::{Extra, provider_key};
 
 use crate::Engine;
 
+/// Cancelled blocks remembered at most (`Engine::cancelled`).
+const MAX_CANCELLED: usize = 4096;
+
 impl<X: Extra> Engine<X> {
     /// Sends `peer` the have-summary: the provided roots the store still holds.
     pub(crate) fn send_summary(&mut self, peer: PeerId) {
@@ -92,6 +95,13 @@ impl<X: Extra> Engine<X> {
     pub(crate) fn send_cancel(&mut self, peer: PeerId, cids: &[Cid]) {
         if !self.mesh_peers.contains(&peer) {
             return;
+        }
+        self.sent += 1;
+        if self.cancelled.len() >= MAX_CANCELLED {
+            self.cancelled.clear(); // bounded; at worst one don't-have counts again
+        }
+        for cid in cids {
+            self.cancelled.insert((peer, *cid), self.sent);
         }
         for chunk in cids.chunks(MAX_NOTICE_CIDS) {
             self.send_notice(

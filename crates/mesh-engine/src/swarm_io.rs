@@ -151,6 +151,7 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
             // Also for a peer that never became a mesh peer: it may have announced roots
             // before (its identify raced ours); the planner forgets them.
             engine.planner.handle_peer_disconnected(now, peer_id);
+            engine.cancelled.retain(|(peer, _), _| *peer != peer_id);
         }
         SwarmEvent::OutgoingConnectionError {
             peer_id: Some(peer),
