@@ -8,10 +8,12 @@
 #
 # Environment: MESH_BENCH_RUNS (default 3), MESH_BENCH_DIALS (default 55: the relay's per-IP
 # rate limit allows ~60 new tabs per bootstrap process on loopback, see bench-webrtc.mjs),
-# MESH_BENCH_DIAL_SECONDS (default 300), MESH_BENCH_BOOTSTRAP_ARGS (extra bootstrap-node flags), MESH_BENCH_BIN (directory of bootstrap-node and
-# mesh-origin; default $CARGO_TARGET_DIR/release, built if missing), MESH_BENCH_JSON (also
-# write the raw numbers there). Idempotent: the npm package is rebuilt only when it changed
-# (scripts/build-npm.sh), fixtures are regenerated deterministically in a temporary directory.
+# MESH_BENCH_DIAL_SECONDS (default 300), MESH_BENCH_BOOTSTRAP_ARGS (extra bootstrap-node flags),
+# MESH_BENCH_BIN (directory of bootstrap-node and mesh-origin; default
+# $CARGO_TARGET_DIR/release, built if missing), MESH_BENCH_JSON (also write the raw numbers
+# there), MESH_BENCH_PROFILE (a directory: also record and summarise CPU profiles of both tabs'
+# main threads; with MESH_NPM_NAMES=1 the package keeps its wasm function names). Idempotent:
+# the npm package is rebuilt only when it changed (scripts/build-npm.sh), fixtures are regenerated deterministically in a temporary directory.
 # Not part of scripts/test.sh: it measures, it does not pass or fail on the numbers.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -49,9 +51,9 @@ trap cleanup EXIT
 # one block each, every one fetched once (no cache can help); dial-*: 1 KiB, one per dial; warm*: untimed warm-up.
 SITE=$WORK/site
 mkdir -p "$SITE"
-python3 - "$SITE" "${MESH_BENCH_RUNS:-3}" "${MESH_BENCH_DIALS:-55}" <<'PY'
+python3 - "$SITE" "${MESH_BENCH_RUNS:-3}" "${MESH_BENCH_DIALS:-55}" "${MESH_BENCH_PROFILE:-}" <<'PY'
 import os, random, sys
-site, runs, dials = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+site, runs, dials, profile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def write(name, size, seed):
     with open(os.path.join(site, name), 'wb') as f:
         f.write(random.Random(seed).randbytes(size))
@@ -63,6 +65,11 @@ for i in range(40):
 for i in range(dials):
     write(f'dial-{i:04}.bin', 1024, 10000 + i)
 write('warm.bin', 1024, 7)
+if profile:
+    for i in range(20):
+        write(f'prof100k-peer-{i:03}.bin', 100 << 10, 4000 + i)
+        write(f'prof100k-origin-{i:03}.bin', 100 << 10, 5000 + i)
+    write('prof-big.bin', 16 << 20, 6000)
 write('warm-big.bin', 4 << 20, 8)
 with open(os.path.join(site, 'bench.html'), 'w') as f:
     f.write('<!doctype html><meta charset="utf-8"><title>mesh bench</title>\n')

@@ -15,6 +15,10 @@
 # Idempotent: wasm-pack runs only when the compiled wasm changed (the cargo build before it is a
 # no-op when nothing did), the tarball is repacked only when the package's content changed; a
 # warm run takes seconds. MESH_NPM_FORCE=1 rebuilds anyway.
+#
+# MESH_NPM_NAMES=1 builds the same package with its wasm function names kept (cargo profile
+# `wasm-names`, wasm-opt with -g), for CPU profiles (MESH_BENCH_PROFILE in bench-webrtc.sh) and
+# twiggy; its size is not what ships. The next build without it restores the shipped package.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -25,6 +29,8 @@ PKG=$CRATE/pkg
 JS=$CRATE/js
 TOOLS=tests/browser
 PROFILE=wasm-release
+NAMES=${MESH_NPM_NAMES:-}
+[ -z "$NAMES" ] || PROFILE=wasm-names
 # One staging directory per checkout: git worktrees share CARGO_TARGET_DIR, and two builds
 # staging into one directory delete each other's files.
 STAGE=$CARGO_TARGET_DIR/npm-stage/$(pwd -P | sha256sum | cut -c1-12)
@@ -64,6 +70,7 @@ cargo build --locked --lib -p mesh-wasm --profile "$PROFILE" --target wasm32-unk
 wasm_key=$(
   {
     sha256sum "$RAW_WASM" "$CRATE/Cargo.toml" "${BASH_SOURCE[0]}" scripts/npm/fix-bundler-exports.mjs | awk '{print $1}'
+    echo "profile $PROFILE"
     echo "wasm-bindgen $have_bindgen, wasm-opt $opt_version, wasm-pack $(wasm-pack --version)"
   } | sha256sum | awk '{print $1}'
 )
@@ -74,8 +81,18 @@ else
   for target in web bundler; do
     say "wasm-pack build --target $target (then wasm-opt)"
     # --mode no-install: use the tools on PATH, never try to download any.
-    run wasm-pack --log-level warn build "$CRATE" --profile "$PROFILE" --target "$target" \
-      --mode no-install --out-name mesh_wasm --out-dir "$STAGE/$target" --no-pack --no-gitignore
+    if [ -z "$NAMES" ]; then
+      run wasm-pack --log-level warn build "$CRATE" --profile "$PROFILE" --target "$target" \
+        --mode no-install --out-name mesh_wasm --out-dir "$STAGE/$target" --no-pack --no-gitignore
+    else
+      # wasm-pack's wasm-opt (the crate's metadata) drops the name section: run it here with
+      # the same flags and -g.
+      run wasm-pack --log-level warn build "$CRATE" --profile "$PROFILE" --target "$target" \
+        --mode no-install --out-name mesh_wasm --out-dir "$STAGE/$target" --no-pack --no-gitignore --no-opt
+      read -r -a opt_flags <<<"$(sed -n 's/^wasm-opt = \[\(.*\)\]$/\1/p' "$CRATE/Cargo.toml" | tr -d '",')"
+      [ "${#opt_flags[@]}" -gt 0 ] || die "no wasm-opt flags found in $CRATE/Cargo.toml"
+      run wasm-opt "${opt_flags[@]}" -g "$STAGE/$target/mesh_wasm_bg.wasm" -o "$STAGE/$target/mesh_wasm_bg.wasm"
+    fi
   done
   [ ! -d "$STAGE/web/snippets" ] && [ ! -d "$STAGE/bundler/snippets" ] ||
     die "wasm-bindgen wrote snippets/: add them to $JS/package.json's files and to this script"
@@ -108,6 +125,7 @@ fi
 # What a page using the default entry downloads: the wasm and four JS files. Brotli (quality 11,
 # what a CDN serves to browsers that accept it) for information; the goal is on gzip -9.
 say "size of mesh-loader $version, goal: wasm + JS <= $GOAL_KIB KiB gzipped"
+[ -z "$NAMES" ] || say "(MESH_NPM_NAMES: function names kept, larger than what ships)"
 total_raw=0
 total_gz=0
 total_br=0

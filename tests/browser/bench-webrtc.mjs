@@ -12,12 +12,17 @@
 //   MESH_BENCH_RAW_HIGH   the raw sender's bufferedAmount high-water mark (default 1 MiB)
 //   MESH_BENCH_PARTS      which measures to run, e.g. 13 (default 123)
 //   MESH_BENCH_JSON       where to write the raw numbers (optional)
+//   MESH_BENCH_PROFILE    a directory: also record V8 CPU profiles of both tabs' main threads
+//                         (20 requests of 100 KiB from the peer, 20 from the origin, one 16 MiB
+//                         transfer), write them there as .cpuprofile and print where the time
+//                         went (needs a package with names: MESH_NPM_NAMES=1 build-npm.sh)
 //
 // Not part of the test suite: it prints numbers, it does not judge them.
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { groupMs, summarize, table } from './lib/cpuprofile.mjs';
 
 const need = (name) => {
   const value = process.env[name];
@@ -45,6 +50,7 @@ const DIAL_INTERVAL_MS = Number(process.env.MESH_BENCH_DIAL_INTERVAL_MS ?? 200);
 const RAW_HIGH = Number(process.env.MESH_BENCH_RAW_HIGH ?? 1 << 20);
 // Which measures to run: any of 1, 2, 3 (default all).
 const PARTS = process.env.MESH_BENCH_PARTS ?? '123';
+const PROFILE_DIR = process.env.MESH_BENCH_PROFILE ?? '';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 // Quiet on a machine without internet (shared/NOTES.md), plus what loopback WebRTC needs:
 // both flags, and camera+microphone permission for the context (granted below).
@@ -68,6 +74,11 @@ const bigs = byPrefix('big-');
 const smallPeer = byPrefix('asset100k-peer-');
 const smallOrigin = byPrefix('asset100k-origin-');
 const dialAssets = byPrefix('dial-');
+const profPeer = byPrefix('prof100k-peer-');
+const profOrigin = byPrefix('prof100k-origin-');
+if (PROFILE_DIR && (profPeer.length === 0 || !names.includes('prof-big.bin'))) {
+  throw new Error('MESH_BENCH_PROFILE needs the profile fixtures: run scripts/bench-webrtc.sh with it set');
+}
 if (bigs.length < RUNS) throw new Error(`need ${RUNS} big-* fixtures, have ${bigs.length}`);
 
 // ---- CPU time of the whole Chromium (browser, renderers, GPU/network/utility processes) ----
@@ -172,7 +183,21 @@ async function installHelpers() {
     for (const c of chunks) { all.set(c, off); off += c.byteLength; }
     return { end, bytes: all };
   };
-  window.b = { api, now, hex, sleep, waitFor, drain, meshes: {}, raw: {} };
+  // Data-channel calls (each a synchronous hop to Chromium's WebRTC threads), counted for the
+  // CPU profiles: how many a request costs.
+  const calls = { send: 0, sentBytes: 0, createDataChannel: 0, close: 0 };
+  const count = (proto, name, bytes) => {
+    const original = proto[name];
+    proto[name] = function (...args) {
+      calls[name] += 1;
+      if (bytes) calls.sentBytes += args[0]?.byteLength ?? args[0]?.length ?? 0;
+      return original.apply(this, args);
+    };
+  };
+  count(RTCDataChannel.prototype, 'send', true);
+  count(RTCDataChannel.prototype, 'close');
+  count(RTCPeerConnection.prototype, 'createDataChannel');
+  window.b = { api, now, hex, sleep, waitFor, drain, calls, meshes: {}, raw: {} };
 }
 
 /** Creates a mesh in a tab and waits until it holds a relay reservation (reachable). */
@@ -274,7 +299,8 @@ console.log(`A is ${aPeer}`);
 
 // A fetches everything it is to serve from the origin (so it holds and announces it).
 console.log('tab A loads the fixtures from the origin');
-const aHolds = [...bigs.slice(0, RUNS), ...smallPeer, ...dialAssets, 'warm.bin', 'warm-big.bin'];
+const aHolds = [...bigs.slice(0, RUNS), ...smallPeer, ...dialAssets, 'warm.bin', 'warm-big.bin',
+  ...(PROFILE_DIR ? [...profPeer, 'prof-big.bin'] : [])];
 for (const name of aHolds) {
   const r = await meshFetch(A, 'main', cidOf(name), `${ORIGIN}/${name}`);
   if (r.source !== 'origin') throw new Error(`A got ${name} from ${r.source}`);
@@ -371,6 +397,80 @@ for (let i = 0; i < (PARTS.includes('2') ? nSmall : 0); i++) {
 t2.cpuMsPerMiB = { peer: cpuPeer / (t2.peer.length * 100 / 1024), origin: cpuOrigin / (t2.origin.length * 100 / 1024) };
 report.asset100k = t2;
 console.log(`100 KiB: peer p50 ${fmt(median(t2.peer), 2)} ms, origin p50 ${fmt(median(t2.origin), 2)} ms (${nSmall} each)`);
+
+// (2p) With MESH_BENCH_PROFILE: the same requests again (other assets), with the V8 sampling
+// profiler on both tabs' main threads, and one 16 MiB transfer; where each ms went.
+if (PROFILE_DIR) report.profile = await profileRequests();
+
+async function profiled(tabs, run) {
+  const before = {};
+  for (const t of tabs) {
+    before[t.label] = await t.page.evaluate(() => ({ ...b.calls }));
+    await t.cdp.send('Profiler.enable');
+    await t.cdp.send('Profiler.setSamplingInterval', { interval: 100 }); // µs
+    await t.cdp.send('Profiler.start');
+  }
+  const result = await run();
+  const profiles = {};
+  const calls = {};
+  for (const t of tabs) {
+    profiles[t.label] = (await t.cdp.send('Profiler.stop')).profile;
+    const after = await t.page.evaluate(() => ({ ...b.calls }));
+    calls[t.label] = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[t.label][k]]));
+  }
+  return { result, profiles, calls };
+}
+
+async function profileRequests() {
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  const fetchAll = (key, list, url) => async () => {
+    const ms = [];
+    for (const name of list) {
+      const r = await meshFetch(B, key, cidOf(name), url ? `${ORIGIN}/${name}` : undefined);
+      if (r.sha !== fixtureSha(name)) throw new Error(`${name}: wrong bytes`);
+      if (r.source !== (url ? 'origin' : 'peer')) throw new Error(`${name}: source ${r.source}`);
+      ms.push(r.lastMs);
+    }
+    return ms;
+  };
+  const peer = await profiled([A, B], fetchAll('main', profPeer, false));
+  const origin = await profiled([B], fetchAll('origin', profOrigin, true));
+  const big = await profiled([A, B], async () => {
+    const r = await meshFetch(B, 'main', cidOf('prof-big.bin'));
+    if (r.sha !== fixtureSha('prof-big.bin')) throw new Error('prof-big.bin: wrong bytes');
+    return r.lastMs;
+  });
+  const save = (name, profile) => writeFileSync(join(PROFILE_DIR, `${name}.cpuprofile`), JSON.stringify(profile));
+  save('100k-peer-A-seeder', peer.profiles.A);
+  save('100k-peer-B-fetcher', peer.profiles.B);
+  save('100k-origin-B', origin.profiles.B);
+  save('16mib-peer-A-seeder', big.profiles.A);
+  save('16mib-peer-B-fetcher', big.profiles.B);
+  const n = profPeer.length;
+  const s = {
+    peerA: summarize(peer.profiles.A), peerB: summarize(peer.profiles.B),
+    originB: summarize(origin.profiles.B), bigA: summarize(big.profiles.A), bigB: summarize(big.profiles.B),
+  };
+  console.log(`\nCPU profiles (main threads, sampled every 0.1 ms) in ${PROFILE_DIR}`);
+  console.log(`100 KiB requests (${n} from the peer, p50 ${fmt(median(peer.result), 2)} ms; ${profOrigin.length} from the origin, p50 ${fmt(median(origin.result), 2)} ms); ms of main thread per request:\n`);
+  console.log(table({ 'peer, A (seeder)': s.peerA, 'peer, B (fetcher)': s.peerB, 'origin, B': s.originB },
+    { per: n, unit: 'ms/request' }));
+  const perRequest = (c) => Object.entries(c).map(([k, v]) => `${k} ${fmt(v / n, 1)}`).join(', ');
+  console.log(`\ndata-channel calls per request: A ${perRequest(peer.calls.A)}; B ${perRequest(peer.calls.B)}`);
+  console.log(`\n16 MiB from the peer (${fmt(big.result)} ms); ms of main thread per MiB:\n`);
+  console.log(table({ 'A (seeder)': s.bigA, 'B (fetcher)': s.bigB }, { per: 16, unit: 'ms/MiB' }));
+  console.log(`\ndata-channel calls, 16 MiB: A ${JSON.stringify(big.calls.A)}; B ${JSON.stringify(big.calls.B)}`);
+  // SHA-256 of the blocks B verified: the self time of sha2 and its digest wrapper.
+  const shaMs = groupMs(s.bigB, 'wasm: sha2') + groupMs(s.bigB, 'wasm: digest');
+  console.log(`\nsha2 in B's wasm: ${fmt(shaMs)} ms self time for 16 MiB verified: ${fmt(16 / (shaMs / 1000))} MiB/s`);
+  const top = (x) => x.functions.slice(0, 15).map(([f, ms]) => `  ${ms.toFixed(1).padStart(8)} ms  ${f}`).join('\n');
+  console.log(`\ntop functions, 100 KiB from the peer, B:\n${top(s.peerB)}\ntop functions, 100 KiB, A:\n${top(s.peerA)}\ntop functions, 16 MiB, B:\n${top(s.bigB)}`);
+  const brief = (x) => ({ wallMs: x.wallMs, busyMs: x.busyMs, groups: x.groups, top: x.functions.slice(0, 40) });
+  return {
+    requests: n, calls: { peer: peer.calls, big: big.calls }, peerMs: peer.result, originMs: origin.result, bigMs: big.result, sha2MiBs: 16 / (shaMs / 1000),
+    summaries: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, brief(v)])),
+  };
+}
 
 // (3) Dials: a new mesh node (in tab B's page: a fresh peer id, a fresh RTCPeerConnection)
 // connects to the bootstrap node, takes a relay reservation, then fetches a 1 KiB asset only

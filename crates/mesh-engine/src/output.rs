@@ -194,6 +194,9 @@ pub struct NodeStats {
     /// DHT provider lookups started for fetches (none when a connected peer announced the
     /// asset).
     pub provider_lookups: u64,
+    /// DHT requests those lookups and the warm-peer lookups made, counted when each ends (a
+    /// lookup answered by one bootstrap node is one).
+    pub provider_lookup_requests: u64,
 }
 
 /// What a node looks like now.

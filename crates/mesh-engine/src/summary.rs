@@ -43,12 +43,18 @@ impl<X: Extra> Engine<X> {
         }
     }
 
-    /// Announces a newly provided root to every connected mesh peer.
+    /// Announces a newly provided root to every connected mesh peer but those known to hold
+    /// it (it came from them, or they announced it): a notice costs a stream.
     pub(crate) fn announce_to_peers(&mut self, root: Cid) {
         if self.config.summary_roots == 0 {
             return;
         }
-        let peers: Vec<PeerId> = self.mesh_peers.iter().copied().collect();
+        let peers: Vec<PeerId> = self
+            .mesh_peers
+            .iter()
+            .filter(|peer| !self.planner.peer_holds(peer, &root))
+            .copied()
+            .collect();
         for peer in peers {
             self.send_notice(
                 peer,

@@ -183,6 +183,17 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
 }
 
 impl<X: Extra> Engine<X> {
+    /// Ends a provider lookup once a DHT node named providers. Kademlia would otherwise go on
+    /// to ask the providers themselves for providers: they are browser nodes, DHT clients
+    /// that refuse the request, and one not connected yet would be dialled for it (a /webrtc
+    /// connection through the relay) before the planner's own dial. The DHT node that answers
+    /// holds the whole provider set of the key (every provider announces to the closest nodes).
+    fn finish_lookup(&mut self, id: kad::QueryId) {
+        if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+            query.finish();
+        }
+    }
+
     fn on_identify(&mut self, now: CoreInstant, event: identify::Event) {
         let identify::Event::Received {
             peer_id,
@@ -247,12 +258,18 @@ impl<X: Extra> Engine<X> {
 
     fn on_kad(&mut self, now: CoreInstant, event: kad::Event) {
         let kad::Event::OutboundQueryProgressed {
-            id, result, step, ..
+            id,
+            result,
+            step,
+            stats,
         } = event
         else {
             tracing::trace!(?event, "kad");
             return;
         };
+        if step.last && matches!(result, QueryResult::GetProviders(_)) {
+            self.stats.provider_lookup_requests += u64::from(stats.num_requests());
+        }
         match result {
             QueryResult::GetProviders(result) if self.warm.lookups.contains_key(&id) => {
                 if step.last {
@@ -263,7 +280,11 @@ impl<X: Extra> Engine<X> {
                 if let Ok(GetProvidersOk::FoundProviders { providers, .. }) = result {
                     let peers: Vec<PeerId> =
                         providers.into_iter().filter(|p| *p != local).collect();
+                    let found = !peers.is_empty();
                     self.warm_dial(peers);
+                    if found {
+                        self.finish_lookup(id);
+                    }
                 }
             }
             QueryResult::GetProviders(result) => {
@@ -287,11 +308,15 @@ impl<X: Extra> Engine<X> {
                 if step.last {
                     self.provider_queries.remove(&id);
                 }
+                let found = !providers.is_empty();
                 // Dials happen inside this call, while the query (which knows the providers'
                 // addresses) is still running.
                 self.planner
                     .handle_providers(now, root, providers, step.last);
                 self.drain_planner();
+                if found && !step.last {
+                    self.finish_lookup(id);
+                }
             }
             QueryResult::StartProviding(result) => {
                 let Some(cid) = self.announce_queries.remove(&id) else {

@@ -1,7 +1,7 @@
 //! Have-summaries and cancels between engines on the in-memory transport: a connected peer
 //! that announced an asset is asked for it with one request and no DHT lookup, roots fetched
-//! later are announced to connected peers, and want-blocks cancelled before their turn are
-//! never sent.
+//! later are announced to connected peers, want-blocks cancelled before their turn are never
+//! sent, and a DHT lookup ends with the answer that named a provider.
 
 use mesh_core::block::Block;
 use mesh_core::dag::build_dag;
@@ -51,6 +51,37 @@ fn an_announced_asset_takes_one_request_and_no_dht_lookup() {
     let served = net.node(seeder).engine.stats().serve;
     assert_eq!(served.want_haves, 0, "no want-have round trip");
     assert_eq!(served.blocks_served, 1, "one want-block, one block");
+    net.run();
+    // The fetcher provides it now, but does not announce it back to where it came from.
+    let fetcher_peer = net.node(fetcher).peer_id();
+    assert!(net.node(fetcher).engine.provided().any(|root| *root == cid));
+    assert!(
+        !net.node(seeder)
+            .engine
+            .planner()
+            .peer_holds(&fetcher_peer, &cid)
+    );
+}
+
+#[test]
+fn a_lookup_asks_the_dht_node_and_not_the_providers_it_names() {
+    let (mut net, nodes) = joined(2);
+    let (seeder, fetcher) = (nodes[0], nodes[1]);
+    let content = data(3000, 3);
+    let cid = net.seed(seeder, &content);
+
+    let fetch = net.fetch(fetcher, cid, None);
+    let report = net.completed(fetcher, fetch).expect("completed");
+    assert_eq!(report.sources.label(), "peer");
+    net.run();
+    let stats = net.node(fetcher).engine.stats();
+    assert_eq!(stats.provider_lookups, 1);
+    // Kademlia goes on to ask the providers it learnt of, as if they were DHT nodes: the
+    // seeder, a DHT client, refuses, and is dialled for it if not connected yet.
+    assert_eq!(
+        stats.provider_lookup_requests, 1,
+        "one request, to the bootstrap node"
+    );
 }
 
 #[test]

@@ -318,6 +318,14 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         }
     }
 
+    /// Whether `peer` is known to hold the asset `root`: it announced it, or delivered a
+    /// verified block of it (the engine does not announce an asset back to where it came from).
+    pub fn peer_holds(&self, peer: &P, root: &Cid) -> bool {
+        self.peers
+            .get(peer)
+            .is_some_and(|state| state.announced.contains(root))
+    }
+
     /// `peer` no longer holds these roots (it evicted them): fetches stop counting on it.
     pub fn handle_withdrawn(&mut self, now: Instant, peer: P, roots: &[Cid]) {
         let Some(state) = self.peers.get_mut(&peer) else {
@@ -470,9 +478,16 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 return;
             }
         };
+        let roots: Vec<Cid> = wanting
+            .iter()
+            .filter_map(|id| self.fetches.get(id).map(|f| f.root))
+            .collect();
         if let Some(state) = self.peers.get_mut(&peer) {
             state.delivered(now, block.len() as u64, flight);
             state.adjust_score(self.config.success_reward, self.config.max_score);
+            // It holds those assets as surely as if it had announced them (see
+            // `peer_holds`): this node's announcement of them need not go back to it.
+            state.announce(&roots);
         }
         for id in &wanting {
             if let Err(e) = self.accept(now, *id, block.clone(), BlockSource::Peer(peer.clone())) {
