@@ -148,7 +148,10 @@ const rows = tabs.map((t) => {
     ttfbP50: { peer: s.ttfbMs.peer, origin: s.ttfbMs.origin },
     assets: records.length, errors: records.filter((r) => r.error).length,
     fetches: records.map((r) => ({ path: r.path, source: r.source, ttfbMs: r.ttfbMs, elapsedMs: r.elapsedMs, error: r.error })),
-    meshPeers: s.peers.mesh, large: t.result.large ? { source: t.result.large.source, bytes: t.result.large.size, error: t.result.large.error } : null,
+    meshPeers: s.peers.mesh,
+    large: t.result.large ? { source: t.result.large.source, bytes: t.result.large.size, error: t.result.large.error,
+      ms: t.result.large.ms, tbtMs: t.result.large.tbtMs, longTasks: t.result.large.longTasks } : null,
+    tbtMs: t.result.tbtMs, longTasks: t.result.longTasks,
   };
 });
 const all = tabs.flatMap((t) => Object.values(t.result.records).filter((r) => !r.error));
@@ -227,6 +230,15 @@ console.log(`TTFB p50 of small assets, peer below origin: ${ms(g.smallTtfbP50.pe
 const servedRatio = o.bytesPeer ? o.bytesServed / o.bytesPeer : null;
 report.goals.servedPerUsed = servedRatio;
 console.log(`bytes served by tabs <= 1.1x bytes taken from peers (issue 13): ${servedRatio == null ? '–' : `${servedRatio.toFixed(2)}x`}, ${mark(servedRatio != null && servedRatio <= 1.1)}`);
+// The page's Total Blocking Time (long tasks' time beyond 50 ms, Long Tasks API) while the
+// large file loads, and over the whole page load: what the node's main-thread work costs a page.
+const tbtLarge = rows.map((r) => r.large?.tbtMs).filter((v) => v != null);
+const tbtPage = rows.map((r) => r.tbtMs).filter((v) => v != null);
+report.goals.tbt = {
+  largeFileP50: median(tbtLarge), largeFileMax: tbtLarge.length ? Math.max(...tbtLarge) : null,
+  pageP50: median(tbtPage), pageMax: tbtPage.length ? Math.max(...tbtPage) : null,
+};
+console.log(`Total Blocking Time while the large file loads (issue 13): p50 ${ms(report.goals.tbt.largeFileP50)}, max ${ms(report.goals.tbt.largeFileMax)} over ${tbtLarge.length} tabs; whole page load p50 ${ms(report.goals.tbt.pageP50)}, max ${ms(report.goals.tbt.pageMax)}`);
 
 // The dashboard of the tab that got the most bytes from peers (the last one on a tie).
 const shown = tabs.reduce((best, t) => (t.final.bytes.peer >= best.final.bytes.peer ? t : best));
