@@ -101,6 +101,8 @@ export async function demoDone(page, timeout = 60_000) {
       galleryMs: d.galleryMs,
       readyMs: d.readyMs ?? null,
       attachErrors: d.attachErrors,
+      tbtMs: d.tbtMs ?? null,
+      longTasks: d.longTasks ?? null,
     };
   });
 }
