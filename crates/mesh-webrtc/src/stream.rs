@@ -215,21 +215,19 @@ impl StreamState {
         }
     }
 
-    /// Closes our write half: queues a FIN (once).
-    pub fn close_write(&mut self) {
-        if let Some(fin) = self.take_fin() {
-            self.outbox.push_back(fin);
-        }
+    /// Encodes up to [`MAX_PAYLOAD_LEN`] bytes of `buf` as one data frame, if writing is allowed.
+    pub fn encode_write(&self, buf: &[u8]) -> io::Result<(Vec<u8>, usize)> {
+        self.check_writable()?;
+        let n = buf.len().min(MAX_PAYLOAD_LEN);
+        Ok((Frame::data(buf[..n].to_vec()).encode(), n))
     }
 
-    /// Closes our write half and hands over the FIN to send now, after the last data
-    /// (`None` once it was closed).
-    pub fn take_fin(&mut self) -> Option<Vec<u8>> {
-        if self.write != WriteState::Open {
-            return None;
+    /// Closes our write half: queues a FIN (once).
+    pub fn close_write(&mut self) {
+        if self.write == WriteState::Open {
+            self.write = WriteState::FinSent;
+            self.outbox.push_back(Frame::flag(Flag::Fin).encode());
         }
-        self.write = WriteState::FinSent;
-        Some(Frame::flag(Flag::Fin).encode())
     }
 
     /// `None` while a FIN waits for its FIN_ACK; afterwards how the write half ended.
@@ -312,13 +310,6 @@ pub(crate) struct Stream<C: Channel> {
     /// Bytes of taken messages still counted against the channel's receive budget: at most
     /// what the reader has not read yet ([`Channel::release`]).
     held: usize,
-    /// Written bytes not sent yet, at most [`MAX_PAYLOAD_LEN`]: writes until a flush (or a full
-    /// frame) leave as one data frame, and a close without a flush before it sends them with
-    /// the FIN in one message. In Chromium every `send` is a synchronous hop to the WebRTC
-    /// thread: a block request took four (multistream header and proposal, request, FIN,
-    /// FIN_ACK), now three (multistream-select flushes before it closes, so the FIN still
-    /// goes alone).
-    pending: Vec<u8>,
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -331,52 +322,7 @@ impl<C: Channel> Stream<C> {
             recv_done: false,
             channel_closed: false,
             held: 0,
-            pending: Vec::new(),
         }
-    }
-
-    /// Sends the pending bytes as one data frame once the channel takes a message.
-    fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.pending.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        if let Err(e) = ready!(self.channel.poll_writable(cx)).and(self.state.check_writable()) {
-            self.pending.clear(); // the remote stopped reading, or the stream is gone
-            return Poll::Ready(Err(e));
-        }
-        let frame = Frame::data(std::mem::take(&mut self.pending)).encode();
-        self.channel.send(&frame)?;
-        Poll::Ready(Ok(()))
-    }
-
-    /// Closes the write half: the pending bytes and the FIN leave together, in one message
-    /// when they fit. Pending until the channel takes a message.
-    fn poll_send_fin(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.state.check_writable().is_err() {
-            self.pending.clear();
-            self.state.close_write();
-            return Poll::Ready(Ok(()));
-        }
-        if let Err(e) = ready!(self.channel.poll_writable(cx)) {
-            // Closing or closed: the FIN cannot go (`flush_outbox` drops it).
-            tracing::debug!("cannot send FIN: {e}");
-            self.pending.clear();
-            self.state.close_write();
-            return Poll::Ready(Ok(()));
-        }
-        let mut message = Vec::new();
-        if !self.pending.is_empty() {
-            message = Frame::data(std::mem::take(&mut self.pending)).encode();
-        }
-        if let Some(fin) = self.state.take_fin() {
-            if message.len() + fin.len() > MAX_FRAME_LEN {
-                self.channel.send(&message)?;
-                message.clear();
-            }
-            message.extend_from_slice(&fin);
-        }
-        self.channel.send(&message)?;
-        Poll::Ready(Ok(()))
     }
 
     /// Takes received messages into the state machine, sends queued control frames, and
@@ -471,26 +417,22 @@ impl<C: Channel> AsyncWrite for Stream<C> {
         this.drive(cx);
         // Check before waiting for room, so a reset or STOP_SENDING fails the write at once.
         this.state.check_writable()?;
-        if this.pending.len() >= MAX_PAYLOAD_LEN {
-            ready!(this.poll_send_pending(cx))?;
-        }
-        let n = buf.len().min(MAX_PAYLOAD_LEN - this.pending.len());
-        this.pending.extend_from_slice(&buf[..n]);
+        ready!(this.channel.poll_writable(cx))?;
+        let (frame, n) = this.state.encode_write(buf)?;
+        this.channel.send(&frame)?;
         Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         // Sent messages are queued in the channel, which delivers them in order; waiting
         // for an empty send buffer on every flush would halve throughput.
-        let this = self.get_mut();
-        this.drive(cx);
-        this.poll_send_pending(cx)
+        self.get_mut().drive(cx);
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.drive(cx);
-        ready!(this.poll_send_fin(cx))?;
+        this.state.close_write();
         this.drive(cx);
         if let Some(result) = this.state.write_closed() {
             return Poll::Ready(result);

@@ -359,10 +359,6 @@ fn writes_are_cut_into_frames_of_at_most_16_kib() {
         pin!(stream.write_all(&data)).poll_unpin(&mut cx()),
         Poll::Ready(Ok(()))
     ));
-    assert!(matches!(
-        pin!(stream.flush()).poll_unpin(&mut cx()),
-        Poll::Ready(Ok(()))
-    ));
     let mut received = Vec::new();
     let mut count = 0;
     let mut bytes: Vec<u8> = Vec::new();
@@ -376,70 +372,6 @@ fn writes_are_cut_into_frames_of_at_most_16_kib() {
     }
     assert_eq!(received, data);
     assert_eq!(count, data.len().div_ceil(MAX_PAYLOAD_LEN));
-}
-
-/// Each `send` is a synchronous hop to the browser's WebRTC thread: writes gather into one
-/// frame until a flush, and a request and its FIN leave as one message.
-#[test]
-fn writes_until_a_flush_are_one_message_and_the_fin_rides_with_the_last() {
-    let (a, raw) = pair();
-    let mut stream = Stream::new(a);
-    for part in [&b"/multistream/1.0.0\n"[..], b"/proto\n", b"request"] {
-        assert!(matches!(
-            pin!(stream.write_all(part)).poll_unpin(&mut cx()),
-            Poll::Ready(Ok(()))
-        ));
-    }
-    assert!(
-        lock(&raw.rx).messages.is_empty(),
-        "nothing sent before a flush"
-    );
-    assert!(matches!(
-        pin!(stream.flush()).poll_unpin(&mut cx()),
-        Poll::Ready(Ok(()))
-    ));
-    assert_eq!(lock(&raw.rx).messages.len(), 1);
-    assert!(matches!(
-        pin!(stream.write_all(b"more")).poll_unpin(&mut cx()),
-        Poll::Ready(Ok(()))
-    ));
-    assert!(close_now(&mut stream).is_pending(), "waits for FIN_ACK");
-    let messages: Vec<Vec<u8>> = lock(&raw.rx).messages.drain(..).collect();
-    assert_eq!(
-        messages.len(),
-        2,
-        "the last data and the FIN in one message"
-    );
-    let mut bytes = messages.concat();
-    let frames: Vec<Frame> = proto::split_frames(&mut bytes, MAX_FRAME_LEN)
-        .expect("valid")
-        .iter()
-        .map(|b| Frame::decode(b).expect("valid"))
-        .collect();
-    assert_eq!(
-        frames,
-        [
-            Frame::data(b"/multistream/1.0.0\n/proto\nrequest".to_vec()),
-            Frame::data(b"more".to_vec()),
-            Frame::flag(Flag::Fin),
-        ]
-    );
-}
-
-/// A full frame and the FIN do not fit one message of at most 16 KiB: two messages.
-#[test]
-fn a_fin_after_a_full_frame_is_a_message_of_its_own() {
-    let (a, raw) = pair();
-    let mut stream = Stream::new(a);
-    let data = vec![9u8; MAX_PAYLOAD_LEN];
-    assert!(matches!(
-        pin!(stream.write_all(&data)).poll_unpin(&mut cx()),
-        Poll::Ready(Ok(()))
-    ));
-    assert!(close_now(&mut stream).is_pending());
-    let messages: Vec<Vec<u8>> = lock(&raw.rx).messages.drain(..).collect();
-    assert_eq!(messages.len(), 2);
-    assert!(messages.iter().all(|m| m.len() <= MAX_FRAME_LEN));
 }
 
 /// Two real streams back to back: a half-closed request/response and a 1 MiB echo.
