@@ -2,13 +2,23 @@
 //!
 //! One record for everything that asks "is this connection relayed?" or "do we reach this peer
 //! directly?": whether blocks may go over a connection, when a relayed connection has served
-//! its purpose (the direct one it signaled is up), and how many warm peers are open.
+//! its purpose (the direct one it signaled is up), how many warm peers are open, and which
+//! direct connections are still to identify.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId};
+use mesh_core::time::Instant as CoreInstant;
+
+/// How long a direct connection may go without identifying before it is closed. A peer
+/// becomes a block peer when its direct connection identifies, which takes well under a
+/// second; one that never does (seen between Firefox and Chromium tabs: one side's identify
+/// request went unanswered) would hold the peer unusable for good, and libp2p-identify gives
+/// up on its request only after 60 s. Closed, the connection is dialled again when needed.
+pub(crate) const IDENTIFY_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How a connection reaches its peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +51,8 @@ impl ConnectionKind {
 #[derive(Debug, Default)]
 pub(crate) struct Connections {
     by_peer: HashMap<PeerId, Vec<(ConnectionId, ConnectionKind)>>,
+    /// Direct connections not identified yet, and when they are given up.
+    unidentified: BTreeMap<ConnectionId, CoreInstant>,
 }
 
 impl Connections {
@@ -65,8 +77,38 @@ impl Connections {
             .collect()
     }
 
+    /// A direct connection is up and has until `deadline` to identify.
+    pub(crate) fn awaiting_identify(&mut self, id: ConnectionId, deadline: CoreInstant) {
+        self.unidentified.insert(id, deadline);
+    }
+
+    /// The connection identified.
+    pub(crate) fn identified(&mut self, id: ConnectionId) {
+        self.unidentified.remove(&id);
+    }
+
+    /// The earliest deadline of a connection still to identify.
+    pub(crate) fn identify_deadline(&self) -> Option<CoreInstant> {
+        self.unidentified.values().min().copied()
+    }
+
+    /// The connections whose deadline passed by `now`, forgotten here: to close.
+    pub(crate) fn take_unidentified(&mut self, now: CoreInstant) -> Vec<ConnectionId> {
+        let late: Vec<ConnectionId> = self
+            .unidentified
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &late {
+            self.unidentified.remove(id);
+        }
+        late
+    }
+
     /// Forgets a closed connection.
     pub(crate) fn closed(&mut self, peer: &PeerId, id: ConnectionId) {
+        self.unidentified.remove(&id);
         if let Some(conns) = self.by_peer.get_mut(peer) {
             conns.retain(|(c, _)| *c != id);
             if conns.is_empty() {
@@ -103,6 +145,31 @@ impl Connections {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_direct_connection_that_does_not_identify_in_time_is_given_up() {
+        let mut c = Connections::default();
+        let t0 = CoreInstant::ZERO;
+        let deadline = t0 + IDENTIFY_DEADLINE;
+        let (slow, quick, gone) = (
+            ConnectionId::new_unchecked(1),
+            ConnectionId::new_unchecked(2),
+            ConnectionId::new_unchecked(3),
+        );
+        let peer = PeerId::random();
+        for id in [slow, quick, gone] {
+            c.opened(peer, id, ConnectionKind::Direct);
+            c.awaiting_identify(id, deadline);
+        }
+        c.identified(quick);
+        c.closed(&peer, gone);
+        assert_eq!(c.identify_deadline(), Some(deadline));
+        let just_before = t0 + (IDENTIFY_DEADLINE - Duration::from_millis(1));
+        assert!(c.take_unidentified(just_before).is_empty());
+        assert_eq!(c.take_unidentified(deadline), vec![slow]);
+        assert_eq!(c.identify_deadline(), None);
+        assert!(c.take_unidentified(deadline + IDENTIFY_DEADLINE).is_empty());
+    }
 
     fn addr(s: &str) -> Multiaddr {
         s.parse().expect("test address")

@@ -391,13 +391,14 @@ impl<X: Extra> Engine<X> {
         self.provided.iter()
     }
 
-    /// When [`Engine::handle_timeout`] is next due: the planner's timer, a bootstrap redial
-    /// or a warm-peer round, whichever is first.
+    /// When [`Engine::handle_timeout`] is next due: the planner's timer, a bootstrap redial,
+    /// a warm-peer round or a direct connection's deadline to identify, whichever is first.
     pub fn poll_timeout(&self) -> Option<CoreInstant> {
         [
             self.planner.poll_timeout(),
             self.bootstrap.poll_timeout(),
             self.warm.poll_timeout(),
+            self.connections.identify_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -412,6 +413,13 @@ impl<X: Extra> Engine<X> {
         }
         self.bootstrap_timeout(now);
         self.warm_timeout(now);
+        for connection in self.connections.take_unidentified(now) {
+            tracing::info!(
+                ?connection,
+                "direct connection did not identify in time: closing"
+            );
+            self.swarm.close_connection(connection);
+        }
     }
 
     /// Whether outputs are left after the last [`Engine::poll_output`] hit its per-turn bound.

@@ -7,6 +7,7 @@ use libp2p::{PeerId, identify};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::{Event, Extra};
 
+use crate::connections::IDENTIFY_DEADLINE;
 use crate::{ConnectionKind, Engine, Output, PeerKind, is_loopback};
 
 pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: SwarmEvent<Event>) {
@@ -93,6 +94,11 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
             }
             tracing::debug!(peer = %peer_id, %addr, "connected");
             let kind = ConnectionKind::of(addr);
+            if kind == ConnectionKind::Direct {
+                engine
+                    .connections
+                    .awaiting_identify(connection_id, now + IDENTIFY_DEADLINE);
+            }
             for relayed in engine.connections.opened(peer_id, connection_id, kind) {
                 tracing::debug!(peer = %peer_id, "direct connection up: closing the relayed one");
                 engine.swarm.close_connection(relayed);
@@ -203,6 +209,7 @@ impl<X: Extra> Engine<X> {
         else {
             return;
         };
+        self.connections.identified(connection_id);
         if !self.config.exchange_over_relayed
             && self.connections.kind(&peer_id, connection_id) == Some(ConnectionKind::Relayed)
         {
