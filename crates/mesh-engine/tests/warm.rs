@@ -6,8 +6,8 @@
 //! adds them to the query's walk); the policy counts those as open and dials fewer, so its
 //! own part is read from its dial counter.
 
-use libp2p::PeerId;
 use libp2p::kad::store::RecordStore;
+use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::Config as PlannerConfig;
 use mesh_engine::{EngineConfig, Output, WARM_INTERVAL};
 use mesh_protocol::{KadMode, provider_key};
@@ -51,6 +51,16 @@ fn seeder(net: &mut MemNet, boot: NodeId, content: &[u8]) -> (NodeId, cid::Cid) 
     (s, cid)
 }
 
+/// A browser-like node that joins through `boot_addr` and keeps `warm` warm connections to
+/// providers of `assets` (none when `warm` is 0).
+fn tab(net: &mut MemNet, boot_addr: &Multiaddr, warm: usize, assets: Vec<cid::Cid>) -> NodeId {
+    let mut config = EngineConfig::default().with_bootstrap(vec![boot_addr.clone()]);
+    if warm > 0 {
+        config = config.with_warm_peers(warm, assets);
+    }
+    net.spawn(KadMode::Client, PlannerConfig::new(), config)
+}
+
 #[test]
 fn opens_the_wanted_number_ahead_of_need_and_again_when_gone() {
     let mut net = MemNet::new();
@@ -61,13 +71,7 @@ fn opens_the_wanted_number_ahead_of_need_and_again_when_gone() {
         (0..3).map(|_| seeder(&mut net, boot, &content)).unzip();
     let cid = seeders[0];
 
-    let tab = net.spawn(
-        KadMode::Client,
-        PlannerConfig::new(),
-        EngineConfig::default()
-            .with_bootstrap(vec![boot_addr])
-            .with_warm_peers(2, vec![cid]),
-    );
+    let tab = tab(&mut net, &boot_addr, 2, vec![cid]);
     net.join(tab);
     assert_eq!(
         warm_dials(&mut net, tab),
@@ -131,25 +135,9 @@ fn warming_lasts_until_the_first_round_settled() {
     let (_, cid) = seeder(&mut net, boot, &content);
     let unheld = mesh_core::dag::build_dag(&data(5_000, 13)).root.cid;
 
-    let with_provider = net.spawn(
-        KadMode::Client,
-        PlannerConfig::new(),
-        EngineConfig::default()
-            .with_bootstrap(vec![boot_addr.clone()])
-            .with_warm_peers(2, vec![cid]),
-    );
-    let alone = net.spawn(
-        KadMode::Client,
-        PlannerConfig::new(),
-        EngineConfig::default()
-            .with_bootstrap(vec![boot_addr.clone()])
-            .with_warm_peers(2, vec![unheld]),
-    );
-    let unwanted = net.spawn(
-        KadMode::Client,
-        PlannerConfig::new(),
-        EngineConfig::default().with_bootstrap(vec![boot_addr]),
-    );
+    let with_provider = tab(&mut net, &boot_addr, 2, vec![cid]);
+    let alone = tab(&mut net, &boot_addr, 2, vec![unheld]);
+    let unwanted = tab(&mut net, &boot_addr, 0, Vec::new());
     assert!(
         warming(&mut net, with_provider),
         "before the bootstrap node"
