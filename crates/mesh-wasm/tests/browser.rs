@@ -178,6 +178,19 @@ fn url(name: &str) -> Option<String> {
     Some(format!("{ORIGIN}/{name}"))
 }
 
+/// A tab that joined the mesh and fetched `file` from the origin, so it holds and announces
+/// it: the tab, the file's CID, its bytes and the fetch's summary.
+async fn seeding_tab(
+    extra: &[(&str, JsValue)],
+    file: &str,
+) -> Result<(MeshNode, String, Vec<u8>, JsValue), JsValue> {
+    let tab = start(extra).await?;
+    wait_connected(&tab).await?;
+    let cid = resolve_cid(&tab, &format!("/{file}"))?;
+    let (bytes, done, _) = read_all(&tab.fetch(&cid, url(file))?).await?;
+    Ok((tab, cid, bytes, done))
+}
+
 #[wasm_bindgen_test]
 async fn connects_to_the_bootstrap_node_and_holds_a_relay_reservation() -> TestResult {
     let node = start(&[]).await?;
@@ -461,10 +474,7 @@ async fn announces_what_it_fetched_so_another_tab_finds_it() -> TestResult {
     // Tab A loads an asset from the origin and announces it; tab B, with no origin URL at
     // all, finds A in the DHT, dials it over /webrtc (signaling through A's relay
     // reservation) and gets the asset from it.
-    let a = start(&[]).await?;
-    wait_connected(&a).await?;
-    let cid = resolve_cid(&a, "/origin-only.txt")?;
-    let (bytes, done, _) = read_all(&a.fetch(&cid, url("origin-only.txt"))?).await?;
+    let (a, cid, bytes, done) = seeding_tab(&[], "origin-only.txt").await?;
     assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
     let b = start(&[("fallbackMs", 5000.into())]).await?;
     wait_connected(&b).await?;
@@ -492,10 +502,7 @@ async fn announces_what_it_fetched_so_another_tab_finds_it() -> TestResult {
 async fn a_tab_with_no_upload_budget_serves_nothing() -> TestResult {
     // Tab A holds upload.txt (from the origin) but may upload nothing; tab B, with no origin
     // URL, asks A and is refused, so its fetch fails instead of taking A's bandwidth.
-    let a = start(&[("uploadBytesPerMinute", 0.into())]).await?;
-    wait_connected(&a).await?;
-    let cid = resolve_cid(&a, "/upload.txt")?;
-    read_all(&a.fetch(&cid, url("upload.txt"))?).await?;
+    let (a, cid, _, _) = seeding_tab(&[("uploadBytesPerMinute", 0.into())], "upload.txt").await?;
     let b = start(&[("fallbackMs", 1000.into())]).await?;
     wait_connected(&b).await?;
     for _ in 0..40 {
@@ -545,10 +552,7 @@ async fn fetch_from_tab(b: &MeshNode, cid: &str) -> Result<(Vec<u8>, JsValue), J
 
 #[wasm_bindgen_test]
 async fn tabs_exchange_mebibytes_directly_not_through_the_relay() -> TestResult {
-    let a = start(&[]).await?;
-    wait_connected(&a).await?;
-    let cid = resolve_cid(&a, "/tab-to-tab.bin")?;
-    let (bytes, done, _) = read_all(&a.fetch(&cid, url("tab-to-tab.bin"))?).await?;
+    let (a, cid, bytes, done) = seeding_tab(&[], "tab-to-tab.bin").await?;
     assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
     let b = start(&[("fallbackMs", 5000.into())]).await?;
     wait_connected(&b).await?;
@@ -577,10 +581,7 @@ async fn tabs_exchange_mebibytes_directly_not_through_the_relay() -> TestResult 
 
 #[wasm_bindgen_test]
 async fn a_seeding_tab_closing_mid_transfer_costs_only_a_refetch() -> TestResult {
-    let a = start(&[]).await?;
-    wait_connected(&a).await?;
-    let cid = resolve_cid(&a, "/seeder-leaves.bin")?;
-    let (expected, _, _) = read_all(&a.fetch(&cid, url("seeder-leaves.bin"))?).await?;
+    let (a, cid, expected, _) = seeding_tab(&[], "seeder-leaves.bin").await?;
     let b = start(&[("fallbackMs", 5000.into())]).await?;
     wait_connected(&b).await?;
     // Wait until the DHT knows A, without fetching yet: a probe fetch with no origin.
@@ -609,10 +610,7 @@ async fn warm_connections_let_a_fetch_beat_the_deadline_from_a_peer() -> TestRes
     // for anything, opens a direct connection to A (a provider of a manifest asset). B's
     // fetch then comes from A within the default 200 ms deadline, although a cold dial alone
     // takes longer than that.
-    let a = start(&[]).await?;
-    wait_connected(&a).await?;
-    let cid = resolve_cid(&a, "/warm.txt")?;
-    let (expected, _, _) = read_all(&a.fetch(&cid, url("warm.txt"))?).await?;
+    let (a, cid, expected, _) = seeding_tab(&[], "warm.txt").await?;
     let peers = js_sys::Array::new();
     let record = Function::new_with_args(
         "peers, type, detail",
@@ -653,10 +651,7 @@ async fn warm_connections_let_a_fetch_beat_the_deadline_from_a_peer() -> TestRes
 /// (and so provides its rendezvous key) is connected, before the new tab fetches anything.
 #[wasm_bindgen_test]
 async fn warming_ends_with_a_warm_connection_to_a_holder_of_the_site() -> TestResult {
-    let a = start(&[("fallbackMs", 5000.into())]).await?;
-    wait_connected(&a).await?;
-    let cid = resolve_cid(&a, "/peer-small.txt")?;
-    read_all(&a.fetch(&cid, url("peer-small.txt"))?).await?;
+    let (a, _, _, _) = seeding_tab(&[("fallbackMs", 5000.into())], "peer-small.txt").await?;
     let b = start(&[]).await?;
     assert_eq!(get(&stats(&b).await?, "warming").as_bool(), Some(true));
     let s = wait_for(&b, 20, "the first warm connection", |s| {
