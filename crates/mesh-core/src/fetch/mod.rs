@@ -478,16 +478,17 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                 return;
             }
         };
-        let roots: Vec<Cid> = wanting
-            .iter()
-            .filter_map(|id| self.fetches.get(id).map(|f| f.root))
-            .collect();
         if let Some(state) = self.peers.get_mut(&peer) {
             state.delivered(now, block.len() as u64, flight);
             state.adjust_score(self.config.success_reward, self.config.max_score);
             // It holds those assets as surely as if it had announced them (see
-            // `peer_holds`): this node's announcement of them need not go back to it.
-            state.announce(&roots);
+            // `peer_holds`): this node's announcement of them need not go back to it. Once
+            // per asset, not per block.
+            for f in wanting.iter().filter_map(|id| self.fetches.get(id)) {
+                if !state.announced.contains(&f.root) {
+                    state.announce(&[f.root]);
+                }
+            }
         }
         for id in &wanting {
             if let Err(e) = self.accept(now, *id, block.clone(), BlockSource::Peer(peer.clone())) {
