@@ -1,4 +1,4 @@
-//! The mesh-protocol block-exchange request-response codec (`BlockCodec`) reading a request
+//! The mesh-protocol block-exchange codec (`BlockCodec`) reading a request
 //! or a response from an arbitrary stream, driven by futures' executor over an in-memory
 //! cursor.
 //!
@@ -12,16 +12,12 @@
 use futures::executor::block_on;
 use futures::io::Cursor;
 use libfuzzer_sys::fuzz_target;
-use libp2p::StreamProtocol;
-use libp2p::request_response::Codec as _;
 use mesh_core::block::MAX_BLOCK_SIZE;
 use mesh_core::wire::{MAX_LENGTH_PREFIX_LEN, MAX_MESSAGE_SIZE};
 use mesh_protocol::blocks::{
     BlockCodec, BlockRequest, BlockResponse, MAX_NOTICE_CIDS, MAX_REQUEST_SIZE, MAX_WANT_HAVE_CIDS,
 };
 use std::io;
-
-const PROTOCOL: StreamProtocol = StreamProtocol::new("/mesh/fuzz/blocks/1.0.0");
 
 fuzz_target!(|data: &[u8]| {
     let Some((&side, stream)) = data.split_first() else {
@@ -35,9 +31,9 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn read_request(stream: &[u8]) {
-    let mut codec = BlockCodec::new();
+    let codec = BlockCodec::new();
     let mut io = Cursor::new(stream);
-    let result = block_on(codec.read_request(&PROTOCOL, &mut io));
+    let result = block_on(codec.read_request(&mut io));
     assert!(io.position() as usize <= MAX_LENGTH_PREFIX_LEN + MAX_REQUEST_SIZE);
     let request = match result {
         Ok(request) => request,
@@ -60,16 +56,16 @@ fn read_request(stream: &[u8]) {
         BlockRequest::WantBlock { .. } => {}
     }
     let mut wire = Vec::new();
-    block_on(codec.write_request(&PROTOCOL, &mut wire, request.clone()))
+    block_on(codec.write_request(&mut wire, &request))
         .expect("an accepted request can be written");
-    let again = block_on(codec.read_request(&PROTOCOL, &mut Cursor::new(wire)));
+    let again = block_on(codec.read_request(&mut Cursor::new(wire)));
     assert_eq!(again.expect("re-read"), request);
 }
 
 fn read_response(stream: &[u8]) {
-    let mut codec = BlockCodec::new();
+    let codec = BlockCodec::new();
     let mut io = Cursor::new(stream);
-    let result = block_on(codec.read_response(&PROTOCOL, &mut io));
+    let result = block_on(codec.read_response(&mut io));
     assert!(io.position() as usize <= MAX_LENGTH_PREFIX_LEN + MAX_MESSAGE_SIZE);
     let response = match result {
         Ok(response) => response,
@@ -82,9 +78,9 @@ fn read_response(stream: &[u8]) {
         assert!(data.len() <= MAX_BLOCK_SIZE);
     }
     let mut wire = Vec::new();
-    block_on(codec.write_response(&PROTOCOL, &mut wire, response.clone()))
+    block_on(codec.write_response(&mut wire, &response))
         .expect("an accepted response can be written");
-    let again = block_on(codec.read_response(&PROTOCOL, &mut Cursor::new(wire)));
+    let again = block_on(codec.read_response(&mut Cursor::new(wire)));
     assert_eq!(again.expect("re-read"), response);
 }
 

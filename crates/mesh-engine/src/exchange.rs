@@ -3,24 +3,19 @@
 
 use bytes::Bytes;
 use libp2p::PeerId;
-use libp2p::request_response::{
-    self, InboundRequestId, OutboundFailure, OutboundRequestId, ResponseChannel,
-};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::Extra;
+use mesh_protocol::blocks::session::{self, Message, OutboundFailure};
 use mesh_protocol::blocks::{Admission, BlockRequest, BlockResponse, ProtocolError, ServeOutcome};
+use mesh_protocol::blocks::{InboundRequestId, OutboundRequestId, ResponseChannel};
 
 use crate::Engine;
 
 impl<X: Extra> Engine<X> {
-    pub(crate) fn on_blocks(
-        &mut self,
-        now: CoreInstant,
-        event: request_response::Event<BlockRequest, BlockResponse>,
-    ) {
+    pub(crate) fn on_blocks(&mut self, now: CoreInstant, event: session::Event) {
         match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
+            session::Event::Message { peer, message, .. } => match message {
+                Message::Request {
                     request_id,
                     request,
                     channel,
@@ -35,12 +30,12 @@ impl<X: Extra> Engine<X> {
                         }
                     }
                 }
-                request_response::Message::Response {
+                Message::Response {
                     request_id,
                     response,
                 } => self.on_response(now, peer, request_id, response),
             },
-            request_response::Event::OutboundFailure {
+            session::Event::OutboundFailure {
                 peer,
                 request_id,
                 error,
@@ -74,19 +69,19 @@ impl<X: Extra> Engine<X> {
                     }
                 }
             }
-            request_response::Event::InboundFailure {
+            session::Event::InboundFailure {
                 peer,
                 request_id,
                 error,
                 ..
             } => {
-                // Requests that fail to decode never get here (request-response only logs
-                // them); the codec counts those.
+                // Requests that fail to decode never get here (the stream they came on ends);
+                // the codec counts those.
                 tracing::debug!(%peer, %error, "inbound block request failed");
                 self.kept.remove(&request_id);
                 self.finished(now, request_id);
             }
-            request_response::Event::ResponseSent { request_id, .. } => {
+            session::Event::ResponseSent { request_id, .. } => {
                 self.finished(now, request_id);
             }
         }
@@ -99,7 +94,7 @@ impl<X: Extra> Engine<X> {
         peer: PeerId,
         request_id: InboundRequestId,
         request: BlockRequest,
-        channel: ResponseChannel<BlockResponse>,
+        channel: ResponseChannel,
     ) {
         let answer = self
             .server

@@ -56,7 +56,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use cid::Cid;
 use libp2p::kad::QueryId;
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{InboundRequestId, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
@@ -64,7 +63,9 @@ use mesh_core::Block;
 use mesh_core::fetch::{FetchId, OriginRequestId, Planner};
 use mesh_core::store::{BlockStore, MemoryStore};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_protocol::blocks::{BlockCodec, BlockServer};
+use mesh_protocol::blocks::{
+    BlockCodec, BlockServer, InboundRequestId, OutboundRequestId, ResponseChannel,
+};
 use mesh_protocol::{Behaviour, Event, Extra, NoExtra, provider_key};
 
 pub use backoff::{Backoff, INITIAL_DELAY, Jitter, MAX_DELAY};
@@ -274,14 +275,8 @@ pub struct Engine<X: Extra = NoExtra> {
     /// arrives, is asked for again or the peer leaves (see `exchange.rs`, don't-have).
     cancelled: BTreeMap<(PeerId, Cid), u64>,
     /// Want-blocks the server keeps until a send slot frees (see `exchange.rs`).
-    kept: BTreeMap<
-        InboundRequestId,
-        (
-            PeerId,
-            mesh_protocol::blocks::BlockRequest,
-            ResponseChannel<mesh_protocol::blocks::BlockResponse>,
-        ),
-    >,
+    kept:
+        BTreeMap<InboundRequestId, (PeerId, mesh_protocol::blocks::BlockRequest, ResponseChannel)>,
     provider_queries: HashMap<QueryId, Cid>,
     /// Announcements asked for with [`Engine::add`], answered with [`Output::Announced`].
     announce_queries: HashMap<QueryId, Cid>,

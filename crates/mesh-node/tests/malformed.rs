@@ -1,90 +1,36 @@
 //! Oversize and malformed block-exchange frames, in both directions, from a raw libp2p peer
-//! that speaks the protocol id but writes whatever bytes it is told to: each bad frame fails
-//! only its own request (typed error, counted), the connection and the node carry on.
+//! that speaks the protocol id but writes whatever bytes it is told to: each bad frame ends
+//! only the session stream it came on (typed error, counted); the connection and the node
+//! carry on, and a new stream is served.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
 use common::*;
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, identify, noise, request_response, tcp, yamux};
-use mesh_core::wire::{self, Message, RequestId};
-use tokio::sync::{mpsc, oneshot};
-
-/// Largest raw response read (a block frame is a little over 1 MiB).
-const RAW_CAP: u64 = 2 << 20;
-
-/// Writes and reads raw bytes under the block-exchange protocol id.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl request_response::Codec for RawCodec {
-    type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
-    type Response = Vec<u8>;
-
-    async fn read_request<T: AsyncRead + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<Vec<u8>> {
-        read_all(io).await
-    }
-
-    async fn read_response<T: AsyncRead + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<Vec<u8>> {
-        read_all(io).await
-    }
-
-    async fn write_request<T: AsyncWrite + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        bytes: Vec<u8>,
-    ) -> io::Result<()> {
-        io.write_all(&bytes).await
-    }
-
-    async fn write_response<T: AsyncWrite + Unpin + Send>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        bytes: Vec<u8>,
-    ) -> io::Result<()> {
-        io.write_all(&bytes).await
-    }
-}
-
-async fn read_all<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    io.take(RAW_CAP).read_to_end(&mut out).await?;
-    Ok(out)
-}
+use libp2p::{Multiaddr, PeerId, Stream, identify, noise, tcp, yamux};
+use mesh_core::wire::{self, MAX_MESSAGE_SIZE, Message, RequestId};
+use mesh_protocol::blocks::read_frame;
+use tokio::sync::oneshot;
 
 #[derive(NetworkBehaviour)]
 struct Raw {
     identify: identify::Behaviour,
-    rr: request_response::Behaviour<RawCodec>,
+    stream: libp2p_stream::Behaviour,
 }
 
-enum RawCommand {
-    Dial(Multiaddr, oneshot::Sender<PeerId>),
-    Request(PeerId, Vec<u8>, oneshot::Sender<Result<Vec<u8>, String>>),
-}
-
-/// A raw peer running in its own task; answers every request with `answer`.
+/// A raw peer whose swarm runs in its own task; answers every frame on the node's session
+/// stream with `answer`.
 struct RawPeer {
-    commands: mpsc::Sender<RawCommand>,
+    control: libp2p_stream::Control,
     addr: Multiaddr,
+    dialled: Option<oneshot::Receiver<PeerId>>,
+    dial: tokio::sync::mpsc::Sender<Multiaddr>,
     closed_connections: Arc<AtomicUsize>,
 }
 
@@ -103,14 +49,7 @@ impl RawPeer {
                     namespace().identify_protocol_version(),
                     key.public(),
                 )),
-                rr: request_response::Behaviour::with_codec(
-                    RawCodec,
-                    [(
-                        namespace().blocks_protocol(),
-                        request_response::ProtocolSupport::Full,
-                    )],
-                    request_response::Config::default(),
-                ),
+                stream: libp2p_stream::Behaviour::new(),
             })
             .unwrap()
             // Keep the connection between requests: the test checks it survives.
@@ -124,48 +63,42 @@ impl RawPeer {
                 break address.with_p2p(*swarm.local_peer_id()).unwrap();
             }
         };
+        let mut control = swarm.behaviour().stream.new_control();
+        // The node's requests: each frame read is answered with `answer`.
+        let mut incoming = control.accept(namespace().blocks_protocol()).unwrap();
+        tokio::spawn(async move {
+            while let Some((_, mut stream)) = incoming.next().await {
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    while read_frame(&mut stream, MAX_MESSAGE_SIZE).await.is_ok() {
+                        if stream.write_all(&answer).await.is_err() {
+                            break;
+                        }
+                        let _ = stream.flush().await;
+                    }
+                });
+            }
+        });
         let closed_connections = Arc::new(AtomicUsize::new(0));
         let closed = closed_connections.clone();
-        let (commands, mut rx) = mpsc::channel(16);
+        let (dial, mut dials) = tokio::sync::mpsc::channel::<Multiaddr>(4);
+        let (connected, dialled) = oneshot::channel();
         tokio::spawn(async move {
-            let mut dials: Vec<oneshot::Sender<PeerId>> = Vec::new();
-            let mut waiting = std::collections::HashMap::new();
+            let mut connected = Some(connected);
             loop {
                 tokio::select! {
-                    command = rx.recv() => match command {
+                    addr = dials.recv() => match addr {
                         None => break,
-                        Some(RawCommand::Dial(addr, reply)) => {
-                            swarm.dial(addr).unwrap();
-                            dials.push(reply);
-                        }
-                        Some(RawCommand::Request(peer, bytes, reply)) => {
-                            let id = swarm.behaviour_mut().rr.send_request(&peer, bytes);
-                            waiting.insert(id, reply);
-                        }
+                        Some(addr) => swarm.dial(addr).unwrap(),
                     },
                     event = swarm.select_next_some() => match event {
                         SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                            for reply in dials.drain(..) {
+                            if let Some(reply) = connected.take() {
                                 let _ = reply.send(peer_id);
                             }
                         }
                         SwarmEvent::ConnectionClosed { .. } => {
                             closed.fetch_add(1, Ordering::SeqCst);
-                        }
-                        SwarmEvent::Behaviour(RawEvent::Rr(request_response::Event::Message { message, .. })) => match message {
-                            request_response::Message::Request { channel, .. } => {
-                                let _ = swarm.behaviour_mut().rr.send_response(channel, answer.clone());
-                            }
-                            request_response::Message::Response { request_id, response } => {
-                                if let Some(reply) = waiting.remove(&request_id) {
-                                    let _ = reply.send(Ok(response));
-                                }
-                            }
-                        },
-                        SwarmEvent::Behaviour(RawEvent::Rr(request_response::Event::OutboundFailure { request_id, error, .. })) => {
-                            if let Some(reply) = waiting.remove(&request_id) {
-                                let _ = reply.send(Err(error.to_string()));
-                            }
                         }
                         _ => {}
                     },
@@ -173,28 +106,55 @@ impl RawPeer {
             }
         });
         Self {
-            commands,
+            control,
             addr,
+            dialled: Some(dialled),
+            dial,
             closed_connections,
         }
     }
 
-    async fn dial(&self, addr: Multiaddr) -> PeerId {
-        let (reply, peer) = oneshot::channel();
-        self.commands
-            .send(RawCommand::Dial(addr, reply))
+    async fn dial(&mut self, addr: Multiaddr) -> PeerId {
+        self.dial.send(addr).await.unwrap();
+        within("raw dial", self.dialled.take().unwrap())
             .await
-            .unwrap();
-        within("raw dial", peer).await.unwrap()
+            .unwrap()
     }
 
-    async fn request(&self, peer: PeerId, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(RawCommand::Request(peer, bytes, reply))
+    /// A new session stream to `peer`.
+    async fn open(&mut self, peer: PeerId) -> Stream {
+        within(
+            "open stream",
+            self.control
+                .open_stream(peer, namespace().blocks_protocol()),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Writes `bytes` on a new stream and returns what the node sends back on it before it
+    /// ends the stream (or within a second, for a node that keeps it open).
+    async fn send_raw(&mut self, peer: PeerId, bytes: &[u8]) -> Vec<u8> {
+        let mut stream = self.open(peer).await;
+        stream.write_all(bytes).await.unwrap();
+        stream.flush().await.unwrap();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            stream.read_to_end(&mut out),
+        )
+        .await;
+        out
+    }
+
+    /// Sends one request frame on a new stream and reads one answer frame.
+    async fn request(&mut self, peer: PeerId, frame: &[u8]) -> Message {
+        let mut stream = self.open(peer).await;
+        stream.write_all(frame).await.unwrap();
+        stream.flush().await.unwrap();
+        within("answer", read_frame(&mut stream, MAX_MESSAGE_SIZE))
             .await
-            .unwrap();
-        within("raw request", answer).await.unwrap()
+            .unwrap()
     }
 }
 
@@ -212,24 +172,21 @@ async fn malformed_and_oversize_requests_fail_alone() {
     let cid = within("seed", node.handle.add_bytes(original.clone()))
         .await
         .unwrap();
-    let raw = RawPeer::start(Vec::new()).await;
+    let mut raw = RawPeer::start(Vec::new()).await;
     let peer = raw.dial(node.addrs[0].clone()).await;
 
     // A length prefix announcing 1 MiB: far over the 12 KiB request limit.
     let mut oversize = vec![0x80, 0x80, 0x40];
     oversize.extend_from_slice(&[0u8; 100]);
-    let answer = raw.request(peer, oversize).await;
-    assert!(
-        matches!(&answer, Ok(bytes) if bytes.is_empty()) || answer.is_err(),
-        "{answer:?}"
-    );
+    let answer = raw.send_raw(peer, &oversize).await;
+    assert!(answer.is_empty(), "{answer:?}");
     wait(&node, "oversize request counted", |s| {
         s.malformed_requests >= 1
     })
     .await;
 
     // A well-framed body that is not protobuf, and a valid frame of the wrong kind.
-    let _ = raw.request(peer, vec![0x03, 0xff, 0xff, 0xff]).await;
+    let _ = raw.send_raw(peer, &[0x03, 0xff, 0xff, 0xff]).await;
     wait(&node, "garbage request counted", |s| {
         s.malformed_requests >= 2
     })
@@ -240,20 +197,18 @@ async fn malformed_and_oversize_requests_fail_alone() {
         cid,
         data: original.clone(),
     });
-    let _ = raw.request(peer, wrong_kind).await;
+    let _ = raw.send_raw(peer, &wrong_kind).await;
     wait(&node, "wrong-kind request counted", |s| {
         s.malformed_requests >= 3
     })
     .await;
 
-    // The same connection still serves a valid request.
+    // The same connection still serves a valid request, on a new stream.
     let valid = frame(&Message::WantBlock {
         id: RequestId(9),
         cids: vec![cid],
     });
-    let response = raw.request(peer, valid).await.unwrap();
-    let mut buf = BytesMut::from(&response[..]);
-    let message = wire::decode(&mut buf).unwrap().unwrap();
+    let message = raw.request(peer, &valid).await;
     assert!(
         matches!(&message, Message::Block { id: RequestId(9), data, .. } if *data == original),
         "{message:?}"
@@ -271,7 +226,7 @@ async fn malformed_and_oversize_responses_fail_alone() {
     init_tracing();
     // Answers every request with a length prefix announcing about 4 GiB.
     let oversize = vec![0xff, 0xff, 0xff, 0xff, 0x0f];
-    let raw = RawPeer::start(oversize).await;
+    let mut raw = RawPeer::start(oversize).await;
     let node = start(config(&[])).await;
     within("connect to raw peer", node.handle.connect(raw.addr.clone()))
         .await
@@ -294,10 +249,7 @@ async fn malformed_and_oversize_responses_fail_alone() {
         id: RequestId(2),
         cids: vec![cid],
     });
-    let response = raw.request(node.handle.peer_id(), valid).await.unwrap();
-    let message = wire::decode(&mut BytesMut::from(&response[..]))
-        .unwrap()
-        .unwrap();
+    let message = raw.request(node.handle.peer_id(), &valid).await;
     assert!(matches!(message, Message::Block { .. }), "{message:?}");
     assert_eq!(
         raw.closed_connections.load(Ordering::SeqCst),

@@ -11,9 +11,9 @@ use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dummy;
-use libp2p::{identify, kad, ping, relay, request_response};
+use libp2p::{identify, kad, ping, relay};
 
-use crate::blocks::{BlockCodec, BlockRequest, BlockResponse};
+use crate::blocks::{BlockCodec, session};
 use crate::namespace::Namespace;
 
 /// Kademlia's role. Browsers and nodes that cannot be dialled are clients; bootstrap nodes and
@@ -34,11 +34,6 @@ impl From<KadMode> for kad::Mode {
         }
     }
 }
-
-/// Streams (inbound + outbound) per connection for the block exchange: the planner keeps up to
-/// 16 want-blocks in flight per peer, the server answers up to 32 per peer; this leaves room
-/// for both directions at once.
-pub const MAX_BLOCK_STREAMS_PER_CONNECTION: usize = 64;
 
 /// Provider keys a node keeps by default (its own and, in server mode, other peers'): mesh
 /// announces one key per asset root, so this is thousands of assets, while bounding the
@@ -154,18 +149,16 @@ impl Config {
             .with_agent_version(self.agent_version.clone())
     }
 
-    /// The block-exchange protocol behaviour, with `codec` (keep a clone to read its
+    /// The block-exchange session behaviour, with `codec` (keep a clone to read its
     /// counter).
-    pub fn blocks_behaviour(&self, codec: BlockCodec) -> request_response::Behaviour<BlockCodec> {
-        request_response::Behaviour::with_codec(
+    pub fn blocks_behaviour(&self, codec: BlockCodec) -> session::Behaviour {
+        session::Behaviour::new(
+            self.namespace.blocks_protocol(),
             codec,
-            [(
-                self.namespace.blocks_protocol(),
-                request_response::ProtocolSupport::Full,
-            )],
-            request_response::Config::default()
-                .with_request_timeout(self.request_timeout)
-                .with_max_concurrent_streams(MAX_BLOCK_STREAMS_PER_CONNECTION),
+            session::Config {
+                request_timeout: self.request_timeout,
+                ..session::Config::default()
+            },
         )
     }
 }
@@ -181,7 +174,7 @@ pub enum Event {
     /// From Kademlia.
     Kad(kad::Event),
     /// From the block exchange.
-    Blocks(request_response::Event<BlockRequest, BlockResponse>),
+    Blocks(session::Event),
     /// From the relay client.
     Relay(relay::client::Event),
 }
@@ -211,8 +204,8 @@ impl From<kad::Event> for Event {
     }
 }
 
-impl From<request_response::Event<BlockRequest, BlockResponse>> for Event {
-    fn from(e: request_response::Event<BlockRequest, BlockResponse>) -> Self {
+impl From<session::Event> for Event {
+    fn from(e: session::Event) -> Self {
         Self::Blocks(e)
     }
 }
@@ -244,8 +237,8 @@ pub struct Behaviour<X: Extra> {
     pub ping: ping::Behaviour,
     /// Kademlia under `/mesh/<ns>/kad/1.0.0`, provider records only.
     pub kad: kad::Behaviour<MemoryStore>,
-    /// The block exchange under `/mesh/<ns>/blocks/1.1.0`.
-    pub blocks: request_response::Behaviour<BlockCodec>,
+    /// The block exchange under `/mesh/<ns>/blocks/2.0.0`.
+    pub blocks: session::Behaviour,
     /// Relay v2 client (browsers reach each other through it); disabled on native nodes.
     pub relay: Toggle<relay::client::Behaviour>,
     /// What the node added (see [`Behaviour::with_extra`]).
@@ -301,11 +294,11 @@ impl<X: Extra> Behaviour<X> {
 }
 
 /// The swarm settings every mesh node builds on: `base` (the executor, idle timeout) with
-/// lazy multistream-select on outbound streams. The block exchange opens a stream per request
-/// (over browser-to-browser `/webrtc`, a data channel each), and plain multistream-select waits
-/// for the listener to confirm the protocol before the request leaves: a round trip per block.
-/// Lazily, the proposal, the request and its end travel together; a peer that lacks the
-/// protocol fails the request as before, one round trip later.
+/// lazy multistream-select on outbound streams. Plain multistream-select waits for the listener
+/// to confirm the protocol before the first message leaves: a round trip before a
+/// connection's first block request (and each Kademlia query). Lazily, the proposal and the
+/// first request travel together; a peer that lacks the protocol fails the request as before,
+/// one round trip later.
 pub fn swarm_config(base: libp2p::swarm::Config) -> libp2p::swarm::Config {
     base.with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
 }

@@ -4,10 +4,10 @@
 //! node, so they cannot disagree about ids, limits or message shapes.
 //!
 //! * [`namespace`]: a deployment's [`Namespace`] and the protocol ids built from it
-//!   (`/mesh/<ns>/kad/1.0.0`, `/mesh/<ns>/blocks/1.1.0`, identify `/mesh/<ns>/1.0.0`): two
+//!   (`/mesh/<ns>/kad/1.0.0`, `/mesh/<ns>/blocks/2.0.0`, identify `/mesh/<ns>/1.0.0`): two
 //!   sites' meshes never mix, and no mesh node joins the public IPFS DHT.
-//! * [`blocks`]: the block exchange over request-response, framed with mesh-core's wire
-//!   codec, and the serving policy ([`blocks::BlockServer`]: upload budget, per-peer cap).
+//! * [`blocks`]: the block exchange, a session per connection (one long-lived request stream
+//!   each way, pipelined), framed with mesh-core's wire codec, and the serving policy ([`blocks::BlockServer`]: upload budget, per-peer cap).
 //! * [`behaviour`]: the composed [`Behaviour`] (identify, ping, Kademlia, block exchange,
 //!   optional relay client) and its [`Config`].
 //! * [`dht`]: provider-record keys for CIDs.
@@ -22,7 +22,7 @@
 //! let ns: Namespace = "shop".parse()?;
 //! assert_eq!(ns.kad_protocol().as_ref(), "/mesh/shop/kad/1.0.0");
 //! let config = Config::new(ns).with_kad_mode(KadMode::Server);
-//! assert_eq!(config.namespace.blocks_protocol().as_ref(), "/mesh/shop/blocks/1.1.0");
+//! assert_eq!(config.namespace.blocks_protocol().as_ref(), "/mesh/shop/blocks/2.0.0");
 //! # Ok::<(), mesh_protocol::NamespaceError>(())
 //! ```
 

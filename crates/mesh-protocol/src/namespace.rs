@@ -74,10 +74,10 @@ impl Namespace {
         self.protocol(&format!("/mesh/{}/kad/1.0.0", self.0))
     }
 
-    /// The block-exchange protocol: `/mesh/<ns>/blocks/1.1.0` (1.1.0 added notices:
-    /// have-summaries, withdrawals and cancels).
+    /// The block-exchange protocol: `/mesh/<ns>/blocks/2.0.0` (2.0.0: a session per connection;
+    /// 1.1.0 added notices: have-summaries, withdrawals and cancels).
     pub fn blocks_protocol(&self) -> StreamProtocol {
-        self.protocol(&format!("/mesh/{}/blocks/1.1.0", self.0))
+        self.protocol(&format!("/mesh/{}/blocks/2.0.0", self.0))
     }
 
     /// The identify protocol version a node announces: `/mesh/<ns>/1.0.0`. Peers announcing
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(ns.kad_protocol().as_ref(), "/mesh/shop-eu-1/kad/1.0.0");
         assert_eq!(
             ns.blocks_protocol().as_ref(),
-            "/mesh/shop-eu-1/blocks/1.1.0"
+            "/mesh/shop-eu-1/blocks/2.0.0"
         );
         assert_eq!(ns.identify_protocol_version(), "/mesh/shop-eu-1/1.0.0");
         assert_ne!(ns.kad_protocol().as_ref(), "/ipfs/kad/1.0.0");

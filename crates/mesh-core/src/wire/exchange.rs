@@ -161,6 +161,19 @@ impl BlockRequest {
         }
     }
 
+    /// The same request under another id. A session numbers the requests on its stream itself,
+    /// so that answers match whatever ids the caller picked.
+    pub fn with_id(mut self, new: RequestId) -> Self {
+        match &mut self {
+            Self::WantHave { id, .. }
+            | Self::WantBlock { id, .. }
+            | Self::Announce { id, .. }
+            | Self::Withdraw { id, .. }
+            | Self::Cancel { id, .. } => *id = new,
+        }
+        self
+    }
+
     /// Whether it is a notice (announcement, withdrawal, cancel) rather than a question.
     pub fn is_notice(&self) -> bool {
         matches!(

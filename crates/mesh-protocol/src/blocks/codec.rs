@@ -5,17 +5,14 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use libp2p::StreamProtocol;
-use libp2p::request_response;
 use mesh_core::wire::{
     self, BlockRequest, BlockResponse, MAX_LENGTH_PREFIX_LEN, MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE,
     Message, ProtocolError, WireError,
 };
 
-/// The request-response codec of the block exchange: one mesh-core wire frame per request and
-/// one per response.
+/// The framing of the block exchange: one mesh-core wire frame per request and per response.
 ///
 /// Requests may not exceed [`MAX_REQUEST_SIZE`], responses [`MAX_MESSAGE_SIZE`]; a peer that
 /// announces more is refused after its length prefix, before any of the body is buffered.
@@ -46,14 +43,12 @@ impl BlockCodec {
     }
 }
 
-impl request_response::Codec for BlockCodec {
-    type Protocol = StreamProtocol;
-    type Request = BlockRequest;
-    type Response = BlockResponse;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<BlockRequest>
+impl BlockCodec {
+    /// Reads one request frame (at most [`MAX_REQUEST_SIZE`]); a malformed or oversize one is
+    /// counted as rejected.
+    pub async fn read_request<T>(&self, io: &mut T) -> io::Result<BlockRequest>
     where
-        T: AsyncRead + Unpin + Send,
+        T: AsyncRead + Unpin,
     {
         let message = read_frame(io, MAX_REQUEST_SIZE)
             .await
@@ -61,38 +56,27 @@ impl request_response::Codec for BlockCodec {
         BlockRequest::from_message(message).map_err(|e| self.reject(invalid_data(e)))
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<BlockResponse>
+    /// Reads one response frame (at most [`MAX_MESSAGE_SIZE`]).
+    pub async fn read_response<T>(&self, io: &mut T) -> io::Result<BlockResponse>
     where
-        T: AsyncRead + Unpin + Send,
+        T: AsyncRead + Unpin,
     {
         let message = read_frame(io, MAX_MESSAGE_SIZE).await?;
         BlockResponse::from_message(message).map_err(invalid_data)
     }
 
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        request: BlockRequest,
-    ) -> io::Result<()>
+    /// Writes one request frame and flushes.
+    pub async fn write_request<T>(&self, io: &mut T, request: &BlockRequest) -> io::Result<()>
     where
-        T: AsyncWrite + Unpin + Send,
+        T: AsyncWrite + Unpin,
     {
         write_frame(io, &request.to_message(), MAX_REQUEST_SIZE).await
     }
 
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        response: BlockResponse,
-    ) -> io::Result<()>
+    /// Writes one response frame and flushes.
+    pub async fn write_response<T>(&self, io: &mut T, response: &BlockResponse) -> io::Result<()>
     where
-        T: AsyncWrite + Unpin + Send,
+        T: AsyncWrite + Unpin,
     {
         write_frame(io, &response.to_message(), MAX_MESSAGE_SIZE).await
     }
@@ -154,13 +138,18 @@ pub async fn write_frame<T>(io: &mut T, message: &Message, max: usize) -> io::Re
 where
     T: AsyncWrite + Unpin,
 {
-    let mut buf = BytesMut::new();
+    io.write_all(&encode_frame(message, max)?).await?;
+    io.flush().await
+}
+
+/// `message` as one frame of at most `max` body bytes, or [`io::ErrorKind::InvalidInput`].
+pub fn encode_frame(message: &Message, max: usize) -> io::Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(MAX_LENGTH_PREFIX_LEN + wire::encoded_len(message));
     wire::Codec::new()
         .with_max_message_size(max)
         .encode(message, &mut buf)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, ProtocolError::Wire(e)))?;
-    io.write_all(&buf).await?;
-    io.flush().await
+    Ok(buf.freeze())
 }
 
 fn wire_error(e: WireError) -> io::Error {
@@ -179,14 +168,9 @@ mod tests {
     use bytes::Bytes;
     use futures::executor::block_on;
     use futures::io::Cursor;
-    use libp2p::request_response::Codec as _;
     use mesh_core::block::{MAX_BLOCK_SIZE, RAW_CODEC, cid_for};
     use mesh_core::wire::RequestId;
     use std::error::Error as _;
-
-    fn protocol() -> StreamProtocol {
-        StreamProtocol::new("/mesh/test/blocks/1.0.0")
-    }
 
     fn protocol_error(e: &io::Error) -> &ProtocolError {
         e.get_ref()
@@ -210,10 +194,9 @@ mod tests {
         ];
         for request in requests {
             let mut wire = Vec::new();
-            block_on(BlockCodec::new().write_request(&protocol(), &mut wire, request.clone()))
-                .unwrap();
+            block_on(BlockCodec::new().write_request(&mut wire, &request)).unwrap();
             let mut io = Cursor::new(wire);
-            let got = block_on(BlockCodec::new().read_request(&protocol(), &mut io)).unwrap();
+            let got = block_on(BlockCodec::new().read_request(&mut io)).unwrap();
             assert_eq!(got, request);
         }
         // The largest block the protocol allows fits a response.
@@ -224,10 +207,9 @@ mod tests {
             data,
         };
         let mut wire = Vec::new();
-        block_on(BlockCodec::new().write_response(&protocol(), &mut wire, response.clone()))
-            .unwrap();
+        block_on(BlockCodec::new().write_response(&mut wire, &response)).unwrap();
         let mut io = Cursor::new(wire);
-        let got = block_on(BlockCodec::new().read_response(&protocol(), &mut io)).unwrap();
+        let got = block_on(BlockCodec::new().read_response(&mut io)).unwrap();
         assert_eq!(got, response);
     }
 
@@ -256,9 +238,9 @@ mod tests {
         let mut wire = vec![0x80, 0x80, 0x40];
         wire.extend_from_slice(&[0u8; 64]);
         let mut io = Cursor::new(wire);
-        let mut codec = BlockCodec::new();
+        let codec = BlockCodec::new();
         let counter = codec.clone();
-        let err = block_on(codec.read_request(&protocol(), &mut io)).unwrap_err();
+        let err = block_on(codec.read_request(&mut io)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert_eq!(counter.rejected_requests(), 1);
         assert_eq!(
@@ -280,7 +262,7 @@ mod tests {
         let mut prefix = unsigned_varint::encode::u64_buffer();
         let prefix = unsigned_varint::encode::u64(too_long, &mut prefix).to_vec();
         let mut io = Cursor::new(prefix);
-        let err = block_on(BlockCodec::new().read_response(&protocol(), &mut io)).unwrap_err();
+        let err = block_on(BlockCodec::new().read_response(&mut io)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(matches!(
             protocol_error(&err),
@@ -335,9 +317,8 @@ mod tests {
             cid: cid_for(RAW_CODEC, b"a"),
             data: Bytes::from_static(b"a"),
         };
-        block_on(BlockCodec::new().write_response(&protocol(), &mut wire, response)).unwrap();
-        let err = block_on(BlockCodec::new().read_request(&protocol(), &mut Cursor::new(wire)))
-            .unwrap_err();
+        block_on(BlockCodec::new().write_response(&mut wire, &response)).unwrap();
+        let err = block_on(BlockCodec::new().read_request(&mut Cursor::new(wire))).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(matches!(
             protocol_error(&err),
@@ -374,8 +355,8 @@ mod tests {
                 bytes in proptest::collection::vec(any::<u8>(), 0..4096)
             ) {
                 let mut io = Cursor::new(bytes.clone());
-                let mut codec = BlockCodec::new();
-                if let Err(e) = block_on(codec.read_request(&protocol(), &mut io)) {
+                let codec = BlockCodec::new();
+                if let Err(e) = block_on(codec.read_request(&mut io)) {
                     prop_assert!(
                         matches!(e.kind(), io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof),
                         "{e}"
@@ -393,8 +374,8 @@ mod tests {
                     BlockRequest::WantBlock { id: RequestId(id), cid: cids[0] },
                 ] {
                     let mut wire = Vec::new();
-                    block_on(BlockCodec::new().write_request(&protocol(), &mut wire, request.clone())).unwrap();
-                    let got = block_on(BlockCodec::new().read_request(&protocol(), &mut Cursor::new(wire))).unwrap();
+                    block_on(BlockCodec::new().write_request(&mut wire, &request)).unwrap();
+                    let got = block_on(BlockCodec::new().read_request(&mut Cursor::new(wire))).unwrap();
                     prop_assert_eq!(got, request);
                 }
             }
