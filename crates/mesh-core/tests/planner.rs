@@ -604,7 +604,7 @@ fn disconnected_peers_are_forgotten_unless_penalised() {
 }
 
 /// The browser node's first fetch from a seeder over a fresh WebSocket connection (seen in the
-/// browser tests): a 1.3 MB, 5-leaf asset, deadline 5 s. request-response opens one stream per
+/// browser tests): a 1.3 MB, 5-leaf asset, deadline 5 s. Block exchange 1.x opened one stream per
 /// block, so the five leaves move at once and all land ~300 ms after they were asked for.
 /// The first leaf's rate sample (256 KiB in 300 ms) undercounts the peer five times; projected
 /// from it alone, the other four leaves would "take" 1.2 s against the origin's estimated

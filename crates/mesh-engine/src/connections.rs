@@ -58,7 +58,8 @@ pub(crate) struct Connections {
 impl Connections {
     /// Records a new connection. Returns the peer's relayed connections to close: once a
     /// peer is reachable without the relay, circuits (limited to signaling sizes) must not
-    /// carry its block requests, which request-response spreads over all connections.
+    /// carry its block requests (the block-exchange session prefers the direct connection, but
+    /// requests already sent over a circuit would finish there).
     pub(crate) fn opened(
         &mut self,
         peer: PeerId,

@@ -182,8 +182,9 @@ impl<X: Extra> Engine<X> {
             }
             BlockResponse::DontHave { .. } if out.want_block => {
                 // The server answers a want-block it dropped for our cancel with don't-have,
-                // and a cancel can overtake a newer want-block of the same block (each request
-                // is its own stream) and drop that one too: neither means the peer lacks it.
+                // and a cancel can overtake a newer want-block of the same block when the two
+                // went over different connections (a relayed one, then the direct one) and
+                // drop that one too: neither means the peer lacks it.
                 for cid in out.cids {
                     match self.cancelled.get(&(peer, cid)).copied() {
                         None => self.planner.handle_dont_have(now, peer, cid),

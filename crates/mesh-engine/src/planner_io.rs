@@ -57,9 +57,9 @@ impl<X: Extra> Engine<X> {
                     self.send_block_request(peer, request, true, vec![cid]);
                 }
             }
-            // Request-response cannot withdraw a request: the cancel is a notice of its own,
-            // and the server drops what it has not started sending. A late answer is ignored
-            // by the planner (and still verified if it is a block).
+            // A sent want-block cannot be recalled: the cancel is a notice behind it, and the
+            // server drops what it has not started sending. A late answer is ignored by the
+            // planner (and still verified if it is a block).
             Action::SendCancel { peer, cids } => self.send_cancel(peer, &cids),
             Action::OriginFetch(request) => {
                 self.fetches.origin_started(request.request, request.fetch);

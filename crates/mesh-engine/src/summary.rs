@@ -134,8 +134,8 @@ impl<X: Extra> Engine<X> {
         }
     }
 
-    /// Sends a notice. Its acknowledgement needs no routing: notices are not remembered as
-    /// outbound requests, so the answer and any failure are dropped.
+    /// Sends a notice. Notices get no answer, and are not remembered as outbound requests: a
+    /// failure to send one is dropped.
     fn send_notice(&mut self, peer: PeerId, request: BlockRequest) {
         self.swarm
             .behaviour_mut()

@@ -154,7 +154,7 @@ impl PeerState {
     /// When it counts as stalled, if it has anything outstanding: after its last progress, the
     /// longer of `stall_timeout` and the time its outstanding bytes need at its known rate (at
     /// `floor_rate` while none is known). All outstanding bytes, not one block: a peer that
-    /// answers over parallel streams (request-response opens one per block) moves every block
+    /// answers over parallel streams (block exchange 1.x opened one per block) moves every block
     /// at once and completes the first only when nearly all have arrived; a serial sender is
     /// given more time than it needs, which only delays noticing a peer that went silent
     /// without disconnecting (rare: a closed connection is reported at once). A peer that is

@@ -194,7 +194,7 @@ pub enum Admission {
 ///    the request until the server names it. (A driver that never cancels may call `answer`
 ///    directly: then every block is sent at once, up to the per-peer cap.)
 /// 2. When that response was sent or failed, call [`BlockServer::finished`] with its id
-///    (request-response: `ResponseSent`, `InboundFailure`). Unknown ids are ignored, so
+///    (the block-exchange session's `ResponseSent`, `InboundFailure`). Unknown ids are ignored, so
 ///    failures of requests that were never answered can be passed too.
 /// 3. After `finished`, drain [`BlockServer::poll_admitted`]: each id it returns is a kept
 ///    request to answer now. A cancel notice from a peer goes to [`BlockServer::cancel`],
@@ -202,7 +202,7 @@ pub enum Admission {
 /// 4. When the last connection to a peer closes, call [`BlockServer::peer_gone`].
 ///
 /// `P` names a peer (libp2p's `PeerId` in a node, a number in the simulator); `R` names a
-/// request (request-response's `InboundRequestId` in a node, a counter in the simulator).
+/// request (the session's `InboundRequestId` in a node, a counter in the simulator).
 #[derive(Debug)]
 pub struct BlockServer<P, R> {
     config: ServeConfig,

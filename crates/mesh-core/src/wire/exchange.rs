@@ -1,5 +1,5 @@
-//! Requests and responses of the block exchange as a request-response protocol: [`Message`]s
-//! narrowed to what one exchange (one frame each way on its own stream) may carry.
+//! Requests and responses of the block exchange: [`Message`]s narrowed to what a requester
+//! may write (one frame per request) and what its peer may answer (one frame per answer).
 
 use std::fmt;
 

@@ -5,9 +5,9 @@
 //! [`Message::Have`], [`Message::DontHave`] and [`Message::Block`]; the requester sends
 //! [`Message::Cancel`] when it no longer needs an answer (another source was faster).
 //!
-//! Over a request-response transport (one frame each way per stream), a request is a
-//! [`BlockRequest`] and its answer a [`BlockResponse`]: the messages narrowed to what one
-//! exchange may carry.
+//! In the block-exchange session (mesh-protocol: one request stream per connection and
+//! direction, answers on the same stream), a request is a [`BlockRequest`] and its answer a
+//! [`BlockResponse`]: the messages narrowed to what each direction may carry.
 //!
 //! # Trust
 //!

@@ -17,8 +17,9 @@ use mesh_core::wire::{
 /// Requests may not exceed [`MAX_REQUEST_SIZE`], responses [`MAX_MESSAGE_SIZE`]; a peer that
 /// announces more is refused after its length prefix, before any of the body is buffered.
 ///
-/// Clones share one counter of rejected inbound requests: request-response only logs a request
-/// that fails to decode (no event reaches the swarm), so this is how a node sees such abuse.
+/// Clones share one counter of rejected inbound requests: a request that fails to decode
+/// reaches the swarm as no event (the stream it came on ends), so this is how a node sees such
+/// abuse.
 #[derive(Debug, Clone, Default)]
 pub struct BlockCodec {
     rejected_requests: Arc<AtomicU64>,

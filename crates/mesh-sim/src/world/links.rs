@@ -255,7 +255,7 @@ impl World<'_> {
             let PeerState {
                 uploads, server, ..
             } = st;
-            // Dropping the response stream, as a node's request-response does on a cancel.
+            // Dropping the unsent answers, as a node's server does on a cancel.
             uploads.retain(|u| {
                 let cancelled = u.to == from && blocks.contains(&u.block);
                 if cancelled {
