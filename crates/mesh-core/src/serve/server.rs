@@ -16,10 +16,14 @@ use super::budget::TokenBucket;
 /// the node's upload.
 pub const DEFAULT_MAX_CONCURRENT_PER_PEER: usize = 32;
 
-/// Blocks being sent to one peer at a time by default: enough to keep the link busy (8
-/// blocks of 256 KiB are 2 MiB on the way), few enough that a cancel still finds most of a
-/// 16-block batch unsent.
-pub const DEFAULT_SEND_WINDOW_PER_PEER: usize = 8;
+/// Blocks being handed to one peer's stream at a time by default. Two: the block exchange
+/// sends a peer's answers one after another on one stream, and a block counts as sent once the
+/// transport took it (a browser's data channel buffers up to 1 MiB before a write waits), so
+/// one block being written and one ready behind it keep the link busy. Every block past them
+/// waits here, where a cancel still drops it unsent. With 8 (the default while each answer had
+/// a stream of its own) the swarm demo's tabs uploaded 1.02–1.21× the bytes peers used; with 2,
+/// 1.05–1.06×, at the same throughput (docs/BENCHMARKS-WEBRTC.md).
+pub const DEFAULT_SEND_WINDOW_PER_PEER: usize = 2;
 
 /// Per-peer upload buckets kept before full ones are dropped (a full bucket is the same as a
 /// fresh one, so dropping it forgets nothing; keeping it past `peer_gone` stops a peer from
