@@ -8,7 +8,8 @@
 #
 # Environment: MESH_BENCH_RUNS (default 3), MESH_BENCH_DIALS (default 55: the relay's per-IP
 # rate limit allows ~60 new tabs per bootstrap process on loopback, see bench-webrtc.mjs),
-# MESH_BENCH_DIAL_SECONDS (default 300), MESH_BENCH_BOOTSTRAP_ARGS (extra bootstrap-node flags),
+# MESH_BENCH_DIAL_SECONDS (default 300), MESH_BENCH_DIAL_PERSIST=1 (the dialling nodes restore tab B's
+# persistent cache first, as a returning visitor's does), MESH_BENCH_BOOTSTRAP_ARGS (extra bootstrap-node flags),
 # MESH_BENCH_BIN (directory of bootstrap-node and mesh-origin; default
 # $CARGO_TARGET_DIR/release, built if missing), MESH_BENCH_JSON (also write the raw numbers
 # there), MESH_BENCH_PROFILE (a directory: also record and summarise CPU profiles of both tabs'

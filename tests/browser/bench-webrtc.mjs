@@ -209,6 +209,7 @@ async function startMesh(t, key, options) {
     return s.peerId;
   }, { key, options });
 }
+const DIAL_PERSIST = process.env.MESH_BENCH_DIAL_PERSIST === '1';
 const meshOptions = (extra) => ({ bootstrapUrl: BOOTSTRAP, iceServers: [], statsIntervalMs: 0, ...extra });
 
 /** Fetches `cid` in a tab's mesh; times request → first byte (Response) → last byte. */
@@ -477,7 +478,10 @@ async function profileRequests() {
 // A holds (a different one each time, so no earlier dialer is a provider): the time from the
 // fetch call to the first verified byte is discovery (DHT via the bootstrap node) + relayed
 // connection + /webrtc signaling + ICE/DTLS/SCTP + one block request; the `peer` event of A's
-// connection marks when the node's connection to A was ready.
+// connection marks when the node's connection to A was ready. Each new node runs without the
+// persistent cache: with it, every one would first restore (and hash) what tab B's main mesh
+// saved, tens of MiB, beside its dial — a returning visitor's start, not a new peer's.
+// MESH_BENCH_DIAL_PERSIST=1 measures that start instead (docs/BENCHMARKS-WEBRTC.md).
 const dials = [];
 const dialStart = Date.now();
 for (let i = 0; i < (PARTS.includes('3') ? Math.min(MAX_DIALS, dialAssets.length) : 0); i++) {
@@ -513,7 +517,7 @@ for (let i = 0; i < (PARTS.includes('3') ? Math.min(MAX_DIALS, dialAssets.length
       await mesh?.close();
     }
     return out;
-  }, { cid: cidOf(name), aPeer, options: meshOptions({ fallbackMs: 10_000 }), timeoutMs: DIAL_TIMEOUT_MS });
+  }, { cid: cidOf(name), aPeer, options: meshOptions({ fallbackMs: 10_000, persist: DIAL_PERSIST }), timeoutMs: DIAL_TIMEOUT_MS });
   dials.push(r);
   await pace;
   if (!r.ok) console.log(`  dial ${i + 1}: ${r.error}`);

@@ -7,7 +7,7 @@
 //! is what only a tab has: the page's fetch streams and events, its `fetch` for origin
 //! requests, `setTimeout`, consent, and the stats tick.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,7 +21,7 @@ use web_time::Instant;
 
 use crate::config::P2pMode;
 use crate::origin::{self, OriginEvent, OriginTask};
-use crate::persist::Persistence;
+use crate::persist::{Persistence, Restoring};
 use crate::report::{FetchDone, PeerChange, StatsReport};
 use crate::transport::BrowserEngine;
 
@@ -106,6 +106,23 @@ pub(crate) struct Driver {
     persist: Persistence,
 }
 
+/// Whether `command` waits for the restore under way (see `Driver::run`).
+fn must_wait(
+    restoring: Option<&Restoring>,
+    waiting: &VecDeque<Command>,
+    command: &Command,
+) -> bool {
+    let Some(job) = restoring else {
+        return false;
+    };
+    match command {
+        Command::Stats { .. } => false,
+        _ if !waiting.is_empty() => true,
+        Command::Fetch { cid, .. } => job.holds(cid),
+        _ => false,
+    }
+}
+
 impl Driver {
     pub(crate) fn new(parts: DriverParts) -> Self {
         let (origin_tx, origin_rx) = mpsc::channel(origin::ORIGIN_CHANNEL_CAPACITY);
@@ -134,14 +151,26 @@ impl Driver {
 
     /// Runs until the page closes the mesh or drops every handle.
     pub(crate) async fn run(mut self) {
-        // The cache of an earlier visit first: the page's fetches queue meanwhile and are then
-        // served from it, while the bootstrap connection, already dialling, comes up.
-        let now = self.now();
-        if let Some(event) = self.persist.restore(&mut self.engine, now).await {
-            self.emit("persist", &event);
-        }
+        // The cache of an earlier visit first. Its blocks are verified a slice per turn of the
+        // loop, so the bootstrap connection, already dialling, the warm dials and fetches of
+        // other assets progress meanwhile; a fetch of an asset the cache holds waits until it
+        // is back, to be served from it (and every command after a waiting one waits too, to
+        // keep their order; stats never wait).
+        let mut restoring = match self.persist.open().await {
+            Some(Ok(job)) => Some(job),
+            Some(Err(event)) => {
+                self.emit("persist", &event);
+                None
+            }
+            None => None,
+        };
+        let mut waiting: VecDeque<Command> = VecDeque::new();
         loop {
-            let wake = self.next_wake();
+            let wake = if restoring.is_some() {
+                Instant::now()
+            } else {
+                self.next_wake()
+            };
             let sleep = gloo_timers::future::sleep(wake.saturating_duration_since(Instant::now()));
             // With outputs left over from a bounded turn, handle them before waiting.
             if !self.engine.has_more_work() {
@@ -156,6 +185,9 @@ impl Driver {
                             self.shutdown();
                             return;
                         }
+                        Some(command) if must_wait(restoring.as_ref(), &waiting, &command) => {
+                            waiting.push_back(command);
+                        }
                         Some(command) => self.on_command(command),
                     },
                     event = self.engine.swarm_mut().select_next_some() => {
@@ -169,6 +201,16 @@ impl Driver {
                         }
                     }
                     () = sleep.fuse() => {}
+                }
+            }
+            if let Some(job) = restoring.as_mut() {
+                let now = self.now();
+                if let Some(event) = self.persist.restore_slice(job, &mut self.engine, now) {
+                    restoring = None;
+                    self.emit("persist", &event);
+                    for command in waiting.drain(..) {
+                        self.on_command(command);
+                    }
                 }
             }
             self.on_timers();

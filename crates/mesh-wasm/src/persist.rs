@@ -1,4 +1,5 @@
-//! The node task's side of the persistent cache: restoring it at start, saving and deleting
+//! The node task's side of the persistent cache: restoring it at start (a slice per turn of
+//! the node's loop), saving and deleting
 //! as the engine's cache changes, and the figures and events the page sees. The database
 //! itself is [`crate::idb`].
 //!
@@ -76,6 +77,24 @@ impl PersistEvent {
     }
 }
 
+/// Bytes of persisted blocks verified per turn of the node's loop while a restore runs: about
+/// 8 ms of hashing at the ~120 MiB/s SHA-256 runs at in wasm here, so connections progress and
+/// the page's thread is free between slices (in one piece, a 50 MiB cache was a 0.4 s task that
+/// held up the node's first connection by as much).
+const RESTORE_SLICE_BYTES: usize = 1 << 20;
+
+/// A restore under way: what the database held, handed to the engine a slice at a time.
+pub(crate) struct Restoring {
+    blocks: std::vec::IntoIter<(Cid, bytes::Bytes)>,
+    roots: Vec<Cid>,
+    unreadable: Vec<wasm_bindgen::JsValue>,
+    bytes: u64,
+    restored: u64,
+    corrupt: u64,
+    /// Blocks to delete: corrupt, or refused by the store.
+    bad: Vec<Cid>,
+}
+
 pub(crate) struct Persistence {
     name: Option<String>,
     db: Option<Idb>,
@@ -84,6 +103,14 @@ pub(crate) struct Persistence {
     done_tx: mpsc::UnboundedSender<WriteDone>,
     /// Settled writes, for the node task's loop.
     pub(crate) done: mpsc::UnboundedReceiver<WriteDone>,
+}
+
+impl Restoring {
+    /// Whether `cid` is an asset the database holds whole, so a fetch of it waits for the
+    /// restore and is served from the cache.
+    pub(crate) fn holds(&self, cid: &Cid) -> bool {
+        self.roots.contains(cid)
+    }
 }
 
 impl Persistence {
@@ -107,13 +134,10 @@ impl Persistence {
         self.report.clone()
     }
 
-    /// Opens the database and hands what it holds to the engine; what fails verification,
-    /// does not fit or cannot be read is deleted. The event to send the page, if any.
-    pub(crate) async fn restore(
-        &mut self,
-        engine: &mut BrowserEngine,
-        now: mesh_core::time::Instant,
-    ) -> Option<PersistEvent> {
+    /// Opens the database and reads what it holds. `None` when the cache is off; otherwise
+    /// either the restore to carry out with [`Persistence::restore_slice`], or the event that
+    /// says why there is none (the node goes on in memory).
+    pub(crate) async fn open(&mut self) -> Option<Result<Restoring, PersistEvent>> {
         let name = self.name.clone()?;
         let opened = async {
             let db = Idb::open(&name).await?;
@@ -125,40 +149,83 @@ impl Persistence {
             Err(e) => {
                 tracing::warn!(error = %e, "persistent cache unavailable: memory only");
                 self.report.state = "unavailable";
-                return Some(PersistEvent::error(&e));
+                return Some(Err(PersistEvent::error(&e)));
             }
         };
+        // Open from now on: blocks the budget pushes out while the restore runs are deleted
+        // from the database as they go.
+        self.db = Some(db);
         let bytes = loaded
             .blocks
             .iter()
             .map(|(_, d)| d.len() as u64)
             .sum::<u64>();
-        let restored = engine.restore(now, loaded.blocks, loaded.roots);
-        let bad: Vec<Cid> = restored
-            .corrupt
-            .iter()
-            .map(|(cid, _)| *cid)
-            .chain(restored.refused.iter().map(|(cid, _)| *cid))
-            .collect();
+        Some(Ok(Restoring {
+            blocks: loaded.blocks.into_iter(),
+            roots: loaded.roots,
+            unreadable: loaded.unreadable,
+            bytes,
+            restored: 0,
+            corrupt: 0,
+            bad: Vec::new(),
+        }))
+    }
+
+    /// Hands the engine the next [`RESTORE_SLICE_BYTES`] of `job` (each block verified against
+    /// its CID), or, once every block is in, the roots. Returns the event for the page when the
+    /// restore is done; what failed verification, did not fit or could not be read is then
+    /// deleted from the database.
+    pub(crate) fn restore_slice(
+        &mut self,
+        job: &mut Restoring,
+        engine: &mut BrowserEngine,
+        now: mesh_core::time::Instant,
+    ) -> Option<PersistEvent> {
+        let mut slice = Vec::new();
+        let mut bytes = 0;
+        for (cid, data) in job.blocks.by_ref() {
+            bytes += data.len();
+            slice.push((cid, data));
+            if bytes >= RESTORE_SLICE_BYTES {
+                break;
+            }
+        }
+        let last = slice.is_empty();
+        let roots = if last {
+            std::mem::take(&mut job.roots)
+        } else {
+            Vec::new()
+        };
+        let restored = engine.restore(now, slice, roots);
+        job.restored += restored.blocks as u64;
+        job.corrupt += restored.corrupt.len() as u64;
+        job.bad.extend(restored.corrupt.iter().map(|(cid, _)| *cid));
+        job.bad.extend(restored.refused.iter().map(|(cid, _)| *cid));
+        if !last {
+            return None;
+        }
         self.report.state = "on";
-        self.report.restored_blocks = restored.blocks as u64;
+        self.report.restored_blocks = job.restored;
         self.report.restored_assets = restored.provided.len() as u64;
-        self.report.corrupt_blocks = restored.corrupt.len() as u64;
-        if !bad.is_empty() || !restored.incomplete.is_empty() || !loaded.unreadable.is_empty() {
-            let write = db.delete(&bad, &restored.incomplete, &loaded.unreadable);
+        self.report.corrupt_blocks = job.corrupt;
+        if let Some(db) = &self.db
+            && (!job.bad.is_empty()
+                || !restored.incomplete.is_empty()
+                || !job.unreadable.is_empty())
+        {
+            let write = db.delete(&job.bad, &restored.incomplete, &job.unreadable);
             self.spawn(
                 write,
                 Write::Delete {
-                    blocks: bad.len() as u64,
+                    blocks: job.bad.len() as u64,
                 },
             );
         }
-        self.db = Some(db);
         Some(PersistEvent::Restored {
-            blocks: restored.blocks as u64,
-            bytes,
+            blocks: job.restored,
+            bytes: job.bytes,
             assets: restored.provided.len() as u64,
-            corrupt: restored.corrupt.len() as u64,
+            corrupt: job.corrupt,
             incomplete: restored.incomplete.len() as u64,
         })
     }

@@ -740,21 +740,31 @@ async fn fetch_fixture(node: &MeshNode, name: &str) -> Result<JsValue, JsValue> 
 async fn a_second_visit_serves_the_persisted_cache_without_the_origin() -> TestResult {
     let db = "test-second-visit";
     let first = start_persisting(db, &[]).await?;
-    for name in ["cache-0.bin", "origin-only.txt"] {
+    let names = [
+        "cache-0.bin",
+        "cache-1.bin",
+        "cache-2.bin",
+        "origin-only.txt",
+    ];
+    for name in names {
         let done = fetch_fixture(&first, name).await?;
         assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
     }
-    let p = persist_settled(&first, 2.0).await?;
-    // A root over three leaves, and one block.
-    assert_eq!(get(&p, "savedBlocks").as_f64(), Some(5.0));
+    let p = persist_settled(&first, 4.0).await?;
+    // Three roots over three leaves each, and one block.
+    assert_eq!(get(&p, "savedBlocks").as_f64(), Some(13.0));
     first.close().await?;
 
+    // 1.8 MB of blocks: the restore takes more than one slice. A fetch asked before it ends
+    // waits for it and is served from the cache.
     let second = start_persisting(db, &[]).await?;
+    let early = fetch_fixture(&second, "cache-2.bin").await?;
+    assert_eq!(get(&early, "source").as_string().as_deref(), Some("cache"));
     let p = persist_settled(&second, 0.0).await?;
     assert_eq!(get(&p, "state").as_string().as_deref(), Some("on"));
-    assert_eq!(get(&p, "restoredAssets").as_f64(), Some(2.0));
-    assert_eq!(get(&p, "restoredBlocks").as_f64(), Some(5.0));
-    for name in ["cache-0.bin", "origin-only.txt"] {
+    assert_eq!(get(&p, "restoredAssets").as_f64(), Some(4.0));
+    assert_eq!(get(&p, "restoredBlocks").as_f64(), Some(13.0));
+    for name in names {
         let done = fetch_fixture(&second, name).await?;
         assert_eq!(
             get(&done, "source").as_string().as_deref(),
