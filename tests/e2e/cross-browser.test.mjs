@@ -115,7 +115,16 @@ async function within(promise, ms) {
  * WebDriver session is busy with the fetch answers nothing).
  */
 async function fetchChecked(tab, name, path, source) {
-  const got = await within(tab.evaluate(fetchAndHash, path), FETCH_MS);
+  let got;
+  try {
+    got = await within(tab.evaluate(fetchAndHash, path), FETCH_MS);
+  } catch (e) {
+    for (const [n, t] of Object.entries(tabs)) {
+      const stats = await within(t.evaluate(() => window.mesh.stats()).catch((x) => x.message), 5000);
+      console.log(`  after the failure, ${n}: ${JSON.stringify(stats)}`);
+    }
+    throw e;
+  }
   if (got === undefined) {
     const all = await Promise.all(Object.entries(tabs).map(async ([n, t]) => {
       const stats = await within(t.evaluate(() => window.mesh.stats()).catch((e) => e.message), 5000);

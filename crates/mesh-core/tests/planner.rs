@@ -967,3 +967,47 @@ fn a_chunk_repeated_in_a_subtree_revealed_late_is_delivered_again() {
     assert_in_order(&out, fetch);
     assert!(out.completed().is_some(), "the fetch completes");
 }
+
+/// With no origin, a fetch whose only provider's connection failed looks it up again (twice at
+/// most) before it fails: a dropped connection is usually there on a second dial.
+#[test]
+fn without_origin_a_lost_provider_is_looked_up_again_before_the_fetch_fails() {
+    let dag = build_dag(&content(100, 15));
+    let root = dag.root.cid;
+    let mut p = planner();
+    let fetch = p.start(ms(0), root, false);
+    let lookups = |out: &Out| {
+        out.actions
+            .iter()
+            .filter(|a| matches!(a, Action::FindProviders { cid } if *cid == root))
+            .count()
+    };
+    assert_eq!(lookups(&drain(&mut p)), 1);
+    for round in 1..=2 {
+        p.handle_providers(ms(30 * round), root, vec![7], true);
+        assert!(drain(&mut p).actions.contains(&Action::Connect { peer: 7 }));
+        // The dial fails (or the connection closes before it is of use).
+        p.handle_peer_disconnected(ms(30 * round + 10), 7);
+        let out = drain(&mut p);
+        assert_eq!(lookups(&out), 1, "round {round}: looked up again");
+        assert!(
+            !out.events.iter().any(|e| matches!(e, Event::Failed { .. })),
+            "round {round}: not failed yet"
+        );
+    }
+    // The third loss ends it.
+    p.handle_providers(ms(100), root, vec![7], true);
+    drain(&mut p);
+    p.handle_peer_disconnected(ms(110), 7);
+    let out = drain(&mut p);
+    assert_eq!(lookups(&out), 0);
+    assert!(out.events.iter().any(|e| matches!(e,
+        Event::Failed { fetch: f, error: mesh_core::fetch::FetchError::NoSource { .. } } if *f == fetch)));
+    // A lookup that names nobody fails at once, as before (no holder was lost).
+    let other = build_dag(&content(100, 16));
+    let fetch = p.start(ms(200), other.root.cid, false);
+    p.handle_providers(ms(230), other.root.cid, vec![], true);
+    let out = drain(&mut p);
+    assert!(out.events.iter().any(|e| matches!(e,
+        Event::Failed { fetch: f, error: mesh_core::fetch::FetchError::NoSource { .. } } if *f == fetch)));
+}

@@ -348,8 +348,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             state.connected = false;
         }
         for f in self.fetches.values_mut() {
-            f.holders.remove(&peer);
-            f.pending_providers.remove(&peer);
+            let held = f.holders.remove(&peer);
+            let provided = f.pending_providers.remove(&peer);
+            f.lost_holder |= held || provided;
             f.unanswered.remove(&peer);
         }
         self.take_back(&peer, None, ReassignReason::Disconnected);

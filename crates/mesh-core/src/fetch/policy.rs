@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cid::Cid;
 
+use crate::fetch::asset::MAX_REDISCOVERIES;
+
 use super::*;
 
 impl<P: PeerKey, S: BlockStore> Planner<P, S> {
@@ -400,13 +402,31 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
                     .any(|p| p.in_flight.values().any(|fl| fl.fetch == id));
                 if nothing_in_flight {
                     let cid = f.root;
-                    self.fail(id, FetchError::NoSource { cid });
+                    if !self.rediscover(id) {
+                        self.fail(id, FetchError::NoSource { cid });
+                    }
                     return;
                 }
             }
             self.fall_back(now, id, reason);
         }
         self.plan_origin(now, id);
+    }
+
+    /// A fetch with no source left lost its holders to closed or failed connections: looks
+    /// them up again (at most [`MAX_REDISCOVERIES`] times) instead of failing. Whether it did.
+    fn rediscover(&mut self, id: FetchId) -> bool {
+        let Some(f) = self.fetches.get_mut(&id) else {
+            return false;
+        };
+        if !f.lost_holder || !f.discovery_done || f.rediscoveries >= MAX_REDISCOVERIES {
+            return false;
+        }
+        f.lost_holder = false;
+        f.rediscoveries += 1;
+        f.discovery_started = false;
+        self.discover(id);
+        true
     }
 
     /// The peers known to hold the asset cannot provide what is missing: starts a provider
