@@ -18,7 +18,7 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, Transport as _, noise, ya
 use mesh_core::block::{RAW_CODEC, cid_for};
 use mesh_core::wire::{MAX_REQUEST_SIZE, RequestId};
 use mesh_protocol::blocks::session::{
-    self, Event, InboundFailure, Message, OutboundFailure, ResponseChannel,
+    self, Event, InboundFailure, Message, OutboundFailure, OutboundRequestId, ResponseChannel,
 };
 use mesh_protocol::blocks::{BlockCodec, BlockRequest, BlockResponse, read_frame, write_frame};
 use tokio::sync::mpsc;
@@ -125,6 +125,19 @@ impl Pair {
                 },
             ) => (request, channel),
             other => panic!("expected a request at b, got {other:?}"),
+        }
+    }
+
+    /// The next event, which must be one of `a`'s requests failing: its id and why.
+    async fn failure_at_a(&mut self) -> (OutboundRequestId, OutboundFailure) {
+        match self.next().await {
+            (
+                Side::A,
+                Event::OutboundFailure {
+                    request_id, error, ..
+                },
+            ) => (request_id, error),
+            other => panic!("expected a failure at a, got {other:?}"),
         }
     }
 }
@@ -307,18 +320,9 @@ async fn an_unanswered_request_times_out_and_its_late_answer_is_dropped() {
     let (_, b) = pair.peers();
     let id = pair.a.behaviour_mut().send_request(&b, want_block(1));
     let (request, channel) = pair.request_at_b().await;
-    match pair.next().await {
-        (
-            Side::A,
-            Event::OutboundFailure {
-                request_id, error, ..
-            },
-        ) => {
-            assert_eq!(request_id, id);
-            assert!(matches!(error, OutboundFailure::Timeout), "{error}");
-        }
-        other => panic!("expected a timeout, got {other:?}"),
-    }
+    let (request_id, error) = pair.failure_at_a().await;
+    assert_eq!(request_id, id);
+    assert!(matches!(error, OutboundFailure::Timeout), "{error}");
     let late = BlockResponse::Block {
         id: request.id(),
         cid: cid(1),
@@ -410,18 +414,9 @@ async fn closing_the_connection_fails_what_is_open_on_both_sides() {
     );
     // And a request to a peer not connected fails at once.
     let id = pair.a.behaviour_mut().send_request(&b, want_block(2));
-    match pair.next().await {
-        (
-            Side::A,
-            Event::OutboundFailure {
-                request_id, error, ..
-            },
-        ) => {
-            assert_eq!(request_id, id);
-            assert!(matches!(error, OutboundFailure::NotConnected), "{error}");
-        }
-        other => panic!("unexpected {other:?}"),
-    }
+    let (request_id, error) = pair.failure_at_a().await;
+    assert_eq!(request_id, id);
+    assert!(matches!(error, OutboundFailure::NotConnected), "{error}");
 }
 
 #[tokio::test]
