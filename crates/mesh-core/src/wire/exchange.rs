@@ -277,6 +277,15 @@ impl BlockResponse {
         }
     }
 
+    /// The same answer to another request id: a session answers under the id the request
+    /// carried on the wire, whatever id the answer was built with.
+    pub fn with_id(mut self, new: RequestId) -> Self {
+        match &mut self {
+            Self::Have { id, .. } | Self::DontHave { id, .. } | Self::Block { id, .. } => *id = new,
+        }
+        self
+    }
+
     /// The wire message.
     pub fn to_message(&self) -> Message {
         match self {
@@ -327,6 +336,28 @@ mod tests {
 
     fn cid(n: u8) -> Cid {
         cid_for(RAW_CODEC, &[n])
+    }
+
+    #[test]
+    fn with_id_changes_only_the_id() {
+        let request = BlockRequest::Cancel {
+            id: RequestId(1),
+            cids: vec![cid(1)],
+        };
+        let renumbered = request.clone().with_id(RequestId(9));
+        assert_eq!(renumbered.id(), RequestId(9));
+        assert_eq!(renumbered.cids(), request.cids());
+        let answer = BlockResponse::DontHave {
+            id: RequestId(1),
+            cids: vec![cid(2)],
+        };
+        assert_eq!(
+            answer.with_id(RequestId(9)),
+            BlockResponse::DontHave {
+                id: RequestId(9),
+                cids: vec![cid(2)],
+            }
+        );
     }
 
     #[test]

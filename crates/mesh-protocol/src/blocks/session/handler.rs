@@ -115,6 +115,8 @@ enum Ours {
 
 /// A request stream the peer opened.
 struct Theirs {
+    /// Names the stream in `pending_inbound` (indices shift as streams end).
+    key: u64,
     /// `None` once the peer ended it (its pending requests are still answered).
     reader: Option<FrameReader<BlockRequest>>,
     writer: FrameWriter<InboundRequestId>,
@@ -132,11 +134,9 @@ pub struct Handler {
     deadlines: VecDeque<(RequestId, Instant)>,
     timer: Option<Delay>,
     theirs: Vec<Theirs>,
-    /// The peer's requests read and not answered: the stream to answer on (index in
-    /// `theirs` by key) and the wire id to echo (`None` for a notice, which has no answer).
+    /// The peer's requests read and not answered: the stream to answer on (its key in
+    /// `theirs`) and the wire id to echo (`None` for a notice, which has no answer).
     pending_inbound: HashMap<InboundRequestId, (u64, Option<RequestId>)>,
-    /// Keys of `theirs`, parallel to it.
-    their_keys: Vec<u64>,
     next_key: u64,
     events: VecDeque<HandlerOut>,
 }
@@ -152,7 +152,6 @@ impl Handler {
             timer: None,
             theirs: Vec::new(),
             pending_inbound: HashMap::new(),
-            their_keys: Vec::new(),
             next_key: 0,
             events: VecDeque::new(),
         }
@@ -191,7 +190,8 @@ impl Handler {
         let Ours::Open { writer, .. } = &mut self.ours else {
             return;
         };
-        let deadline = Instant::now() + self.config.request_timeout;
+        let deadline =
+            (!self.queued.is_empty()).then(|| Instant::now() + self.config.request_timeout);
         while let Some((id, request)) = self.queued.pop_front() {
             let wire = RequestId(id.0);
             let request = request.with_id(wire);
@@ -203,7 +203,7 @@ impl Handler {
                 continue;
             }
             // Notices are not answered.
-            if !request.is_notice() {
+            if let Some(deadline) = deadline.filter(|_| !request.is_notice()) {
                 self.awaiting.insert(wire, id);
                 self.deadlines.push_back((wire, deadline));
             }
@@ -264,8 +264,8 @@ impl Handler {
     fn poll_theirs(&mut self, cx: &mut Context<'_>) {
         let mut i = 0;
         while i < self.theirs.len() {
-            let key = self.their_keys[i];
             let stream = &mut self.theirs[i];
+            let key = stream.key;
             let mut failed = None;
             loop {
                 match stream.writer.poll_flushed(cx) {
@@ -321,13 +321,11 @@ impl Handler {
                     });
                 }
                 self.theirs.remove(i);
-                self.their_keys.remove(i);
                 continue;
             }
             let stream = &self.theirs[i];
             if stream.reader.is_none() && !unanswered && !stream.writer.is_busy() {
                 self.theirs.remove(i);
-                self.their_keys.remove(i);
                 continue;
             }
             i += 1;
@@ -348,7 +346,7 @@ impl Handler {
             self.events.push_back(HandlerOut::ResponseSent { id });
             return;
         };
-        let Some(i) = self.their_keys.iter().position(|k| *k == key) else {
+        let Some(i) = self.theirs.iter().position(|t| t.key == key) else {
             self.pending_inbound.remove(&id);
             self.events.push_back(HandlerOut::InboundFailed {
                 id,
@@ -356,7 +354,7 @@ impl Handler {
             });
             return;
         };
-        let message = renumber(response, wire).to_message();
+        let message = response.with_id(wire).to_message();
         if let Err(e) = self.theirs[i].writer.push(&message, id) {
             self.pending_inbound.remove(&id);
             self.events.push_back(HandlerOut::InboundFailed {
@@ -364,18 +362,6 @@ impl Handler {
                 error: InboundFailure::Io(e),
             });
         }
-    }
-}
-
-fn renumber(response: BlockResponse, wire: RequestId) -> BlockResponse {
-    match response {
-        BlockResponse::Have { cids, .. } => BlockResponse::Have { id: wire, cids },
-        BlockResponse::DontHave { cids, .. } => BlockResponse::DontHave { id: wire, cids },
-        BlockResponse::Block { cid, data, .. } => BlockResponse::Block {
-            id: wire,
-            cid,
-            data,
-        },
     }
 }
 
@@ -478,10 +464,10 @@ impl ConnectionHandler for Handler {
                 }
                 let (reader, writer) = split(stream);
                 self.theirs.push(Theirs {
+                    key: self.next_key,
                     reader: Some(FrameReader::requests(reader, self.config.codec.clone())),
                     writer: FrameWriter::new(writer, MAX_MESSAGE_SIZE),
                 });
-                self.their_keys.push(self.next_key);
                 self.next_key += 1;
             }
             ConnectionEvent::DialUpgradeError(DialUpgradeError { error, .. }) => match error {
