@@ -4,6 +4,8 @@
 #
 #   crates/mesh-wasm/pkg/                 the package (gitignored)
 #     index.js, bundler.js, mesh.js       entry points and the shim (from crates/mesh-wasm/js/)
+#     worker-node.js, rtc-host.js         the window's half of a node in a worker
+#     node-worker.js, rtc-proxy.js        the worker (the node, and its WebRTC stand-ins)
 #     index.d.ts, package.json, README.md (from crates/mesh-wasm/js/)
 #     sw.js, sw.d.ts, sw-worker.js        the service-worker mode (`mesh-loader/sw`, its worker)
 #     web/      wasm-pack --target web      (default entry: browsers, Vite, Rollup, esbuild)
@@ -104,6 +106,7 @@ NEW=$STAGE/pkg.new
 rm -rf "$NEW"
 mkdir -p "$NEW/web" "$NEW/bundler"
 cp "$JS"/index.js "$JS"/bundler.js "$JS"/mesh.js "$JS"/index.d.ts "$JS"/package.json "$JS"/README.md \
+  "$JS"/worker-node.js "$JS"/rtc-host.js "$JS"/node-worker.js "$JS"/rtc-proxy.js \
   "$JS"/sw.js "$JS"/sw.d.ts "$JS"/sw-worker.js "$NEW/"
 cp "$STAGE"/web/mesh_wasm.js "$STAGE"/web/mesh_wasm.d.ts "$STAGE"/web/mesh_wasm_bg.wasm \
   "$STAGE"/web/mesh_wasm_bg.wasm.d.ts "$NEW/web/"
@@ -122,7 +125,8 @@ else
   echo "$pkg_key" >"$PKG/.build-key"
 fi
 
-# What a page using the default entry downloads: the wasm and four JS files. Brotli (quality 11,
+# What a page using the default entry downloads: the wasm and the JS files (the window's and
+# its node worker's; the wasm-bindgen glue is fetched by both, from the HTTP cache the second time). Brotli (quality 11,
 # what a CDN serves to browsers that accept it) for information; the goal is on gzip -9.
 say "size of mesh-loader $version, goal: wasm + JS <= $GOAL_KIB KiB gzipped"
 [ -z "$NAMES" ] || say "(MESH_NPM_NAMES: function names kept, larger than what ships)"
@@ -130,7 +134,7 @@ total_raw=0
 total_gz=0
 total_br=0
 printf '  %-26s %10s %10s %10s\n' file bytes gzip-9 brotli-11
-for f in web/mesh_wasm_bg.wasm web/mesh_wasm.js index.js mesh.js; do
+for f in web/mesh_wasm_bg.wasm web/mesh_wasm.js index.js mesh.js worker-node.js rtc-host.js node-worker.js rtc-proxy.js; do
   raw=$(stat -c %s "$PKG/$f")
   gz=$(gzip -9c "$PKG/$f" | wc -c)
   br=$(node -e 'const z = require("zlib"); const q = z.constants.BROTLI_PARAM_QUALITY;

@@ -11,6 +11,7 @@
 //                         MESH_BENCH_DIAL_INTERVAL_MS a pause between dials (default 200)
 //   MESH_BENCH_RAW_HIGH   the raw sender's bufferedAmount high-water mark (default 1 MiB)
 //   MESH_BENCH_PARTS      which measures to run, e.g. 13 (default 123)
+//   MESH_BENCH_WORKER     0: run the tabs' nodes on their main threads (default: in a worker)
 //   MESH_BENCH_JSON       where to write the raw numbers (optional)
 //   MESH_BENCH_PROFILE    a directory: also record V8 CPU profiles of both tabs' main threads
 //                         (20 requests of 100 KiB from the peer, 20 from the origin, one 16 MiB
@@ -210,7 +211,9 @@ async function startMesh(t, key, options) {
   }, { key, options });
 }
 const DIAL_PERSIST = process.env.MESH_BENCH_DIAL_PERSIST === '1';
-const meshOptions = (extra) => ({ bootstrapUrl: BOOTSTRAP, iceServers: [], statsIntervalMs: 0, ...extra });
+/** MESH_BENCH_WORKER=0: the nodes run on the tabs' main threads (`worker: false`), to compare. */
+const IN_WORKER = process.env.MESH_BENCH_WORKER !== '0';
+const meshOptions = (extra) => ({ bootstrapUrl: BOOTSTRAP, iceServers: [], statsIntervalMs: 0, worker: IN_WORKER, ...extra });
 
 /** Fetches `cid` in a tab's mesh; times request → first byte (Response) → last byte. */
 async function meshFetch(t, key, cid, url) {
@@ -569,7 +572,8 @@ console.log();
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));
-console.log(`\nruns: ${RUNS}; load average start ${report.loadavgStart}, end ${report.loadavgEnd}`);
+console.log(`\nnodes run in: ${IN_WORKER ? 'a worker (default)' : 'the window (MESH_BENCH_WORKER=0)'}`);
+console.log(`runs: ${RUNS}; load average start ${report.loadavgStart}, end ${report.loadavgEnd}`);
 console.log(`relay events: ${report.relayEvents.join(', ')}`);
 console.log(`peer sources (2): ${JSON.stringify(t2.peerSources)}, origin sources: ${JSON.stringify(t2.originSources)}`);
 if (process.env.MESH_BENCH_JSON) writeFileSync(process.env.MESH_BENCH_JSON, JSON.stringify(report, null, 2));

@@ -320,9 +320,11 @@ describe('plain-html example (package served as files)', () => {
       out.events = { stats: events.stats, peer: events.peer, fetch: events.fetch };
       out.stats = await mesh.stats();
       out.peerId = mesh.peerId;
+      out.runsIn = mesh.runsIn;
       return out;
     }, { BOOTSTRAP, MANIFEST });
     assert.equal(r.isResponse, true);
+    assert.equal(r.runsIn, 'worker');
     assert.equal(r.status, 200);
     assert.equal(r.sha, sha256(fixture('peer-small.txt')));
     // The label of the first chunk is known when the Response is made.
@@ -489,13 +491,53 @@ describe('plain-html example (package served as files)', () => {
   });
 
   test('bad options reject createMesh with a config error naming the option', async () => {
-    const [typo, bad] = await page.evaluate(async () => Promise.all([{ fallbackMS: 100 }, { fallbackMs: -5 }]
+    const [typo, bad, worker] = await page.evaluate(async () => Promise.all([{ fallbackMS: 100 }, { fallbackMs: -5 }, { worker: 'yes' }]
       .map((o) => t.api.createMesh(o).then(() => 'resolved', t.error))));
+    assert.equal(worker.kind, 'config', JSON.stringify(worker));
+    assert.match(worker.message, /worker/);
     assert.equal(typo.kind, 'config', JSON.stringify(typo));
     assert.match(typo.message, /fallbackMS/);
     assert.equal(typo.isMeshError, true);
     assert.equal(bad.kind, 'config', JSON.stringify(bad));
     assert.match(bad.message, /fallbackMs/);
+  });
+
+  test('worker: false runs the node on the page\'s main thread, with the same API; the default runs it in a worker, or in the window when no worker can run', async () => {
+    const [inWindow, inWorker, thrown, failing] = await page.evaluate(async (MANIFEST) => {
+      const options = { manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0, persist: false };
+      const inWindow = await t.api.createMesh({ ...options, worker: false });
+      const inWorker = await t.api.createMesh(options);
+      const read = async (mesh) => {
+        const res = await mesh.fetch('/origin-only.txt');
+        const out = { runsIn: mesh.runsIn, sha: await t.hex(await res.arrayBuffer()), source: res.headers.get('x-mesh-source') };
+        out.originBytes = (await mesh.stats()).bytes.origin;
+        await mesh.close();
+        return out;
+      };
+      // No worker to be had (a CSP without worker-src throws at construction; a worker whose
+      // script fails reports an error event): the node runs in the window, with a warning.
+      const RealWorker = globalThis.Worker;
+      const fallbacks = [];
+      try {
+        globalThis.Worker = function Worker() { throw new DOMException('blocked by CSP', 'SecurityError'); };
+        fallbacks.push(await t.api.createMesh(options));
+        globalThis.Worker = class extends RealWorker {
+          constructor() { super('data:text/javascript,throw new Error("no such worker")'); }
+        };
+        fallbacks.push(await t.api.createMesh(options));
+      } finally {
+        globalThis.Worker = RealWorker;
+      }
+      return [await read(inWindow), await read(inWorker), ...await Promise.all(fallbacks.map(read))];
+    }, MANIFEST);
+    assert.equal(thrown.runsIn, 'window', 'a Worker constructor that throws');
+    assert.equal(failing.runsIn, 'window', 'a worker whose script fails');
+    for (const [r, runsIn] of [[inWindow, 'window'], [inWorker, 'worker'], [thrown, 'window'], [failing, 'window']]) {
+      assert.equal(r.runsIn, runsIn);
+      assert.equal(r.sha, sha256(fixture('origin-only.txt')));
+      assert.equal(r.source, 'origin');
+      assert.equal(r.originBytes, fixture('origin-only.txt').length);
+    }
   });
 
   test('meshFetch uses a default mesh set up by configureMesh', async () => {
@@ -629,9 +671,15 @@ describe('vite-app example (bundled by vite build)', () => {
       assert.equal(r.size, '5000');
       assert.equal(r.type, manifest.assets['/peer-small.txt'].type);
       assert.ok(['peer', 'origin'].includes(r.source), r.source);
-      // The wasm came from the bundle's assets, not from node_modules.
-      const wasm = await page.evaluate(() => performance.getEntriesByType('resource')
+      // The node runs in the bundle's worker, which loaded the wasm from the bundle's
+      // assets, not from node_modules; the page itself loaded none.
+      assert.equal(await page.evaluate(() => globalThis.mesh.runsIn), 'worker');
+      const wasmOf = (scope) => scope.evaluate(() => performance.getEntriesByType('resource')
         .map((e) => e.name).filter((n) => n.endsWith('.wasm')));
+      assert.deepEqual(await wasmOf(page), []);
+      const workers = page.workers();
+      assert.equal(workers.length, 1, 'one worker: the node\'s');
+      const wasm = await wasmOf(workers[0]);
       assert.equal(wasm.length, 1, JSON.stringify(wasm));
       assert.match(wasm[0], /\/assets\/mesh_wasm_bg-[\w-]+\.wasm$/);
     } finally {

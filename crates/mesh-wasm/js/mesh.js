@@ -123,7 +123,7 @@ const OPTIONS = new Set(['bootstrap', 'bootstrapUrl', 'namespace', 'fallbackMs',
   'uploadBytesPerMinute', 'manifest', 'p2p', 'originBase', 'logLevel', 'statsIntervalMs',
   'iceServers', 'warmPeers', 'largeFallbackMs', 'persist', 'cacheName', 'maxPeerConnections',
   'maxHandshakes', 'maxStreamsPerPeer', 'receiveBufferBytes', 'serve', 'uploadPeerSharePercent',
-  ...Object.keys(SERVE_OVERRIDES)]);
+  'worker', ...Object.keys(SERVE_OVERRIDES)]);
 
 const ATTACH_SELECTOR = 'img[data-cid], script[data-cid], link[data-cid], video[data-cid], audio[data-cid], source[data-cid]';
 
@@ -134,6 +134,8 @@ export class Mesh extends EventTarget {
   #siteBase;
   #manifestJson;
   #degraded = null;
+  /** Where the node runs: 'worker', 'window', or null (degraded). */
+  #runsIn = null;
   #observers = [];
   #objectUrls = [];
   #closed = false;
@@ -152,6 +154,11 @@ export class Mesh extends EventTarget {
   /** Why the mesh runs degraded (plain origin fetches), or null. */
   get degraded() { return this.#degraded; }
 
+  /** Where this tab's node runs: `'worker'` (a dedicated worker, the default), `'window'`
+   * (the page's main thread: `worker: false`, or no worker could be started), or null when
+   * degraded. */
+  get runsIn() { return this.#runsIn; }
+
   /** This tab's libp2p peer id (null when degraded). */
   get peerId() { return this.#node ? this.#node.peerId : null; }
 
@@ -160,14 +167,17 @@ export class Mesh extends EventTarget {
   get servingPausedBy() { return [...this.#pausedBy]; }
 
   /** @internal */
-  async _start(loadWasm) {
+  async _start(loadWasm, startWorker) {
     for (const name of Object.keys(this.#options)) {
       if (!OPTIONS.has(name)) {
         throw new MeshError('config', `option \`${name}\`: unknown option (known: ${[...OPTIONS].join(', ')})`);
       }
     }
-    const { bootstrapUrl, manifest, ...rest } = this.#options;
+    const { bootstrapUrl, manifest, worker = true, ...rest } = this.#options;
     const options = { ...rest };
+    if (typeof worker !== 'boolean') {
+      throw new MeshError('config', `option \`worker\`: ${JSON.stringify(worker)} is not true or false`);
+    }
     for (const name of Object.keys(SERVE_OVERRIDES)) {
       if (options[name] !== undefined && typeof options[name] !== 'boolean') {
         throw new MeshError('config', `option \`${name}\`: ${JSON.stringify(options[name])} is not true or false`);
@@ -192,25 +202,58 @@ export class Mesh extends EventTarget {
     } else if (bootstrapUrl) {
       options.bootstrap = [...(options.bootstrap ?? []), ...await this.#bootstrapList(String(bootstrapUrl))];
     }
+    const onEvent = (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail }));
+    const started = (worker && startWorker && typeof Worker !== 'undefined'
+      ? await this.#startInWorker(startWorker, options, manifestJson, onEvent)
+      : null) ?? await this.#startInWindow(loadWasm, options, manifestJson, onEvent);
+    if (started && options.serve !== false) this.#watchServing();
+  }
+
+  /** Marks the mesh degraded (plain origin fetches) for `why`. */
+  #degrade(why) {
+    this.#degraded = why;
+    console.warn(`mesh: ${why}; assets load from the origin directly`);
+  }
+
+  /** Starts the node in a dedicated worker. True once it runs there; false if it cannot run
+   * at all (degraded); null if no worker could run it (the window may still). */
+  async #startInWorker(startWorker, options, manifestJson, onEvent) {
     try {
-      await loadWasm();
-    } catch (e) {
-      this.#degraded = `the wasm module failed to load: ${e?.message ?? e}`;
-      console.warn(`mesh: ${this.#degraded}; assets load from the origin directly`);
-      return;
-    }
-    try {
-      this.#node = this._MeshNode.start(options, manifestJson, (type, detail) => {
-        this.dispatchEvent(new CustomEvent(type, { detail }));
-      });
+      this.#node = await startWorker(options, manifestJson, onEvent);
+      this.#runsIn = 'worker';
+      return true;
     } catch (e) {
       const err = toMeshError(e);
       if (err.kind === 'config') throw err;
-      this.#degraded = `the node failed to start: ${err.message}`;
-      console.warn(`mesh: ${this.#degraded}; assets load from the origin directly`);
-      return;
+      if (err.kind === 'worker') {
+        console.warn(`mesh: ${err.message}; the node runs on the page's main thread instead`);
+        return null;
+      }
+      this.#degrade(err.kind === 'wasm'
+        ? `the wasm module failed to load: ${err.message}`
+        : `the node failed to start: ${err.message}`);
+      return false;
     }
-    if (options.serve !== false) this.#watchServing();
+  }
+
+  /** Starts the node on the page's main thread. True once it runs, false if degraded. */
+  async #startInWindow(loadWasm, options, manifestJson, onEvent) {
+    try {
+      await loadWasm();
+    } catch (e) {
+      this.#degrade(`the wasm module failed to load: ${e?.message ?? e}`);
+      return false;
+    }
+    try {
+      this.#node = this._MeshNode.start(options, manifestJson, onEvent);
+      this.#runsIn = 'window';
+      return true;
+    } catch (e) {
+      const err = toMeshError(e);
+      if (err.kind === 'config') throw err;
+      this.#degrade(`the node failed to start: ${err.message}`);
+      return false;
+    }
   }
 
   /** The addresses at `url` (a bootstrap node's `/addrs`); none, with a `warning` event, if
@@ -261,7 +304,8 @@ export class Mesh extends EventTarget {
     if (!this.#node) return this.#plainFetch(cidOrPath, init);
     let target;
     try {
-      target = this.#node.resolve(String(cidOrPath));
+      // A promise when the node runs in a worker.
+      target = await this.#node.resolve(String(cidOrPath));
     } catch (e) {
       throw toMeshError(e);
     }
@@ -423,7 +467,7 @@ export class Mesh extends EventTarget {
     this.#deferredBootstrapUrl = null;
     const addrs = url ? await this.#bootstrapList(url) : undefined;
     try {
-      this.#node?.consent(addrs);
+      await this.#node?.consent(addrs);
     } catch (e) {
       throw toMeshError(e);
     }
@@ -530,15 +574,18 @@ export class Mesh extends EventTarget {
   }
 }
 
-/** @internal Builds createMesh/meshFetch for one way of loading the wasm module. */
-export function makeApi(MeshNode, loadWasm) {
+/** @internal Builds createMesh/meshFetch for one way of loading the wasm module.
+ * `startWorker(options, manifestJson, onEvent)`, if given, starts a node in a dedicated
+ * worker (worker-node.js); the default entry gives it, and the node runs in the window only
+ * with `worker: false` or when no worker can run it. */
+export function makeApi(MeshNode, loadWasm, startWorker) {
   let defaultOptions = {};
   let defaultMesh = null;
 
   async function createMesh(options = {}) {
     const mesh = new Mesh(options);
     mesh._MeshNode = MeshNode;
-    await mesh._start(loadWasm);
+    await mesh._start(loadWasm, startWorker);
     return mesh;
   }
 

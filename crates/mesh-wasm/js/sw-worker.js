@@ -115,6 +115,13 @@
     return null;
   }
 
+  /** Whether `clientId` is a node's dedicated worker (mesh-loader's node-worker.js, under a
+   * bundler's hashed name too), where a node runs by default: its requests are the node's own. */
+  async function isNodeWorker(clientId) {
+    const client = clientId ? await self.clients.get(clientId) : null;
+    return client?.type === 'worker' && /\/node-worker[^/]*\.js$/.test(new URL(client.url).pathname);
+  }
+
   /** The URL path of `request` when it may be a manifest path the mesh should answer, else
    * null: GETs of the site's files without a query or a Range (a page's own navigations,
    * partial requests and URLs with a query go to the network untouched). */
@@ -150,7 +157,9 @@
     const node = await nodeFor(clientId);
     // A node's own `fetch()` (its origin requests; destination '') goes to the network: asking
     // the node again would loop. A page's fetch() in a tab without a node is served by one.
-    if (!node || (request.destination === '' && nodes.has(clientId))) return fetch(request);
+    if (!node || (request.destination === '' && (nodes.has(clientId) || await isNodeWorker(clientId)))) {
+      return fetch(request);
+    }
     const read = new NodeRead(node, path, request.url);
     const head = await read.head;
     if (head.type !== 'head' || head.verified !== true) {

@@ -85,6 +85,22 @@ export async function openTab(browser, url, { name = 'tab', init, log = () => {}
   return page;
 }
 
+/**
+ * The Resource Timing entries of `page` and of its workers (a mesh node runs in one by
+ * default, so its origin requests are the worker's entries), with their times on one clock:
+ * ms since the epoch (`responseStart` 0 when the entry has none).
+ */
+export async function resourceTimings(page) {
+  const read = () => performance.getEntriesByType('resource').map((e) => ({
+    name: e.name,
+    startTime: performance.timeOrigin + e.startTime,
+    responseStart: e.responseStart > 0 ? performance.timeOrigin + e.responseStart : 0,
+    nextHopProtocol: e.nextHopProtocol,
+  }));
+  const scopes = [page, ...page.workers()];
+  return (await Promise.all(scopes.map((scope) => scope.evaluate(read)))).flat();
+}
+
 /** Waits for the demo page (www/demo) to finish loading; returns its `window.demo` summary. */
 export async function demoDone(page, timeout = 60_000) {
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.demoState), null, { timeout });

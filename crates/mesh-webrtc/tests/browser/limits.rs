@@ -182,21 +182,22 @@ async fn run_caps() {
     // Streams must open on the direct connection.
     close_connections(swarms, 0, &relayed).await;
 
-    // 4 MiB to a stream B never reads: B stops taking them at its 1 MiB receive budget (it
-    // closes the channel), so the write fails instead of B holding everything.
-    let payload = test_payload(4 << 20);
+    // 16 MiB to a stream B never reads: B stops taking them at its 1 MiB receive budget (it
+    // closes the channel), so the write fails instead of B holding everything. (With 4 MiB
+    // the whole write could leave A before B's close reached it, on a loaded machine.)
+    let payload = test_payload(16 << 20);
     let written = drive(swarms, async {
         let mut s = control.open_stream(b_peer, SINK).await.expect("sink opens");
         s.write_all(&payload).await
     })
     .await;
-    log(&format!("4 MiB to a stream nobody reads: {written:?}"));
+    log(&format!("16 MiB to a stream nobody reads: {written:?}"));
     if is_firefox() {
         // Firefox takes a channel's writes into its own send buffer without pushing back,
         // so the sender sees no failure here; B's side is not observable from this test.
         log("Firefox: the sender's write result says nothing of B's budget; not asserted");
     } else {
-        assert!(written.is_err(), "B took 4 MiB it never read");
+        assert!(written.is_err(), "B took 16 MiB it never read");
     }
 
     // Streams A opens and keeps open: B refuses those past its cap (ping's and the sink's
