@@ -19,7 +19,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  ROOT, demoDone, launchChromium, median, openTab, startBootstrap, startOrigin,
+  ROOT, demoDone, launchChromium, median, openTab, resourceTimings, startBootstrap, startOrigin,
 } from '../tests/browser/lib/harness.mjs';
 
 const { values: opts } = parseArgs({
@@ -35,6 +35,10 @@ const { values: opts } = parseArgs({
     verbose: { type: 'boolean', default: false },
     'log-level': { type: 'string' },
     'no-ready': { type: 'boolean', default: false },
+    // The tabs' nodes in workers (`worker: true`) or on their main threads (`false`); the
+    // default, `'auto'`, picks by the machine's core count.
+    worker: { type: 'boolean', default: false },
+    'no-worker': { type: 'boolean', default: false },
   },
 });
 const N = Number(opts.tabs);
@@ -68,6 +72,9 @@ if (!opts.serve) query.set('iceServers', '[]');
 if (opts['fallback-ms']) query.set('fallbackMs', opts['fallback-ms']);
 if (opts['log-level']) query.set('logLevel', opts['log-level']);
 if (opts['no-ready']) query.set('ready', '0');
+if (opts.worker && opts['no-worker']) throw new Error('--worker and --no-worker: pick one');
+if (opts.worker) query.set('worker', '1');
+if (opts['no-worker']) query.set('worker', '0');
 const pageUrl = `${origin.url}/demo/?${query}`;
 
 if (opts.serve) {
@@ -124,9 +131,10 @@ const wallMs = performance.now() - started;
 // from the fetch call (queueing for a connection included, waiting for peers before it not).
 for (const t of tabs) {
   t.final = await t.page.evaluate(() => window.demo.mesh.stats());
-  t.originRequests = await t.page.evaluate((origin) => performance.getEntriesByType('resource')
-    .filter((e) => e.name.startsWith(`${origin}/`) && e.responseStart > 0)
-    .map((e) => ({ path: new URL(e.name).pathname, protocol: e.nextHopProtocol, ttfbMs: e.responseStart - e.startTime, bytes: e.encodedBodySize })), origin.url);
+  // The page's requests and its node's (in its worker, by default).
+  t.originRequests = (await resourceTimings(t.page))
+    .filter((e) => e.name.startsWith(`${origin.url}/`) && e.responseStart > 0)
+    .map((e) => ({ path: new URL(e.name).pathname, protocol: e.nextHopProtocol, ttfbMs: e.responseStart - e.startTime, bytes: e.encodedBodySize }));
 }
 const originStats = await origin.control('stats');
 

@@ -2,7 +2,7 @@
 # The swarm demo (README command 1): browser tabs loading a site from each other.
 #
 #   scripts/demo.sh [--tabs N] [--serve] [--fallback-ms MS] [--waves 1,1,2,2,2] [--http1]
-#                   [--no-ready] [--log-level LEVEL] [--latency-ms MS] [--port-base P]
+#                   [--no-ready] [--worker|--no-worker] [--log-level LEVEL] [--latency-ms MS] [--port-base P]
 #                   [--verbose] [--out DIR]   (the flags of scripts/demo-swarm.mjs)
 #
 # 1. scripts/setup.sh (installs only what is missing);
@@ -24,6 +24,8 @@
 #
 # Each page waits (3 s at most) for `mesh.ready()`, its first warm connection, before it loads
 # the gallery, as a page does for assets that can wait for peers; --no-ready loads at once.
+# --worker runs each tab's node in a dedicated worker (`worker: true`), --no-worker on its main
+# thread (`worker: false`); by default (`'auto'`) a worker from 4 logical processors on.
 #
 # --http1 serves the origin over plain HTTP/1.1 instead (the browser queues all but six requests
 # per origin then: the comparison the HTTPS origin was made for).

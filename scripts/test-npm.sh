@@ -8,7 +8,8 @@
 #   3. tests/browser/package.test.mjs drives them in headless Chromium (playwright-core) against
 #      the real servers of tests/browser/lib/with-servers.mjs, inside a private network namespace whose
 #      only interface is loopback (as scripts/test-browser.sh): tabs may try WebRTC with each
-#      other, and nothing may leave the machine.
+#      other, and nothing may leave the machine; beside them tests/browser/rtc-bridge.test.mjs,
+#      the WebRTC bridge of a node in a worker with scripted WebRTC objects (Node alone).
 #
 # Idempotent; a warm run skips the package build and the installs and takes ~1 min (mostly the
 # test). Extra arguments go to `node --test` (e.g. --test-name-pattern=degraded).
@@ -20,7 +21,8 @@ exec </dev/null
 if [ "${1:-}" = --in-netns ]; then
   shift
   ip link set lo up
-  exec node tests/browser/lib/with-servers.mjs node --test --test-reporter=spec "$@" tests/browser/package.test.mjs
+  exec node tests/browser/lib/with-servers.mjs node --test --test-reporter=spec "$@" \
+    tests/browser/package.test.mjs tests/browser/rtc-bridge.test.mjs
 fi
 for tool in unshare ip; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH"

@@ -11,7 +11,8 @@
 //                         MESH_BENCH_DIAL_INTERVAL_MS a pause between dials (default 200)
 //   MESH_BENCH_RAW_HIGH   the raw sender's bufferedAmount high-water mark (default 1 MiB)
 //   MESH_BENCH_PARTS      which measures to run, e.g. 13 (default 123)
-//   MESH_BENCH_WORKER     0: run the tabs' nodes on their main threads (default: in a worker)
+//   MESH_BENCH_WORKER     1: the tabs' nodes in workers, 0: on their main threads (default: the
+//                         package's, `worker: 'auto'`, which picks by the core count)
 //   MESH_BENCH_JSON       where to write the raw numbers (optional)
 //   MESH_BENCH_PROFILE    a directory: also record V8 CPU profiles of both tabs' main threads
 //                         (20 requests of 100 KiB from the peer, 20 from the origin, one 16 MiB
@@ -211,9 +212,10 @@ async function startMesh(t, key, options) {
   }, { key, options });
 }
 const DIAL_PERSIST = process.env.MESH_BENCH_DIAL_PERSIST === '1';
-/** MESH_BENCH_WORKER=0: the nodes run on the tabs' main threads (`worker: false`), to compare. */
-const IN_WORKER = process.env.MESH_BENCH_WORKER !== '0';
-const meshOptions = (extra) => ({ bootstrapUrl: BOOTSTRAP, iceServers: [], statsIntervalMs: 0, worker: IN_WORKER, ...extra });
+/** MESH_BENCH_WORKER=1 / 0: the nodes in workers / on the tabs' main threads; unset, the
+ * package's default (`'auto'`: by the core count). */
+const WORKER = { 0: false, 1: true }[process.env.MESH_BENCH_WORKER] ?? 'auto';
+const meshOptions = (extra) => ({ bootstrapUrl: BOOTSTRAP, iceServers: [], statsIntervalMs: 0, worker: WORKER, ...extra });
 
 /** Fetches `cid` in a tab's mesh; times request → first byte (Response) → last byte. */
 async function meshFetch(t, key, cid, url) {
@@ -299,6 +301,7 @@ const cacheBytes = (RUNS * 16 + 32) * MIB;
 // the benchmark measures the transport, not that policy.
 const aPeer = await startMesh(A, 'main', meshOptions({ fallbackMs: 0, cacheBytes, uploadBytesPerMinute: 2 ** 40 }));
 await startMesh(B, 'main', meshOptions({ fallbackMs: 10_000, cacheBytes }));
+report.runsIn = await B.page.evaluate(() => b.meshes.main.runsIn);
 console.log(`A is ${aPeer}`);
 
 // A fetches everything it is to serve from the origin (so it holds and announces it).
@@ -572,7 +575,7 @@ console.log();
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));
-console.log(`\nnodes run in: ${IN_WORKER ? 'a worker (default)' : 'the window (MESH_BENCH_WORKER=0)'}`);
+console.log(`\nnodes run in: ${report.runsIn} (worker option ${JSON.stringify(WORKER)}, MESH_BENCH_WORKER)`);
 console.log(`runs: ${RUNS}; load average start ${report.loadavgStart}, end ${report.loadavgEnd}`);
 console.log(`relay events: ${report.relayEvents.join(', ')}`);
 console.log(`peer sources (2): ${JSON.stringify(t2.peerSources)}, origin sources: ${JSON.stringify(t2.originSources)}`);

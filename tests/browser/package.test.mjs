@@ -321,10 +321,12 @@ describe('plain-html example (package served as files)', () => {
       out.stats = await mesh.stats();
       out.peerId = mesh.peerId;
       out.runsIn = mesh.runsIn;
+      out.cores = navigator.hardwareConcurrency;
       return out;
     }, { BOOTSTRAP, MANIFEST });
     assert.equal(r.isResponse, true);
-    assert.equal(r.runsIn, 'worker');
+    // `worker: 'auto'`: a worker from 4 logical processors on.
+    assert.equal(r.runsIn, r.cores >= 4 ? 'worker' : 'window', `${r.cores} cores`);
     assert.equal(r.status, 200);
     assert.equal(r.sha, sha256(fixture('peer-small.txt')));
     // The label of the first chunk is known when the Response is made.
@@ -502,11 +504,11 @@ describe('plain-html example (package served as files)', () => {
     assert.match(bad.message, /fallbackMs/);
   });
 
-  test('worker: false runs the node on the page\'s main thread, with the same API; the default runs it in a worker, or in the window when no worker can run', async () => {
+  test('worker: false runs the node on the page\'s main thread, worker: true in a worker, with the same API; in the window when no worker can run', async () => {
     const [inWindow, inWorker, thrown, failing] = await page.evaluate(async (MANIFEST) => {
       const options = { manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0, persist: false };
       const inWindow = await t.api.createMesh({ ...options, worker: false });
-      const inWorker = await t.api.createMesh(options);
+      const inWorker = await t.api.createMesh({ ...options, worker: true });
       const read = async (mesh) => {
         const res = await mesh.fetch('/origin-only.txt');
         const out = { runsIn: mesh.runsIn, sha: await t.hex(await res.arrayBuffer()), source: res.headers.get('x-mesh-source') };
@@ -520,11 +522,11 @@ describe('plain-html example (package served as files)', () => {
       const fallbacks = [];
       try {
         globalThis.Worker = function Worker() { throw new DOMException('blocked by CSP', 'SecurityError'); };
-        fallbacks.push(await t.api.createMesh(options));
+        fallbacks.push(await t.api.createMesh({ ...options, worker: true }));
         globalThis.Worker = class extends RealWorker {
           constructor() { super('data:text/javascript,throw new Error("no such worker")'); }
         };
-        fallbacks.push(await t.api.createMesh(options));
+        fallbacks.push(await t.api.createMesh({ ...options, worker: true }));
       } finally {
         globalThis.Worker = RealWorker;
       }
@@ -660,7 +662,7 @@ describe('degraded mode (the .wasm answers 404)', () => {
 
 describe('vite-app example (bundled by vite build)', () => {
   test('the built app loads the wasm asset and fetches a verified asset', async () => {
-    const query = new URLSearchParams({ bootstrap: BOOTSTRAP, manifest: MANIFEST, asset: '/peer-small.txt' });
+    const query = new URLSearchParams({ bootstrap: BOOTSTRAP, manifest: MANIFEST, asset: '/peer-small.txt', worker: '1' });
     const page = await open(`${viteUrl}/?${query}`);
     try {
       await page.waitForFunction(() => document.getElementById('status').textContent !== 'starting…', null, { timeout: 30_000 });

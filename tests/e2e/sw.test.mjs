@@ -79,7 +79,8 @@ async function startSite(name) {
     throw e;
   }
   const url = (params = {}) => `${origin.url}/?${new URLSearchParams({
-    bootstrap: bootstrap.addrsUrl, iceServers: '[]', fallbackMs: '1000', ...params,
+    // The node in a worker: the service worker must tell its requests from the page's.
+    bootstrap: bootstrap.addrsUrl, iceServers: '[]', fallbackMs: '1000', worker: '1', ...params,
   })}`;
   return {
     origin,

@@ -68,6 +68,7 @@ async function readConfig() {
     images: num('images'),
     hold: pick('hold') === '1',
     ready: pick('ready') !== '0',
+    worker: { 0: false, 1: true }[pick('worker')],
   };
 }
 
@@ -93,7 +94,7 @@ async function main() {
 
   const { createMesh } = await import(config.pkg);
   const options = { manifest: config.manifest, statsIntervalMs: 250 };
-  for (const k of ['bootstrapUrl', 'fallbackMs', 'cacheBytes', 'p2p', 'logLevel', 'warmPeers', 'iceServers']) {
+  for (const k of ['bootstrapUrl', 'fallbackMs', 'cacheBytes', 'p2p', 'logLevel', 'warmPeers', 'iceServers', 'worker']) {
     if (config[k] !== undefined) options[k] = config[k];
   }
   const mesh = await createMesh(options);

@@ -43,13 +43,15 @@ export interface Manifest {
 
 /** Options of `createMesh` and `configureMesh`. Unknown options are refused (`config` error). */
 export interface MeshOptions {
-  /** Run the node in a dedicated worker (default true with the default entry): its CPU work
-   * (framing, hashing, planning, the store) stays off the page's main thread, which only
-   * relays WebRTC (window-only) to it. If no worker can be started (a Content-Security-Policy
-   * without `worker-src` for the package, say) the node runs in the window, with a console
-   * warning. `false` runs it in the window. The `mesh-loader/bundler` entry always runs it in
-   * the window. */
-  worker?: boolean;
+  /** Where the node runs. `true`: in a dedicated worker, so that its CPU work (framing,
+   * hashing, planning, the store) stays off the page's main thread, which only relays WebRTC
+   * (window-only) to it. `false`: on the page's main thread. `'auto'` (default): in a worker on
+   * machines with at least 4 logical processors, in the window on fewer (there the thread
+   * crossings of every request cost more than they save). If no worker can be started (a
+   * Content-Security-Policy without `worker-src`, a package served from another origin) the
+   * node runs in the window, with a console warning. The `mesh-loader/bundler` entry always
+   * runs it in the window. */
+  worker?: boolean | 'auto';
   /** Bootstrap multiaddrs, each ending in `/p2p/<peer id>`; only `/ws`, `/wss` and
    * `/webrtc-direct` addresses are dialled (others are dropped). */
   bootstrap?: string[];
@@ -272,8 +274,8 @@ export class Mesh extends EventTarget {
   private constructor();
   /** Why the mesh runs degraded (plain origin fetches), or null. */
   readonly degraded: string | null;
-  /** Where the node runs: `'worker'` (a dedicated worker, the default entry's default),
-   * `'window'` (the page's main thread), or null when degraded. */
+  /** Where the node runs: `'worker'` (a dedicated worker), `'window'` (the page's main
+   * thread), or null when degraded. See the `worker` option. */
   readonly runsIn: 'worker' | 'window' | null;
   /** This tab's libp2p peer id (null when degraded). */
   readonly peerId: string | null;

@@ -125,6 +125,12 @@ const OPTIONS = new Set(['bootstrap', 'bootstrapUrl', 'namespace', 'fallbackMs',
   'maxHandshakes', 'maxStreamsPerPeer', 'receiveBufferBytes', 'serve', 'uploadPeerSharePercent',
   'worker', ...Object.keys(SERVE_OVERRIDES)]);
 
+/** Logical processors from which `worker: 'auto'` runs the node in a worker. A worker pays off
+ * when it has a core to itself: with two, the extra thread crossings of every request cost
+ * more than the main thread saves once tabs compete (docs/BENCHMARKS-WEBRTC.md). */
+const AUTO_WORKER_CORES = 4;
+const spareCore = () => (globalThis.navigator?.hardwareConcurrency ?? 0) >= AUTO_WORKER_CORES;
+
 const ATTACH_SELECTOR = 'img[data-cid], script[data-cid], link[data-cid], video[data-cid], audio[data-cid], source[data-cid]';
 
 /** A running mesh node in this tab. Create it with `createMesh`. */
@@ -154,9 +160,9 @@ export class Mesh extends EventTarget {
   /** Why the mesh runs degraded (plain origin fetches), or null. */
   get degraded() { return this.#degraded; }
 
-  /** Where this tab's node runs: `'worker'` (a dedicated worker, the default), `'window'`
-   * (the page's main thread: `worker: false`, or no worker could be started), or null when
-   * degraded. */
+  /** Where this tab's node runs: `'worker'` (a dedicated worker), `'window'` (the page's main
+   * thread: `worker: false`, `'auto'` on a machine with fewer than 4 cores, or no worker could
+   * be started), or null when degraded. */
   get runsIn() { return this.#runsIn; }
 
   /** This tab's libp2p peer id (null when degraded). */
@@ -173,10 +179,10 @@ export class Mesh extends EventTarget {
         throw new MeshError('config', `option \`${name}\`: unknown option (known: ${[...OPTIONS].join(', ')})`);
       }
     }
-    const { bootstrapUrl, manifest, worker = true, ...rest } = this.#options;
+    const { bootstrapUrl, manifest, worker = 'auto', ...rest } = this.#options;
     const options = { ...rest };
-    if (typeof worker !== 'boolean') {
-      throw new MeshError('config', `option \`worker\`: ${JSON.stringify(worker)} is not true or false`);
+    if (typeof worker !== 'boolean' && worker !== 'auto') {
+      throw new MeshError('config', `option \`worker\`: ${JSON.stringify(worker)} is not true, false or 'auto'`);
     }
     for (const name of Object.keys(SERVE_OVERRIDES)) {
       if (options[name] !== undefined && typeof options[name] !== 'boolean') {
@@ -203,7 +209,8 @@ export class Mesh extends EventTarget {
       options.bootstrap = [...(options.bootstrap ?? []), ...await this.#bootstrapList(String(bootstrapUrl))];
     }
     const onEvent = (type, detail) => this.dispatchEvent(new CustomEvent(type, { detail }));
-    const started = (worker && startWorker && typeof Worker !== 'undefined'
+    const inWorker = worker === true || (worker === 'auto' && spareCore());
+    const started = (inWorker && startWorker && typeof Worker !== 'undefined'
       ? await this.#startInWorker(startWorker, options, manifestJson, onEvent)
       : null) ?? await this.#startInWindow(loadWasm, options, manifestJson, onEvent);
     if (started && options.serve !== false) this.#watchServing();
@@ -576,8 +583,7 @@ export class Mesh extends EventTarget {
 
 /** @internal Builds createMesh/meshFetch for one way of loading the wasm module.
  * `startWorker(options, manifestJson, onEvent)`, if given, starts a node in a dedicated
- * worker (worker-node.js); the default entry gives it, and the node runs in the window only
- * with `worker: false` or when no worker can run it. */
+ * worker (worker-node.js); the default entry gives it (see the `worker` option). */
 export function makeApi(MeshNode, loadWasm, startWorker) {
   let defaultOptions = {};
   let defaultMesh = null;

@@ -3,6 +3,7 @@
 // service worker in mesh-sw.js. Options come from the query string, so one copy of the site
 // runs against any deployment:
 //   ?bootstrap=<URL of a bootstrap node's /addrs>&fallbackMs=<ms>&iceServers=<JSON>&nodePerTab=1
+//   &worker=1|0 (the node in a dedicated worker or in the window; default: by the core count)
 import { startMeshSite } from './mesh-loader/sw.js';
 
 const params = new URLSearchParams(location.search);
@@ -10,6 +11,7 @@ const mesh = { manifest: new URL('/.well-known/mesh/manifest.json', location.hre
 if (params.has('bootstrap')) mesh.bootstrapUrl = params.get('bootstrap');
 if (params.has('fallbackMs')) mesh.fallbackMs = Number(params.get('fallbackMs'));
 if (params.has('iceServers')) mesh.iceServers = JSON.parse(params.get('iceServers'));
+if (params.has('worker')) mesh.worker = params.get('worker') === '1';
 
 const $ = (id) => document.getElementById(id);
 $('more').addEventListener('click', () => {

@@ -1,6 +1,7 @@
 // The Vite example: mesh-loader imported like any npm package; `vite build` emits its .wasm as
 // an asset. Options come from the query string so one build runs against any deployment:
 //   ?bootstrap=<URL of a bootstrap node's /addrs>&manifest=<manifest URL>&asset=<site path>
+//   &worker=1|0 (the node in a dedicated worker or in the window; default: by the core count)
 import { createMesh } from 'mesh-loader';
 
 const params = new URLSearchParams(location.search);
@@ -14,6 +15,7 @@ async function main() {
   const options = {
     manifest: params.get('manifest') ?? new URL('/.well-known/mesh/manifest.json', location.href).href,
   };
+  if (params.has('worker')) options.worker = params.get('worker') === '1';
   const bootstrap = params.get('bootstrap');
   if (bootstrap) options.bootstrapUrl = bootstrap;
   const mesh = await createMesh(options);

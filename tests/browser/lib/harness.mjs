@@ -96,6 +96,7 @@ export async function resourceTimings(page) {
     startTime: performance.timeOrigin + e.startTime,
     responseStart: e.responseStart > 0 ? performance.timeOrigin + e.responseStart : 0,
     nextHopProtocol: e.nextHopProtocol,
+    encodedBodySize: e.encodedBodySize,
   }));
   const scopes = [page, ...page.workers()];
   return (await Promise.all(scopes.map((scope) => scope.evaluate(read)))).flat();
