@@ -3,7 +3,7 @@
 // described). This is all the node does on the page's main thread: a call in, an event out,
 // each payload moved (transferred), not copied, in either direction.
 
-import { batcher } from './rtc-proxy.js';
+import { batcher, unbatch } from './rtc-proxy.js';
 
 const errorOf = (e) => ({ name: e?.name ?? 'Error', message: String(e?.message ?? e) });
 
@@ -102,12 +102,7 @@ export function hostRtc(worker) {
     signalingState: pc.signalingState,
   });
 
-  function handle(data) {
-    const batch = data?.rtc;
-    if (!Array.isArray(batch)) return false;
-    for (const m of batch) receive(m);
-    return true;
-  }
+  const handle = (data) => unbatch(data, receive);
 
   function receive(m) {
     const pc = pcs.get(m.pc);

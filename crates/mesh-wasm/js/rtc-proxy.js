@@ -268,6 +268,15 @@ export function batcher(send) {
   };
 }
 
+/** Hands each message of a bridge batch (`{rtc: [...]}`) to `receive`; false if `data` is no
+ * such batch (a message of someone else's). */
+export function unbatch(data, receive) {
+  const batch = data?.rtc;
+  if (!Array.isArray(batch)) return false;
+  for (const m of batch) receive(m);
+  return true;
+}
+
 const BRIDGE = Symbol('mesh rtc bridge');
 const bridgeOf = (cls) => cls[BRIDGE];
 
@@ -306,12 +315,7 @@ export function installRtcProxy(scope) {
   if (scope.Window === undefined) scope.Window = scope.constructor;
   if (scope.document === undefined) scope.document = { location: scope.location };
 
-  function handle(data) {
-    const batch = data?.rtc;
-    if (!Array.isArray(batch)) return false;
-    for (const m of batch) receive(m);
-    return true;
-  }
+  const handle = (data) => unbatch(data, receive);
 
   function receive(m) {
     if (m.t === 'reply') {

@@ -2,7 +2,7 @@
 //! direct connection (browser only).
 //!
 //! Initiator (the dialer): `init` channel, offer, answer, trickled candidates until
-//! `connected`, close `init` once open, close the stream. Responder: read the offer, answer,
+//! `connected`, `init` open (kept open: see [`initiate`]), close the stream. Responder: read the offer, answer,
 //! trickle until `connected`, close the stream. No candidate is sent before our SDP (the
 //! browser gathers only after `setLocalDescription`, which we call after writing the SDP).
 
@@ -72,11 +72,15 @@ pub(crate) async fn initiate(
 
         exchange_candidates(&mut pc, &mut messages, &mut writer).await?;
 
-        // Wait for `init` to open (or to be closed by the remote, as js-libp2p does), then
-        // close it and wait for that to finish so its id is not reused by a stream channel.
+        // Wait for `init` to open (or to be closed by the remote, as js-libp2p's listener
+        // does), then keep it open for the connection's life rather than close it (the spec's
+        // dialer closes it). Closing it frees its SCTP stream id, and the browser gives that id
+        // to the next channel at once. A Firefox responder that has not finished closing `init`
+        // ignores that channel's open: the stream (identify, say) never gets an answer. Before
+        // this, the dialer also waited for `init` to finish closing, and sometimes it never did.
+        // Both showed as a Chromium tab whose connection to Firefox never identified.
         future::poll_fn(|cx| init.poll_settled(cx)).await;
-        crate::stream::Channel::close(&mut init);
-        future::poll_fn(|cx| init.poll_closed(cx)).await;
+        pc.keep_open(init);
         if let Err(e) = writer.close().await {
             tracing::debug!("closing the signaling stream: {e}");
         }

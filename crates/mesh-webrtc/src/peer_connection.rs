@@ -184,16 +184,6 @@ impl DataChannel {
         s.wait_to_write(cx);
         Poll::Pending
     }
-
-    /// Ready once the channel has closed.
-    pub(crate) fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut s = self.shared.borrow_mut();
-        if s.closed {
-            return Poll::Ready(());
-        }
-        s.recv_wakers.push(cx.waker().clone());
-        Poll::Pending
-    }
 }
 
 impl Channel for DataChannel {
@@ -276,6 +266,8 @@ pub(crate) struct PeerConnection {
     budget: ReceiveBudget,
     /// Local candidates as `JSON.stringify(candidate.toJSON())`; only during the handshake.
     pub(crate) candidates: Option<mpsc::UnboundedReceiver<String>>,
+    /// The dialer's `init` channel, open for the connection's life (see `handshake::initiate`).
+    init: Option<DataChannel>,
     /// Set once the SCTP or DTLS transport has closed: the remote closed its side (see
     /// [`PeerConnection::watch_transports`]).
     transport_closed: Rc<Cell<bool>>,
@@ -313,7 +305,8 @@ impl PeerConnection {
             Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |ev: RtcDataChannelEvent| {
                 let dc = ev.channel();
                 if dc.label() == INIT_LABEL {
-                    // The initiator's negotiation channel: it closes it itself.
+                    // The initiator's negotiation channel: no stream, and not closed from here
+                    // either (its dialer keeps it open, see `handshake::initiate`).
                     return;
                 }
                 if let Err(e) = channel_tx.try_send(DataChannel::new(dc, channel_budget.clone())) {
@@ -353,6 +346,7 @@ impl PeerConnection {
             inbound,
             state_changes,
             budget,
+            init: None,
             transport_closed: Rc::new(Cell::new(false)),
             state_tx,
             transport_watch: None,
@@ -395,6 +389,12 @@ impl PeerConnection {
             );
         }
         self.transport_watch = Some((onchange, sctp, dtls));
+    }
+
+    /// Holds the dialer's `init` channel open until the connection closes: its SCTP stream id
+    /// is then never handed to a stream channel.
+    pub(crate) fn keep_open(&mut self, init: DataChannel) {
+        self.init = Some(init);
     }
 
     /// Whether the remote closed the connection (see [`PeerConnection::watch_transports`]).
