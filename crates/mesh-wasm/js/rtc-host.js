@@ -69,7 +69,11 @@ export function hostRtc(worker) {
   function createPc(key, config) {
     const { certificates, ...rest } = config ?? {};
     const init = { ...rest };
-    if (certificates) init.certificates = certificates.map((k) => certs.get(k)).filter(Boolean);
+    if (certificates) {
+      // A certificate is made for one connection (libp2p's WebRTC-direct): handed over here.
+      init.certificates = certificates.map((k) => certs.get(k)).filter(Boolean);
+      for (const k of certificates) certs.delete(k);
+    }
     const pc = new RTCPeerConnection(init);
     pcs.set(key, pc);
     const state = () => {
