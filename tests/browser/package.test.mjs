@@ -542,6 +542,43 @@ describe('plain-html example (package served as files)', () => {
     }
   });
 
+  test('the node\'s worker failing later degrades the mesh: fetches go on from the origin, unverified, with a warning', async () => {
+    const r = await page.evaluate(async (MANIFEST) => {
+      const RealWorker = globalThis.Worker;
+      let worker;
+      globalThis.Worker = class extends RealWorker {
+        constructor(...args) { super(...args); worker = this; }
+      };
+      let mesh;
+      try {
+        mesh = await t.api.createMesh({ manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0, persist: false, worker: true });
+      } finally {
+        globalThis.Worker = RealWorker;
+      }
+      const before = { runsIn: mesh.runsIn, verified: (await mesh.fetch('/origin-only.txt')).headers.get('x-mesh-verified') };
+      const warnings = [];
+      mesh.addEventListener('warning', (e) => warnings.push(e.detail.message));
+      // What the browser reports of an uncaught error in the worker (a panic of the node).
+      worker.dispatchEvent(new ErrorEvent('error', { message: 'Uncaught RuntimeError: unreachable' }));
+      const res = await mesh.fetch('/origin-only.txt');
+      const after = {
+        runsIn: mesh.runsIn, degraded: mesh.degraded, warnings,
+        source: res.headers.get('x-mesh-source'), verified: res.headers.get('x-mesh-verified'),
+        sha: await t.hex(await res.arrayBuffer()), stats: (await mesh.stats()).degraded,
+      };
+      await mesh.close();
+      return { before, after };
+    }, MANIFEST);
+    assert.deepEqual(r.before, { runsIn: 'worker', verified: 'true' });
+    assert.equal(r.after.runsIn, null);
+    assert.match(r.after.degraded, /worker failed: Uncaught RuntimeError: unreachable/);
+    assert.deepEqual(r.after.warnings, [r.after.degraded]);
+    assert.equal(r.after.stats, r.after.degraded);
+    assert.equal(r.after.source, 'origin');
+    assert.equal(r.after.verified, 'false');
+    assert.equal(r.after.sha, sha256(fixture('origin-only.txt')));
+  });
+
   test('meshFetch uses a default mesh set up by configureMesh', async () => {
     const r = await page.evaluate(async (MANIFEST) => {
       t.api.configureMesh({ manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0, persist: false });

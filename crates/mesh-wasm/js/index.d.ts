@@ -22,6 +22,9 @@ export type MeshErrorKind =
   | 'closed'
   /** Too many calls queued at once; retry. */
   | 'busy'
+  /** The node's worker stopped while this fetch's body was streaming (an uncaught error
+   * there); the mesh is degraded from then on, and later fetches go to the origin directly. */
+  | 'worker'
   /** A bug: please report it. */
   | 'internal';
 

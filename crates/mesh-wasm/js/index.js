@@ -11,7 +11,7 @@ export { Mesh, MeshError } from './mesh.js';
 let loading = null;
 const loadWasm = () => (loading ??= init());
 
-function startWorker(options, manifestJson, onEvent) {
+function startWorker(options, manifestJson, onEvent, onDead) {
   let worker;
   try {
     worker = new Worker(new URL('./node-worker.js', import.meta.url), { type: 'module', name: 'mesh-node' });
@@ -19,7 +19,7 @@ function startWorker(options, manifestJson, onEvent) {
     // A Content-Security-Policy without `worker-src` for the package, for one.
     return Promise.reject({ kind: 'worker', message: `no worker for the node: ${e?.message ?? e}` });
   }
-  return WorkerNode.start(worker, options, manifestJson, onEvent);
+  return WorkerNode.start(worker, options, manifestJson, onEvent, onDead);
 }
 
 export const { createMesh, configureMesh, meshFetch } = makeApi(MeshNode, loadWasm, startWorker);

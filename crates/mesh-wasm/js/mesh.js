@@ -7,7 +7,7 @@
 // start), where requests go to the origin as plain fetches, as the page would without mesh.
 
 /** An error of the mesh, with a `kind`: config, integrity, origin, unavailable, unsupported,
- * not-found, aborted, closed, busy. */
+ * not-found, aborted, closed, busy, worker. */
 export class MeshError extends Error {
   constructor(kind, message, options) {
     super(message, options);
@@ -225,8 +225,20 @@ export class Mesh extends EventTarget {
   /** Starts the node in a dedicated worker. True once it runs there; false if it cannot run
    * at all (degraded); null if no worker could run it (the window may still). */
   async #startInWorker(startWorker, options, manifestJson, onEvent) {
+    // The worker failing later (an uncaught error there, a panic of the node) takes the node
+    // with it: the mesh goes on degraded, its fetches plain origin fetches, as without mesh.
+    let node = null;
+    const onDead = (e) => {
+      if (this.#node !== node || node === null) return;
+      this.#node = null;
+      this.#runsIn = null;
+      this.#unwatch();
+      this.#degrade(String(e?.message ?? e)); // "the node's worker failed: …"
+      this.dispatchEvent(new CustomEvent('warning', { detail: { message: this.#degraded } }));
+    };
     try {
-      this.#node = await startWorker(options, manifestJson, onEvent);
+      node = await startWorker(options, manifestJson, onEvent, onDead);
+      this.#node = node;
       this.#runsIn = 'worker';
       return true;
     } catch (e) {
@@ -308,18 +320,26 @@ export class Mesh extends EventTarget {
     if (this.#closed) throw new MeshError('closed', 'the mesh is closed');
     const { signal } = init;
     if (signal?.aborted) throw abortError(signal);
-    if (!this.#node) return this.#plainFetch(cidOrPath, init);
+    const node = this.#node;
+    if (!node) return this.#plainFetch(cidOrPath, init);
+    // The node's worker stopped before a byte was handed out: the mesh is degraded now, and
+    // this fetch goes to the origin as the later ones do.
+    const failed = (e) => {
+      const err = toMeshError(e);
+      if (err.kind === 'worker' && !this.#node && !this.#closed) return this.#plainFetch(cidOrPath, init);
+      throw err;
+    };
     let target;
     try {
       // A promise when the node runs in a worker.
-      target = await this.#node.resolve(String(cidOrPath));
+      target = await node.resolve(String(cidOrPath));
     } catch (e) {
-      throw toMeshError(e);
+      return failed(e);
     }
     const url = this.#originUrl(target, init);
     let handle;
     try {
-      handle = this.#node.fetch(target.cid, url);
+      handle = node.fetch(target.cid, url);
     } catch (e) {
       throw toMeshError(e);
     }
@@ -328,7 +348,8 @@ export class Mesh extends EventTarget {
     try {
       first = await raceAbort(handle.next(), signal, cancel);
     } catch (e) {
-      throw toMeshError(e);
+      if (signal?.aborted) throw toMeshError(e);
+      return failed(e);
     }
     const headers = new Headers({
       'content-type': target.type ?? handle.contentType ?? 'application/octet-stream',

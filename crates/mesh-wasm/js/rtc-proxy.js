@@ -273,7 +273,15 @@ export function batcher(send) {
 export function unbatch(data, receive) {
   const batch = data?.rtc;
   if (!Array.isArray(batch)) return false;
-  for (const m of batch) receive(m);
+  for (const m of batch) {
+    try {
+      receive(m);
+    } catch (e) {
+      // One message's failure (a handler that threw) is reported, not left uncaught: an
+      // uncaught error in the node's worker stops the node (worker-node.js).
+      console.error('mesh: WebRTC bridge message', m.t, e);
+    }
+  }
   return true;
 }
 

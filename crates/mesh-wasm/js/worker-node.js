@@ -10,6 +10,7 @@ export class WorkerNode {
   #worker;
   #rtc;
   #onEvent;
+  #onDead;
   /** Call id → its promise's settlers. */
   #calls = new Map();
   #lastCall = 0;
@@ -23,9 +24,10 @@ export class WorkerNode {
 
   /** Starts `worker` (a fresh node-worker.js) and the node in it; rejects with `{kind,
    * message}`: `config` for bad options, `wasm` if the module could not be loaded, `worker`
-   * if the worker could not run. */
-  static async start(worker, options, manifestJson, onEvent) {
-    const node = new WorkerNode(worker, onEvent);
+   * if the worker could not run. `onDead(error)` is called if the worker fails later (an
+   * uncaught error there, such as a panic of the node): the node is gone then. */
+  static async start(worker, options, manifestJson, onEvent, onDead = () => {}) {
+    const node = new WorkerNode(worker, onEvent, onDead);
     try {
       node.peerId = await node.call('start', [options, manifestJson ?? null]);
     } catch (e) {
@@ -36,9 +38,10 @@ export class WorkerNode {
   }
 
   /** @internal */
-  constructor(worker, onEvent) {
+  constructor(worker, onEvent, onDead) {
     this.#worker = worker;
     this.#onEvent = onEvent;
+    this.#onDead = onDead;
     this.#rtc = hostRtc(worker);
     worker.onmessage = (e) => this.#receive(e.data);
     worker.onerror = (e) => {
@@ -66,6 +69,7 @@ export class WorkerNode {
   }
 
   #die(error) {
+    if (!this.#dead) this.#onDead(error);
     this.#dead ??= error;
     for (const call of this.#calls.values()) call.reject(this.#dead);
     this.#calls.clear();
