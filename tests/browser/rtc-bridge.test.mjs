@@ -58,10 +58,13 @@ class ScriptedPeerConnection {
   close() { this.connectionState = 'closed'; }
 }
 
+/** Messages posted and not delivered yet, both directions, in the order they were posted. */
+const inFlight = [];
+
 /**
- * Both halves wired to each other, each message delivered as the browser would: later
- * (setImmediate), in order. Returns the worker's global (with the stand-ins on it) and the count
- * of messages the window sent the worker.
+ * Both halves wired to each other, each message delivered as the browser would: later (by
+ * `settled`), in order. Returns the worker's global (with the stand-ins on it) and the count of
+ * messages the window sent the worker.
  */
 function wire() {
   globalThis.RTCPeerConnection = ScriptedPeerConnection;
@@ -70,17 +73,23 @@ function wire() {
   const host = hostRtc({
     postMessage: (data) => {
       counts.toWorker += 1;
-      setImmediate(() => proxy.handle(data));
+      inFlight.push(() => proxy.handle(data));
     },
   });
-  scope.postMessage = (data) => setImmediate(() => host.handle(data));
+  scope.postMessage = (data) => inFlight.push(() => host.handle(data));
   const proxy = installRtcProxy(scope);
   return { scope, counts };
 }
 
-/** Until every message on its way has been delivered (and what it caused). */
+/** Delivers messages until none is on its way: each side's batch goes out at the end of its
+ * task (a microtask), and the host answers promise calls asynchronously, so every delivery is
+ * followed by a turn of the event loop before the queue is looked at again. */
 async function settled() {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => { setImmediate(resolve); });
+  for (;;) {
+    await new Promise((resolve) => { setImmediate(resolve); });
+    if (inFlight.length === 0) return;
+    while (inFlight.length > 0) inFlight.shift()();
+  }
 }
 
 test('a channel opened by the node: open, messages both ways, close, in order', async () => {

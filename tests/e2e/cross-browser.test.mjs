@@ -115,23 +115,19 @@ async function within(promise, ms) {
  * WebDriver session is busy with the fetch answers nothing).
  */
 async function fetchChecked(tab, name, path, source) {
+  /** Every tab's stats, for a failure's message. */
+  const allStats = async () => (await Promise.all(Object.entries(tabs).map(async ([n, t]) => {
+    const stats = await within(t.evaluate(() => window.mesh.stats()).catch((e) => e.message), 5000);
+    return `${n}: ${JSON.stringify(stats ?? 'no answer')}`;
+  }))).join('; ');
   let got;
   try {
     got = await within(tab.evaluate(fetchAndHash, path), FETCH_MS);
   } catch (e) {
-    for (const [n, t] of Object.entries(tabs)) {
-      const stats = await within(t.evaluate(() => window.mesh.stats()).catch((x) => x.message), 5000);
-      console.log(`  after the failure, ${n}: ${JSON.stringify(stats)}`);
-    }
+    console.log(`  after the failure: ${await allStats()}`);
     throw e;
   }
-  if (got === undefined) {
-    const all = await Promise.all(Object.entries(tabs).map(async ([n, t]) => {
-      const stats = await within(t.evaluate(() => window.mesh.stats()).catch((e) => e.message), 5000);
-      return `${n}: ${JSON.stringify(stats ?? 'no answer')}`;
-    }));
-    assert.fail(`${name}: ${path} not done after ${FETCH_MS} ms; ${all.join('; ')}`);
-  }
+  if (got === undefined) assert.fail(`${name}: ${path} not done after ${FETCH_MS} ms; ${await allStats()}`);
   console.log(`  ${name} ${path}: ${JSON.stringify(got)}`);
   assert.equal(got.size, SIZE, `${name}: ${path} has the wrong size`);
   assert.equal(got.sha, sha256(files[path]), `${name}: ${path} differs from the file`);

@@ -1,7 +1,7 @@
 // Entry point for browsers and bundlers that handle `new URL(..., import.meta.url)` assets
 // (plain <script type="module">, Vite, Rollup, esbuild): the wasm-pack `web` build. The node
-// runs in a dedicated worker (node-worker.js) unless `worker: false`; the window loads the
-// wasm module itself only then, or when no worker can run it.
+// runs in a dedicated worker (node-worker.js) as the `worker` option says (by default from 4
+// logical processors on); otherwise, or when no worker can run it, the window loads the wasm.
 import init, { MeshNode } from './web/mesh_wasm.js';
 import { makeApi } from './mesh.js';
 import { WorkerNode } from './worker-node.js';

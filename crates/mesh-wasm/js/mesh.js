@@ -603,8 +603,8 @@ export class Mesh extends EventTarget {
 }
 
 /** @internal Builds createMesh/meshFetch for one way of loading the wasm module.
- * `startWorker(options, manifestJson, onEvent)`, if given, starts a node in a dedicated
- * worker (worker-node.js); the default entry gives it (see the `worker` option). */
+ * `startWorker(options, manifestJson, onEvent, onDead)`, if given, starts a node in a
+ * dedicated worker (worker-node.js); the default entry gives it (see the `worker` option). */
 export function makeApi(MeshNode, loadWasm, startWorker) {
   let defaultOptions = {};
   let defaultMesh = null;

@@ -1,4 +1,4 @@
-// The dedicated worker a mesh node runs in (the default): the wasm module, its framing,
+// The dedicated worker a mesh node runs in (the `worker` option): the wasm module, its framing,
 // hashing, planner and store, off the page's main thread. worker-node.js starts it and calls
 // the node through messages; WebRTC, which only a window has, is bridged (rtc-proxy.js here,
 // rtc-host.js in the window).

@@ -116,7 +116,7 @@
   }
 
   /** Whether `clientId` is a node's dedicated worker (mesh-loader's node-worker.js, under a
-   * bundler's hashed name too), where a node runs by default: its requests are the node's own. */
+   * bundler's hashed name too; see the `worker` option): its requests are the node's own. */
   async function isNodeWorker(clientId) {
     const client = clientId ? await self.clients.get(clientId) : null;
     return client?.type === 'worker' && /\/node-worker[^/]*\.js$/.test(new URL(client.url).pathname);

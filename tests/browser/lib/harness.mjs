@@ -86,8 +86,8 @@ export async function openTab(browser, url, { name = 'tab', init, log = () => {}
 }
 
 /**
- * The Resource Timing entries of `page` and of its workers (a mesh node runs in one by
- * default, so its origin requests are the worker's entries), with their times on one clock:
+ * The Resource Timing entries of `page` and of its workers (a mesh node in a worker makes its
+ * origin requests from there, so they are the worker's entries), with their times on one clock:
  * ms since the epoch (`responseStart` 0 when the entry has none).
  */
 export async function resourceTimings(page) {
