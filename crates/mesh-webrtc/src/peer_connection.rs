@@ -48,6 +48,9 @@ struct ChannelShared {
     queued: usize,
     open: bool,
     closed: bool,
+    /// Messages are dropped on arrival, uncounted (the dialer's kept `init` channel, which
+    /// carries nothing: see [`DataChannel::discard_incoming`]).
+    discard: bool,
     recv_wakers: Vec<Waker>,
     /// Tasks waiting to send (a stream's reader may wait to send a FIN_ACK while its writer
     /// waits for room: both must be woken).
@@ -112,7 +115,7 @@ impl DataChannel {
         let budget = channel_budget.clone();
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let mut s = s.borrow_mut();
-            if s.closed {
+            if s.closed || s.discard {
                 return;
             }
             // Checked against the budget before it is copied into wasm memory: a flood past
@@ -183,6 +186,16 @@ impl DataChannel {
         }
         s.wait_to_write(cx);
         Poll::Pending
+    }
+
+    /// From now on drops what arrives on this channel, and frees what it holds of the
+    /// connection's receive budget. For a channel kept open that no stream reads: otherwise its
+    /// remote could fill the budget every stream of the connection shares through it.
+    pub(crate) fn discard_incoming(&mut self) {
+        let mut s = self.shared.borrow_mut();
+        s.discard = true;
+        s.messages.clear();
+        self.budget.release(std::mem::take(&mut s.queued));
     }
 }
 
@@ -392,8 +405,10 @@ impl PeerConnection {
     }
 
     /// Holds the dialer's `init` channel open until the connection closes: its SCTP stream id
-    /// is then never handed to a stream channel.
-    pub(crate) fn keep_open(&mut self, init: DataChannel) {
+    /// is then never handed to a stream channel. Nothing reads it, so what arrives on it is
+    /// dropped.
+    pub(crate) fn keep_open(&mut self, mut init: DataChannel) {
+        init.discard_incoming();
         self.init = Some(init);
     }
 

@@ -3,10 +3,10 @@
 //! before any `RTCPeerConnection` exists; past the handshake cap a signaling stream is reset at
 //! once instead of being read), and streams and unread bytes on a direct connection.
 
-use std::time::Duration;
+use std::{pin::pin, time::Duration};
 
 use crate::common::*;
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt, FutureExt, StreamExt};
 use libp2p::{Stream, StreamProtocol, multiaddr::Protocol, swarm::SwarmEvent};
 use mesh_webrtc::proto::{SignalingMessage, SignalingType};
 use wasm_bindgen::JsValue;
@@ -217,4 +217,163 @@ async fn run_caps() {
     assert!(refused >= 2, "B let A open {} streams", held.len());
     assert!(held.len() < STREAMS, "the sink's stream counts too");
     assert!(swarms[0].is_connected(&b_peer));
+}
+
+/// A protocol whose streams the listener holds and reads only when the test says so.
+const HOLD: StreamProtocol = StreamProtocol::new("/mesh-webrtc-test/hold/1");
+
+/// Makes every responder in the page send `flood` bytes on the dialer's `init` channel as soon
+/// as it opens (a remote that writes where nobody reads), and counts what dialers receive.
+/// Returns `[init_at_least, streams_at_least, uninstall]`: the first two take a byte count and
+/// give a promise that resolves once the dialers' `init` channels (or their remote-opened
+/// stream channels) received that many bytes, or one of those stream channels closed. A count is checked in a task after the
+/// message's event, so every handler of that event (the node's too) has run by then. The
+/// tests share one page: `uninstall` puts the browser's constructor back for the others.
+fn flood_init_from_responders(flood: u32) -> [js_sys::Function; 3] {
+    let install = js_sys::Function::new_with_args(
+        "flood",
+        "const Original = window.RTCPeerConnection;
+        const counts = { init: 0, streams: 0 };
+        let streamClosed = false;
+        let waiters = [];
+        const check = () => { waiters = waiters.filter((w) => !w()); };
+        const count = (kind) => (e) => {
+            counts[kind] += e.data.byteLength ?? e.data.size;
+            setTimeout(check, 0);
+        };
+        window.RTCPeerConnection = class extends Original {
+            constructor(...args) {
+                super(...args);
+                this.addEventListener('datachannel', ({ channel }) => {
+                    if (channel.label === 'init') {
+                        const send = () => {
+                            for (let sent = 0; sent < flood; sent += 16384) {
+                                channel.send(new Uint8Array(16384));
+                            }
+                        };
+                        if (channel.readyState === 'open') send();
+                        else channel.addEventListener('open', send, { once: true });
+                    } else if (this.meshTestDialer) {
+                        channel.addEventListener('message', count('streams'));
+                        channel.addEventListener('close', () => {
+                            streamClosed = true;
+                            setTimeout(check, 0);
+                        });
+                    }
+                });
+            }
+            createDataChannel(label, init) {
+                const channel = super.createDataChannel(label, init);
+                if (label === 'init') {
+                    this.meshTestDialer = true;
+                    channel.addEventListener('message', count('init'));
+                }
+                return channel;
+            }
+        };
+        const atLeast = (kind) => (n) => new Promise((resolve) => {
+            const w = () =>
+                (counts[kind] >= n || (kind === 'streams' && streamClosed)) && (resolve(), true);
+            if (!w()) waiters.push(w);
+        });
+        const uninstall = () => { window.RTCPeerConnection = Original; };
+        return [atLeast('init'), atLeast('streams'), uninstall];",
+    );
+    let pair: js_sys::Array = install
+        .call1(&JsValue::NULL, &JsValue::from(flood))
+        .expect("install the init flood")
+        .into();
+    [pair.get(0).into(), pair.get(1).into(), pair.get(2).into()]
+}
+
+/// Waits for a promise of [`flood_init_from_responders`].
+async fn at_least(wait: &js_sys::Function, bytes: usize) {
+    let promise: js_sys::Promise = wait
+        .call1(&JsValue::NULL, &JsValue::from(bytes as u32))
+        .expect("count waiter")
+        .into();
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .expect("resolves");
+}
+
+#[wasm_bindgen_test]
+async fn what_a_responder_sends_on_init_costs_the_dialers_streams_nothing() {
+    within(60, run_init_flood()).await;
+}
+
+/// The dialer keeps `init` open for the connection's life and no stream reads it. Bytes its
+/// remote sends there must not take the receive budget every stream of the connection
+/// shares: here the remote sends 1008 KiB of A's 1 MiB on `init`, and a stream then needs
+/// 256 KiB of the budget while A is not reading it.
+async fn run_init_flood() {
+    setup();
+    const FLOOD: usize = 63 * 16 * 1024;
+    const PAYLOAD: usize = 512 * 1024;
+    let [init_at_least, streams_at_least, uninstall] = flood_init_from_responders(FLOOD as u32);
+    let mut a = build_swarm_with(
+        mesh_webrtc::Config::new()
+            .with_ice_servers(Vec::new())
+            .with_max_receive_buffer(1 << 20),
+    );
+    let mut b = build_swarm();
+    let (a_peer, b_peer) = (*a.local_peer_id(), *b.local_peer_id());
+    let mut incoming = a
+        .behaviour()
+        .stream
+        .new_control()
+        .accept(HOLD)
+        .expect("first registration");
+    let mut control = b.behaviour().stream.new_control();
+    let swarms = &mut [&mut a, &mut b];
+    let b_addr = listen_via_relay(swarms, 1).await;
+    connect_to_relay(swarms, 0).await;
+    let (_, relayed, _) = dial_webrtc(swarms, 0, b_addr.with(Protocol::P2p(b_peer)), b_peer).await;
+    close_connections(swarms, 0, &relayed).await;
+    uninstall.call0(&JsValue::NULL).expect("uninstall");
+    drive(swarms, at_least(&init_at_least, FLOOD)).await;
+    log("A's init channel received the flood");
+
+    let payload = test_payload(PAYLOAD);
+    let (written, read) = drive(swarms, async {
+        let write = async {
+            let mut s = control.open_stream(a_peer, HOLD).await.expect("hold opens");
+            s.write_all(&payload).await?;
+            s.close().await
+        };
+        let read = async {
+            let (_, mut held) = incoming.next().await.expect("A takes the stream");
+            // Half the payload queued unread: past what the flood would have left of the
+            // budget (had it closed the channel, the read below ends early).
+            at_least(&streams_at_least, PAYLOAD / 2).await;
+            let mut got = Vec::new();
+            held.read_to_end(&mut got).await.map(|_| got)
+        };
+        // A stream closed by A's spent budget may never reach A's acceptor: B's failed write
+        // is then the failure to report.
+        let (mut write, mut read) = (pin!(write.fuse()), pin!(read.fuse()));
+        let mut written = None;
+        let read = loop {
+            futures::select! {
+                w = write => {
+                    if let Err(e) = &w {
+                        panic!("A closed B's stream under its write ({e}): its budget was spent");
+                    }
+                    written = Some(w);
+                }
+                r = read => break r,
+            }
+        };
+        let written = match written {
+            Some(w) => w,
+            None => write.await,
+        };
+        (written, read)
+    })
+    .await;
+    log(&format!("B's write: {written:?}"));
+    let read = read.expect("A reads the whole stream");
+    assert_eq!(read.len(), PAYLOAD, "A's stream ended early");
+    assert!(read == payload, "A read other bytes than B wrote");
+    written.expect("B's write and close succeed");
 }
