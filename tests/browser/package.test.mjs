@@ -472,6 +472,38 @@ describe('plain-html example (package served as files)', () => {
     assert.equal(r.after, 600_000);
   });
 
+  test('a cancelled body settles res.mesh.summary (kind aborted) and the mesh goes on, in the window and in a worker', async () => {
+    const r = await page.evaluate(async (MANIFEST) => {
+      const out = {};
+      for (const worker of [false, true]) {
+        const mesh = await t.api.createMesh({ manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0, persist: false, worker });
+        const res = await mesh.fetch('/peer.bin');
+        let summary = 'pending';
+        res.mesh.summary.then(() => { summary = 'resolved'; }, (e) => { summary = t.error(e); });
+        const reader = res.body.getReader();
+        const first = await reader.read();
+        // No read waits: nothing but the cancel itself can settle the summary.
+        await reader.cancel();
+        // One task later: every promise the cancel settled has run its handlers.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        const again = await mesh.fetch('/peer.bin');
+        out[worker ? 'worker' : 'window'] = {
+          runsIn: mesh.runsIn, firstChunk: first.value.length, summary,
+          again: await t.hex(await again.arrayBuffer()),
+        };
+        await mesh.close();
+      }
+      return out;
+    }, MANIFEST);
+    for (const mode of ['window', 'worker']) {
+      assert.equal(r[mode].runsIn, mode);
+      assert.ok(r[mode].firstChunk > 0);
+      assert.equal(r[mode].summary.kind, 'aborted', `${mode}: the summary of a cancelled body: ${JSON.stringify(r[mode].summary)}`);
+      assert.equal(r[mode].summary.isMeshError, true);
+      assert.equal(r[mode].again, sha256(fixture('peer.bin')), `${mode}: a fetch after the cancel`);
+    }
+  });
+
   test('bytes that do not match the CID are refused: MeshError kind integrity, no Response', async () => {
     const cid = cidOf('/origin-only.txt');
     const r = await page.evaluate(async ({ cid, url }) => {

@@ -257,7 +257,8 @@ export interface MeshResponse extends Response {
   /** Absent in degraded mode. */
   readonly mesh?: {
     cid: string;
-    /** Resolves when the body has been read to the end; rejects with the body's error. */
+    /** Resolves when the body has been read to the end; rejects with the body's error, or
+     * with kind `aborted` once the body is cancelled. */
     summary: Promise<FetchSummary>;
   };
 }

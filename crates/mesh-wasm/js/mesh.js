@@ -404,6 +404,8 @@ export class Mesh extends EventTarget {
       cancel() {
         signal?.removeEventListener('abort', onAbort);
         cancel();
+        // The body will never be read to the end: the summary says so rather than wait.
+        settle.reject(new MeshError('aborted', 'the body was cancelled'));
       },
     }, { highWaterMark: 0 });
     response = new Response(body, { status: 200, headers });

@@ -3,7 +3,7 @@
 //! (run through `scripts/test-browser.sh`). Ports are fixed at build time (see that script).
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Function, Object, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use mesh_wasm::{FetchHandle, MeshNode};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -302,6 +302,20 @@ async fn a_cancelled_fetch_reports_aborted() -> TestResult {
         Ok(_) => return Err("a cancelled fetch completed".into()),
         Err(e) => e,
     };
+    assert_eq!(get(&error, "kind").as_string().as_deref(), Some("aborted"));
+    // A `next()` already waiting when the fetch is cancelled settles too (it never did: the
+    // page's reader, or the node's worker, waited forever).
+    let handle = node.fetch(&cid, url("cache-0.bin"))?;
+    let waiting = JsFuture::from(handle.next());
+    // One turn of the microtask queue: `next()`'s task runs and waits (the origin's answer
+    // is a network round trip away).
+    JsFuture::from(Promise::resolve(&JsValue::NULL)).await?;
+    handle.cancel();
+    let settled = futures::future::select(waiting, Box::pin(sleep(10_000))).await;
+    let futures::future::Either::Left((result, _)) = settled else {
+        return Err("a next() pending at the cancel never settled".into());
+    };
+    let error = result.err().ok_or("a cancelled fetch delivered a piece")?;
     assert_eq!(get(&error, "kind").as_string().as_deref(), Some("aborted"));
     // The node is still fine afterwards.
     let (bytes, _, _) = read_all(&node.fetch(&cid, url("cache-0.bin"))?).await?;
