@@ -284,10 +284,33 @@ describe('service worker: fallbacks, takeover, one node per tab', () => {
     const p = await site.profile();
     const t1 = await p.tab();
     await controlled(t1);
+    // t1's node serves BIG's first piece, then holds the body back, so that it is still in
+    // progress when t1 closes. (The worker's pulls are not held back by t3 not reading: on a
+    // loaded machine t1 once served all 32 MiB before its tab closed.)
+    await t1.evaluate((path) => {
+      const mesh = window.site.mesh;
+      const fetch = mesh.fetch.bind(mesh);
+      mesh.fetch = async (p, init) => {
+        const res = await fetch(p, init);
+        if (p !== path) return res;
+        const reader = res.body.getReader();
+        let served = 0;
+        const held = new ReadableStream({
+          async pull(controller) {
+            if (served > 0) return new Promise(() => {});
+            const { done, value } = await reader.read();
+            if (done) controller.close();
+            else controller.enqueue(value);
+            served += 1;
+          },
+          cancel: (why) => reader.cancel(why),
+        }, { highWaterMark: 0 });
+        return new Response(held, { headers: res.headers });
+      };
+    }, BIG);
     const t2 = await p.tab();
     const t3 = await p.tab();
-    // t3 reads the first piece of BIG through t1's node, then stops reading: the worker stops
-    // pulling once Chromium's buffer is full, with most of the body still to come.
+    // t3 reads the first piece of BIG through t1's node.
     const first = await t3.evaluate(async (path) => {
       const res = await fetch(path);
       const reader = res.body.getReader();

@@ -14,7 +14,8 @@
 //   manifest   the manifest's URL (default /.well-known/mesh/manifest.json)
 //   timeoutMs  how long a node may take to answer or to send the next piece (default 5000):
 //              past it a request that has no bytes yet goes to the network, a body in progress
-//              moves to another node (see `body`)
+//              moves to another node (see `body`); a tab that is taking over is waited for
+//              longer (STARTING_MS)
 /* eslint-env serviceworker */
 'use strict';
 
@@ -25,6 +26,10 @@
   /** How long the worker waits for windows to say whether they run a node, when it has not
    * heard from any since it started (a restarted worker forgets them). */
   const PROBE_MS = 150;
+  /** How long a body in progress waits for a tab that said it is starting its node (taking
+   * over from a tab that closed): its only other way out is to fail. The start usually takes
+   * well under a second; on a loaded machine it took more than TIMEOUT_MS. */
+  const STARTING_MS = Math.max(30_000, TIMEOUT_MS);
   /** How long a manifest that could not be loaded is not asked for again. */
   const MANIFEST_RETRY_MS = 10_000;
 
@@ -56,6 +61,8 @@
 
   /** Ids of window clients that announced a running node, most recent last. */
   const nodes = new Set();
+  /** Ids of window clients starting a node (they won the election), with when they said so. */
+  const starting = new Map();
   /** Whether `nodes` is complete: true once the windows were asked since this worker started
    * (later nodes announce themselves). */
   let probed = false;
@@ -69,6 +76,8 @@
     const msg = event.data;
     if (msg?.type !== 'mesh-node' || !event.source) return;
     nodes.delete(event.source.id);
+    starting.delete(event.source.id);
+    if (msg.starting) starting.set(event.source.id, Date.now());
     onAnswer?.();
     if (msg.up) {
       nodes.add(event.source.id);
@@ -244,12 +253,13 @@
     return null;
   }
 
-  /** `nodeFor`, waiting up to `ms` for a node to come up (a tab taking over) when none is. */
+  /** `nodeFor`, waiting up to `ms` for a node to come up (a tab taking over) when none is,
+   * and up to STARTING_MS after a live tab said it is starting one. */
   async function nodeWithin(clientId, ms) {
     const end = Date.now() + ms;
     for (;;) {
       const node = await nodeFor(clientId);
-      const left = end - Date.now();
+      const left = Math.max(end, await startedUntil()) - Date.now();
       if (node || left <= 0) return node;
       await new Promise((resolve) => {
         probeWaiters.push(resolve);
@@ -258,15 +268,28 @@
     }
   }
 
+  /** Until when a tab starting its node is waited for: the latest of their STARTING_MS ends
+   * (0 when none is starting; tabs that went away are forgotten). */
+  async function startedUntil() {
+    let until = 0;
+    for (const [id, since] of [...starting]) {
+      if (await self.clients.get(id)) until = Math.max(until, since + STARTING_MS);
+      else starting.delete(id);
+    }
+    return until;
+  }
+
   /**
    * One request at one window's node, over a MessageChannel: `head` resolves with the node's
    * first message (`head`, or an error: `{ kind, message }`), then each `next()` pulls one
    * message (`data`, `done` or an error). A node that says nothing for TIMEOUT_MS counts as
-   * the error `timeout`.
+   * the error `timeout`. A message that comes while nothing waits (the error of a tab that
+   * closed, between two pulls) is kept for the next `next()`.
    */
   class NodeRead {
     #port;
     #waiting = null;
+    #unread = [];
     #timer;
 
     constructor(client, path, url) {
@@ -290,6 +313,7 @@
     }
 
     #await() {
+      if (this.#unread.length > 0) return Promise.resolve(this.#unread.shift());
       return new Promise((resolve) => {
         this.#waiting = resolve;
         this.#timer = setTimeout(() => this.#settle({
@@ -302,7 +326,8 @@
       clearTimeout(this.#timer);
       const resolve = this.#waiting;
       this.#waiting = null;
-      resolve?.(msg);
+      if (resolve) resolve(msg);
+      else this.#unread.push(msg);
     }
   }
 })();

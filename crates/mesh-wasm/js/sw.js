@@ -110,9 +110,15 @@ export class MeshSite extends EventTarget {
     this.#queued = new AbortController();
     navigator.locks.request(name, { signal: this.#queued.signal }, async () => {
       if (this.#role === 'closed') return;
+      // Taking over: a body the closed leader was serving waits for this node (see
+      // sw-worker.js, STARTING_MS) instead of failing while it starts.
+      activeWorker(this.#registration)
+        .then((worker) => worker?.postMessage({ type: 'mesh-node', up: false, starting: true }))
+        .catch(() => {});
       try {
         await this.#lead(mesh);
       } catch (e) {
+        this.#registration?.active?.postMessage({ type: 'mesh-node', up: false });
         // The lock goes to the next tab in the queue.
         this.dispatchEvent(new CustomEvent('warning', { detail: { message: `taking over the node failed: ${e.message}` } }));
         return;
