@@ -6,7 +6,8 @@
 #
 #   scripts/bench-webrtc.sh            build what is missing, run, print the table
 #
-# Environment: MESH_BENCH_RUNS (default 3), MESH_BENCH_DIALS (default 55: the relay's per-IP
+# Environment: MESH_BENCH_RUNS (default 3), MESH_BENCH_SMALL (100 KiB requests of (2) to the
+# peer and to the origin, default 40; up to ~90 stay within tab A's have-summary of 100 roots), MESH_BENCH_DIALS (default 55: the relay's per-IP
 # rate limit allows ~60 new tabs per bootstrap process on loopback, see bench-webrtc.mjs),
 # MESH_BENCH_DIAL_SECONDS (default 300), MESH_BENCH_DIAL_PERSIST=1 (the dialling nodes restore tab B's
 # persistent cache first, as a returning visitor's does), MESH_BENCH_BOOTSTRAP_ARGS (extra bootstrap-node flags),
@@ -52,15 +53,15 @@ trap cleanup EXIT
 # one block each, every one fetched once (no cache can help); dial-*: 1 KiB, one per dial; warm*: untimed warm-up.
 SITE=$WORK/site
 mkdir -p "$SITE"
-python3 - "$SITE" "${MESH_BENCH_RUNS:-3}" "${MESH_BENCH_DIALS:-55}" "${MESH_BENCH_PROFILE:-}" <<'PY'
+python3 - "$SITE" "${MESH_BENCH_RUNS:-3}" "${MESH_BENCH_DIALS:-55}" "${MESH_BENCH_PROFILE:-}" "${MESH_BENCH_SMALL:-40}" <<'PY'
 import os, random, sys
-site, runs, dials, profile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+site, runs, dials, profile, small = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 def write(name, size, seed):
     with open(os.path.join(site, name), 'wb') as f:
         f.write(random.Random(seed).randbytes(size))
 for i in range(runs):
     write(f'big-{i:02}.bin', 16 << 20, 1000 + i)
-for i in range(40):
+for i in range(small):
     write(f'asset100k-peer-{i:03}.bin', 100 << 10, 2000 + i)
     write(f'asset100k-origin-{i:03}.bin', 100 << 10, 3000 + i)
 for i in range(dials):
