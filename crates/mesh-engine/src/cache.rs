@@ -163,8 +163,6 @@ impl<X: Extra> Engine<X> {
         self.outputs.push_back(Output::Cached { root, blocks });
     }
 
-    /// Provides `root`: connected mesh peers hear of it now, the DHT once fetching pauses
-    /// (`announce.rs`).
     fn provide(&mut self, root: Cid) {
         if !self.config.serve {
             // A node that does not serve tells no one what it holds.
@@ -173,24 +171,13 @@ impl<X: Extra> Engine<X> {
         if self.provided.insert(root) {
             self.announce_to_peers(root);
         }
-        self.announcements.queue(root, self.last_now);
-    }
-
-    /// Announces `roots` in the DHT, those still provided (one may have left the cache, or
-    /// consent been withdrawn, while it waited).
-    pub(crate) fn announce_in_dht(&mut self, roots: Vec<Cid>) {
-        for root in roots {
-            if !self.provided.contains(&root) {
-                continue;
-            }
-            if let Err(e) = self
-                .swarm
-                .behaviour_mut()
-                .kad
-                .start_providing(provider_key(&root))
-            {
-                tracing::warn!(%root, error = %e, "cannot announce");
-            }
+        if let Err(e) = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .start_providing(provider_key(&root))
+        {
+            tracing::warn!(%root, error = %e, "cannot announce");
         }
     }
 

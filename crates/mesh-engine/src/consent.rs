@@ -24,8 +24,6 @@ impl<X: Extra> Engine<X> {
             self.swarm.remove_listener(listener);
         }
         self.warm.stop();
-        // Joining again announces everything provided (`reannounce_all`).
-        self.announcements.take_all();
         let kad = &mut self.swarm.behaviour_mut().kad;
         for cid in &self.provided {
             kad.stop_providing(&provider_key(cid));

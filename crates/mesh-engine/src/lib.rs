@@ -38,7 +38,6 @@
 //! clock and draws no randomness of its own: time comes with every input and the jitter of
 //! its redials from [`EngineConfig::seed`], so tests run it in virtual time.
 
-mod announce;
 mod backoff;
 mod bootstrap;
 mod cache;
@@ -79,8 +78,6 @@ pub use output::{
 };
 pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 
-use crate::announce::Announcements;
-pub use crate::announce::{ANNOUNCE_MAX_WAIT, ANNOUNCE_QUIET};
 use crate::bootstrap::Bootstrap;
 use crate::cache::CacheIndex;
 use crate::connections::Connections;
@@ -285,8 +282,6 @@ pub struct Engine<X: Extra = NoExtra> {
     announce_queries: HashMap<QueryId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
     provided: BTreeSet<Cid>,
-    /// Provided roots not announced in the DHT yet (`announce.rs`).
-    announcements: Announcements,
     /// The blocks of each asset the planner cached, to withdraw it when one leaves the store.
     cache: CacheIndex,
     /// Connected peers that speak our block exchange, as told to the planner.
@@ -350,7 +345,6 @@ impl<X: Extra> Engine<X> {
             provider_queries: HashMap::new(),
             announce_queries: HashMap::new(),
             provided: BTreeSet::new(),
-            announcements: Announcements::default(),
             cache: CacheIndex::default(),
             mesh_peers: BTreeSet::new(),
             dialling: BTreeSet::new(),
@@ -393,15 +387,13 @@ impl<X: Extra> Engine<X> {
     }
 
     /// When [`Engine::handle_timeout`] is next due: the planner's timer, a bootstrap redial,
-    /// a warm-peer round, a direct connection's deadline to identify or the DHT announcement
-    /// of what was fetched, whichever is first.
+    /// a warm-peer round or a direct connection's deadline to identify, whichever is first.
     pub fn poll_timeout(&self) -> Option<CoreInstant> {
         [
             self.planner.poll_timeout(),
             self.bootstrap.poll_timeout(),
             self.warm.poll_timeout(),
             self.connections.identify_deadline(),
-            self.announcements.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -416,8 +408,6 @@ impl<X: Extra> Engine<X> {
         }
         self.bootstrap_timeout(now);
         self.warm_timeout(now);
-        let due = self.announcements.take_due(now);
-        self.announce_in_dht(due);
         for connection in self.connections.take_unidentified(now) {
             tracing::info!(
                 ?connection,
@@ -560,8 +550,6 @@ impl<X: Extra> Engine<X> {
         if !self.config.serve {
             return;
         }
-        // Everything queued goes out now with the rest.
-        self.announcements.take_all();
         let roots: Vec<Cid> = self.provided.iter().copied().collect();
         for cid in roots {
             if let Err(e) = self

@@ -8,7 +8,7 @@ use cid::Cid;
 use mesh_core::dag::build_dag;
 use mesh_core::fetch::Config as PlannerConfig;
 use mesh_core::store::BlockStore;
-use mesh_engine::{ANNOUNCE_QUIET, EngineConfig, Output};
+use mesh_engine::{EngineConfig, Output};
 use mesh_protocol::KadMode;
 use mesh_testkit::{MemNet, NodeId, data};
 
@@ -159,9 +159,7 @@ fn a_restored_cache_is_verified_served_and_announced() {
             .any(|o| matches!(o, Output::OriginFetch(_)))
     );
 
-    // Another node finds this one in the DHT (once the announcement went out: fetching
-    // paused) and gets the asset from it.
-    net.advance(ANNOUNCE_QUIET);
+    // Another node finds this one in the DHT and gets the asset from it.
     let other = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
     net.join(other);
     let fetch = net.fetch(other, good.root.cid, None);
