@@ -87,6 +87,8 @@ async function startSite(name) {
     /** A browser profile (context) whose tabs count their RTCPeerConnections. */
     async profile() {
       const context = await browser.newContext();
+      // The service worker's warnings (why a body failed: the page sees only a network error).
+      context.on('console', (m) => { if (m.text().startsWith('mesh sw:')) console.log(`  [${name}] ${m.text()}`); });
       await context.grantPermissions(['camera', 'microphone']);
       await context.addInitScript(instrumentRtc);
       contexts.push(context);

@@ -12,10 +12,11 @@
 //
 // Settings, from the query string of the worker script's URL (what `register` was given):
 //   manifest   the manifest's URL (default /.well-known/mesh/manifest.json)
-//   timeoutMs  how long a node may take to answer or to send the next piece (default 5000):
-//              past it a request that has no bytes yet goes to the network, a body in progress
-//              moves to another node (see `body`); a tab that is taking over is waited for
-//              longer (STARTING_MS)
+//   timeoutMs  how long a node may stay silent (default 5000; a node at work on a request says
+//              it is alive twice per timeoutMs, so a slow one is waited for, a gone one is
+//              not): past it a request that has no bytes yet goes to the network, a body in progress
+//              moves to another node (see `body`); while a tab is in line to take over, a
+//              body waits longer for it (STARTING_MS)
 /* eslint-env serviceworker */
 'use strict';
 
@@ -26,9 +27,10 @@
   /** How long the worker waits for windows to say whether they run a node, when it has not
    * heard from any since it started (a restarted worker forgets them). */
   const PROBE_MS = 150;
-  /** How long a body in progress waits for a tab that said it is starting its node (taking
-   * over from a tab that closed): its only other way out is to fail. The start usually takes
-   * well under a second; on a loaded machine it took more than TIMEOUT_MS. */
+  /** How long a body in progress waits for a node to come up while a tab is in line to take
+   * over (a follower: the browser grants it the election's lock once the leader's tab is gone,
+   * and it starts its node): its only other way out is to fail. That usually takes well under
+   * a second; on a loaded machine it took more than TIMEOUT_MS. */
   const STARTING_MS = Math.max(30_000, TIMEOUT_MS);
   /** How long a manifest that could not be loaded is not asked for again. */
   const MANIFEST_RETRY_MS = 10_000;
@@ -61,8 +63,8 @@
 
   /** Ids of window clients that announced a running node, most recent last. */
   const nodes = new Set();
-  /** Ids of window clients starting a node (they won the election), with when they said so. */
-  const starting = new Map();
+  /** Ids of window clients in line to take over the node (followers). */
+  const successors = new Set();
   /** Whether `nodes` is complete: true once the windows were asked since this worker started
    * (later nodes announce themselves). */
   let probed = false;
@@ -76,8 +78,8 @@
     const msg = event.data;
     if (msg?.type !== 'mesh-node' || !event.source) return;
     nodes.delete(event.source.id);
-    starting.delete(event.source.id);
-    if (msg.starting) starting.set(event.source.id, Date.now());
+    successors.delete(event.source.id);
+    if (msg.successor) successors.add(event.source.id);
     onAnswer?.();
     if (msg.up) {
       nodes.add(event.source.id);
@@ -106,17 +108,18 @@
   }
 
   /** The window whose node should serve a request of `clientId`: its own if it runs one (one
-   * node per tab), else the most recently announced live one. */
-  async function nodeFor(clientId) {
+   * node per tab), else the most recently announced live one; never the window `except`. */
+  async function nodeFor(clientId, except) {
     if (!probed) {
       probing ??= probe().finally(() => { probed = true; });
       await probing;
     }
-    if (clientId && nodes.has(clientId)) {
+    if (clientId && clientId !== except && nodes.has(clientId)) {
       const own = await self.clients.get(clientId);
       if (own) return own;
     }
     for (const id of [...nodes].reverse()) {
+      if (id === except) continue;
       const client = await self.clients.get(id);
       if (client) return client;
       nodes.delete(id); // the tab is gone
@@ -228,8 +231,12 @@
           }
           const why = msg.type === 'done' ? 'the next node sent fewer bytes' : `${msg.kind}: ${msg.message}`;
           read.cancel();
-          const next = CONTINUABLE.has(msg.kind) && moves < MAX_MOVES ? await moveOn(cid, path, url, clientId) : null;
+          // The node that failed is not asked again for this body: a tab that closed may
+          // still be listed among the clients while it unloads, its goodbye not yet in.
+          const next = CONTINUABLE.has(msg.kind) && moves < MAX_MOVES ? await moveOn(cid, path, url, clientId, read.clientId) : null;
           if (!next) {
+            // The page sees only a network error: the console says why.
+            console.warn(`mesh sw: the body of ${path} failed after ${sent} bytes and ${moves} move(s): ${why}${CONTINUABLE.has(msg.kind) && moves < MAX_MOVES ? `; no other node served it within ${TIMEOUT_MS} ms (or ${STARTING_MS} ms while a tab was in line)` : ''}`);
             controller.error(new Error(`mesh: ${why}`));
             return;
           }
@@ -243,23 +250,25 @@
   }
 
   /** A read of `path` at the next node up within TIMEOUT_MS whose head names `cid`, or null. */
-  async function moveOn(cid, path, url, clientId) {
-    const node = await nodeWithin(clientId, TIMEOUT_MS);
+  async function moveOn(cid, path, url, clientId, failed) {
+    const node = await nodeWithin(clientId, TIMEOUT_MS, failed);
     if (!node) return null;
     const read = new NodeRead(node, path, url);
     const head = await read.head;
     if (head.type === 'head' && head.verified === true && head.cid === cid) return read;
+    console.warn(`mesh sw: ${path}: the node that took over answered ${head.type === 'head' ? `CID ${head.cid}, verified ${head.verified}` : `${head.kind}: ${head.message}`}`);
     read.cancel();
     return null;
   }
 
-  /** `nodeFor`, waiting up to `ms` for a node to come up (a tab taking over) when none is,
-   * and up to STARTING_MS after a live tab said it is starting one. */
-  async function nodeWithin(clientId, ms) {
-    const end = Date.now() + ms;
+  /** `nodeFor` (but never `except`), waiting up to `ms` for a node to come up (a tab taking
+   * over) when none is, and up to STARTING_MS while a live tab is in line to take over. */
+  async function nodeWithin(clientId, ms, except) {
+    const start = Date.now();
     for (;;) {
-      const node = await nodeFor(clientId);
-      const left = Math.max(end, await startedUntil()) - Date.now();
+      const node = await nodeFor(clientId, except);
+      const wait = (await successorAlive()) ? Math.max(ms, STARTING_MS) : ms;
+      const left = start + wait - Date.now();
       if (node || left <= 0) return node;
       await new Promise((resolve) => {
         probeWaiters.push(resolve);
@@ -268,22 +277,21 @@
     }
   }
 
-  /** Until when a tab starting its node is waited for: the latest of their STARTING_MS ends
-   * (0 when none is starting; tabs that went away are forgotten). */
-  async function startedUntil() {
-    let until = 0;
-    for (const [id, since] of [...starting]) {
-      if (await self.clients.get(id)) until = Math.max(until, since + STARTING_MS);
-      else starting.delete(id);
+  /** Whether a tab in line to take over is still open (tabs that went away are forgotten). */
+  async function successorAlive() {
+    for (const id of [...successors]) {
+      if (await self.clients.get(id)) return true;
+      successors.delete(id);
     }
-    return until;
+    return false;
   }
 
   /**
    * One request at one window's node, over a MessageChannel: `head` resolves with the node's
    * first message (`head`, or an error: `{ kind, message }`), then each `next()` pulls one
    * message (`data`, `done` or an error). A node that says nothing for TIMEOUT_MS counts as
-   * the error `timeout`. A message that comes while nothing waits (the error of a tab that
+   * the error `timeout`; while it works on the request (restoring its cache, fetching) it says
+   * `alive` every TIMEOUT_MS / 2, which restarts that wait. A message that comes while nothing waits (the error of a tab that
    * closed, between two pulls) is kept for the next `next()`.
    */
   class NodeRead {
@@ -293,11 +301,13 @@
     #timer;
 
     constructor(client, path, url) {
+      /** The window whose node serves it. */
+      this.clientId = client.id;
       const { port1, port2 } = new MessageChannel();
       this.#port = port1;
-      port1.onmessage = ({ data }) => this.#settle(data);
+      port1.onmessage = ({ data }) => (data?.type === 'alive' ? this.#arm() : this.#settle(data));
       this.head = this.#await();
-      client.postMessage({ type: 'mesh-fetch', path, url }, [port2]);
+      client.postMessage({ type: 'mesh-fetch', path, url, aliveMs: TIMEOUT_MS / 2 }, [port2]);
     }
 
     next() {
@@ -316,10 +326,17 @@
       if (this.#unread.length > 0) return Promise.resolve(this.#unread.shift());
       return new Promise((resolve) => {
         this.#waiting = resolve;
-        this.#timer = setTimeout(() => this.#settle({
-          type: 'error', kind: 'timeout', message: `the node sent nothing for ${TIMEOUT_MS} ms`,
-        }), TIMEOUT_MS);
+        this.#arm();
       });
+    }
+
+    /** (Re)starts the wait for the node's next word, if a message is awaited. */
+    #arm() {
+      if (!this.#waiting) return;
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.#settle({
+        type: 'error', kind: 'timeout', message: `the node sent nothing for ${TIMEOUT_MS} ms`,
+      }), TIMEOUT_MS);
     }
 
     #settle(msg) {

@@ -37,7 +37,8 @@ export class MeshSite extends EventTarget {
   #channel = null;
   #registration = null;
   #leaderPeerId = null;
-  #ports = new Set();
+  /** The worker's requests this tab's node serves: each port, with its `alive` timer. */
+  #ports = new Map();
   #statsWaiters = new Map();
   #nextId = 0;
   #release = null; // ends the leader's hold of the lock
@@ -107,14 +108,14 @@ export class MeshSite extends EventTarget {
     if (led) return;
     this.#setRole('follower');
     this.#channel.postMessage({ type: 'hello' });
+    // In the queue for the node: a body in progress waits for this tab if the leader closes
+    // (see sw-worker.js, STARTING_MS).
+    activeWorker(this.#registration)
+      .then((worker) => worker?.postMessage({ type: 'mesh-node', up: false, successor: true }))
+      .catch(() => {});
     this.#queued = new AbortController();
     navigator.locks.request(name, { signal: this.#queued.signal }, async () => {
       if (this.#role === 'closed') return;
-      // Taking over: a body the closed leader was serving waits for this node (see
-      // sw-worker.js, STARTING_MS) instead of failing while it starts.
-      activeWorker(this.#registration)
-        .then((worker) => worker?.postMessage({ type: 'mesh-node', up: false, starting: true }))
-        .catch(() => {});
       try {
         await this.#lead(mesh);
       } catch (e) {
@@ -175,23 +176,29 @@ export class MeshSite extends EventTarget {
   #fromWorker(event) {
     const msg = event.data;
     if (msg?.type === 'mesh-probe') {
-      event.source?.postMessage({ type: 'mesh-node', up: !!(this.#mesh && !this.#mesh.degraded) });
+      event.source?.postMessage({ type: 'mesh-node', up: !!(this.#mesh && !this.#mesh.degraded), successor: this.#role === 'follower' });
     } else if (msg?.type === 'mesh-fetch' && event.ports[0]) {
-      this.#serve(msg.path, msg.url, event.ports[0]);
+      this.#serve(msg.path, msg.url, event.ports[0], msg.aliveMs);
     }
   }
 
   /** Serves one request of the worker over `port`: a head once the first verified bytes are
-   * in, then one piece per `pull`, then `done`; or an error (the worker then decides). */
-  async #serve(path, url, port) {
+   * in, then one piece per `pull`, then `done`; or an error (the worker then decides). Until
+   * it ends, `alive` every `aliveMs` tells the worker the node is at work, not gone (only to a
+   * worker that asked: an older one would take it for an answer). */
+  async #serve(path, url, port, aliveMs) {
     const mesh = this.#mesh;
     if (!mesh || mesh.degraded) {
       port.postMessage({ type: 'error', kind: 'unavailable', message: 'this tab runs no node' });
       port.close();
       return;
     }
-    this.#ports.add(port);
+    const alive = Number.isFinite(aliveMs) && aliveMs > 0
+      ? setInterval(() => port.postMessage({ type: 'alive' }), aliveMs)
+      : undefined;
+    this.#ports.set(port, alive);
     const end = () => {
+      clearInterval(this.#ports.get(port));
       this.#ports.delete(port);
       port.close();
     };
@@ -242,7 +249,8 @@ export class MeshSite extends EventTarget {
 
   /** Ends the requests this tab's node is serving: the node is going away. */
   #failPorts() {
-    for (const port of this.#ports) {
+    for (const [port, alive] of this.#ports) {
+      clearInterval(alive);
       port.postMessage({ type: 'error', kind: 'closed', message: 'the node closed' });
       port.close();
     }
