@@ -6,16 +6,18 @@
 #
 #   scripts/bench-webrtc.sh            build what is missing, run, print the table
 #
-# Environment: MESH_BENCH_RUNS (default 3), MESH_BENCH_SMALL (100 KiB requests of (2) to the
-# peer and to the origin, default 40; up to ~90 stay within tab A's have-summary of 100 roots), MESH_BENCH_DIALS (default 55: the relay's per-IP
-# rate limit allows ~60 new tabs per bootstrap process on loopback, see bench-webrtc.mjs),
-# MESH_BENCH_DIAL_SECONDS (default 300), MESH_BENCH_DIAL_PERSIST=1 (the dialling nodes restore tab B's
-# persistent cache first, as a returning visitor's does), MESH_BENCH_BOOTSTRAP_ARGS (extra bootstrap-node flags),
-# MESH_BENCH_BIN (directory of bootstrap-node and mesh-origin; default
-# $CARGO_TARGET_DIR/release, built if missing), MESH_BENCH_JSON (also write the raw numbers
-# there), MESH_BENCH_PROFILE (a directory: also record and summarise CPU profiles of both tabs'
-# main threads; with MESH_NPM_NAMES=1 the package keeps its wasm function names). Idempotent:
-# the npm package is rebuilt only when it changed (scripts/build-npm.sh), fixtures are regenerated deterministically in a temporary directory.
+# Environment: MESH_BENCH_RUNS (default 3), MESH_BENCH_SMALL (100 KiB requests of (2) to the peer
+# and to the origin, default 40; with MESH_BENCH_DIALS=0, up to ~90 stay within tab A's have-summary
+# of 100 roots), MESH_BENCH_DIALS (default 55: the relay's per-IP rate limit allows ~60 new tabs per
+# bootstrap process on loopback, see bench-webrtc.mjs), MESH_BENCH_DIAL_SECONDS (default 300),
+# MESH_BENCH_DIAL_PERSIST=1 (the dialling nodes restore tab B's persistent cache first, as a
+# returning visitor's does), MESH_BENCH_BOOTSTRAP_ARGS (extra bootstrap-node flags), MESH_BENCH_BIN
+# (directory of bootstrap-node and mesh-origin; default $CARGO_TARGET_DIR/release, built if
+# missing), MESH_BENCH_JSON (also write the raw numbers there), MESH_BENCH_PROFILE (a directory:
+# also record and summarise CPU profiles of both tabs' main threads; with MESH_NPM_NAMES=1 the
+# package keeps its wasm function names). Idempotent: the npm package is rebuilt only when it
+# changed (scripts/build-npm.sh), fixtures are regenerated deterministically in a temporary
+# directory.
 # Not part of scripts/test.sh: it measures, it does not pass or fail on the numbers.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh

@@ -14,9 +14,9 @@
 //   manifest   the manifest's URL (default /.well-known/mesh/manifest.json)
 //   timeoutMs  how long a node may stay silent (default 5000; a node at work on a request says
 //              it is alive twice per timeoutMs, so a slow one is waited for, a gone one is
-//              not): past it a request that has no bytes yet goes to the network, a body in progress
-//              moves to another node (see `body`); while a tab is in line to take over, a
-//              body waits longer for it (STARTING_MS)
+//              not): past it a request that has no bytes yet goes to the network, a body in
+//              progress moves to another node (see `body`); while a tab is in line to take
+//              over, a body waits longer for it (STARTING_MS)
 /* eslint-env serviceworker */
 'use strict';
 
@@ -233,10 +233,14 @@
           read.cancel();
           // The node that failed is not asked again for this body: a tab that closed may
           // still be listed among the clients while it unloads, its goodbye not yet in.
-          const next = CONTINUABLE.has(msg.kind) && moves < MAX_MOVES ? await moveOn(cid, path, url, clientId, read.clientId) : null;
+          const movable = CONTINUABLE.has(msg.kind) && moves < MAX_MOVES;
+          const next = movable ? await moveOn(cid, path, url, clientId, read.clientId) : null;
           if (!next) {
             // The page sees only a network error: the console says why.
-            console.warn(`mesh sw: the body of ${path} failed after ${sent} bytes and ${moves} move(s): ${why}${CONTINUABLE.has(msg.kind) && moves < MAX_MOVES ? `; no other node served it within ${TIMEOUT_MS} ms (or ${STARTING_MS} ms while a tab was in line)` : ''}`);
+            const waited = movable
+              ? `; no other node served it within ${TIMEOUT_MS} ms (or ${STARTING_MS} ms while a tab was in line)`
+              : '';
+            console.warn(`mesh sw: the body of ${path} failed after ${sent} bytes and ${moves} move(s): ${why}${waited}`);
             controller.error(new Error(`mesh: ${why}`));
             return;
           }
@@ -267,7 +271,7 @@
     const start = Date.now();
     for (;;) {
       const node = await nodeFor(clientId, except);
-      const wait = (await successorAlive()) ? Math.max(ms, STARTING_MS) : ms;
+      const wait = (await successorAlive()) ? STARTING_MS : ms;
       const left = start + wait - Date.now();
       if (node || left <= 0) return node;
       await new Promise((resolve) => {
@@ -291,8 +295,9 @@
    * first message (`head`, or an error: `{ kind, message }`), then each `next()` pulls one
    * message (`data`, `done` or an error). A node that says nothing for TIMEOUT_MS counts as
    * the error `timeout`; while it works on the request (restoring its cache, fetching) it says
-   * `alive` every TIMEOUT_MS / 2, which restarts that wait. A message that comes while nothing waits (the error of a tab that
-   * closed, between two pulls) is kept for the next `next()`.
+   * `alive` every TIMEOUT_MS / 2, which restarts that wait. A message that comes while
+   * nothing waits (the error of a tab that closed, between two pulls) is kept for the next
+   * `next()`.
    */
   class NodeRead {
     #port;

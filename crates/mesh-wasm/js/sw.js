@@ -109,17 +109,15 @@ export class MeshSite extends EventTarget {
     this.#setRole('follower');
     this.#channel.postMessage({ type: 'hello' });
     // In the queue for the node: a body in progress waits for this tab if the leader closes
-    // (see sw-worker.js, STARTING_MS).
-    activeWorker(this.#registration)
-      .then((worker) => worker?.postMessage({ type: 'mesh-node', up: false, successor: true }))
-      .catch(() => {});
+    // (see sw-worker.js, STARTING_MS). A worker not active yet learns it from its probe.
+    this.#announce(false, true);
     this.#queued = new AbortController();
     navigator.locks.request(name, { signal: this.#queued.signal }, async () => {
       if (this.#role === 'closed') return;
       try {
         await this.#lead(mesh);
       } catch (e) {
-        this.#registration?.active?.postMessage({ type: 'mesh-node', up: false });
+        this.#announce(false);
         // The lock goes to the next tab in the queue.
         this.dispatchEvent(new CustomEvent('warning', { detail: { message: `taking over the node failed: ${e.message}` } }));
         return;
@@ -149,12 +147,13 @@ export class MeshSite extends EventTarget {
   }
 
   /** Tells the worker whether this tab's node serves (a degraded mesh cannot verify, so it
-   * never does), and the other tabs who leads. */
-  async #announce(up) {
+   * never does) and whether this tab is in line to take over (`successor`), and the other tabs
+   * who leads. */
+  async #announce(up, successor = false) {
     const serving = up && this.#mesh && !this.#mesh.degraded;
     if (up && this.#mesh) this.#channel?.postMessage({ type: 'leader', peerId: this.#mesh.peerId });
     const worker = up ? await activeWorker(this.#registration) : this.#registration?.active;
-    worker?.postMessage({ type: 'mesh-node', up: !!serving });
+    worker?.postMessage({ type: 'mesh-node', up: !!serving, successor });
   }
 
   #fromTab(msg) {

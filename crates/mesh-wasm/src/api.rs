@@ -255,10 +255,7 @@ impl MeshNode {
         Ok(FetchHandle {
             token,
             cid: cid.to_string(),
-            chunks: Rc::new(RefCell::new(Pieces {
-                rx: Some(chunks),
-                waiting: None,
-            })),
+            chunks: Rc::new(RefCell::new(Some(chunks))),
             commands: self.commands.clone(),
             content_type: Rc::new(RefCell::new(None)),
             source: Rc::new(RefCell::new("origin")),
@@ -335,22 +332,12 @@ impl MeshNode {
     }
 }
 
-/// A fetch's pieces as the handle reads them.
-struct Pieces {
-    /// `None` once the fetch was cancelled.
-    rx: Option<mpsc::UnboundedReceiver<FetchChunk>>,
-    /// The task of a pending [`FetchHandle::next`]. Dropping `rx` wakes nobody; the node
-    /// dropping the fetch's sender would, once the cancel reaches it (and only if the command
-    /// queue had room for it). [`FetchHandle::cancel`] wakes it, and it settles as aborted.
-    waiting: Option<std::task::Waker>,
-}
-
 /// A fetch in progress.
 #[wasm_bindgen]
 pub struct FetchHandle {
     token: u64,
     cid: String,
-    chunks: Rc<RefCell<Pieces>>,
+    chunks: Rc<RefCell<Option<mpsc::UnboundedReceiver<FetchChunk>>>>,
     commands: mpsc::Sender<Command>,
     content_type: Rc<RefCell<Option<String>>>,
     source: Rc<RefCell<&'static str>>,
@@ -385,16 +372,9 @@ impl FetchHandle {
         let cid = self.cid.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             loop {
-                let next = futures::future::poll_fn(|cx| {
-                    let mut pieces = chunks.borrow_mut();
-                    let Some(rx) = pieces.rx.as_mut() else {
-                        return std::task::Poll::Ready(None);
-                    };
-                    let next = rx.poll_next_unpin(cx);
-                    if next.is_pending() {
-                        pieces.waiting = Some(cx.waker().clone());
-                    }
-                    next
+                let next = futures::future::poll_fn(|cx| match chunks.borrow_mut().as_mut() {
+                    Some(rx) => rx.poll_next_unpin(cx),
+                    None => std::task::Poll::Ready(None),
                 })
                 .await;
                 let out = Object::new();
@@ -430,7 +410,7 @@ impl FetchHandle {
                         return Err(js_error(error_kind(&error), &*error));
                     }
                     None => {
-                        return Err(if chunks.borrow().rx.is_none() {
+                        return Err(if chunks.borrow().is_none() {
                             js_error("aborted", "the fetch was cancelled")
                         } else {
                             js_error("closed", "the mesh closed during the fetch")
@@ -444,14 +424,7 @@ impl FetchHandle {
 
     /// Stops the fetch: its wants, pins and origin requests are released.
     pub fn cancel(&self) {
-        let waiting = {
-            let mut pieces = self.chunks.borrow_mut();
-            pieces.rx = None;
-            pieces.waiting.take()
-        };
-        if let Some(task) = waiting {
-            task.wake();
-        }
+        self.chunks.borrow_mut().take();
         let _ = self
             .commands
             .clone()

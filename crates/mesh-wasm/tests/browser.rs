@@ -303,8 +303,8 @@ async fn a_cancelled_fetch_reports_aborted() -> TestResult {
         Err(e) => e,
     };
     assert_eq!(get(&error, "kind").as_string().as_deref(), Some("aborted"));
-    // A `next()` already waiting when the fetch is cancelled settles too (it never did: the
-    // page's reader, or the node's worker, waited forever).
+    // A `next()` already waiting when the fetch is cancelled settles too: the node drops the
+    // fetch's sender when the cancel reaches it, which wakes the waiting read.
     let handle = node.fetch(&cid, url("cache-0.bin"))?;
     let waiting = JsFuture::from(handle.next());
     // One turn of the microtask queue: `next()`'s task runs and waits (the origin's answer

@@ -3,8 +3,9 @@
 //!
 //! Initiator (the dialer): `init` channel, offer, answer, trickled candidates until
 //! `connected`, `init` open (and kept open: see [`initiate`]), close the stream. Responder:
-//! read the offer, answer, trickle until `connected`, close the stream. No candidate is sent before our SDP (the
-//! browser gathers only after `setLocalDescription`, which we call after writing the SDP).
+//! read the offer, answer, trickle until `connected`, close the stream. No candidate is sent
+//! before our SDP (the browser gathers only after `setLocalDescription`, which we call after
+//! writing the SDP).
 
 use std::{pin::Pin, task::Poll};
 

@@ -48,9 +48,6 @@ struct ChannelShared {
     queued: usize,
     open: bool,
     closed: bool,
-    /// Messages are dropped on arrival, uncounted (the dialer's kept `init` channel, which
-    /// carries nothing: see [`DataChannel::discard_incoming`]).
-    discard: bool,
     recv_wakers: Vec<Waker>,
     /// Tasks waiting to send (a stream's reader may wait to send a FIN_ACK while its writer
     /// waits for room: both must be woken).
@@ -115,7 +112,7 @@ impl DataChannel {
         let budget = channel_budget.clone();
         let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let mut s = s.borrow_mut();
-            if s.closed || s.discard {
+            if s.closed {
                 return;
             }
             // Checked against the budget before it is copied into wasm memory: a flood past
@@ -192,8 +189,8 @@ impl DataChannel {
     /// connection's receive budget. For a channel kept open that no stream reads: otherwise its
     /// remote could fill the budget every stream of the connection shares through it.
     pub(crate) fn discard_incoming(&mut self) {
+        self.dc.set_onmessage(None);
         let mut s = self.shared.borrow_mut();
-        s.discard = true;
         s.messages.clear();
         self.budget.release(std::mem::take(&mut s.queued));
     }

@@ -3,10 +3,10 @@
 //! before any `RTCPeerConnection` exists; past the handshake cap a signaling stream is reset at
 //! once instead of being read), and streams and unread bytes on a direct connection.
 
-use std::{pin::pin, time::Duration};
+use std::time::Duration;
 
 use crate::common::*;
-use futures::{AsyncReadExt, AsyncWriteExt, FutureExt, StreamExt};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{Stream, StreamProtocol, multiaddr::Protocol, swarm::SwarmEvent};
 use mesh_webrtc::proto::{SignalingMessage, SignalingType};
 use wasm_bindgen::JsValue;
@@ -226,9 +226,10 @@ const HOLD: StreamProtocol = StreamProtocol::new("/mesh-webrtc-test/hold/1");
 /// as it opens (a remote that writes where nobody reads), and counts what dialers receive.
 /// Returns `[init_at_least, streams_at_least, uninstall]`: the first two take a byte count and
 /// give a promise that resolves once the dialers' `init` channels (or their remote-opened
-/// stream channels) received that many bytes, or one of those stream channels closed. A count is checked in a task after the
-/// message's event, so every handler of that event (the node's too) has run by then. The
-/// tests share one page: `uninstall` puts the browser's constructor back for the others.
+/// stream channels) received that many bytes, or one of those stream channels closed. A count
+/// is checked in a task after the message's event, so every handler of that event (the node's
+/// too) has run by then. The tests share one page: `uninstall` puts the browser's constructor
+/// back for the others.
 fn flood_init_from_responders(flood: u32) -> [js_sys::Function; 3] {
     let install = js_sys::Function::new_with_args(
         "flood",
@@ -336,10 +337,19 @@ async fn run_init_flood() {
 
     let payload = test_payload(PAYLOAD);
     let (written, read) = drive(swarms, async {
+        // A stream closed by A's spent budget may never reach A's acceptor: B's failed write
+        // is then the failure to report, at once.
         let write = async {
             let mut s = control.open_stream(a_peer, HOLD).await.expect("hold opens");
-            s.write_all(&payload).await?;
-            s.close().await
+            let written = async {
+                s.write_all(&payload).await?;
+                s.close().await
+            }
+            .await;
+            if let Err(e) = &written {
+                panic!("A closed B's stream under its write ({e}): its budget was spent");
+            }
+            written
         };
         let read = async {
             let (_, mut held) = incoming.next().await.expect("A takes the stream");
@@ -349,26 +359,7 @@ async fn run_init_flood() {
             let mut got = Vec::new();
             held.read_to_end(&mut got).await.map(|_| got)
         };
-        // A stream closed by A's spent budget may never reach A's acceptor: B's failed write
-        // is then the failure to report.
-        let (mut write, mut read) = (pin!(write.fuse()), pin!(read.fuse()));
-        let mut written = None;
-        let read = loop {
-            futures::select! {
-                w = write => {
-                    if let Err(e) = &w {
-                        panic!("A closed B's stream under its write ({e}): its budget was spent");
-                    }
-                    written = Some(w);
-                }
-                r = read => break r,
-            }
-        };
-        let written = match written {
-            Some(w) => w,
-            None => write.await,
-        };
-        (written, read)
+        futures::join!(write, read)
     })
     .await;
     log(&format!("B's write: {written:?}"));
