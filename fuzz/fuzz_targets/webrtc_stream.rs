@@ -7,7 +7,8 @@
 //! remote repeats (no send-queue growth on its command), and every frame body decoded
 //! re-encodes to one that decodes to it. Honest: well-formed frames encoded by our encoder,
 //! split at arbitrary boundaries; the reader gets exactly the payload sent up to the first FIN
-//! or RESET_STREAM, however the bytes were cut, then EOF or the reset.
+//! or RESET_STREAM, however the bytes were cut, then EOF or the reset. A channel that closes
+//! after dropping received bytes (the receive budget) ends a stream without FIN in a reset.
 
 #![no_main]
 
@@ -31,6 +32,8 @@ enum Input {
         cuts: Vec<u16>,
         reads: Vec<u16>,
         channel_closes: bool,
+        /// The channel closes after dropping bytes the stream never took.
+        channel_lost: bool,
     },
 }
 
@@ -41,7 +44,8 @@ fuzz_target!(|input: Input| match input {
         cuts,
         reads,
         channel_closes,
-    } => honest(&frames, &cuts, &reads, channel_closes),
+        channel_lost,
+    } => honest(&frames, &cuts, &reads, channel_closes, channel_lost),
 });
 
 /// Splits `bytes` into messages of the given lengths (0 meaning 1), the rest in one.
@@ -94,7 +98,13 @@ fn raw(bytes: &[u8], cuts: &[u16], reads: &[u16]) {
     assert!(stream.is_done());
 }
 
-fn honest(frames: &[(u8, Vec<u8>)], cuts: &[u16], reads: &[u16], channel_closes: bool) {
+fn honest(
+    frames: &[(u8, Vec<u8>)],
+    cuts: &[u16],
+    reads: &[u16],
+    channel_closes: bool,
+    channel_lost: bool,
+) {
     let mut bytes = Vec::new();
     let mut expected = Vec::new();
     // Payload counts up to the first FIN or RESET_STREAM; a RESET_STREAM anywhere resets.
@@ -137,7 +147,11 @@ fn honest(frames: &[(u8, Vec<u8>)], cuts: &[u16], reads: &[u16], channel_closes:
             );
         }
     }
-    if channel_closes {
+    if channel_lost {
+        stream.handle_channel_lost();
+        // Bytes were dropped after the last message: without a FIN the stream is cut off.
+        reset |= !fin;
+    } else if channel_closes {
         stream.handle_channel_closed();
     }
     // Read what is left: each read takes at least one byte or ends the loop.

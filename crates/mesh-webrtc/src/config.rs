@@ -127,8 +127,9 @@ impl Config {
     /// Bytes one connection may have received and its streams' readers not yet read, over all
     /// its channels (queued in a channel, or read ahead by a stream: at most
     /// [`crate::MAX_READ_BUFFER`] unless its close waits for the FIN_ACK); the channel whose
-    /// message would go past it is closed (its queued bytes are dropped). At least one largest
-    /// frame ([`crate::proto::MAX_FRAME_LEN`]).
+    /// message would go past it is closed (its queued bytes are dropped, and its stream's
+    /// reader gets `ConnectionReset`, not a clean end). At least one largest frame
+    /// ([`crate::proto::MAX_FRAME_LEN`]).
     pub fn with_max_receive_buffer(mut self, bytes: usize) -> Self {
         self.max_receive_buffer = bytes.max(crate::proto::MAX_FRAME_LEN);
         self

@@ -48,6 +48,9 @@ struct ChannelShared {
     queued: usize,
     open: bool,
     closed: bool,
+    /// Closed by us after dropping received messages (the receive budget was spent): the
+    /// stream's read half ends in a reset, not EOF.
+    lost: bool,
     recv_wakers: Vec<Waker>,
     /// Tasks waiting to send (a stream's reader may wait to send a FIN_ACK while its writer
     /// waits for room: both must be woken).
@@ -147,6 +150,7 @@ impl DataChannel {
                 s.messages.clear();
                 budget.release(std::mem::take(&mut s.queued));
                 s.closed = true;
+                s.lost = true;
                 weak_dc.close();
             }
             for w in s.recv_wakers.drain(..) {
@@ -225,12 +229,18 @@ impl Channel for DataChannel {
             .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, js_error(e).to_string()))
     }
 
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Vec<u8>>>> {
         let mut s = self.shared.borrow_mut();
         if let Some(m) = s.messages.pop_front() {
             // Still counted against the budget until the stream's reader has it (`release`).
             s.queued -= m.len();
-            return Poll::Ready(Some(m));
+            return Poll::Ready(Some(Ok(m)));
+        }
+        if s.lost {
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "the connection's receive budget was spent: received bytes were dropped",
+            ))));
         }
         if s.closed {
             return Poll::Ready(None);

@@ -37,9 +37,11 @@ pub(crate) trait Channel: Unpin {
     fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
     /// Queues one message (frames are small; control frames may skip `poll_writable`).
     fn send(&mut self, message: &[u8]) -> io::Result<()>;
-    /// The next received message, `None` once the channel has closed and all were taken.
-    /// Every task that polls is woken (a stream's halves may be polled from two tasks).
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>>;
+    /// The next received message, `None` once the channel has closed and all were taken, or
+    /// an error once it closed after dropping messages the stream never took (the connection's
+    /// receive budget was spent). Every task that polls is woken (a stream's halves may be
+    /// polled from two tasks).
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Vec<u8>>>>;
     /// Starts closing the channel; queued messages are still delivered.
     fn close(&mut self);
     /// Gives back `bytes` of received messages' budget: the stream's reader has them now, or
@@ -172,6 +174,19 @@ impl StreamState {
         if matches!(self.write, WriteState::Open | WriteState::FinSent) {
             self.write = WriteState::Stopped;
         }
+    }
+
+    /// The channel closed after dropping received bytes (see [`Channel::poll_recv`]): a read
+    /// half still open is reset, not ended, so the reader cannot take the cut-off stream for a
+    /// whole one (as after a RESET_STREAM from the remote).
+    pub fn handle_channel_lost(&mut self) {
+        if self.read == ReadState::Open {
+            self.read = ReadState::Reset;
+            self.write = WriteState::Reset;
+            self.readable.clear();
+            self.undecoded.clear();
+        }
+        self.handle_channel_closed();
     }
 
     /// Copies readable bytes into `buf`: `Some(Ok(n))` with `n > 0` for data, `Some(Ok(0))`
@@ -332,13 +347,18 @@ impl<C: Channel> Stream<C> {
             && (self.state.buffered() < MAX_READ_BUFFER || self.state.awaits_fin_ack())
         {
             match self.channel.poll_recv(cx) {
-                Poll::Ready(Some(message)) => {
+                Poll::Ready(Some(Ok(message))) => {
                     self.held += message.len();
                     self.state.handle_message(&message);
                 }
                 Poll::Ready(None) => {
                     self.recv_done = true;
                     self.state.handle_channel_closed();
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    tracing::debug!("channel lost received bytes: {e}");
+                    self.recv_done = true;
+                    self.state.handle_channel_lost();
                 }
                 Poll::Pending => break,
             }

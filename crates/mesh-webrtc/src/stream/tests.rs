@@ -19,6 +19,8 @@ struct Queue {
     /// Like an RTCDataChannel still `connecting`: sends fail, writers wait.
     opening: bool,
     closed: bool,
+    /// Closed after dropping received messages, as a channel whose receive budget was spent.
+    lost: bool,
     wakers: Vec<Waker>,
     /// Bytes of messages taken off this queue and not yet released by the stream.
     held: usize,
@@ -71,11 +73,14 @@ impl Channel for MemChannel {
         Ok(())
     }
 
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Vec<u8>>>> {
         let mut q = lock(&self.rx);
         if let Some(m) = q.messages.pop_front() {
             q.held += m.len();
-            return Poll::Ready(Some(m));
+            return Poll::Ready(Some(Ok(m)));
+        }
+        if q.lost {
+            return Poll::Ready(Some(Err(io::ErrorKind::ConnectionReset.into())));
         }
         if q.closed {
             return Poll::Ready(None);
@@ -128,6 +133,17 @@ impl MemChannel {
 
     fn is_closed(&self) -> bool {
         lock(&self.rx).closed
+    }
+
+    /// What the other end's channel does when its receive budget is spent: drops the messages
+    /// its stream has not taken and closes.
+    fn drop_unread_and_close(&mut self) {
+        {
+            let mut q = lock(&self.tx);
+            q.messages.clear();
+            q.lost = true;
+        }
+        self.close();
     }
 }
 
@@ -348,6 +364,31 @@ fn channel_closed_without_fin_is_eof_and_fails_writes() {
         pin!(stream.write(b"x")).poll_unpin(&mut cx()),
         Poll::Ready(Err(_))
     ));
+}
+
+#[test]
+fn channel_closed_after_dropping_received_bytes_is_a_reset() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    raw.send_frame(Frame::data(b"taken".to_vec()));
+    let mut buf = [0; 2];
+    assert!(matches!(
+        read_now(&mut stream, &mut buf),
+        Poll::Ready(Ok(2))
+    ));
+    // More comes, and the channel drops it before the stream takes it.
+    raw.send_frame(Frame::data(b"dropped".to_vec()));
+    raw.drop_unread_and_close();
+    let mut out = Vec::new();
+    match pin!(stream.read_to_end(&mut out)).poll_unpin(&mut cx()) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        other => panic!("a cut-off stream must not read as whole: {other:?}"),
+    }
+    match pin!(stream.write(b"x")).poll_unpin(&mut cx()) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        other => panic!("expected reset, got {other:?}"),
+    }
+    assert_eq!(raw.held(), 0, "what the stream held is released");
 }
 
 #[test]

@@ -168,10 +168,11 @@ async fn run_caps() {
         .new_control()
         .accept(SINK)
         .expect("first registration");
+    // The sink's streams go to the test, which holds them unread.
+    let (sunk, mut sink_streams) = futures::channel::mpsc::unbounded();
     wasm_bindgen_futures::spawn_local(async move {
-        let mut held = Vec::new();
         while let Some((_, stream)) = sink.next().await {
-            held.push(stream);
+            let _ = sunk.unbounded_send(stream);
         }
     });
     let mut control = a.behaviour().stream.new_control();
@@ -192,12 +193,27 @@ async fn run_caps() {
     })
     .await;
     log(&format!("16 MiB to a stream nobody reads: {written:?}"));
+    // B keeps the sink's stream: it still counts toward B's stream cap below.
+    let mut sink_stream = None;
     if is_firefox() {
         // Firefox takes a channel's writes into its own send buffer without pushing back,
         // so the sender sees no failure here; B's side is not observable from this test.
         log("Firefox: the sender's write result says nothing of B's budget; not asserted");
     } else {
         assert!(written.is_err(), "B took 16 MiB it never read");
+        // B's channel dropped what its stream had not taken: B's reader gets a reset, not
+        // a clean end of a stream that was cut off.
+        let (read, unread) = drive(swarms, async {
+            let mut unread = sink_streams.next().await.expect("B took the sink's stream");
+            let mut got = Vec::new();
+            let read = unread.read_to_end(&mut got).await.map(|_| got.len());
+            (read, unread)
+        })
+        .await;
+        log(&format!("B reads the stream its budget cut off: {read:?}"));
+        let error = read.expect_err("B read a cut-off stream as a whole one");
+        assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+        sink_stream = Some(unread);
     }
 
     // Streams A opens and keeps open: B refuses those past its cap (ping's and the sink's
@@ -217,6 +233,7 @@ async fn run_caps() {
     assert!(refused >= 2, "B let A open {} streams", held.len());
     assert!(held.len() < STREAMS, "the sink's stream counts too");
     assert!(swarms[0].is_connected(&b_peer));
+    drop(sink_stream);
 }
 
 /// A protocol whose streams the listener holds and reads only when the test says so.
@@ -354,7 +371,7 @@ async fn run_init_flood() {
         let read = async {
             let (_, mut held) = incoming.next().await.expect("A takes the stream");
             // Half the payload queued unread: past what the flood would have left of the
-            // budget (had it closed the channel, the read below ends early).
+            // budget (had it closed the channel, the read below fails).
             at_least(&streams_at_least, PAYLOAD / 2).await;
             let mut got = Vec::new();
             held.read_to_end(&mut got).await.map(|_| got)
