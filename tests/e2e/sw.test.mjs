@@ -250,6 +250,13 @@ describe('service worker: fallbacks, takeover, one node per tab', () => {
       return window.site.role;
     }, wrongCid);
     assert.equal(role, 'leader');
+    // The worker serves through the new node before t2 loads: otherwise t2's <img> requests
+    // may reach the worker first, go to the network (no node up yet, or the windows' answer
+    // to its probe late on a loaded machine) and render the origin's right bytes. Checked
+    // from another tab: the leader's own fetch() goes to the network (it may be its node's).
+    const probe = await p.tab();
+    const first = await plainFetch(probe, '/img/tiles.svg');
+    assert.equal(first.verified, 'true', JSON.stringify(first));
     const t2 = await p.tab();
     const bad = await plainFetch(t2, '/img/sun.svg');
     assert.equal(bad.status, 502, JSON.stringify(bad));
