@@ -351,6 +351,42 @@ describe('service worker: fallbacks, takeover, one node per tab', () => {
     assert.ok(origin + peer + cache >= BIG_SIZE, JSON.stringify(s2.bytes));
   });
 
+  test('a leader whose timers do not fire still serves a slow request: it answers the worker', async () => {
+    const p = await site.profile();
+    const t1 = await p.tab();
+    await controlled(t1);
+    await t1.evaluate((path) => {
+      // A background tab's timers are throttled (the leader's tab often is one): here its
+      // intervals never fire.
+      window.setInterval = () => 0;
+      // Counts the node's answers to the worker's `alive?`.
+      window.aliveAnswers = 0;
+      const post = MessagePort.prototype.postMessage;
+      MessagePort.prototype.postMessage = function (message, ...rest) {
+        if (message?.type === 'alive') window.aliveAnswers += 1;
+        return post.call(this, message, ...rest);
+      };
+      // The node is slow on `path`, as while it restores a large cache: it starts only when
+      // the test says so.
+      const mesh = window.site.mesh;
+      const fetch = mesh.fetch.bind(mesh);
+      const gate = new Promise((resolve) => { window.releaseSlow = resolve; });
+      mesh.fetch = async (p, init) => {
+        if (p === path) await gate;
+        return fetch(p, init);
+      };
+    }, LATER);
+    const t2 = await p.tab();
+    const slow = plainFetch(t2, LATER);
+    // Silent for longer than the worker's timeoutMs (5 s): it asked three times, each after
+    // 2.5 s of silence, and each answer restarted its wait.
+    await t1.waitForFunction(() => window.aliveAnswers >= 3, null, { timeout: 30_000 });
+    await t1.evaluate(() => window.releaseSlow());
+    const r = await slow;
+    assert.equal(r.verified, 'true', JSON.stringify(r));
+    assert.equal(r.sha, fileSha(LATER));
+  });
+
   test('nodePerTab: every tab runs its own node and serves its own <img> requests', async () => {
     const p = await site.profile();
     const t1 = await p.tab({ nodePerTab: '1' });

@@ -12,11 +12,11 @@
 //
 // Settings, from the query string of the worker script's URL (what `register` was given):
 //   manifest   the manifest's URL (default /.well-known/mesh/manifest.json)
-//   timeoutMs  how long a node may stay silent (default 5000; a node at work on a request says
-//              it is alive twice per timeoutMs, so a slow one is waited for, a gone one is
-//              not): past it a request that has no bytes yet goes to the network, a body in
-//              progress moves to another node (see `body`); while a tab is in line to take
-//              over, a body waits longer for it (STARTING_MS)
+//   timeoutMs  how long a node may stay silent (default 5000; one silent for half of it is
+//              asked whether it is at work on the request, and one that says so is waited
+//              for, a gone one is not): past it a request that has no bytes yet goes to the
+//              network, a body in progress moves to another node (see `body`); while a tab is
+//              in line to take over, a body waits longer for it (STARTING_MS)
 /* eslint-env serviceworker */
 'use strict';
 
@@ -294,10 +294,12 @@
    * One request at one window's node, over a MessageChannel: `head` resolves with the node's
    * first message (`head`, or an error: `{ kind, message }`), then each `next()` pulls one
    * message (`data`, `done` or an error). A node that says nothing for TIMEOUT_MS counts as
-   * the error `timeout`; while it works on the request (restoring its cache, fetching) it says
-   * `alive` every TIMEOUT_MS / 2, which restarts that wait. A message that comes while
-   * nothing waits (the error of a tab that closed, between two pulls) is kept for the next
-   * `next()`.
+   * the error `timeout`. After TIMEOUT_MS / 2 of silence the worker asks (`alive?`), and a
+   * node still at work on the request (restoring its cache, fetching) answers `alive`, which
+   * restarts the wait. The node answers from its message handler, not a timer: browsers
+   * throttle timers in background tabs, and the leader's tab is often one. A message that
+   * comes while nothing waits (the error of a tab that closed, between two pulls) is kept for
+   * the next `next()`.
    */
   class NodeRead {
     #port;
@@ -312,7 +314,7 @@
       this.#port = port1;
       port1.onmessage = ({ data }) => (data?.type === 'alive' ? this.#arm() : this.#settle(data));
       this.head = this.#await();
-      client.postMessage({ type: 'mesh-fetch', path, url, aliveMs: TIMEOUT_MS / 2 }, [port2]);
+      client.postMessage({ type: 'mesh-fetch', path, url }, [port2]);
     }
 
     next() {
@@ -335,13 +337,17 @@
       });
     }
 
-    /** (Re)starts the wait for the node's next word, if a message is awaited. */
+    /** (Re)starts the wait for the node's next word, if a message is awaited: half of it
+     * silent, then the question, then the other half for the answer. */
     #arm() {
       if (!this.#waiting) return;
       clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.#settle({
-        type: 'error', kind: 'timeout', message: `the node sent nothing for ${TIMEOUT_MS} ms`,
-      }), TIMEOUT_MS);
+      this.#timer = setTimeout(() => {
+        this.#port.postMessage({ type: 'alive?' });
+        this.#timer = setTimeout(() => this.#settle({
+          type: 'error', kind: 'timeout', message: `the node sent nothing for ${TIMEOUT_MS} ms`,
+        }), TIMEOUT_MS / 2);
+      }, TIMEOUT_MS / 2);
     }
 
     #settle(msg) {

@@ -37,8 +37,8 @@ export class MeshSite extends EventTarget {
   #channel = null;
   #registration = null;
   #leaderPeerId = null;
-  /** The worker's requests this tab's node serves: each port, with its `alive` timer. */
-  #ports = new Map();
+  /** The ports of the worker's requests this tab's node serves. */
+  #ports = new Set();
   #statsWaiters = new Map();
   #nextId = 0;
   #release = null; // ends the leader's hold of the lock
@@ -177,33 +177,32 @@ export class MeshSite extends EventTarget {
     if (msg?.type === 'mesh-probe') {
       event.source?.postMessage({ type: 'mesh-node', up: !!(this.#mesh && !this.#mesh.degraded), successor: this.#role === 'follower' });
     } else if (msg?.type === 'mesh-fetch' && event.ports[0]) {
-      this.#serve(msg.path, msg.url, event.ports[0], msg.aliveMs);
+      this.#serve(msg.path, msg.url, event.ports[0]);
     }
   }
 
   /** Serves one request of the worker over `port`: a head once the first verified bytes are
    * in, then one piece per `pull`, then `done`; or an error (the worker then decides). Until
-   * it ends, `alive` every `aliveMs` tells the worker the node is at work, not gone (only to a
-   * worker that asked: an older one would take it for an answer). */
-  async #serve(path, url, port, aliveMs) {
+   * it ends, `alive` answers the worker's `alive?`: the node is at work, not gone. */
+  async #serve(path, url, port) {
     const mesh = this.#mesh;
     if (!mesh || mesh.degraded) {
       port.postMessage({ type: 'error', kind: 'unavailable', message: 'this tab runs no node' });
       port.close();
       return;
     }
-    const alive = Number.isFinite(aliveMs) && aliveMs > 0
-      ? setInterval(() => port.postMessage({ type: 'alive' }), aliveMs)
-      : undefined;
-    this.#ports.set(port, alive);
+    this.#ports.add(port);
     const end = () => {
-      clearInterval(this.#ports.get(port));
       this.#ports.delete(port);
       port.close();
     };
     const aborter = new AbortController();
     let reader = null;
     port.onmessage = async ({ data }) => {
+      if (data.type === 'alive?') {
+        port.postMessage({ type: 'alive' });
+        return;
+      }
       if (data.type === 'cancel') {
         aborter.abort();
         reader?.cancel().catch(() => {});
@@ -248,8 +247,7 @@ export class MeshSite extends EventTarget {
 
   /** Ends the requests this tab's node is serving: the node is going away. */
   #failPorts() {
-    for (const [port, alive] of this.#ports) {
-      clearInterval(alive);
+    for (const port of this.#ports) {
       port.postMessage({ type: 'error', kind: 'closed', message: 'the node closed' });
       port.close();
     }
