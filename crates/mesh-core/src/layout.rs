@@ -246,6 +246,28 @@ impl AssetLayout {
     /// Nodes come shallowest first, then by offset, so a walker asking in this order
     /// discovers the rest of the DAG as early as possible.
     pub fn missing(&self) -> Vec<Cid> {
+        self.missing_where(|_| true)
+    }
+
+    /// [`Self::missing`] without the leaves none of whose positions overlap `range` (every
+    /// internal node is kept): what a fetcher that delivers in file order may ask for next.
+    pub fn missing_near(&self, range: Range<u64>) -> Vec<Cid> {
+        // The known leaves overlapping the range are the ones whose index lies between the
+        // first and the last of them (offsets ascend with indices).
+        let near = self.leaves_in_range(range);
+        let (Some(first), Some(last)) = (near.first(), near.last()) else {
+            return self.missing_where(|_| false);
+        };
+        let (low, high) = (first.index, last.index);
+        self.missing_where(|indices| {
+            // Sorted: the first index at or past `low` decides.
+            let at = indices.partition_point(|&i| i < low);
+            indices.get(at).is_some_and(|&i| i <= high)
+        })
+    }
+
+    /// Missing nodes, then the missing leaves whose (sorted) positions pass `keep`.
+    fn missing_where(&self, keep: impl Fn(&[usize]) -> bool) -> Vec<Cid> {
         if self.missing_count == 0 {
             return Vec::new();
         }
@@ -259,17 +281,19 @@ impl AssetLayout {
             })
             .collect();
         nodes.sort();
+        // Each leaf CID once, at its first position (a CID's indices are kept sorted). Read off
+        // the CIDs, not every leaf position: the planner asks for this on every block, and a
+        // lookup per position made it cost O(leaves × log leaves) CID comparisons each time.
+        let mut leaves: Vec<(usize, Cid)> = self
+            .leaf_cids
+            .iter()
+            .filter(|(_, e)| !e.inserted && keep(&e.indices))
+            .filter_map(|(cid, e)| Some((*e.indices.first()?, *cid)))
+            .collect();
+        // A position holds one CID, so the first indices are distinct.
+        leaves.sort_unstable_by_key(|&(index, _)| index);
         let mut out: Vec<Cid> = nodes.into_iter().map(|(_, cid)| cid).collect();
-        for leaf in &self.leaves {
-            // Each CID once, at its first position: a CID's indices are kept sorted.
-            let first_missing = self
-                .leaf_cids
-                .get(&leaf.cid)
-                .is_some_and(|e| !e.inserted && e.indices.first() == Some(&leaf.index));
-            if first_missing {
-                out.push(leaf.cid);
-            }
-        }
+        out.extend(leaves.into_iter().map(|(_, cid)| cid));
         out
     }
 

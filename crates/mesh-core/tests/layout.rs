@@ -72,10 +72,56 @@ fn walk(
             return out;
         }
         let missing = layout.missing();
+        check_missing_order(layout, &missing);
         let cid = missing[pick(missing.len())];
         out.push(layout.insert(&blocks[&cid]).unwrap());
     }
     panic!("layout not complete after inserting every block");
+}
+
+/// Checks `missing` against the layout's public view: internal nodes first (each missing), then
+/// each missing leaf CID once, at its first position, in file order.
+fn check_missing_order(layout: &AssetLayout, missing: &[Cid]) {
+    let nodes = missing.iter().take_while(|c| layout.is_node(c)).count();
+    assert!(missing[..nodes].iter().all(|c| layout.is_missing(c)));
+    let leaves: Vec<Cid> = layout
+        .leaves()
+        .iter()
+        .filter(|l| {
+            layout.is_missing(&l.cid) && layout.leaf_indices(&l.cid).first() == Some(&l.index)
+        })
+        .map(|l| l.cid)
+        .collect();
+    assert_eq!(
+        missing[nodes..],
+        leaves[..],
+        "missing leaves, in file order"
+    );
+    // `missing_near` is `missing` without the leaves that have no position in the range.
+    let chunk = CHUNK_SIZE as u64;
+    for range in [
+        0..0,
+        0..1,
+        chunk..3 * chunk,
+        5 * chunk + 1..5 * chunk + 2,
+        100 * chunk..u64::MAX,
+    ] {
+        let near: Vec<Cid> = layout
+            .leaves_in_range(range.clone())
+            .iter()
+            .map(|l| l.cid)
+            .collect();
+        let expected: Vec<Cid> = missing
+            .iter()
+            .filter(|c| layout.is_node(c) || near.contains(c))
+            .copied()
+            .collect();
+        assert_eq!(
+            layout.missing_near(range.clone()),
+            expected,
+            "missing near {range:?}"
+        );
+    }
 }
 
 /// Checks the leaves tile the file and returns the bytes they spell.

@@ -210,17 +210,15 @@ impl<P: Ord + Clone> FetchState<P> {
     /// [`FetchState::leaf_data`] stays within the planner's fetch buffer budget.
     pub(crate) fn wanted_now(&self, window: u64) -> Vec<Cid> {
         let end = self.delivered.saturating_add(window);
-        let near: BTreeSet<Cid> = self
-            .layout
-            .leaves_in_range(self.delivered..end)
-            .iter()
-            .map(|l| l.cid)
-            .collect();
-        self.layout
-            .missing()
-            .into_iter()
-            .filter(|c| c.codec() != RAW_CODEC || *c == self.root || near.contains(c))
-            .collect()
+        let mut wanted = self.layout.missing_near(self.delivered..end);
+        // A raw root (a one-block asset) is wanted whatever the window: it is the only block.
+        if self.root.codec() == RAW_CODEC
+            && self.layout.is_missing(&self.root)
+            && !wanted.contains(&self.root)
+        {
+            wanted.push(self.root);
+        }
+        wanted
     }
 
     /// Leaf bytes received and not yet handed to the page.
