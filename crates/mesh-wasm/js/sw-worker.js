@@ -255,7 +255,7 @@
 
   /** A read of `path` at the next node up within TIMEOUT_MS whose head names `cid`, or null. */
   async function moveOn(cid, path, url, clientId, failed) {
-    const node = await nodeWithin(clientId, TIMEOUT_MS, failed);
+    const node = await nodeWithin(clientId, failed);
     if (!node) return null;
     const read = new NodeRead(node, path, url);
     const head = await read.head;
@@ -265,13 +265,13 @@
     return null;
   }
 
-  /** `nodeFor` (but never `except`), waiting up to `ms` for a node to come up (a tab taking
-   * over) when none is, and up to STARTING_MS while a live tab is in line to take over. */
-  async function nodeWithin(clientId, ms, except) {
+  /** `nodeFor` (but never `except`), waiting up to TIMEOUT_MS for a node to come up (a tab
+   * taking over) when none is, and up to STARTING_MS while a live tab is in line to take over. */
+  async function nodeWithin(clientId, except) {
     const start = Date.now();
     for (;;) {
       const node = await nodeFor(clientId, except);
-      const wait = (await successorAlive()) ? STARTING_MS : ms;
+      const wait = (await successorAlive()) ? STARTING_MS : TIMEOUT_MS;
       const left = start + wait - Date.now();
       if (node || left <= 0) return node;
       await new Promise((resolve) => {

@@ -158,11 +158,7 @@ impl StreamState {
                     self.write = WriteState::Stopped;
                 }
             }
-            Some(Flag::ResetStream) => {
-                self.read = ReadState::Reset;
-                self.write = WriteState::Reset;
-                self.readable.clear();
-            }
+            Some(Flag::ResetStream) => self.abort(),
         }
     }
 
@@ -181,10 +177,7 @@ impl StreamState {
     /// whole one (as after a RESET_STREAM from the remote).
     pub fn handle_channel_lost(&mut self) {
         if self.read == ReadState::Open {
-            self.read = ReadState::Reset;
-            self.write = WriteState::Reset;
-            self.readable.clear();
-            self.undecoded.clear();
+            self.abort();
         }
         self.handle_channel_closed();
     }
@@ -277,9 +270,16 @@ impl StreamState {
             self.outbox
                 .push_back(Frame::flag(Flag::ResetStream).encode());
         }
+        self.abort();
+    }
+
+    /// Both halves reset, and what was received and not read dropped (its receive budget is
+    /// then released): after our RESET_STREAM, the remote's, or a channel that lost bytes.
+    fn abort(&mut self) {
         self.read = ReadState::Reset;
         self.write = WriteState::Reset;
         self.readable.clear();
+        self.undecoded.clear();
     }
 
     /// Whether control frames wait to be sent.
