@@ -369,6 +369,9 @@ for (let run = 0; run < (PARTS.includes('1') ? RUNS : 0); run++) {
   console.log(`run ${run + 1}: raw ${fmt(t1.raw[run].mibs)} MiB/s, mesh ${fmt(t1.mesh.at(-1).mibs)} MiB/s (source ${m.source}, ${m.bytesPeer} bytes from peers)`);
 }
 report.throughput = t1;
+// Which SHA-256 verified B's blocks: WebCrypto (the default where the page has it) or the wasm.
+report.statsOfB = await B.page.evaluate(() => b.meshes.main.stats());
+console.log(`B: ${report.statsOfB.webCryptoHashes ?? 0} blocks from peers hashed by WebCrypto`);
 
 // (2) 100 KiB: from the warm peer A vs from the origin (a p2p-off mesh in the same tab B:
 // same verification, origin only), alternating per asset; the HTTP cache cannot help, every
@@ -500,6 +503,10 @@ for (let i = 0; i < (PARTS.includes('3') ? Math.min(MAX_DIALS, dialAssets.length
     try {
       const c0 = b.now();
       mesh = await b.api.createMesh(options);
+      // A returning visitor's node (MESH_BENCH_DIAL_PERSIST=1) first restores its cache.
+      mesh.addEventListener('persist', (e) => {
+        if (e.detail.event === 'restored') Object.assign(out, { restoreMs: b.now() - c0, restoredBytes: e.detail.bytes });
+      });
       await b.waitFor(mesh, (s) => s.peers.bootstrap >= 1 && s.reachable, 'bootstrap + reservation');
       out.startMs = b.now() - c0;
       let peerAt = null;
@@ -530,6 +537,11 @@ for (let i = 0; i < (PARTS.includes('3') ? Math.min(MAX_DIALS, dialAssets.length
   if ((i + 1) % 50 === 0) console.log(`  ${i + 1} dials, p50 first byte ${fmt(median(dials.filter((d) => d.ok).map((d) => d.firstByteMs)))} ms`);
 }
 report.dials = dials;
+const restores = dials.filter((d) => d.restoreMs != null);
+if (restores.length) {
+  const mib = median(restores.map((d) => d.restoredBytes)) / MIB;
+  console.log(`returning visitors: cache of ${fmt(mib)} MiB restored ${fmt(median(restores.map((d) => d.restoreMs)))} ms p50 after createMesh (${restores.length} of ${dials.length} seen)`);
+}
 report.statsOfA = await A.page.evaluate(() => b.meshes.main.stats());
 const firstFail = dials.find((d) => !d.ok);
 if (firstFail) {

@@ -73,7 +73,7 @@ describe('a swarm of 8 tabs', () => {
       assertComplete(result, `tab ${i + 1}`);
       const s = await page.evaluate(() => window.demo.mesh.stats());
       const rtc = await page.evaluate(() => window.rtcCount);
-      rows.push({ tab: i + 1, peer: s.bytes.peer, origin: s.bytes.origin, served: s.bytesServed, rtc });
+      rows.push({ tab: i + 1, peer: s.bytes.peer, origin: s.bytes.origin, served: s.bytesServed, rtc, webCrypto: s.webCryptoHashes });
     }
     const peer = rows.reduce((a, r) => a + r.peer, 0);
     const origin = rows.reduce((a, r) => a + r.origin, 0);
@@ -94,6 +94,9 @@ describe('a swarm of 8 tabs', () => {
     assert.ok(rows.slice(1).every((r) => r.rtc > 0), JSON.stringify(rows));
     // Nearly every later tab got bytes from peers.
     assert.ok(rows.slice(1).filter((r) => r.peer > 0).length >= N - 2, JSON.stringify(rows));
+    // Blocks from peers were hashed by WebCrypto: any tab that took a MiB from peers took
+    // 256 KiB leaves.
+    assert.ok(rows.every((r) => r.peer < 1 << 20 || r.webCrypto > 0), JSON.stringify(rows));
     assert.ok(offload >= 0.5 * cap, `offload ${offload.toFixed(3)} is under half the cap ${cap.toFixed(3)}: ${JSON.stringify(rows)}`);
   });
 
@@ -222,6 +225,8 @@ test('5. a malicious native peer is detected and ignored; the page never sees a 
     const s = await page.evaluate(() => window.demo.mesh.stats());
     console.log(`  corrupt blocks received ${s.corruptBlocksReceived}, ignored peers ${JSON.stringify(s.ignoredPeers)}`);
     assert.ok(s.corruptBlocksReceived > 0, `the liar was never asked: ${JSON.stringify(s)}`);
+    // The large file's lies were caught by WebCrypto's digest (the page is on https).
+    assert.ok(s.webCryptoHashes > 0, `no block was hashed by WebCrypto: ${JSON.stringify(s)}`);
     assert.ok(s.ignoredPeers.includes(liar.peerId), `${liar.peerId} not in ${JSON.stringify(s.ignoredPeers)}`);
     assert.equal(s.bytes.peer, 0, 'no verified byte can have come from the liar');
   }));

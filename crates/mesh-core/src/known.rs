@@ -23,7 +23,7 @@ use bytes::Bytes;
 use cid::Cid;
 use rustc_hash::FxHashMap;
 
-use crate::block::{Block, RAW_CODEC, VerifyError, verify_block};
+use crate::block::{Block, RAW_CODEC, Sha256Digest, VerifyError, verify_block, verify_digest};
 
 /// A set of held blocks, found by the address and length of their bytes. Cheap to clone
 /// (shared); empty by default.
@@ -59,18 +59,34 @@ impl KnownBlocks {
         self.by_bytes.as_ref()?.get(&identity(data))
     }
 
-    /// [`Block::verify`], without hashing bytes that are a held block of that CID.
-    pub(crate) fn verify(&self, cid: Cid, data: Bytes) -> Result<Block, VerifyError> {
-        match self.get(&data) {
-            Some(held) if *held.cid() == cid => Ok(held.clone()),
+    /// [`Block::verify`], without hashing bytes that are a held block of that CID, nor bytes
+    /// whose `digest` the caller computed already.
+    pub(crate) fn verify(
+        &self,
+        cid: Cid,
+        data: Bytes,
+        digest: Option<&Sha256Digest>,
+    ) -> Result<Block, VerifyError> {
+        match (self.get(&data), digest) {
+            (Some(held), _) if *held.cid() == cid => Ok(held.clone()),
+            (_, Some(digest)) => Block::verify_digested(cid, data, digest),
             _ => Block::verify(cid, data),
         }
     }
 
     /// Whether `data` hashes to `cid` ([`verify_block`] succeeds), without hashing bytes that
-    /// are a held block of that CID.
-    pub(crate) fn is_genuine(&self, cid: &Cid, data: &Bytes) -> bool {
-        self.get(data).is_some_and(|held| held.cid() == cid) || verify_block(cid, data).is_ok()
+    /// are a held block of that CID, nor bytes whose `digest` the caller computed already.
+    pub(crate) fn is_genuine(
+        &self,
+        cid: &Cid,
+        data: &Bytes,
+        digest: Option<&Sha256Digest>,
+    ) -> bool {
+        self.get(data).is_some_and(|held| held.cid() == cid)
+            || match digest {
+                Some(digest) => verify_digest(cid, data.len(), digest).is_ok(),
+                None => verify_block(cid, data).is_ok(),
+            }
     }
 
     /// The raw leaf of `data`, as [`Block::from_data`] with [`RAW_CODEC`] would make it.
@@ -118,19 +134,21 @@ mod tests {
         let known = KnownBlocks::new([block.clone()]);
         assert_eq!(known.len(), 1);
         let cid = *block.cid();
-        let same = known.verify(cid, block.data().clone()).unwrap();
+        let same = known.verify(cid, block.data().clone(), None).unwrap();
         assert_eq!(same.data().as_ptr(), block.data().as_ptr());
         // Equal content elsewhere is hashed (and passes); a shorter slice of the same memory
         // is other bytes (and fails).
-        let copy = known.verify(cid, Bytes::from(vec![7u8; 100])).unwrap();
+        let copy = known
+            .verify(cid, Bytes::from(vec![7u8; 100]), None)
+            .unwrap();
         assert_ne!(copy.data().as_ptr(), block.data().as_ptr());
-        assert!(known.verify(cid, block.data().slice(..99)).is_err());
-        assert!(!known.is_genuine(&cid, &block.data().slice(1..)));
-        assert!(known.is_genuine(&cid, block.data()));
+        assert!(known.verify(cid, block.data().slice(..99), None).is_err());
+        assert!(!known.is_genuine(&cid, &block.data().slice(1..), None));
+        assert!(known.is_genuine(&cid, block.data(), None));
         // The held bytes under another CID are not that CID's block.
         let other = cid_of(b"other");
-        assert!(known.verify(other, block.data().clone()).is_err());
-        assert!(!known.is_genuine(&other, block.data()));
+        assert!(known.verify(other, block.data().clone(), None).is_err());
+        assert!(!known.is_genuine(&other, block.data(), None));
         assert_eq!(known.raw_leaf(block.data().clone()).cid(), &cid);
     }
 

@@ -47,5 +47,5 @@ pub mod time;
 pub mod unixfs;
 pub mod wire;
 
-pub use block::{Block, VerifyError};
+pub use block::{Block, Sha256Digest, VerifyError};
 pub use cid::Cid;

@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use cid::Cid;
-use mesh_core::Block;
 use mesh_core::block::VerifyError;
 use mesh_core::layout::AssetLayout;
 use mesh_core::store::{BlockStore, MemoryStore, StoreError};
 use mesh_core::time::Instant as CoreInstant;
+use mesh_core::{Block, Sha256Digest};
 use mesh_protocol::{Extra, provider_key};
 
 use crate::{Engine, Output};
@@ -113,10 +113,38 @@ impl<X: Extra> Engine<X> {
         blocks: Vec<(Cid, Bytes)>,
         roots: Vec<Cid>,
     ) -> Restored {
+        let blocks = blocks.into_iter().map(|(cid, data)| (cid, data, None));
+        self.restore_blocks(now, blocks, roots)
+    }
+
+    /// [`Engine::restore`] with each block's SHA-256 computed by the shell already (see
+    /// [`Output::Digest`]): a block is verified by comparing its digest with its CID.
+    pub fn restore_digested(
+        &mut self,
+        now: CoreInstant,
+        blocks: Vec<(Cid, Bytes, Sha256Digest)>,
+        roots: Vec<Cid>,
+    ) -> Restored {
+        let blocks = blocks
+            .into_iter()
+            .map(|(cid, data, digest)| (cid, data, Some(digest)));
+        self.restore_blocks(now, blocks, roots)
+    }
+
+    fn restore_blocks(
+        &mut self,
+        now: CoreInstant,
+        blocks: impl Iterator<Item = (Cid, Bytes, Option<Sha256Digest>)>,
+        roots: Vec<Cid>,
+    ) -> Restored {
         self.tick(now);
         let mut restored = Restored::default();
-        for (cid, data) in blocks {
-            let block = match Block::verify(cid, data) {
+        for (cid, data, digest) in blocks {
+            let verified = match digest {
+                Some(digest) => Block::verify_digested(cid, data, &digest),
+                None => Block::verify(cid, data),
+            };
+            let block = match verified {
                 Ok(block) => block,
                 Err(e) => {
                     tracing::warn!(%cid, error = %e, "persisted block fails verification: dropped");

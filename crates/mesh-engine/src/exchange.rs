@@ -166,10 +166,10 @@ impl<X: Extra> Engine<X> {
             BlockResponse::Block { data, .. } if out.want_block => {
                 // Judged against the CID we asked for, whatever CID the peer claims: a block
                 // under another name is as wrong as a flipped byte.
-                for cid in out.cids {
-                    self.cancelled.remove(&(peer, cid));
-                    self.planner.handle_block(now, peer, cid, data.clone());
+                for cid in &out.cids {
+                    self.cancelled.remove(&(peer, *cid));
                 }
+                self.received_block(now, peer, out.cids, data);
             }
             BlockResponse::Have { cids, .. } if !out.want_block => {
                 for cid in out.cids {

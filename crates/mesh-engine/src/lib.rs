@@ -13,7 +13,9 @@
 //!
 //! 1. Feed inputs: [`Engine::handle_swarm_event`] for every event of
 //!    [`Engine::swarm_mut`], [`Engine::handle_timeout`] when [`Engine::poll_timeout`] is due,
-//!    `handle_origin_*` for origin HTTP progress, and the commands (`start_fetch`, `add`, …).
+//!    `handle_origin_*` for origin HTTP progress, [`Engine::handle_digest`] for each
+//!    [`Output::Digest`] (only with [`EngineConfig::shell_digest_min_bytes`]), and the
+//!    commands (`start_fetch`, `add`, …).
 //! 2. After every input, call [`Engine::poll_output`] until it returns `None` and act on each
 //!    output. The engine bounds the work done per call; if [`Engine::has_more_work`] is
 //!    true, call [`Engine::poll_output`] again on the next turn before waiting.
@@ -43,6 +45,7 @@ mod bootstrap;
 mod cache;
 mod connections;
 mod consent;
+mod digest;
 mod exchange;
 mod fetches;
 mod output;
@@ -71,6 +74,7 @@ use mesh_protocol::{Behaviour, Event, Extra, NoExtra, provider_key};
 pub use backoff::{Backoff, INITIAL_DELAY, Jitter, MAX_DELAY};
 pub use cache::Restored;
 pub use connections::ConnectionKind;
+pub use digest::DigestId;
 pub use fetches::{Sources, origin_url};
 pub use output::{
     AddError, CancelOrigin, Deliver, FetchReport, NodeStats, NodeStatus, OriginFetch, Output,
@@ -81,6 +85,7 @@ pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 use crate::bootstrap::Bootstrap;
 use crate::cache::CacheIndex;
 use crate::connections::Connections;
+use crate::digest::Digests;
 use crate::fetches::Fetches;
 use crate::warm::Warm;
 
@@ -148,6 +153,11 @@ pub struct EngineConfig {
     /// [`EngineConfig::reserve_relay`]) and answer block requests. Off, the node only fetches:
     /// peers it fetches from still see its address, but none learns what it holds.
     pub serve: bool,
+    /// Blocks from peers of at least this many bytes are hashed by the shell
+    /// ([`Output::Digest`], answered with [`Engine::handle_digest`]) instead of by the
+    /// planner: a browser's WebCrypto is much faster than sha2 in wasm, but asynchronous.
+    /// `None` (the default) hashes every block here.
+    pub shell_digest_min_bytes: Option<usize>,
 }
 
 /// Roots in a have-summary by default: 100 sha2-256 CIDs are about 3.8 KiB on the wire, one
@@ -170,6 +180,7 @@ impl Default for EngineConfig {
             seed: 0,
             summary_roots: DEFAULT_SUMMARY_ROOTS,
             serve: true,
+            shell_digest_min_bytes: None,
         }
     }
 }
@@ -236,6 +247,12 @@ impl EngineConfig {
         self
     }
 
+    /// Sets [`EngineConfig::shell_digest_min_bytes`].
+    pub fn with_shell_digest_min_bytes(mut self, min: Option<usize>) -> Self {
+        self.shell_digest_min_bytes = min;
+        self
+    }
+
     /// Sets [`EngineConfig::serve_corrupt_blocks_for_testing`].
     pub fn with_serve_corrupt_blocks_for_testing(mut self, on: bool) -> Self {
         self.serve_corrupt_blocks_for_testing = on;
@@ -290,6 +307,8 @@ pub struct Engine<X: Extra = NoExtra> {
     dialling: BTreeSet<PeerId>,
     connections: Connections,
     fetches: Fetches,
+    /// Received blocks the shell is hashing.
+    digests: Digests,
     bootstrap: Bootstrap,
     warm: Warm,
     jitter: Jitter,
@@ -350,6 +369,7 @@ impl<X: Extra> Engine<X> {
             dialling: BTreeSet::new(),
             connections: Connections::default(),
             fetches: Fetches::default(),
+            digests: Digests::default(),
             bootstrap,
             warm,
             jitter,

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use cid::Cid;
 use libp2p::core::transport::ListenerId;
 use libp2p::{Multiaddr, PeerId};
@@ -13,7 +14,7 @@ use mesh_core::stats::StatsSnapshot;
 use mesh_core::store::{StoreError, StoreStats};
 use mesh_protocol::blocks::ServeStats;
 
-use crate::Sources;
+use crate::{DigestId, Sources};
 
 /// One thing for the shell to do or know, from [`Engine::poll_output`](crate::Engine::poll_output).
 #[derive(Debug)]
@@ -27,6 +28,15 @@ pub enum Output {
     /// Verified bytes of a fetch, in order without gaps. If nobody reads the fetch any more,
     /// call [`Engine::cancel_fetch`](crate::Engine::cancel_fetch).
     Deliver(Deliver),
+    /// Compute the SHA-256 of `data`, a block a peer sent, and give it to
+    /// [`Engine::handle_digest`](crate::Engine::handle_digest) under `id`; the block waits
+    /// for it (only with [`EngineConfig::shell_digest_min_bytes`](crate::EngineConfig)).
+    Digest {
+        /// Names the block.
+        id: DigestId,
+        /// Its bytes, unverified.
+        data: Bytes,
+    },
     /// The fetch delivered every byte.
     Completed {
         /// The fetch.
@@ -197,6 +207,8 @@ pub struct NodeStats {
     /// DHT requests those lookups and the warm-peer lookups made, counted when each ends (a
     /// lookup answered by one bootstrap node is one).
     pub provider_lookup_requests: u64,
+    /// Received blocks verified with a digest the shell computed ([`Output::Digest`]).
+    pub shell_digests: u64,
 }
 
 /// What a node looks like now.

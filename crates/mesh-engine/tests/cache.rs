@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use cid::Cid;
+use mesh_core::Sha256Digest;
 use mesh_core::dag::build_dag;
 use mesh_core::fetch::Config as PlannerConfig;
 use mesh_core::store::BlockStore;
@@ -112,6 +113,38 @@ fn an_asset_losing_a_block_to_eviction_is_withdrawn() {
         "no provider record of it is republished"
     );
     assert!(!engine.planner().store().contains(&first), "nor served");
+}
+
+#[test]
+fn a_restored_cache_with_the_shells_digests_is_verified_against_them() {
+    let (mut net, node, _) = joined_pair(64 << 20);
+    let good = build_dag(&data(600_000, 5));
+    let bad = build_dag(&data(300_000, 6));
+    let mut blocks: Vec<(Cid, Bytes, Sha256Digest)> = good
+        .blocks
+        .iter()
+        .chain(&bad.blocks)
+        .map(|b| (*b.cid(), b.data().clone(), Sha256Digest::of(b.data())))
+        .collect();
+    // The right bytes of one leaf of the second asset, with a digest of other bytes: the
+    // digest decides.
+    let leaf = *bad.blocks.last().map(|b| b.cid()).expect("blocks");
+    let wrong = blocks.iter_mut().find(|(c, ..)| *c == leaf).expect("leaf");
+    wrong.2 = Sha256Digest::of(b"other bytes");
+
+    let now = net.now;
+    let restored =
+        net.node(node)
+            .engine
+            .restore_digested(now, blocks, vec![good.root.cid, bad.root.cid]);
+    assert_eq!(restored.blocks, good.blocks.len() + bad.blocks.len() - 1);
+    assert_eq!(
+        restored.corrupt.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        vec![leaf]
+    );
+    assert_eq!(restored.provided, vec![good.root.cid]);
+    assert_eq!(restored.incomplete, vec![bad.root.cid]);
+    assert!(!net.node(node).engine.planner().store().contains(&leaf));
 }
 
 #[test]

@@ -241,6 +241,13 @@ impl Driver {
                     let _ = reply.send(Ok(cid));
                 }
             }
+            // Only asked for with `EngineConfig::shell_digest_min_bytes`, which this node
+            // leaves off; answered anyway, so a block can never wait forever.
+            Output::Digest { id, data } => {
+                let now = self.now();
+                self.engine
+                    .handle_digest(now, id, mesh_core::Sha256Digest::of(&data));
+            }
             Output::PeerReady { peer } => self.connect_settled(peer, None),
             Output::PeerUnusable { peer, reason } => self.connect_settled(peer, Some(reason)),
             Output::Listening { listener, .. } => self.listener_ready(listener, Ok(())),

@@ -68,7 +68,8 @@ const emptyStats = (degraded) => ({
     blocksServed: 0, bytesServed: 0, overBudget: 0, peerBusy: 0, overPeerShare: 0, paused: 0,
     notHeld: 0, serving: false,
   },
-  corruptBlocksReceived: 0, ignoredPeers: [], malformedRequests: 0, malformedResponses: 0,
+  corruptBlocksReceived: 0, webCryptoHashes: 0, ignoredPeers: [], malformedRequests: 0,
+  malformedResponses: 0,
   reachable: false, warming: false, p2p: 'off',
   persist: {
     state: 'off', restoredBlocks: 0, restoredAssets: 0, corruptBlocks: 0, savedAssets: 0,

@@ -123,6 +123,7 @@ impl MeshNode {
             .as_ref()
             .map(|m| m.assets.values().map(|e| e.cid).collect())
             .unwrap_or_default();
+        let web_digest = crate::web_digest::WebDigest::find();
         let planner = Planner::new(
             settings.planner.clone(),
             MemoryStore::new(settings.cache_bytes),
@@ -150,7 +151,11 @@ impl MeshNode {
                         .map(|m| mesh_core::dag::cid_of(m.as_bytes())),
                 )
                 // The jitter only spreads redials of many tabs; Math.random suffices.
-                .with_seed((js_sys::Math::random() * (1u64 << 53) as f64) as u64),
+                .with_seed((js_sys::Math::random() * (1u64 << 53) as f64) as u64)
+                // Blocks from peers hashed by WebCrypto where the page has it.
+                .with_shell_digest_min_bytes(
+                    web_digest.is_some().then_some(crate::web_digest::MIN_BYTES),
+                ),
         )
         .map_err(|e| js_error("config", e))?;
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
@@ -166,6 +171,7 @@ impl MeshNode {
             commands,
             events,
             persist: settings.persist.clone(),
+            web_digest,
         });
         wasm_bindgen_futures::spawn_local(driver.run());
         let paths_by_cid = settings

@@ -13,17 +13,21 @@ use std::time::Duration;
 use bytes::Bytes;
 use cid::Cid;
 use futures::channel::{mpsc, oneshot};
+use futures::future::LocalBoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
+use mesh_core::Sha256Digest;
 use mesh_core::fetch::{FetchError, FetchId, OriginRequestId};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{CancelOrigin, Deliver, FetchReport, OriginFetch, Output};
+use mesh_engine::{CancelOrigin, Deliver, DigestId, FetchReport, OriginFetch, Output};
 use web_time::Instant;
 
 use crate::config::P2pMode;
 use crate::origin::{self, OriginEvent, OriginTask};
-use crate::persist::{Persistence, Restoring};
+use crate::persist::{Persistence, Restoring, Slice};
 use crate::report::{FetchDone, PeerChange, StatsReport};
 use crate::transport::BrowserEngine;
+use crate::web_digest::WebDigest;
 
 /// Longest the loop sleeps without a reason: a safety net, not a poll interval.
 const MAX_IDLE: Duration = Duration::from_secs(5);
@@ -88,6 +92,8 @@ pub(crate) struct DriverParts {
     pub(crate) events: EventSink,
     /// The persistent cache's database name, if on.
     pub(crate) persist: Option<String>,
+    /// WebCrypto, when the engine hands received blocks out to be hashed.
+    pub(crate) web_digest: Option<WebDigest>,
 }
 
 pub(crate) struct Driver {
@@ -104,6 +110,9 @@ pub(crate) struct Driver {
     stats_interval: Option<Duration>,
     next_stats: Option<Instant>,
     persist: Persistence,
+    web_digest: Option<WebDigest>,
+    /// Digests WebCrypto is computing, for the engine.
+    digests: FuturesUnordered<LocalBoxFuture<'static, (DigestId, Sha256Digest)>>,
 }
 
 /// Whether `command` waits for the restore under way (see `Driver::run`).
@@ -146,6 +155,8 @@ impl Driver {
             stats_interval: parts.stats_interval,
             next_stats: parts.stats_interval.map(|i| now + i),
             persist: Persistence::new(parts.persist),
+            web_digest: parts.web_digest,
+            digests: FuturesUnordered::new(),
         }
     }
 
@@ -190,6 +201,12 @@ impl Driver {
                         }
                         Some(command) => self.on_command(command),
                     },
+                    // Before the swarm: a steady stream of its events must not hold back the
+                    // blocks already received, which only wait for their digest.
+                    (id, digest) = self.digests.select_next_some() => {
+                        let now = self.now();
+                        self.engine.handle_digest(now, id, digest);
+                    }
                     event = self.engine.swarm_mut().select_next_some() => {
                         let now = self.now();
                         self.engine.handle_swarm_event(now, event);
@@ -204,8 +221,16 @@ impl Driver {
                 }
             }
             if let Some(job) = restoring.as_mut() {
+                let slice = job.next_slice();
+                let slice = match &self.web_digest {
+                    Some(web) => Slice::Digested(web.digest_all(slice).await),
+                    None => Slice::Plain(slice),
+                };
                 let now = self.now();
-                if let Some(event) = self.persist.restore_slice(job, &mut self.engine, now) {
+                if let Some(event) = self
+                    .persist
+                    .restore_slice(job, slice, &mut self.engine, now)
+                {
                     restoring = None;
                     self.emit("persist", &event);
                     for command in waiting.drain(..) {
@@ -416,6 +441,15 @@ impl Driver {
             Output::Cancelled { fetch } => {
                 self.forget(fetch);
             }
+            Output::Digest { id, data } => match &self.web_digest {
+                Some(web) => self
+                    .digests
+                    .push(Box::pin(web.digest(data).map(move |digest| (id, digest)))),
+                None => {
+                    let now = self.now();
+                    self.engine.handle_digest(now, id, Sha256Digest::of(&data));
+                }
+            },
             Output::Cached { root, blocks } => self.persist.cached(&root, &blocks),
             Output::Uncached { blocks, roots } => self.persist.uncached(&blocks, &roots),
             Output::PeerChanged {

@@ -31,6 +31,8 @@ mod persist;
 mod report;
 #[cfg(target_arch = "wasm32")]
 mod transport;
+#[cfg(target_arch = "wasm32")]
+mod web_digest;
 
 #[cfg(target_arch = "wasm32")]
 pub use api::{FetchHandle, MeshNode};

@@ -8,9 +8,10 @@
 //! quota error no more assets are saved (deletes still run, to free room); the next visit
 //! tries again.
 
+use bytes::Bytes;
 use cid::Cid;
 use futures::channel::mpsc;
-use mesh_core::Block;
+use mesh_core::{Block, Sha256Digest};
 use serde::Serialize;
 
 use crate::idb::{Idb, PersistError};
@@ -78,14 +79,14 @@ impl PersistEvent {
 }
 
 /// Bytes of persisted blocks verified per turn of the node's loop while a restore runs: about
-/// 8 ms of hashing at the ~120 MiB/s SHA-256 runs at in wasm here, so connections progress and
-/// the page's thread is free between slices (in one piece, a 50 MiB cache was a 0.4 s task that
-/// held up the node's first connection by as much).
+/// 8 ms of hashing at the ~120 MiB/s SHA-256 runs at in wasm here, 1–3 ms with WebCrypto, so
+/// connections progress and the page's thread is free between slices (in one piece, a 50 MiB
+/// cache was a 0.4 s task that held up the node's first connection by as much).
 const RESTORE_SLICE_BYTES: usize = 1 << 20;
 
 /// A restore under way: what the database held, handed to the engine a slice at a time.
 pub(crate) struct Restoring {
-    blocks: std::vec::IntoIter<(Cid, bytes::Bytes)>,
+    blocks: std::vec::IntoIter<(Cid, Bytes)>,
     roots: Vec<Cid>,
     unreadable: Vec<wasm_bindgen::JsValue>,
     bytes: u64,
@@ -105,7 +106,36 @@ pub(crate) struct Persistence {
     pub(crate) done: mpsc::UnboundedReceiver<WriteDone>,
 }
 
+/// One slice of a restore, with its blocks' digests when WebCrypto computed them.
+pub(crate) enum Slice {
+    Plain(Vec<(Cid, Bytes)>),
+    Digested(Vec<(Cid, Bytes, Sha256Digest)>),
+}
+
+impl Slice {
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Plain(blocks) => blocks.is_empty(),
+            Self::Digested(blocks) => blocks.is_empty(),
+        }
+    }
+}
+
 impl Restoring {
+    /// The next [`RESTORE_SLICE_BYTES`] of blocks; empty once every block was handed out.
+    pub(crate) fn next_slice(&mut self) -> Vec<(Cid, Bytes)> {
+        let mut slice = Vec::new();
+        let mut bytes = 0;
+        for (cid, data) in self.blocks.by_ref() {
+            bytes += data.len();
+            slice.push((cid, data));
+            if bytes >= RESTORE_SLICE_BYTES {
+                break;
+            }
+        }
+        slice
+    }
+
     /// Whether `cid` is an asset the database holds whole, so a fetch of it waits for the
     /// restore and is served from the cache.
     pub(crate) fn holds(&self, cid: &Cid) -> bool {
@@ -171,32 +201,27 @@ impl Persistence {
         }))
     }
 
-    /// Hands the engine the next [`RESTORE_SLICE_BYTES`] of `job` (each block verified against
-    /// its CID), or, once every block is in, the roots. Returns the event for the page when the
+    /// Hands the engine `slice`, the next [`Restoring::next_slice`] of `job` (each block
+    /// verified against its CID), or, once every block is in (an empty slice), the roots. Returns the event for the page when the
     /// restore is done; what failed verification, did not fit or could not be read is then
     /// deleted from the database.
     pub(crate) fn restore_slice(
         &mut self,
         job: &mut Restoring,
+        slice: Slice,
         engine: &mut BrowserEngine,
         now: mesh_core::time::Instant,
     ) -> Option<PersistEvent> {
-        let mut slice = Vec::new();
-        let mut bytes = 0;
-        for (cid, data) in job.blocks.by_ref() {
-            bytes += data.len();
-            slice.push((cid, data));
-            if bytes >= RESTORE_SLICE_BYTES {
-                break;
-            }
-        }
         let last = slice.is_empty();
         let roots = if last {
             std::mem::take(&mut job.roots)
         } else {
             Vec::new()
         };
-        let restored = engine.restore(now, slice, roots);
+        let restored = match slice {
+            Slice::Plain(blocks) => engine.restore(now, blocks, roots),
+            Slice::Digested(blocks) => engine.restore_digested(now, blocks, roots),
+        };
         job.restored += restored.blocks as u64;
         job.corrupt += restored.corrupt.len() as u64;
         job.bad.extend(restored.corrupt.iter().map(|(cid, _)| *cid));

@@ -26,6 +26,9 @@ pub(crate) struct StatsReport {
     pub(crate) store: StoreReport,
     pub(crate) serve: ServeReport,
     pub(crate) corrupt_blocks_received: u64,
+    /// Blocks from peers hashed by the browser's WebCrypto instead of the wasm SHA-256 (0
+    /// where the page has no `crypto.subtle`).
+    pub(crate) web_crypto_hashes: u64,
     pub(crate) ignored_peers: Vec<String>,
     pub(crate) malformed_requests: u64,
     pub(crate) malformed_responses: u64,
@@ -137,6 +140,7 @@ impl StatsReport {
                 not_held: stats.serve.not_held,
             },
             corrupt_blocks_received: stats.corrupt_blocks_received,
+            web_crypto_hashes: stats.shell_digests,
             ignored_peers: stats
                 .ignored_peers
                 .iter()

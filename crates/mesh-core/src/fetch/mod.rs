@@ -63,7 +63,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use cid::Cid;
 
-use crate::block::{Block, CHUNK_SIZE};
+use crate::block::{Block, CHUNK_SIZE, Sha256Digest};
 use crate::layout::{AssetLayout, Inserted, LayoutError};
 use crate::stats::{Source, TransferStats};
 use crate::store::BlockStore;
@@ -437,6 +437,31 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
     /// `peer` sent a block. The bytes are untrusted: they are verified before anything else
     /// (unless they are one of [`Config::known_blocks`], proven already).
     pub fn handle_block(&mut self, now: Instant, peer: P, cid: Cid, data: Bytes) {
+        self.receive_block(now, peer, cid, data, None);
+    }
+
+    /// [`Planner::handle_block`] for bytes whose SHA-256 the shell computed already, with a
+    /// hash function faster than this crate's (see [`Sha256Digest`]): the digest is checked
+    /// against `cid` instead of hashing the bytes again.
+    pub fn handle_digested_block(
+        &mut self,
+        now: Instant,
+        peer: P,
+        cid: Cid,
+        data: Bytes,
+        digest: Sha256Digest,
+    ) {
+        self.receive_block(now, peer, cid, data, Some(&digest));
+    }
+
+    fn receive_block(
+        &mut self,
+        now: Instant,
+        peer: P,
+        cid: Cid,
+        data: Bytes,
+        digest: Option<&Sha256Digest>,
+    ) {
         let state = self
             .peers
             .entry(peer.clone())
@@ -458,7 +483,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             // Late or cancelled. If it is genuine the peer is alive and moving bytes (its stall
             // clock restarts); junk proves nothing.
             if clock_matters
-                && self.config.known_blocks.is_genuine(&cid, &data)
+                && self.config.known_blocks.is_genuine(&cid, &data, digest)
                 && let Some(state) = self.peers.get_mut(&peer)
             {
                 state.delivered(now, data.len() as u64, flight);
@@ -472,7 +497,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             self.refill(now);
             return;
         }
-        let block = match self.config.known_blocks.verify(cid, data) {
+        let block = match self.config.known_blocks.verify(cid, data, digest) {
             Ok(block) => block,
             Err(e) => {
                 self.corrupt(now, &peer, cid, &wanting, LayoutError::Verify(e));

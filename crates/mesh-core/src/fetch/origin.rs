@@ -151,7 +151,7 @@ impl OriginRequest {
                         }
                         buf.split_to(len).freeze()
                     };
-                    let block = config.known_blocks.verify(next.cid, bytes);
+                    let block = config.known_blocks.verify(next.cid, bytes, None);
                     proved.push(block.map_err(OriginError::Verify)?);
                     pending.pop_front();
                 }
