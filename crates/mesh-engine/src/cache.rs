@@ -125,6 +125,7 @@ impl<X: Extra> Engine<X> {
         blocks: Vec<(Cid, Bytes, Sha256Digest)>,
         roots: Vec<Cid>,
     ) -> Restored {
+        self.stats.shell_digests += blocks.len() as u64;
         let blocks = blocks
             .into_iter()
             .map(|(cid, data, digest)| (cid, data, Some(digest)));

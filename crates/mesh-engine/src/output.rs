@@ -207,7 +207,8 @@ pub struct NodeStats {
     /// DHT requests those lookups and the warm-peer lookups made, counted when each ends (a
     /// lookup answered by one bootstrap node is one).
     pub provider_lookup_requests: u64,
-    /// Received blocks verified with a digest the shell computed ([`Output::Digest`]).
+    /// Blocks verified with a digest the shell computed: received ones ([`Output::Digest`])
+    /// and restored ones ([`Engine::restore_digested`](crate::Engine::restore_digested)).
     pub shell_digests: u64,
 }
 

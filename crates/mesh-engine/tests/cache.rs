@@ -145,6 +145,11 @@ fn a_restored_cache_with_the_shells_digests_is_verified_against_them() {
     assert_eq!(restored.provided, vec![good.root.cid]);
     assert_eq!(restored.incomplete, vec![bad.root.cid]);
     assert!(!net.node(node).engine.planner().store().contains(&leaf));
+    let engine = &net.node(node).engine;
+    assert_eq!(
+        engine.stats().shell_digests,
+        (good.blocks.len() + bad.blocks.len()) as u64
+    );
 }
 
 #[test]

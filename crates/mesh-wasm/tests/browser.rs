@@ -848,6 +848,9 @@ async fn a_block_changed_on_disk_is_dropped_and_never_served() -> TestResult {
     let p = persist_settled(&second, 0.0).await?;
     assert_eq!(get(&p, "corruptBlocks").as_f64(), Some(1.0));
     assert_eq!(get(&p, "restoredAssets").as_f64(), Some(0.0));
+    // WebCrypto hashed it (the test page is a secure context) and its digest gave it away.
+    let s = stats(&second).await?;
+    assert_eq!(get(&s, "webCryptoHashes").as_f64(), Some(1.0), "{s:?}");
     // Not served from the cache: the origin's verified bytes instead, saved again.
     let done = fetch_fixture(&second, "origin-only.txt").await?;
     assert_eq!(get(&done, "source").as_string().as_deref(), Some("origin"));
