@@ -194,7 +194,7 @@ fn check_digest(cid: &Cid, digest: &Sha256Digest) -> Result<(), VerifyError> {
 /// The SHA-256 of a block's bytes, computed before the block reaches the planner.
 ///
 /// Why it exists: a shell may have a faster SHA-256 than this crate's. In a browser, WebCrypto's
-/// `digest` is native code (SHA instructions where the CPU has them), about 8× the speed of
+/// `digest` is native code (SHA instructions where the CPU has them), about 7× the speed of
 /// sha2 compiled to wasm on the machines we measure, but asynchronous, and the planner is not.
 /// So the shell hashes a received block first and hands the planner the bytes with their
 /// digest ([`Planner::handle_digested_block`](crate::fetch::Planner::handle_digested_block)),

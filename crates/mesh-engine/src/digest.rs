@@ -1,4 +1,4 @@
-//! Received blocks hashed by the shell: a browser's WebCrypto hashes about 8× faster than sha2
+//! Received blocks hashed by the shell: a browser's WebCrypto hashes about 7× faster than sha2
 //! compiled to wasm (docs/BENCHMARKS-WEBRTC.md, "SHA-256 by WebCrypto"), but only
 //! asynchronously. With [`EngineConfig::shell_digest_min_bytes`](crate::EngineConfig) set, a
 //! block a peer sends waits here while the shell hashes it ([`Output::Digest`]), and goes to

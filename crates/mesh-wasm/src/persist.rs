@@ -202,9 +202,9 @@ impl Persistence {
     }
 
     /// Hands the engine `slice`, the next [`Restoring::next_slice`] of `job` (each block
-    /// verified against its CID), or, once every block is in (an empty slice), the roots. Returns the event for the page when the
-    /// restore is done; what failed verification, did not fit or could not be read is then
-    /// deleted from the database.
+    /// verified against its CID), or, once every block is in (an empty slice), the roots.
+    /// Returns the event for the page when the restore is done; what failed verification, did
+    /// not fit or could not be read is then deleted from the database.
     pub(crate) fn restore_slice(
         &mut self,
         job: &mut Restoring,
