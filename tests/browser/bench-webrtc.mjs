@@ -408,6 +408,22 @@ t2.cpuMsPerMiB = { peer: cpuPeer / (t2.peer.length * 100 / 1024), origin: cpuOri
 report.asset100k = t2;
 console.log(`100 KiB: peer p50 ${fmt(median(t2.peer), 2)} ms, origin p50 ${fmt(median(t2.origin), 2)} ms (${nSmall} each)`);
 
+// (2b) 16 MiB from the origin alone, verified: a fresh p2p-off mesh with no persistent cache
+// (the origin mesh above would restore what B's main mesh saved). What a first visitor's
+// verification costs per byte: B's main thread per MiB (the node in the window; in a worker,
+// what is left on the page).
+// (Its wait for a bootstrap node times out: p2p is off; the mesh is kept all the same.)
+await startMesh(B, 'origin16', meshOptions({ p2p: 'off', fallbackMs: 0, persist: false, cacheBytes })).catch(() => null);
+{
+  const name = bigs[0];
+  const task0 = await taskMs(B);
+  const o = await meshFetch(B, 'origin16', cidOf(name), `${ORIGIN}/${name}`);
+  const mainMsPerMiB = ((await taskMs(B)) - task0) / 16;
+  if (o.sha !== fixtureSha(name)) throw new Error(`${name}: wrong bytes from the origin`);
+  report.origin16 = { ms: o.lastMs, mibs: BIG / MIB / (o.lastMs / 1000), mainMsPerMiB, source: o.source };
+  console.log(`16 MiB from the origin: ${fmt(report.origin16.mibs)} MiB/s, B's main thread ${fmt(mainMsPerMiB)} ms/MiB (source ${o.source})`);
+}
+
 // (2p) With MESH_BENCH_PROFILE: the same requests again (other assets), with the V8 sampling
 // profiler on both tabs' main threads, and one 16 MiB transfer; where each ms went.
 if (PROFILE_DIR) report.profile = await profileRequests();

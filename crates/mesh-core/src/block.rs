@@ -109,6 +109,17 @@ impl Block {
         Self { cid, data }
     }
 
+    /// Names `data` with a CIDv1 of `codec` over `digest`, its SHA-256 as the shell computed
+    /// it (see [`Sha256Digest`]): what [`Block::from_data`] gives, without hashing here. A
+    /// wrong digest gives a block under a CID nobody asked for, which is then refused as any
+    /// mismatch is.
+    pub(crate) fn from_digest(codec: u64, data: Bytes, digest: &Sha256Digest) -> Self {
+        Self {
+            cid: cid_from_digest(codec, digest.as_bytes()),
+            data,
+        }
+    }
+
     /// The block's CID.
     pub fn cid(&self) -> &Cid {
         &self.cid

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use bytes::{Bytes, BytesMut};
 use cid::Cid;
 
-use crate::block::{Block, CHUNK_SIZE, DAG_PB_CODEC, MAX_LINKS, RAW_CODEC, cid_for};
+use crate::block::{Block, CHUNK_SIZE, DAG_PB_CODEC, MAX_LINKS, RAW_CODEC, Sha256Digest, cid_for};
 use crate::known::KnownBlocks;
 use crate::unixfs::{FileLink, encode_file_node};
 
@@ -60,6 +60,8 @@ pub struct DagBuilder {
     /// A short piece given by [`Self::push_bytes`] while `chunk` was empty, kept as is: if
     /// the file ends there it becomes the last leaf without a copy. Not yet in `size`.
     held: Option<Bytes>,
+    /// The SHA-256 of `held`, when [`Self::push_digested`] gave it.
+    held_digest: Option<Sha256Digest>,
     /// Leaves already held elsewhere, made into blocks without hashing them again.
     known: KnownBlocks,
     /// Links not yet under a node.
@@ -83,8 +85,10 @@ impl DagBuilder {
         }
     }
 
-    /// Moves a held short piece into the chunk being filled.
+    /// Moves a held short piece into the chunk being filled (its digest, if any, is of no
+    /// use there).
     fn unhold(&mut self, sink: &mut impl FnMut(Block)) {
+        self.held_digest = None;
         if let Some(held) = self.held.take() {
             self.push(&held, sink);
         }
@@ -140,13 +144,42 @@ impl DagBuilder {
         }
     }
 
+    /// Like [`Self::push_bytes`] for a piece that is one leaf, with its SHA-256 computed by
+    /// the caller (see [`Sha256Digest`]): a whole chunk where a chunk starts becomes a leaf
+    /// named by the digest, without hashing; a shorter piece there is held as the file's last
+    /// leaf, to be named by the digest if the file ends with it. A piece that is not a leaf
+    /// of this file (it does not start a chunk, or more bytes follow a short one) is hashed
+    /// as [`Self::push_bytes`] would, its digest unused.
+    pub fn push_digested(
+        &mut self,
+        data: Bytes,
+        digest: Sha256Digest,
+        sink: &mut impl FnMut(Block),
+    ) {
+        if !self.chunk.is_empty() || self.held.is_some() || data.len() > CHUNK_SIZE {
+            self.push_bytes(data, sink);
+        } else if data.len() == CHUNK_SIZE {
+            self.size += CHUNK_SIZE as u64;
+            self.push_block(digested_leaf(data, &digest), sink);
+        } else if !data.is_empty() {
+            self.held = Some(data);
+            self.held_digest = Some(digest);
+        }
+    }
+
     /// Flushes the last leaf and the open nodes; returns the root.
     pub fn finish(mut self, sink: &mut impl FnMut(Block)) -> DagRoot {
         // The empty file is one empty leaf; otherwise only a partial chunk (or a held piece,
         // which leaves the chunk empty) is left to flush.
         if let Some(held) = self.held.take() {
             self.size += held.len() as u64;
-            self.push_leaf(held, sink);
+            match self.held_digest.take() {
+                Some(digest) => {
+                    let leaf = digested_leaf(held, &digest);
+                    self.push_block(leaf, sink);
+                }
+                None => self.push_leaf(held, sink),
+            }
         } else if !self.chunk.is_empty() || self.tree.is_empty() {
             let leaf = self.chunk.split().freeze();
             self.push_leaf(leaf, sink);
@@ -173,6 +206,11 @@ impl DagBuilder {
         sink(block);
         self.tree.push_leaf(link, sink);
     }
+}
+
+/// A raw leaf named by the SHA-256 its caller computed from `data`.
+fn digested_leaf(data: Bytes, digest: &Sha256Digest) -> Block {
+    Block::from_digest(RAW_CODEC, data, digest)
 }
 
 /// The open nodes of a balanced tree being built bottom-up, leaf by leaf.

@@ -6,7 +6,10 @@
 use bytes::Bytes;
 use mesh_core::block::{CHUNK_SIZE, MAX_BLOCK_SIZE, verify_block, verify_digest};
 use mesh_core::dag::{Dag, build_dag, cid_of};
-use mesh_core::fetch::{Action, Config, Deliver, Event, Output, Penalty, Planner};
+use mesh_core::fetch::{
+    Action, Config, Deliver, Event, FetchError, OriginFetch, OriginRequestId, Output, Penalty,
+    Planner,
+};
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant;
 use mesh_core::{Cid, Sha256Digest, VerifyError};
@@ -211,4 +214,207 @@ fn verify_digest_checks_what_verify_block_checks() {
     ));
     // A digest computed elsewhere is the same value.
     assert_eq!(Sha256Digest::from_computed(*digest.as_bytes()), digest);
+}
+
+/// How a test hands an origin body to the planner: in pieces of `size` bytes, each with its
+/// digest or not. Pieces of `CHUNK_SIZE` from a leaf on are leaves; others (70 000 bytes) are
+/// not, and their digests cannot be used.
+#[derive(Clone, Copy, Debug)]
+struct Body {
+    size: usize,
+    digests: bool,
+}
+
+const SIZES: [usize; 2] = [CHUNK_SIZE, 70_000];
+
+fn feed_origin(
+    p: &mut Planner<Peer, MemoryStore>,
+    request: OriginRequestId,
+    body: &[u8],
+    how: Body,
+) {
+    for piece in body.chunks(how.size) {
+        let piece = Bytes::copy_from_slice(piece);
+        if how.digests {
+            let digest = Sha256Digest::of(&piece);
+            p.handle_origin_leaf(ms(300), request, piece, digest);
+        } else {
+            p.handle_origin_data(ms(300), request, piece);
+        }
+    }
+    p.handle_origin_done(ms(301), request);
+}
+
+/// Everything the planner said, as text, checked equal without printing megabytes.
+fn assert_same(a: &[Output<Peer>], b: &[Output<Peer>], what: &str) {
+    let a: Vec<String> = a.iter().map(|o| format!("{o:?}")).collect();
+    let b: Vec<String> = b.iter().map(|o| format!("{o:?}")).collect();
+    let first = a.iter().zip(&b).position(|(x, y)| x != y);
+    assert!(
+        a.len() == b.len() && first.is_none(),
+        "{what}: {} against {} outputs, first difference at {first:?}",
+        a.len(),
+        b.len()
+    );
+}
+
+/// A fetch of `data` with no peer: its whole body from the origin, handed over `how`.
+fn from_origin_alone(data: &[u8], how: Body) -> Vec<Output<Peer>> {
+    let dag = build_dag(data);
+    let mut p = planner();
+    p.start(ms(0), dag.root.cid, true);
+    p.handle_providers(ms(10), dag.root.cid, vec![], true);
+    let request = drain(&mut p)
+        .iter()
+        .find_map(|o| match o {
+            Output::Action(Action::OriginFetch(OriginFetch {
+                request,
+                range: None,
+                ..
+            })) => Some(*request),
+            _ => None,
+        })
+        .expect("a whole-file origin request");
+    feed_origin(&mut p, request, data, how);
+    drain(&mut p)
+}
+
+#[test]
+fn origin_leaves_with_digests_are_verified_by_them() {
+    for len in [1000, CHUNK_SIZE, 3 * CHUNK_SIZE + 5] {
+        let data = common::xorshift_bytes(len, 43);
+        for size in SIZES {
+            let plain = from_origin_alone(
+                &data,
+                Body {
+                    size,
+                    digests: false,
+                },
+            );
+            assert_eq!(delivered(&plain), data, "{len} bytes in {size}-byte pieces");
+            let digested = from_origin_alone(
+                &data,
+                Body {
+                    size,
+                    digests: true,
+                },
+            );
+            assert_same(
+                &plain,
+                &digested,
+                &format!("{len} bytes in {size}-byte pieces"),
+            );
+        }
+    }
+}
+
+#[test]
+fn an_origin_leaf_with_a_wrong_digest_fails_the_fetch_and_delivers_nothing() {
+    for len in [1000, 3 * CHUNK_SIZE + 5] {
+        let data = common::xorshift_bytes(len, 44);
+        let dag = build_dag(&data);
+        let mut p = planner();
+        let fetch = p.start(ms(0), dag.root.cid, true);
+        p.handle_providers(ms(10), dag.root.cid, vec![], true);
+        let request = drain(&mut p)
+            .iter()
+            .find_map(|o| match o {
+                Output::Action(Action::OriginFetch(OriginFetch { request, .. })) => Some(*request),
+                _ => None,
+            })
+            .expect("an origin request");
+        // The right bytes; the last leaf's digest is of other bytes.
+        let pieces: Vec<&[u8]> = data.chunks(CHUNK_SIZE).collect();
+        let mut out = Vec::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            let digest = if i + 1 == pieces.len() {
+                Sha256Digest::of(b"other bytes")
+            } else {
+                Sha256Digest::of(piece)
+            };
+            p.handle_origin_leaf(ms(300), request, Bytes::copy_from_slice(piece), digest);
+            out.extend(drain(&mut p));
+        }
+        p.handle_origin_done(ms(301), request);
+        out.extend(drain(&mut p));
+        assert!(delivered(&out).is_empty(), "{len} bytes: nothing delivered");
+        let failed = out.iter().any(|o| {
+            matches!(o, Output::Event(Event::Failed { fetch: f, error: FetchError::Origin { .. } }) if *f == fetch)
+        });
+        assert!(failed, "{len} bytes: the fetch did not fail");
+    }
+}
+
+#[test]
+fn origin_ranges_take_leaves_with_digests() {
+    // The root from a peer, then the peer stalls: the rest comes as an origin range.
+    let data = common::xorshift_bytes(4 * CHUNK_SIZE + 9, 45);
+    let dag = build_dag(&data);
+    let root = dag.root.cid;
+    let run = |how: Body, wrong_digest: bool| {
+        let mut p = planner();
+        p.handle_peer_connected(ms(0), 1);
+        p.start(ms(0), root, true);
+        p.handle_have(ms(1), 1, root);
+        drain(&mut p);
+        p.handle_block(ms(2), 1, root, block_data(&dag, &root));
+        drain(&mut p);
+        let deadline = p.poll_timeout().expect("a stall timer");
+        p.handle_timeout(deadline);
+        let (request, range) = drain(&mut p)
+            .iter()
+            .find_map(|o| match o {
+                Output::Action(Action::OriginFetch(OriginFetch { request, range, .. })) => {
+                    Some((*request, range.clone().expect("a range")))
+                }
+                _ => None,
+            })
+            .expect("an origin range");
+        assert_eq!(
+            range.start % CHUNK_SIZE as u64,
+            0,
+            "a range starts at a leaf"
+        );
+        let body = &data[range.start as usize..range.end as usize];
+        if wrong_digest {
+            let piece = Bytes::copy_from_slice(&body[..CHUNK_SIZE]);
+            p.handle_origin_leaf(ms(900), request, piece, Sha256Digest::of(b"other bytes"));
+        } else {
+            feed_origin(&mut p, request, body, how);
+        }
+        drain(&mut p)
+    };
+    for size in SIZES {
+        let plain = run(
+            Body {
+                size,
+                digests: false,
+            },
+            false,
+        );
+        assert_eq!(delivered(&plain), data, "{size}-byte pieces");
+        let digested = run(
+            Body {
+                size,
+                digests: true,
+            },
+            false,
+        );
+        assert_same(&plain, &digested, &format!("{size}-byte pieces"));
+    }
+    let out = run(
+        Body {
+            size: CHUNK_SIZE,
+            digests: true,
+        },
+        true,
+    );
+    assert!(delivered(&out).is_empty());
+    let rejected = out
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::OriginRejected { .. })));
+    assert!(
+        rejected,
+        "a leaf with a wrong digest did not reject the body"
+    );
 }

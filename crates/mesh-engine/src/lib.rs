@@ -512,6 +512,20 @@ impl<X: Extra> Engine<X> {
         self.planner.handle_origin_data(now, request, data);
     }
 
+    /// The next piece of the origin body of `request`, one leaf with its SHA-256 computed by
+    /// the shell: see [`Planner::handle_origin_leaf`].
+    pub fn handle_origin_leaf(
+        &mut self,
+        now: CoreInstant,
+        request: OriginRequestId,
+        data: bytes::Bytes,
+        digest: mesh_core::Sha256Digest,
+    ) {
+        self.tick(now);
+        self.stats.shell_digests += 1;
+        self.planner.handle_origin_leaf(now, request, data, digest);
+    }
+
     /// The origin body of `request` ended.
     pub fn handle_origin_done(&mut self, now: CoreInstant, request: OriginRequestId) {
         self.tick(now);

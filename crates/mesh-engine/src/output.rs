@@ -207,8 +207,9 @@ pub struct NodeStats {
     /// DHT requests those lookups and the warm-peer lookups made, counted when each ends (a
     /// lookup answered by one bootstrap node is one).
     pub provider_lookup_requests: u64,
-    /// Blocks verified with a digest the shell computed: received ones ([`Output::Digest`])
-    /// and restored ones ([`Engine::restore_digested`](crate::Engine::restore_digested)).
+    /// Blocks verified with a digest the shell computed: received ones ([`Output::Digest`]),
+    /// restored ones ([`Engine::restore_digested`](crate::Engine::restore_digested)) and
+    /// origin leaves ([`Engine::handle_origin_leaf`](crate::Engine::handle_origin_leaf)).
     pub shell_digests: u64,
 }
 

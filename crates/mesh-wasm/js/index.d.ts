@@ -174,7 +174,8 @@ export interface MeshStats {
   /** Blocks peers sent that did not match their CID (those peers are then ignored). */
   corruptBlocksReceived: number;
   /** Blocks hashed by the browser's WebCrypto, which is much faster than the SHA-256 in the
-   * node's wasm: those from peers of 16 KiB and more, and those the persistent cache restored.
+   * node's wasm: those from peers of 16 KiB and more, the origin's, and those the persistent
+   * cache restored.
    * 0 where the page has no `crypto.subtle` (it exists on https and localhost pages only); the
    * node then hashes every block itself. */
   webCryptoHashes: number;

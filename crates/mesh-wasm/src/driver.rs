@@ -390,7 +390,13 @@ impl Driver {
                     return;
                 };
                 tracing::debug!(%url, ?range, "origin request");
-                let task = origin::spawn(url, range, request, self.origin_tx.clone());
+                let task = origin::spawn(
+                    url,
+                    range,
+                    request,
+                    self.web_digest.clone(),
+                    self.origin_tx.clone(),
+                );
                 self.origin_tasks.insert(request, task);
             }
             Output::CancelOrigin(CancelOrigin { request }) => {
@@ -492,6 +498,9 @@ impl Driver {
                 }
             }
             OriginEvent::Data(request, data) => self.engine.handle_origin_data(now, request, data),
+            OriginEvent::Leaf(request, data, digest) => {
+                self.engine.handle_origin_leaf(now, request, data, digest);
+            }
             OriginEvent::Done(request) => {
                 self.origin_tasks.remove(&request);
                 self.engine.handle_origin_done(now, request);

@@ -3,17 +3,22 @@
 
 use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use js_sys::{Promise, Uint8Array};
+use mesh_core::Sha256Digest;
+use mesh_core::block::CHUNK_SIZE;
 use mesh_core::fetch::OriginRequestId;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, Request, RequestInit, RequestMode, Response};
 
+use crate::web_digest::WebDigest;
+
 /// Pieces of origin bodies waiting for the driver. Small: the request task waits when it is
-/// full, which slows the download to the pace of verification.
+/// full, which slows the download to the pace of verification. (With WebCrypto a piece is a
+/// leaf, up to 256 KiB: up to 16 MiB of bodies can wait here.)
 pub(crate) const ORIGIN_CHANNEL_CAPACITY: usize = 64;
 
 #[wasm_bindgen]
@@ -30,6 +35,8 @@ pub(crate) enum OriginEvent {
     Headers(OriginRequestId, Option<String>),
     /// The next piece of the body.
     Data(OriginRequestId, Bytes),
+    /// The next piece of the body, one leaf, with its SHA-256 from WebCrypto.
+    Leaf(OriginRequestId, Bytes, Sha256Digest),
     /// The body ended.
     Done(OriginRequestId),
     /// The request failed.
@@ -51,17 +58,26 @@ impl OriginTask {
     }
 }
 
-/// Starts `GET url` (with `Range` when `range` is given); its events go to `events`.
+/// Starts `GET url` (with `Range` when `range` is given); its events go to `events`. With
+/// `web_digest`, the body goes to the driver cut into leaves, each hashed by WebCrypto
+/// ([`OriginEvent::Leaf`]), so the planner does not hash them again.
 pub(crate) fn spawn(
     url: String,
     range: Option<Range<u64>>,
     request: OriginRequestId,
+    web_digest: Option<WebDigest>,
     mut events: mpsc::Sender<OriginEvent>,
 ) -> OriginTask {
     let controller = AbortController::new().ok();
     let signal = controller.as_ref().map(AbortController::signal);
     wasm_bindgen_futures::spawn_local(async move {
-        let event = match get(&url, range, request, signal, &mut events).await {
+        let mut sink = BodySink {
+            request,
+            events: &mut events,
+            leaves: web_digest.map(|web| (web, BytesMut::new())),
+            started: false,
+        };
+        let event = match get(&url, range, request, signal, &mut sink).await {
             Ok(true) => OriginEvent::Done(request),
             Ok(false) => return, // aborted or the driver stopped: nobody is waiting
             Err(reason) => OriginEvent::Failed(request, reason),
@@ -69,6 +85,75 @@ pub(crate) fn spawn(
         let _ = events.send(event).await;
     });
     OriginTask { controller }
+}
+
+/// Where a body's bytes go: to the driver as they come, or cut into leaves (a request starts
+/// at a leaf, and leaves are `CHUNK_SIZE` bytes, the file's last one shorter: see
+/// `Planner::handle_origin_leaf`), each sent with its WebCrypto digest once whole.
+struct BodySink<'a> {
+    request: OriginRequestId,
+    events: &'a mut mpsc::Sender<OriginEvent>,
+    leaves: Option<(WebDigest, BytesMut)>,
+    /// Whether a byte came yet.
+    started: bool,
+}
+
+impl BodySink<'_> {
+    /// Takes the next piece of the body; `false` when nobody listens any more.
+    async fn piece(&mut self, piece: &Uint8Array) -> bool {
+        // One copy into wasm memory per piece (a crossing per call; cutting the piece on the
+        // JS side took three per piece and doubled the glue's time per request).
+        let mut bytes = Bytes::from(piece.to_vec());
+        let Some((web, leaf)) = &mut self.leaves else {
+            return self
+                .events
+                .send(OriginEvent::Data(self.request, bytes))
+                .await
+                .is_ok();
+        };
+        if !self.started {
+            // The first byte's time is the origin's latency, which the planner measures: an
+            // empty piece tells it now, not when the first leaf is whole.
+            self.started = true;
+            let first = OriginEvent::Data(self.request, Bytes::new());
+            if self.events.send(first).await.is_err() {
+                return false;
+            }
+        }
+        while !bytes.is_empty() {
+            let whole = if leaf.is_empty() && bytes.len() >= CHUNK_SIZE {
+                // A whole leaf inside the piece: no copy.
+                bytes.split_to(CHUNK_SIZE)
+            } else {
+                let take = (CHUNK_SIZE - leaf.len()).min(bytes.len());
+                leaf.extend_from_slice(&bytes.split_to(take));
+                if leaf.len() < CHUNK_SIZE {
+                    break;
+                }
+                leaf.split().freeze()
+            };
+            let digest = web.digest(whole.clone()).await;
+            let event = OriginEvent::Leaf(self.request, whole, digest);
+            if self.events.send(event).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The body ended: its last, shorter leaf goes out. `false` when nobody listens any more.
+    async fn end(&mut self) -> bool {
+        let Some((web, leaf)) = &mut self.leaves else {
+            return true;
+        };
+        if leaf.is_empty() {
+            return true;
+        }
+        let bytes = leaf.split().freeze();
+        let digest = web.digest(bytes.clone()).await;
+        let event = OriginEvent::Leaf(self.request, bytes, digest);
+        self.events.send(event).await.is_ok()
+    }
 }
 
 fn js_error(url: &str, e: &JsValue) -> String {
@@ -86,7 +171,7 @@ async fn get(
     range: Option<Range<u64>>,
     request: OriginRequestId,
     signal: Option<web_sys::AbortSignal>,
-    events: &mut mpsc::Sender<OriginEvent>,
+    sink: &mut BodySink<'_>,
 ) -> Result<bool, String> {
     let init = RequestInit::new();
     init.set_method("GET");
@@ -122,7 +207,8 @@ async fn get(
         ));
     }
     let content_type = response.headers().get("content-type").ok().flatten();
-    if events
+    if sink
+        .events
         .send(OriginEvent::Headers(request, content_type))
         .await
         .is_err()
@@ -139,14 +225,12 @@ async fn get(
             Err(_) if aborted() => return Ok(false),
             Err(e) => return Err(js_error(url, &e)),
         };
-        let bytes = Bytes::from(Uint8Array::new(&chunk).to_vec());
-        if events
-            .send(OriginEvent::Data(request, bytes))
-            .await
-            .is_err()
-        {
+        if !sink.piece(&Uint8Array::new(&chunk)).await {
             return Ok(false);
         }
     }
-    Ok(!aborted())
+    if aborted() || !sink.end().await {
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -26,8 +26,8 @@ pub(crate) struct StatsReport {
     pub(crate) store: StoreReport,
     pub(crate) serve: ServeReport,
     pub(crate) corrupt_blocks_received: u64,
-    /// Blocks from peers and from the persistent cache hashed by the browser's WebCrypto
-    /// instead of the wasm SHA-256 (0 where the page has no `crypto.subtle`).
+    /// Blocks from peers, the origin and the persistent cache hashed by the browser's
+    /// WebCrypto instead of the wasm SHA-256 (0 where the page has no `crypto.subtle`).
     pub(crate) web_crypto_hashes: u64,
     pub(crate) ignored_peers: Vec<String>,
     pub(crate) malformed_requests: u64,

@@ -1,4 +1,5 @@
-//! SHA-256 of received blocks by the browser's WebCrypto (`crypto.subtle.digest`).
+//! SHA-256 of received blocks and origin bodies by the browser's WebCrypto
+//! (`crypto.subtle.digest`).
 //!
 //! Why: every byte a tab takes from a peer is hashed, and sha2 compiled to wasm was the
 //! largest single item of the fetching tab's main thread (11.5 of ~43 ms per MiB,
@@ -7,7 +8,8 @@
 //! It is asynchronous, so the engine hands such blocks out ([`Output::Digest`]) and the driver
 //! brings their digests back ([`mesh_engine::Engine::handle_digest`]). The persistent cache's
 //! blocks are hashed the same way when a returning visitor's node restores them
-//! ([`mesh_engine::Engine::restore_digested`]).
+//! ([`mesh_engine::Engine::restore_digested`]), and origin bodies as they arrive, cut into
+//! leaves by their request's task (`origin.rs`, [`mesh_engine::Engine::handle_origin_leaf`]).
 //!
 //! The engine trusts the digest as it trusts its own sha2 (see [`Sha256Digest`]): WebCrypto is
 //! given exactly the bytes the engine holds (a view of them, which `digest` copies before it

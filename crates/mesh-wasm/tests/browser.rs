@@ -244,6 +244,9 @@ async fn goes_to_the_origin_at_once_when_nobody_provides() -> TestResult {
     let ttfb = get(&done, "ttfbMs").as_f64().ok_or("no ttfb")?;
     assert!(ttfb < 1500.0, "waited for the 3 s deadline: ttfb {ttfb} ms");
     assert_eq!(handle.content_type().as_deref(), Some("text/plain"));
+    // Its one leaf was hashed by WebCrypto as it came from the origin.
+    let s = stats(&node).await?;
+    assert_eq!(get(&s, "webCryptoHashes").as_f64(), Some(1.0), "{s:?}");
     node.close().await?;
     Ok(())
 }
@@ -291,6 +294,8 @@ async fn refuses_origin_bytes_that_do_not_match_the_cid() -> TestResult {
     );
     let s = stats(&node).await?;
     assert_eq!(path(&s, &["bytes", "origin"]).as_f64(), Some(0.0));
+    // WebCrypto hashed the body (the test page is a secure context); its digest gave it away.
+    assert!(get(&s, "webCryptoHashes").as_f64() >= Some(1.0), "{s:?}");
     node.close().await?;
     Ok(())
 }

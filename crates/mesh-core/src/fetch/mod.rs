@@ -532,6 +532,32 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
 
     /// The next piece of an origin response body, in order.
     pub fn handle_origin_data(&mut self, now: Instant, request: OriginRequestId, data: Bytes) {
+        self.origin_piece(now, request, data, None);
+    }
+
+    /// [`Planner::handle_origin_data`] for a piece that is one leaf, with its SHA-256 computed
+    /// by the shell (see [`Sha256Digest`]). Leaves are [`CHUNK_SIZE`] bytes from the start of
+    /// the file, the last one shorter: a shell that cuts the body of a request, which starts
+    /// at a leaf, into pieces of that size (the last one what is left) hands over leaves, and
+    /// they are verified by their digests. A piece that turns out not to be a leaf is hashed
+    /// here as any other, so a shell that cuts wrongly costs time, never correctness.
+    pub fn handle_origin_leaf(
+        &mut self,
+        now: Instant,
+        request: OriginRequestId,
+        data: Bytes,
+        digest: Sha256Digest,
+    ) {
+        self.origin_piece(now, request, data, Some(&digest));
+    }
+
+    fn origin_piece(
+        &mut self,
+        now: Instant,
+        request: OriginRequestId,
+        data: Bytes,
+        digest: Option<&Sha256Digest>,
+    ) {
         let Some(&id) = self.origin_index.get(&request) else {
             return;
         };
@@ -544,7 +570,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         if req.first_byte.is_none() {
             self.origin_latency = Some(ewma(self.origin_latency, now - req.started));
         }
-        match req.feed(now, data, &f.layout, &self.config) {
+        match req.feed(now, data, digest, &f.layout, &self.config) {
             Ok(blocks) => self.accept_origin(now, id, blocks),
             Err(e) => self.reject_origin(now, id, request, e),
         }

@@ -18,7 +18,7 @@ use cid::Cid;
 
 use super::Config;
 use super::types::OriginError;
-use crate::block::{Block, RAW_CODEC};
+use crate::block::{Block, RAW_CODEC, Sha256Digest};
 use crate::dag::DagBuilder;
 use crate::known::KnownBlocks;
 use crate::layout::AssetLayout;
@@ -115,11 +115,15 @@ impl OriginRequest {
         proved
     }
 
-    /// Takes the next piece of the body and returns the blocks it proved.
+    /// Takes the next piece of the body and returns the blocks it proved. With `digest`, the
+    /// piece is meant to be one leaf and `digest` its SHA-256 (see
+    /// [`Planner::handle_origin_leaf`](super::Planner::handle_origin_leaf)): used where the
+    /// piece is exactly the leaf expected next, hashed here otherwise.
     pub(crate) fn feed(
         &mut self,
         now: Instant,
         mut data: Bytes,
+        digest: Option<&Sha256Digest>,
         layout: &AssetLayout,
         config: &Config,
     ) -> Result<Vec<Block>, OriginError> {
@@ -138,8 +142,20 @@ impl OriginRequest {
         let mut proved = Vec::new();
         match &mut self.body {
             Body::Leaves { pending, buf } => {
+                // The digest is of the whole piece: of use only for a leaf that is all of it.
+                let mut digest = digest;
                 while let Some(next) = pending.front().copied() {
                     let len = usize::try_from(next.len).unwrap_or(usize::MAX);
+                    // The piece is this leaf, with its digest: no hashing.
+                    if let Some(digest) = digest.take()
+                        && buf.is_empty()
+                        && data.len() == len
+                    {
+                        let block = Block::verify_digested(next.cid, data.split_off(0), digest);
+                        proved.push(block.map_err(OriginError::Verify)?);
+                        pending.pop_front();
+                        continue;
+                    }
                     let bytes = if buf.is_empty() && data.len() >= len {
                         // The whole leaf is in this piece: slice it out, no copy.
                         data.split_to(len)
@@ -165,7 +181,10 @@ impl OriginRequest {
                 leaf_offset,
             } => {
                 let mut emitted = Vec::new();
-                builder.push_bytes(data, &mut |b| emitted.push(b));
+                match digest {
+                    Some(digest) => builder.push_digested(data, *digest, &mut |b| emitted.push(b)),
+                    None => builder.push_bytes(data, &mut |b| emitted.push(b)),
+                }
                 for block in emitted {
                     vouch(block, layout, leaf_offset, held, &mut proved)?;
                 }
