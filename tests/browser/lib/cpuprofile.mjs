@@ -74,6 +74,22 @@ export function summarize(profile) {
   };
 }
 
+/** Self time of the browser built-in `name` where the frame that called it is in a script
+ * whose URL ends with `caller`, in ms: e.g. WebCrypto's `digest` called by the node's glue
+ * (mesh_wasm.js), told apart from the same built-in called by the page. */
+export function builtinMsFrom(profile, name, caller) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n);
+  let total = 0;
+  for (const [id, ms] of selfTimes(profile)) {
+    const node = byId.get(id);
+    if (node.callFrame.functionName !== name || node.callFrame.url) continue;
+    if (parentOf.get(id)?.callFrame.url.endsWith(caller)) total += ms;
+  }
+  return total;
+}
+
 /** Self time of one group, in ms. */
 export function groupMs(summary, group) {
   return summary.groups.find(([g]) => g === group)?.[1] ?? 0;
