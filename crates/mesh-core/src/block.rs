@@ -148,8 +148,7 @@ impl Block {
 
 /// CIDv1 of `codec` over the sha2-256 of `data`.
 pub fn cid_for(codec: u64, data: &[u8]) -> Cid {
-    let digest = Sha256::digest(data);
-    cid_from_digest(codec, digest.as_slice())
+    cid_from_digest(codec, Sha256Digest::of(data).as_bytes())
 }
 
 /// CIDv1 of `codec` from an already computed sha2-256 digest.

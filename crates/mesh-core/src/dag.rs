@@ -208,6 +208,39 @@ impl DagBuilder {
     }
 }
 
+/// Cuts a file's bytes, given in pieces of any size, into its leaves: [`CHUNK_SIZE`] bytes
+/// each from the start, the last one what is left. For a shell that hashes leaves itself and
+/// hands them over with their digests ([`crate::fetch::Planner::handle_origin_leaf`]), so that
+/// its cuts are the builder's.
+#[derive(Debug, Default)]
+pub struct LeafCutter {
+    /// The leaf being filled (fewer than [`CHUNK_SIZE`] bytes).
+    leaf: BytesMut,
+}
+
+impl LeafCutter {
+    /// Takes the next piece; every leaf it completes goes to `sink`, in order. A leaf that
+    /// lies whole inside `piece` is a slice of it, not a copy.
+    pub fn push(&mut self, mut piece: Bytes, sink: &mut impl FnMut(Bytes)) {
+        while !piece.is_empty() {
+            if self.leaf.is_empty() && piece.len() >= CHUNK_SIZE {
+                sink(piece.split_to(CHUNK_SIZE));
+                continue;
+            }
+            let take = (CHUNK_SIZE - self.leaf.len()).min(piece.len());
+            self.leaf.extend_from_slice(&piece.split_to(take));
+            if self.leaf.len() == CHUNK_SIZE {
+                sink(self.leaf.split().freeze());
+            }
+        }
+    }
+
+    /// The file ended: its last, shorter leaf, if any bytes are left.
+    pub fn finish(mut self) -> Option<Bytes> {
+        (!self.leaf.is_empty()).then(|| self.leaf.split().freeze())
+    }
+}
+
 /// A raw leaf named by the SHA-256 its caller computed from `data`.
 fn digested_leaf(data: Bytes, digest: &Sha256Digest) -> Block {
     Block::from_digest(RAW_CODEC, data, digest)

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use mesh_core::block::{CHUNK_SIZE, MAX_BLOCK_SIZE, verify_block, verify_digest};
-use mesh_core::dag::{Dag, build_dag, cid_of};
+use mesh_core::dag::{Dag, DagBuilder, LeafCutter, build_dag, cid_of};
 use mesh_core::fetch::{
     Action, Config, Deliver, Event, FetchError, OriginFetch, OriginRequestId, Output, Penalty,
     Planner,
@@ -417,4 +417,42 @@ fn origin_ranges_take_leaves_with_digests() {
         rejected,
         "a leaf with a wrong digest did not reject the body"
     );
+}
+
+#[test]
+fn the_leaf_cutter_cuts_where_the_dag_builder_does() {
+    for len in [
+        0,
+        1,
+        CHUNK_SIZE - 1,
+        CHUNK_SIZE,
+        CHUNK_SIZE + 1,
+        3 * CHUNK_SIZE + 5,
+    ] {
+        let data = common::xorshift_bytes(len, 46);
+        let chunks: Vec<Bytes> = data
+            .chunks(CHUNK_SIZE)
+            .map(Bytes::copy_from_slice)
+            .collect();
+        for piece in [1000, 70_000, CHUNK_SIZE, 5 * CHUNK_SIZE] {
+            let mut cutter = LeafCutter::default();
+            let mut leaves = Vec::new();
+            for p in data.chunks(piece) {
+                cutter.push(Bytes::copy_from_slice(p), &mut |l| leaves.push(l));
+            }
+            leaves.extend(cutter.finish());
+            assert_eq!(leaves, chunks, "{len} bytes in {piece}-byte pieces");
+            // Handed to the builder with their digests, they make the file's DAG.
+            let mut builder = DagBuilder::new();
+            for leaf in leaves {
+                let digest = Sha256Digest::of(&leaf);
+                builder.push_digested(leaf, digest, &mut |_| {});
+            }
+            assert_eq!(
+                builder.finish(&mut |_| {}).cid,
+                build_dag(&data).root.cid,
+                "{len}"
+            );
+        }
+    }
 }

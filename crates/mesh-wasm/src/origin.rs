@@ -3,12 +3,12 @@
 
 use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use js_sys::{Promise, Uint8Array};
 use mesh_core::Sha256Digest;
-use mesh_core::block::CHUNK_SIZE;
+use mesh_core::dag::LeafCutter;
 use mesh_core::fetch::OriginRequestId;
 use wasm_bindgen::{JsCast, JsValue, prelude::wasm_bindgen};
 use wasm_bindgen_futures::JsFuture;
@@ -71,13 +71,13 @@ pub(crate) fn spawn(
     let controller = AbortController::new().ok();
     let signal = controller.as_ref().map(AbortController::signal);
     wasm_bindgen_futures::spawn_local(async move {
-        let mut sink = BodySink {
+        let sink = BodySink {
             request,
             events: &mut events,
-            leaves: web_digest.map(|web| (web, BytesMut::new())),
+            leaves: web_digest.map(|web| (web, LeafCutter::default())),
             started: false,
         };
-        let event = match get(&url, range, request, signal, &mut sink).await {
+        let event = match get(&url, range, request, signal, sink).await {
             Ok(true) => OriginEvent::Done(request),
             Ok(false) => return, // aborted or the driver stopped: nobody is waiting
             Err(reason) => OriginEvent::Failed(request, reason),
@@ -87,13 +87,12 @@ pub(crate) fn spawn(
     OriginTask { controller }
 }
 
-/// Where a body's bytes go: to the driver as they come, or cut into leaves (a request starts
-/// at a leaf, and leaves are `CHUNK_SIZE` bytes, the file's last one shorter: see
-/// `Planner::handle_origin_leaf`), each sent with its WebCrypto digest once whole.
+/// Where a body's bytes go: to the driver as they come, or cut into the file's leaves
+/// ([`LeafCutter`]: a request starts at a leaf) and sent each with its WebCrypto digest.
 struct BodySink<'a> {
     request: OriginRequestId,
     events: &'a mut mpsc::Sender<OriginEvent>,
-    leaves: Option<(WebDigest, BytesMut)>,
+    leaves: Option<(WebDigest, LeafCutter)>,
     /// Whether a byte came yet.
     started: bool,
 }
@@ -103,8 +102,8 @@ impl BodySink<'_> {
     async fn piece(&mut self, piece: &Uint8Array) -> bool {
         // One copy into wasm memory per piece (a crossing per call; cutting the piece on the
         // JS side took three per piece and doubled the glue's time per request).
-        let mut bytes = Bytes::from(piece.to_vec());
-        let Some((web, leaf)) = &mut self.leaves else {
+        let bytes = Bytes::from(piece.to_vec());
+        let Some((web, cutter)) = &mut self.leaves else {
             return self
                 .events
                 .send(OriginEvent::Data(self.request, bytes))
@@ -120,21 +119,10 @@ impl BodySink<'_> {
                 return false;
             }
         }
-        while !bytes.is_empty() {
-            let whole = if leaf.is_empty() && bytes.len() >= CHUNK_SIZE {
-                // A whole leaf inside the piece: no copy.
-                bytes.split_to(CHUNK_SIZE)
-            } else {
-                let take = (CHUNK_SIZE - leaf.len()).min(bytes.len());
-                leaf.extend_from_slice(&bytes.split_to(take));
-                if leaf.len() < CHUNK_SIZE {
-                    break;
-                }
-                leaf.split().freeze()
-            };
-            let digest = web.digest(whole.clone()).await;
-            let event = OriginEvent::Leaf(self.request, whole, digest);
-            if self.events.send(event).await.is_err() {
+        let mut whole = Vec::new();
+        cutter.push(bytes, &mut |leaf| whole.push(leaf));
+        for leaf in whole {
+            if !send_leaf(web, self.events, self.request, leaf).await {
                 return false;
             }
         }
@@ -142,18 +130,29 @@ impl BodySink<'_> {
     }
 
     /// The body ended: its last, shorter leaf goes out. `false` when nobody listens any more.
-    async fn end(&mut self) -> bool {
-        let Some((web, leaf)) = &mut self.leaves else {
-            return true;
-        };
-        if leaf.is_empty() {
-            return true;
+    async fn end(self) -> bool {
+        match self.leaves {
+            Some((web, cutter)) => match cutter.finish() {
+                Some(leaf) => send_leaf(&web, self.events, self.request, leaf).await,
+                None => true,
+            },
+            None => true,
         }
-        let bytes = leaf.split().freeze();
-        let digest = web.digest(bytes.clone()).await;
-        let event = OriginEvent::Leaf(self.request, bytes, digest);
-        self.events.send(event).await.is_ok()
     }
+}
+
+/// Hashes `leaf` with WebCrypto and sends it with its digest; `false` when nobody listens.
+async fn send_leaf(
+    web: &WebDigest,
+    events: &mut mpsc::Sender<OriginEvent>,
+    request: OriginRequestId,
+    leaf: Bytes,
+) -> bool {
+    let digest = web.digest(leaf.clone()).await;
+    events
+        .send(OriginEvent::Leaf(request, leaf, digest))
+        .await
+        .is_ok()
 }
 
 fn js_error(url: &str, e: &JsValue) -> String {
@@ -171,7 +170,7 @@ async fn get(
     range: Option<Range<u64>>,
     request: OriginRequestId,
     signal: Option<web_sys::AbortSignal>,
-    sink: &mut BodySink<'_>,
+    mut sink: BodySink<'_>,
 ) -> Result<bool, String> {
     let init = RequestInit::new();
     init.set_method("GET");
