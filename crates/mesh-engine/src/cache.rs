@@ -18,7 +18,7 @@ use mesh_core::layout::AssetLayout;
 use mesh_core::store::{BlockStore, MemoryStore, StoreError};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_core::{Block, Sha256Digest};
-use mesh_protocol::{Extra, provider_key};
+use mesh_protocol::Extra;
 
 use crate::{Engine, Output};
 
@@ -200,14 +200,8 @@ impl<X: Extra> Engine<X> {
         if self.provided.insert(root) {
             self.announce_to_peers(root);
         }
-        if let Err(e) = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .start_providing(provider_key(&root))
-        {
-            tracing::warn!(%root, error = %e, "cannot announce");
-        }
+        // Connected peers know at once; the DHT when the queue reaches it (`announce.rs`).
+        self.announce_later(root);
     }
 
     /// Reads the store's log of blocks that left it: every root that used one is no longer

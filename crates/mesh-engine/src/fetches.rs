@@ -71,6 +71,11 @@ impl Fetches {
         );
     }
 
+    /// Whether no fetch runs.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.fetches.is_empty()
+    }
+
     pub(crate) fn get(&self, id: FetchId) -> Option<&FetchEntry> {
         self.fetches.get(&id)
     }

@@ -4,8 +4,9 @@
 //! [`Swarm`] (running [`mesh_protocol::Behaviour`]), mesh-core's fetch [`Planner`] and the
 //! block server, and translates between them. It also holds the node's policy: staying
 //! connected to bootstrap nodes (`bootstrap`, `backoff`), warm connections to providers
-//! (`warm`), what each connection is (`connections`), and the running fetches with their
-//! origin URLs and sources (`fetches`). The native node (tokio) and the browser node
+//! (`warm`), what each connection is (`connections`), the running fetches with their
+//! origin URLs and sources (`fetches`), and DHT announcements held for the node's idle time
+//! (`announce`). The native node (tokio) and the browser node
 //! (wasm-bindgen) are thin shells around it: they poll the swarm, keep the one timer the
 //! engine asks for, run origin HTTP requests, and act on the engine's [`Output`]s.
 //!
@@ -34,12 +35,14 @@
 //! | `OriginFetch`    | [`Output::OriginFetch`] for the shell                        |
 //! | `CancelOrigin`   | [`Output::CancelOrigin`]                                     |
 //! | `Deliver`        | [`Output::Deliver`]                                          |
-//! | `Announce`       | Kademlia `start_providing` (and remembered, to re-announce)  |
+//! | `Announce`       | have-summary to connected peers; Kademlia `start_providing`  |
+//! |                  | queued for idle time (`announce`); remembered, to re-announce |
 //!
 //! Non-goals: transports, timers, HTTP, threads — the shells' business. The engine reads no
 //! clock and draws no randomness of its own: time comes with every input and the jitter of
 //! its redials from [`EngineConfig::seed`], so tests run it in virtual time.
 
+mod announce;
 mod backoff;
 mod bootstrap;
 mod cache;
@@ -71,6 +74,7 @@ use mesh_protocol::blocks::{
 };
 use mesh_protocol::{Behaviour, Event, Extra, NoExtra, provider_key};
 
+pub use announce::{ANNOUNCE_HOLD, ANNOUNCING, ANNOUNCING_WHEN_BUSY};
 pub use backoff::{Backoff, INITIAL_DELAY, Jitter, MAX_DELAY};
 pub use cache::Restored;
 pub use connections::ConnectionKind;
@@ -82,6 +86,7 @@ pub use output::{
 };
 pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 
+use crate::announce::Announcements;
 use crate::bootstrap::Bootstrap;
 use crate::cache::CacheIndex;
 use crate::connections::Connections;
@@ -299,6 +304,8 @@ pub struct Engine<X: Extra = NoExtra> {
     announce_queries: HashMap<QueryId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
     provided: BTreeSet<Cid>,
+    /// Announcements of `provided` roots waiting or running (see `announce.rs`).
+    announcements: Announcements,
     /// The blocks of each asset the planner cached, to withdraw it when one leaves the store.
     cache: CacheIndex,
     /// Connected peers that speak our block exchange, as told to the planner.
@@ -364,6 +371,7 @@ impl<X: Extra> Engine<X> {
             provider_queries: HashMap::new(),
             announce_queries: HashMap::new(),
             provided: BTreeSet::new(),
+            announcements: Announcements::default(),
             cache: CacheIndex::default(),
             mesh_peers: BTreeSet::new(),
             dialling: BTreeSet::new(),
@@ -407,13 +415,15 @@ impl<X: Extra> Engine<X> {
     }
 
     /// When [`Engine::handle_timeout`] is next due: the planner's timer, a bootstrap redial,
-    /// a warm-peer round or a direct connection's deadline to identify, whichever is first.
+    /// a warm-peer round, a direct connection's deadline to identify or the end of a held
+    /// announcement's wait, whichever is first.
     pub fn poll_timeout(&self) -> Option<CoreInstant> {
         [
             self.planner.poll_timeout(),
             self.bootstrap.poll_timeout(),
             self.warm.poll_timeout(),
             self.connections.identify_deadline(),
+            self.announce_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -448,6 +458,8 @@ impl<X: Extra> Engine<X> {
             self.drain_planner();
             // Blocks stored since the last call may have evicted others.
             self.collect_dropped();
+            // Lookups the planner just started go before queued announcements.
+            self.announce_due();
         }
         let output = self.outputs.pop_front();
         // A fetch is forgotten once the shell has its end: until then the deliveries queued
@@ -580,20 +592,18 @@ impl<X: Extra> Engine<X> {
 
     /// Announces every provided root again: after (re)connecting to DHT servers that forgot
     /// this node's records (bootstrap nodes drop a client's records when it disconnects).
+    /// The announcements are queued behind provider lookups (`announce.rs`), the site's
+    /// rendezvous key first: other tabs find warm peers by it.
     pub fn reannounce_all(&mut self) {
         if !self.config.serve {
             return;
         }
         let roots: Vec<Cid> = self.provided.iter().copied().collect();
         for cid in roots {
-            if let Err(e) = self
-                .swarm
-                .behaviour_mut()
-                .kad
-                .start_providing(provider_key(&cid))
-            {
-                tracing::warn!(%cid, error = %e, "cannot re-announce");
-            }
+            self.announce_later(cid);
+        }
+        if let Some(site) = self.warm_site_provided() {
+            self.announce_first(site);
         }
     }
 
@@ -654,6 +664,8 @@ impl<X: Extra> Engine<X> {
             malformed_requests: self.stats.malformed_requests,
             malformed_responses: self.stats.malformed_responses,
             warming: self.warming(),
+            announcing: self.announcements.running(),
+            announcements_waiting: self.announcements.waiting(),
         }
     }
 

@@ -236,4 +236,8 @@ pub struct NodeStatus {
     /// connected yet, or providers of the site are being looked up or dialled and no mesh peer
     /// is ready yet. False when no warm peers are wanted.
     pub warming: bool,
+    /// DHT announcements of provided roots running now (see [`crate::ANNOUNCING`]).
+    pub announcing: usize,
+    /// Provided roots waiting for their DHT announcement.
+    pub announcements_waiting: usize,
 }

@@ -326,6 +326,14 @@ impl<X: Extra> Engine<X> {
                 }
             }
             QueryResult::StartProviding(result) => {
+                if step.last && self.announcements.ended(id) {
+                    if let Err(e) = result {
+                        // The record is kept and republished; the next announcement may
+                        // reach more.
+                        tracing::debug!(error = %e, "announcement incomplete");
+                    }
+                    return;
+                }
                 let Some(cid) = self.announce_queries.remove(&id) else {
                     return;
                 };

@@ -173,16 +173,22 @@ impl<X: Extra> Engine<X> {
             return;
         }
         self.warm.providing_site = holds;
-        let key = provider_key(&site);
         if holds {
+            // First in the queue: other tabs find warm peers by it.
             self.provided.insert(site);
-            if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key) {
-                tracing::warn!(%site, error = %e, "cannot announce the site");
-            }
+            self.announce_first(site);
         } else {
             self.provided.remove(&site);
-            self.swarm.behaviour_mut().kad.stop_providing(&key);
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .stop_providing(&provider_key(&site));
         }
+    }
+
+    /// The site's rendezvous key, while this node provides it.
+    pub(crate) fn warm_site_provided(&self) -> Option<Cid> {
+        self.warm.site.filter(|_| self.warm.providing_site)
     }
 
     /// A warm dial ended (the peer is ready, unusable, or the dial failed).

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use cid::Cid;
+use libp2p::kad::store::RecordStore;
 use mesh_core::Sha256Digest;
 use mesh_core::dag::build_dag;
 use mesh_core::fetch::Config as PlannerConfig;
@@ -258,4 +259,120 @@ fn a_restored_cache_over_the_budget_keeps_the_newest() {
     );
     let store = net.node(node).engine.planner().store().stats();
     assert!(store.used_bytes <= 450_000);
+}
+
+#[test]
+fn a_restored_cache_is_announced_a_few_queries_at_a_time_behind_lookups() {
+    let mut net = MemNet::new();
+    let (boot, boot_addr) = net.spawn_bootstrap();
+    let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
+    let node = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
+    net.join(node);
+    // The bootstrap node stops answering: every query started from now on keeps running.
+    net.freeze(boot);
+    let dags: Vec<_> = (0..12)
+        .map(|i| build_dag(&data(20_000, 40 + 2 * i)))
+        .collect();
+    let blocks = dags
+        .iter()
+        .flat_map(|d| &d.blocks)
+        .map(|b| (*b.cid(), b.data().clone()))
+        .collect();
+    let roots: Vec<Cid> = dags.iter().map(|d| d.root.cid).collect();
+    let now = net.now;
+    let restored = net.node(node).engine.restore(now, blocks, roots.clone());
+    assert_eq!(restored.provided.len(), 12);
+    net.run();
+    let status = net.node(node).engine.status();
+    assert_eq!(
+        (status.announcing, status.announcements_waiting),
+        (mesh_engine::ANNOUNCING, 12 - mesh_engine::ANNOUNCING),
+        "a few announcements run, the others wait"
+    );
+
+    // A lookup the page needs starts at once, ahead of the waiting announcements.
+    let unknown = build_dag(&data(1_000, 99)).root.cid;
+    net.fetch(node, unknown, None);
+    let status = net.node(node).engine.status();
+    assert_eq!(net.node(node).engine.stats().provider_lookups, 1);
+    assert_eq!(status.announcing, mesh_engine::ANNOUNCING, "none started");
+
+    // Once the bootstrap node answers, every restored asset is announced to it.
+    net.thaw(boot);
+    let status = net.node(node).engine.status();
+    assert_eq!((status.announcing, status.announcements_waiting), (0, 0));
+    let peer = net.node(node).peer_id();
+    let server = net
+        .node(boot)
+        .engine
+        .swarm_mut()
+        .behaviour_mut()
+        .kad
+        .store_mut();
+    for root in &roots {
+        let records = RecordStore::providers(server, &mesh_protocol::provider_key(root));
+        assert!(
+            records.iter().any(|r| r.provider == peer),
+            "{root} announced to the bootstrap node"
+        );
+    }
+}
+
+#[test]
+fn announcements_wait_while_a_fetch_runs_then_go_one_at_a_time() {
+    let mut net = MemNet::new();
+    let (boot, boot_addr) = net.spawn_bootstrap();
+    let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
+    let node = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
+    net.join(node);
+    // A fetch from the origin that the test does not answer: the node stays busy.
+    let pending = build_dag(&data(1_000, 61)).root.cid;
+    net.fetch(node, pending, Some("http://origin.test/slow"));
+    let dags: Vec<_> = (0..6)
+        .map(|i| build_dag(&data(20_000, 70 + 2 * i)))
+        .collect();
+    let blocks = dags
+        .iter()
+        .flat_map(|d| &d.blocks)
+        .map(|b| (*b.cid(), b.data().clone()))
+        .collect();
+    let roots: Vec<Cid> = dags.iter().map(|d| d.root.cid).collect();
+    let now = net.now;
+    net.node(node).engine.restore(now, blocks, roots.clone());
+    net.run();
+    let status = net.node(node).engine.status();
+    assert_eq!(
+        (status.announcing, status.announcements_waiting),
+        (0, 6),
+        "held while the fetch runs"
+    );
+    let hold_ends = net.now + mesh_engine::ANNOUNCE_HOLD;
+    assert_eq!(net.node(node).engine.poll_timeout(), Some(hold_ends));
+
+    // The hold ends: they go out, one after the other, while the fetch still runs.
+    net.advance(mesh_engine::ANNOUNCE_HOLD);
+    let status = net.node(node).engine.status();
+    assert_eq!((status.announcing, status.announcements_waiting), (0, 0));
+    assert!(
+        !net.node(node)
+            .outputs
+            .iter()
+            .any(|o| matches!(o, Output::Completed { .. } | Output::Failed { .. })),
+        "the fetch still runs"
+    );
+    let peer = net.node(node).peer_id();
+    let server = net
+        .node(boot)
+        .engine
+        .swarm_mut()
+        .behaviour_mut()
+        .kad
+        .store_mut();
+    for root in &roots {
+        let records = RecordStore::providers(server, &mesh_protocol::provider_key(root));
+        assert!(
+            records.iter().any(|r| r.provider == peer),
+            "{root} announced"
+        );
+    }
 }

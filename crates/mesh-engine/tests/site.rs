@@ -97,6 +97,8 @@ fn a_node_holding_nothing_of_the_site_stops_providing_its_key() {
     net.node(node)
         .engine
         .restore(now, blocks, vec![build_dag(&a).root.cid]);
+    // Announced when the shell next polls (the queue of `announce.rs`).
+    net.run();
     assert!(provides(&mut net, node, &site));
     // An asset that is not the site's takes the room: the site's leaves the cache.
     let blocks = build_dag(&other)
@@ -107,6 +109,7 @@ fn a_node_holding_nothing_of_the_site_stops_providing_its_key() {
     net.node(node)
         .engine
         .restore(now, blocks, vec![build_dag(&other).root.cid]);
+    net.run();
     assert!(!provides(&mut net, node, &site));
     assert!(!net.node(node).engine.provided().any(|c| *c == site));
 }

@@ -1,0 +1,240 @@
+//! DHT announcements of what this node provides, held for the node's idle time.
+//!
+//! Every root the node provides is announced with a Kademlia `start_providing` query (a
+//! closest-peers walk, then ADD_PROVIDER to each of them). A returning visitor restores tens
+//! of assets at once, and announces them all again when its bootstrap node connects; started
+//! together, those ~80 queries went to the bootstrap node ahead of the provider lookup the
+//! page needed next, and a returning visitor's first peer connection came ~75 ms later than
+//! without them (docs/BENCHMARKS-WEBRTC.md, "SHA-256 by WebCrypto", returning visitors).
+//!
+//! Pacing them (at most four at a time, one while a lookup ran) won back only half of that:
+//! whatever announcement traffic overlapped the page's fetch — its lookup, the dial through
+//! the bootstrap node's relay, the first blocks — delayed it. So the background
+//! announcements (restored and newly cached assets, the site's rendezvous key,
+//! re-announcements after a reconnect) wait in a queue for the node's idle time: while a
+//! fetch, a provider lookup or a dial runs, none starts until the oldest has waited
+//! [`ANNOUNCE_HOLD`], and then one at a time ([`ANNOUNCING_WHEN_BUSY`]), so a page that keeps
+//! fetching cannot hold them back for good; when idle, [`ANNOUNCING`] run at once. They all
+//! go out: peers find this node's assets by them. Connected peers learn of a newly provided
+//! asset at once all the same (have-summaries, `summary.rs`).
+//! [`Engine::add`](crate::Engine::add), whose caller awaits the outcome, is not queued.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
+
+use cid::Cid;
+use libp2p::kad::QueryId;
+use mesh_core::time::Instant as CoreInstant;
+use mesh_protocol::{Extra, provider_key};
+
+use crate::Engine;
+
+/// Announcements running at once while the node is idle.
+pub const ANNOUNCING: usize = 4;
+
+/// Announcements running at once while the node is busy (a fetch, a provider lookup or a
+/// dial runs) and the oldest waiting one has waited [`ANNOUNCE_HOLD`].
+pub const ANNOUNCING_WHEN_BUSY: usize = 1;
+
+/// How long announcements wait for the node's idle time before they go one at a time anyway.
+pub const ANNOUNCE_HOLD: Duration = Duration::from_secs(1);
+
+/// The queue of roots to announce and the announcements running.
+#[derive(Debug, Default)]
+pub(crate) struct Announcements {
+    /// Roots to announce, in order, with when each was queued.
+    waiting: VecDeque<(Cid, CoreInstant)>,
+    /// The roots in `waiting`, to keep a root from waiting twice.
+    queued: BTreeSet<Cid>,
+    running: HashMap<QueryId, Cid>,
+}
+
+impl Announcements {
+    /// Queues `root` last, unless it waits already.
+    pub(crate) fn push(&mut self, root: Cid, now: CoreInstant) {
+        if self.queued.insert(root) {
+            self.waiting.push_back((root, now));
+        }
+    }
+
+    /// Queues `root` first (moving it there if it waits already).
+    pub(crate) fn push_front(&mut self, root: Cid, now: CoreInstant) {
+        if !self.queued.insert(root) {
+            self.waiting.retain(|(c, _)| *c != root);
+        }
+        self.waiting.push_front((root, now));
+    }
+
+    /// The next root to announce now, if one waits and the limits allow another query.
+    pub(crate) fn next(&mut self, now: CoreInstant, busy: bool) -> Option<Cid> {
+        let &(root, queued_at) = self.waiting.front()?;
+        let limit = if !busy {
+            ANNOUNCING
+        } else if now >= queued_at + ANNOUNCE_HOLD {
+            ANNOUNCING_WHEN_BUSY
+        } else {
+            0
+        };
+        if self.running.len() >= limit {
+            return None;
+        }
+        self.waiting.pop_front();
+        self.queued.remove(&root);
+        Some(root)
+    }
+
+    /// When the oldest waiting root's hold ends, if none runs (a running one's end wakes the
+    /// node anyway).
+    pub(crate) fn hold_ends(&self) -> Option<CoreInstant> {
+        if !self.running.is_empty() {
+            return None;
+        }
+        let (_, queued_at) = self.waiting.front()?;
+        Some(*queued_at + ANNOUNCE_HOLD)
+    }
+
+    /// The query `query` announcing `root` started.
+    pub(crate) fn started(&mut self, query: QueryId, root: Cid) {
+        self.running.insert(query, root);
+    }
+
+    /// The query `query` ended; whether it was one of these announcements.
+    pub(crate) fn ended(&mut self, query: QueryId) -> bool {
+        self.running.remove(&query).is_some()
+    }
+
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub(crate) fn running(&self) -> usize {
+        self.running.len()
+    }
+}
+
+impl<X: Extra> Engine<X> {
+    /// Announces `root` once the queue reaches it.
+    pub(crate) fn announce_later(&mut self, root: Cid) {
+        self.announcements.push(root, self.last_now);
+    }
+
+    /// Announces `root` before the others waiting.
+    pub(crate) fn announce_first(&mut self, root: Cid) {
+        self.announcements.push_front(root, self.last_now);
+    }
+
+    /// Whether a fetch, a provider lookup or a dial runs: announcements wait.
+    fn busy(&self) -> bool {
+        !self.fetches.is_empty()
+            || !self.provider_queries.is_empty()
+            || !self.warm.lookups.is_empty()
+            || !self.dialling.is_empty()
+            || !self.warm.dialing.is_empty()
+    }
+
+    /// When the engine must wake to start a held announcement (while it is busy).
+    pub(crate) fn announce_timeout(&self) -> Option<CoreInstant> {
+        self.announcements
+            .hold_ends()
+            .filter(|t| *t > self.last_now && self.busy())
+    }
+
+    /// Starts the queued announcements the limits allow: called whenever the shell has taken
+    /// every output, after a query ended, a fetch ended, a timer fired or a root was queued.
+    pub(crate) fn announce_due(&mut self) {
+        let (now, busy) = (self.last_now, self.busy());
+        while let Some(root) = self.announcements.next(now, busy) {
+            if !self.provided.contains(&root) {
+                // Withdrawn while it waited.
+                continue;
+            }
+            match self
+                .swarm
+                .behaviour_mut()
+                .kad
+                .start_providing(provider_key(&root))
+            {
+                Ok(query) => self.announcements.started(query, root),
+                Err(e) => tracing::warn!(%root, error = %e, "cannot announce"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesh_core::dag::build_dag;
+
+    fn roots(n: u8) -> Vec<Cid> {
+        (0..n).map(|i| build_dag(&[i; 10]).root.cid).collect()
+    }
+
+    /// Query ids come only from a running Kademlia behaviour: start real (local) queries.
+    fn query_ids(n: usize) -> Vec<QueryId> {
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let peer = key.public().to_peer_id();
+        let store = libp2p::kad::store::MemoryStore::new(peer);
+        let mut kad = libp2p::kad::Behaviour::new(peer, store);
+        (0..n)
+            .map(|i| kad.get_closest_peers(vec![i as u8]))
+            .collect()
+    }
+
+    fn at(ms: u64) -> CoreInstant {
+        CoreInstant::from_micros(ms * 1000)
+    }
+
+    #[test]
+    fn idle_the_limit_runs_busy_none_until_the_hold_ends_then_one() {
+        let roots = roots(8);
+        let ids = query_ids(8);
+        let mut queue = Announcements::default();
+        for root in &roots {
+            queue.push(*root, at(0));
+        }
+        queue.push(roots[0], at(5));
+        assert_eq!(queue.waiting(), 8, "a root waits once");
+
+        // Busy: none before the hold ends.
+        assert_eq!(queue.next(at(999), true), None);
+        assert_eq!(queue.hold_ends(), Some(at(1000)));
+
+        // Idle: in order, up to the limit.
+        let mut started = Vec::new();
+        while let Some(root) = queue.next(at(10), false) {
+            queue.started(ids[started.len()], root);
+            started.push(root);
+        }
+        assert_eq!(started, roots[..ANNOUNCING].to_vec());
+        assert_eq!(queue.hold_ends(), None, "running ones wake the node");
+
+        // Busy after the hold: none starts until all but one ended.
+        for id in &ids[..ANNOUNCING - 1] {
+            assert!(queue.ended(*id));
+            assert_eq!(queue.next(at(2000), true), None);
+        }
+        assert!(queue.ended(ids[ANNOUNCING - 1]));
+        assert_eq!(queue.next(at(2000), true), Some(roots[ANNOUNCING]));
+        queue.started(ids[ANNOUNCING], roots[ANNOUNCING]);
+        assert_eq!(queue.next(at(2000), true), None);
+        assert!(!queue.ended(ids[0]), "ended once");
+
+        // Idle again: the rest.
+        let rest: Vec<Cid> = std::iter::from_fn(|| queue.next(at(2000), false)).collect();
+        assert_eq!(rest, roots[ANNOUNCING + 1..ANNOUNCING + 4].to_vec());
+    }
+
+    #[test]
+    fn a_root_queued_first_goes_before_the_others() {
+        let roots = roots(3);
+        let mut queue = Announcements::default();
+        queue.push(roots[0], at(0));
+        queue.push(roots[1], at(0));
+        queue.push_front(roots[1], at(0));
+        queue.push_front(roots[2], at(0));
+        assert_eq!(queue.waiting(), 3);
+        let order: Vec<Cid> = std::iter::from_fn(|| queue.next(at(0), false)).collect();
+        assert_eq!(order, vec![roots[2], roots[1], roots[0]]);
+    }
+}
