@@ -9,14 +9,15 @@
 //!
 //! Pacing them (at most four at a time, one while a lookup ran) won back only half of that:
 //! whatever announcement traffic overlapped the page's fetch — its lookup, the dial through
-//! the bootstrap node's relay, the first blocks — delayed it. So the background
-//! announcements (restored and newly cached assets, the site's rendezvous key,
-//! re-announcements after a reconnect) wait in a queue for the node's idle time: while a
-//! fetch, a provider lookup or a dial runs, none starts until the oldest has waited
-//! [`ANNOUNCE_HOLD`], and then one at a time ([`ANNOUNCING_WHEN_BUSY`]), so a page that keeps
-//! fetching cannot hold them back for good; when idle, [`ANNOUNCING`] run at once. They all
-//! go out: peers find this node's assets by them. Connected peers learn of a newly provided
-//! asset at once all the same (have-summaries, `summary.rs`).
+//! the bootstrap node's relay, the first blocks — delayed it. So the announcements of what
+//! the node held already (a restored cache, re-announcements after a reconnect) wait for the
+//! node's idle time: while a fetch, a provider lookup or a dial runs, none starts until the
+//! oldest has waited [`ANNOUNCE_HOLD`], and then one at a time ([`ANNOUNCING_WHEN_BUSY`]), so
+//! a page that keeps fetching cannot hold them back for good. Assets just fetched and the
+//! site's rendezvous key are announced promptly, busy or not: they are what other tabs of a
+//! flash crowd look for, and they come one by one. At most [`ANNOUNCING`] queries run at once.
+//! They all go out: peers find this node's assets by them. Connected peers learn of a newly
+//! provided asset at once all the same (have-summaries, `summary.rs`).
 //! [`Engine::add`](crate::Engine::add), whose caller awaits the outcome, is not queued.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -29,67 +30,91 @@ use mesh_protocol::{Extra, provider_key};
 
 use crate::Engine;
 
-/// Announcements running at once while the node is idle.
+/// Announcements running at once.
 pub const ANNOUNCING: usize = 4;
 
-/// Announcements running at once while the node is busy (a fetch, a provider lookup or a
-/// dial runs) and the oldest waiting one has waited [`ANNOUNCE_HOLD`].
+/// Held announcements running at once while the node is busy (a fetch, a provider lookup or
+/// a dial runs) and the oldest held one has waited [`ANNOUNCE_HOLD`].
 pub const ANNOUNCING_WHEN_BUSY: usize = 1;
 
-/// How long announcements wait for the node's idle time before they go one at a time anyway.
+/// How long held announcements wait for the node's idle time before they go one at a time
+/// anyway.
 pub const ANNOUNCE_HOLD: Duration = Duration::from_secs(1);
 
-/// The queue of roots to announce and the announcements running.
+/// When a root's announcement may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum When {
+    /// As soon as fewer than [`ANNOUNCING`] run: an asset just fetched, the site key.
+    Promptly,
+    /// In the node's idle time: what it held already (restored, re-announced).
+    Idle,
+}
+
+/// The queues of roots to announce and the announcements running.
 #[derive(Debug, Default)]
 pub(crate) struct Announcements {
-    /// Roots to announce, in order, with when each was queued.
-    waiting: VecDeque<(Cid, CoreInstant)>,
-    /// The roots in `waiting`, to keep a root from waiting twice.
+    /// Roots to announce promptly, in order.
+    prompt: VecDeque<Cid>,
+    /// Roots to announce in idle time, in order, with when each was queued.
+    held: VecDeque<(Cid, CoreInstant)>,
+    /// The roots in either queue, so that a root waits once.
     queued: BTreeSet<Cid>,
     running: HashMap<QueryId, Cid>,
 }
 
 impl Announcements {
-    /// Queues `root` last, unless it waits already.
-    pub(crate) fn push(&mut self, root: Cid, now: CoreInstant) {
-        if self.queued.insert(root) {
-            self.waiting.push_back((root, now));
+    /// Queues `root` last of its kind; a root held already and now wanted promptly moves.
+    pub(crate) fn push(&mut self, root: Cid, when: When, now: CoreInstant) {
+        let fresh = self.queued.insert(root);
+        match when {
+            When::Promptly => {
+                if !fresh {
+                    if self.prompt.contains(&root) {
+                        return;
+                    }
+                    self.held.retain(|(c, _)| *c != root);
+                }
+                self.prompt.push_back(root);
+            }
+            When::Idle if fresh => self.held.push_back((root, now)),
+            When::Idle => {}
         }
-    }
-
-    /// Queues `root` first (moving it there if it waits already).
-    pub(crate) fn push_front(&mut self, root: Cid, now: CoreInstant) {
-        if !self.queued.insert(root) {
-            self.waiting.retain(|(c, _)| *c != root);
-        }
-        self.waiting.push_front((root, now));
     }
 
     /// The next root to announce now, if one waits and the limits allow another query.
     pub(crate) fn next(&mut self, now: CoreInstant, busy: bool) -> Option<Cid> {
-        let &(root, queued_at) = self.waiting.front()?;
-        let limit = if !busy {
-            ANNOUNCING
-        } else if now >= queued_at + ANNOUNCE_HOLD {
-            ANNOUNCING_WHEN_BUSY
-        } else {
-            0
-        };
-        if self.running.len() >= limit {
+        if self.running.len() >= ANNOUNCING {
             return None;
         }
-        self.waiting.pop_front();
+        let root = match self.prompt.pop_front() {
+            Some(root) => root,
+            None => {
+                let &(root, queued_at) = self.held.front()?;
+                let limit = if !busy {
+                    ANNOUNCING
+                } else if now >= queued_at + ANNOUNCE_HOLD {
+                    ANNOUNCING_WHEN_BUSY
+                } else {
+                    0
+                };
+                if self.running.len() >= limit {
+                    return None;
+                }
+                self.held.pop_front();
+                root
+            }
+        };
         self.queued.remove(&root);
         Some(root)
     }
 
-    /// When the oldest waiting root's hold ends, if none runs (a running one's end wakes the
-    /// node anyway).
+    /// When the oldest held root's hold ends, if nothing runs (a running query's end wakes
+    /// the node anyway) and nothing prompt waits.
     pub(crate) fn hold_ends(&self) -> Option<CoreInstant> {
-        if !self.running.is_empty() {
+        if !self.running.is_empty() || !self.prompt.is_empty() {
             return None;
         }
-        let (_, queued_at) = self.waiting.front()?;
+        let (_, queued_at) = self.held.front()?;
         Some(*queued_at + ANNOUNCE_HOLD)
     }
 
@@ -104,7 +129,7 @@ impl Announcements {
     }
 
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting.len()
+        self.prompt.len() + self.held.len()
     }
 
     pub(crate) fn running(&self) -> usize {
@@ -113,17 +138,12 @@ impl Announcements {
 }
 
 impl<X: Extra> Engine<X> {
-    /// Announces `root` once the queue reaches it.
-    pub(crate) fn announce_later(&mut self, root: Cid) {
-        self.announcements.push(root, self.last_now);
+    /// Announces `root` to the DHT once its queue reaches it.
+    pub(crate) fn announce(&mut self, root: Cid, when: When) {
+        self.announcements.push(root, when, self.last_now);
     }
 
-    /// Announces `root` before the others waiting.
-    pub(crate) fn announce_first(&mut self, root: Cid) {
-        self.announcements.push_front(root, self.last_now);
-    }
-
-    /// Whether a fetch, a provider lookup or a dial runs: announcements wait.
+    /// Whether a fetch, a provider lookup or a dial runs: held announcements wait.
     fn busy(&self) -> bool {
         !self.fetches.is_empty()
             || !self.provider_queries.is_empty()
@@ -186,14 +206,14 @@ mod tests {
     }
 
     #[test]
-    fn idle_the_limit_runs_busy_none_until_the_hold_ends_then_one() {
+    fn held_ones_run_idle_up_to_the_limit_busy_none_until_the_hold_ends_then_one() {
         let roots = roots(8);
         let ids = query_ids(8);
         let mut queue = Announcements::default();
         for root in &roots {
-            queue.push(*root, at(0));
+            queue.push(*root, When::Idle, at(0));
         }
-        queue.push(roots[0], at(5));
+        queue.push(roots[0], When::Idle, at(5));
         assert_eq!(queue.waiting(), 8, "a root waits once");
 
         // Busy: none before the hold ends.
@@ -226,15 +246,38 @@ mod tests {
     }
 
     #[test]
-    fn a_root_queued_first_goes_before_the_others() {
-        let roots = roots(3);
+    fn prompt_ones_go_first_busy_or_not_up_to_the_limit() {
+        let roots = roots(7);
+        let ids = query_ids(4);
         let mut queue = Announcements::default();
-        queue.push(roots[0], at(0));
-        queue.push(roots[1], at(0));
-        queue.push_front(roots[1], at(0));
-        queue.push_front(roots[2], at(0));
-        assert_eq!(queue.waiting(), 3);
-        let order: Vec<Cid> = std::iter::from_fn(|| queue.next(at(0), false)).collect();
-        assert_eq!(order, vec![roots[2], roots[1], roots[0]]);
+        queue.push(roots[0], When::Idle, at(0));
+        queue.push(roots[1], When::Idle, at(0));
+        queue.push(roots[2], When::Promptly, at(0));
+        // Held, then wanted promptly: it moves.
+        queue.push(roots[1], When::Promptly, at(0));
+        queue.push(roots[2], When::Idle, at(0));
+        for root in &roots[3..7] {
+            queue.push(*root, When::Promptly, at(0));
+        }
+        assert_eq!(queue.waiting(), 7);
+        assert_eq!(queue.hold_ends(), None, "prompt ones wait for no timer");
+
+        let mut started = Vec::new();
+        while let Some(root) = queue.next(at(0), true) {
+            queue.started(ids[started.len()], root);
+            started.push(root);
+        }
+        assert_eq!(started, vec![roots[2], roots[1], roots[3], roots[4]]);
+        assert!(queue.ended(ids[0]));
+        assert_eq!(queue.next(at(0), true), Some(roots[5]));
+        assert!(queue.ended(ids[1]));
+        assert_eq!(queue.next(at(0), true), Some(roots[6]));
+        assert!(queue.ended(ids[2]));
+        assert_eq!(
+            queue.next(at(0), true),
+            None,
+            "the held one waits while busy"
+        );
+        assert_eq!(queue.next(at(0), false), Some(roots[0]));
     }
 }

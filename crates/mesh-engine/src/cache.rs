@@ -20,6 +20,7 @@ use mesh_core::time::Instant as CoreInstant;
 use mesh_core::{Block, Sha256Digest};
 use mesh_protocol::Extra;
 
+use crate::announce::When;
 use crate::{Engine, Output};
 
 /// Announced roots and the blocks of each, both ways round.
@@ -104,8 +105,8 @@ impl<X: Extra> Engine<X> {
     /// Takes back a cache persisted by an earlier run: `blocks` oldest first (the store's
     /// budget keeps the newest), `roots` the assets that were complete. Every block is
     /// verified against its CID first; a block that fails is dropped, never stored or served.
-    /// Roots whose whole DAG is then held are provided again (announced at once, and again
-    /// when a bootstrap node connects). Blocks the budget had no room for come back as
+    /// Roots whose whole DAG is then held are provided again (announced in the node's idle
+    /// time, see `announce.rs`, and again when a bootstrap node connects). Blocks the budget had no room for come back as
     /// [`Output::Uncached`], so the shell can delete them from its copy.
     pub fn restore(
         &mut self,
@@ -163,7 +164,7 @@ impl<X: Extra> Engine<X> {
             match dag_blocks(self.planner.store(), root) {
                 Some(blocks) => {
                     self.cache.insert(root, &blocks);
-                    self.provide(root);
+                    self.provide(root, When::Idle);
                     restored.provided.push(root);
                 }
                 None => restored.incomplete.push(root),
@@ -176,7 +177,7 @@ impl<X: Extra> Engine<X> {
     /// An asset the planner completed and stored: index its blocks, announce it, and hand
     /// the blocks to the shell to persist.
     pub(crate) fn cached(&mut self, root: Cid) {
-        self.provide(root);
+        self.provide(root, When::Promptly);
         let store = self.planner.store();
         let Some(cids) = dag_blocks(store, root) else {
             // The planner announces only assets it stored whole; a gap here is a bug.
@@ -192,7 +193,7 @@ impl<X: Extra> Engine<X> {
         self.outputs.push_back(Output::Cached { root, blocks });
     }
 
-    fn provide(&mut self, root: Cid) {
+    fn provide(&mut self, root: Cid, when: When) {
         if !self.config.serve {
             // A node that does not serve tells no one what it holds.
             return;
@@ -201,7 +202,7 @@ impl<X: Extra> Engine<X> {
             self.announce_to_peers(root);
         }
         // Connected peers know at once; the DHT when the queue reaches it (`announce.rs`).
-        self.announce_later(root);
+        self.announce(root, when);
     }
 
     /// Reads the store's log of blocks that left it: every root that used one is no longer

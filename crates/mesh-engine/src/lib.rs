@@ -86,7 +86,7 @@ pub use output::{
 };
 pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 
-use crate::announce::Announcements;
+use crate::announce::{Announcements, When};
 use crate::bootstrap::Bootstrap;
 use crate::cache::CacheIndex;
 use crate::connections::Connections;
@@ -592,18 +592,18 @@ impl<X: Extra> Engine<X> {
 
     /// Announces every provided root again: after (re)connecting to DHT servers that forgot
     /// this node's records (bootstrap nodes drop a client's records when it disconnects).
-    /// The announcements are queued behind provider lookups (`announce.rs`), the site's
-    /// rendezvous key first: other tabs find warm peers by it.
+    /// The announcements wait for the node's idle time (`announce.rs`), except the site's
+    /// rendezvous key: other tabs find warm peers by it.
     pub fn reannounce_all(&mut self) {
         if !self.config.serve {
             return;
         }
         let roots: Vec<Cid> = self.provided.iter().copied().collect();
         for cid in roots {
-            self.announce_later(cid);
+            self.announce(cid, When::Idle);
         }
         if let Some(site) = self.warm_site_provided() {
-            self.announce_first(site);
+            self.announce(site, When::Promptly);
         }
     }
 

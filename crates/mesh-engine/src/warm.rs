@@ -19,6 +19,7 @@ use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::{Extra, provider_key};
 
 use crate::Engine;
+use crate::announce::When;
 
 /// How often the warm connections are topped up when fewer than wanted are open.
 pub const WARM_INTERVAL: Duration = Duration::from_secs(20);
@@ -176,7 +177,7 @@ impl<X: Extra> Engine<X> {
         if holds {
             // First in the queue: other tabs find warm peers by it.
             self.provided.insert(site);
-            self.announce_first(site);
+            self.announce(site, When::Promptly);
         } else {
             self.provided.remove(&site);
             self.swarm

@@ -319,7 +319,7 @@ fn a_restored_cache_is_announced_a_few_queries_at_a_time_behind_lookups() {
 }
 
 #[test]
-fn announcements_wait_while_a_fetch_runs_then_go_one_at_a_time() {
+fn restored_announcements_wait_while_a_fetch_runs_fetched_ones_do_not() {
     let mut net = MemNet::new();
     let (boot, boot_addr) = net.spawn_bootstrap();
     let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
@@ -327,7 +327,7 @@ fn announcements_wait_while_a_fetch_runs_then_go_one_at_a_time() {
     net.join(node);
     // A fetch from the origin that the test does not answer: the node stays busy.
     let pending = build_dag(&data(1_000, 61)).root.cid;
-    net.fetch(node, pending, Some("http://origin.test/slow"));
+    let slow = net.fetch(node, pending, Some("http://origin.test/slow"));
     let dags: Vec<_> = (0..6)
         .map(|i| build_dag(&data(20_000, 70 + 2 * i)))
         .collect();
@@ -349,18 +349,38 @@ fn announcements_wait_while_a_fetch_runs_then_go_one_at_a_time() {
     let hold_ends = net.now + mesh_engine::ANNOUNCE_HOLD;
     assert_eq!(net.node(node).engine.poll_timeout(), Some(hold_ends));
 
+    // An asset fetched meanwhile is announced at once, busy or not.
+    let fresh = fetch_from_origin(&mut net, node, &data(30_000, 91));
+    let peer = net.node(node).peer_id();
+    let server = net
+        .node(boot)
+        .engine
+        .swarm_mut()
+        .behaviour_mut()
+        .kad
+        .store_mut();
+    let records = RecordStore::providers(server, &mesh_protocol::provider_key(&fresh));
+    assert!(
+        records.iter().any(|r| r.provider == peer),
+        "fetched, announced"
+    );
+    let status = net.node(node).engine.status();
+    assert_eq!(
+        status.announcements_waiting, 6,
+        "the restored ones still wait"
+    );
+
     // The hold ends: they go out, one after the other, while the fetch still runs.
     net.advance(mesh_engine::ANNOUNCE_HOLD);
     let status = net.node(node).engine.status();
     assert_eq!((status.announcing, status.announcements_waiting), (0, 0));
     assert!(
-        !net.node(node)
-            .outputs
-            .iter()
-            .any(|o| matches!(o, Output::Completed { .. } | Output::Failed { .. })),
+        !net.node(node).outputs.iter().any(
+            |o| matches!(o, Output::Completed { fetch, .. } | Output::Failed { fetch, .. }
+                if *fetch == slow)
+        ),
         "the fetch still runs"
     );
-    let peer = net.node(node).peer_id();
     let server = net
         .node(boot)
         .engine
