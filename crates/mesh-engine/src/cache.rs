@@ -84,6 +84,37 @@ fn dag_blocks(store: &MemoryStore, root: Cid) -> Option<Vec<Cid>> {
     Some(order)
 }
 
+/// A block of a persisted cache, handed back with [`Engine::restore`].
+#[derive(Debug, Clone)]
+pub struct PersistedBlock {
+    /// The CID it was stored under.
+    pub cid: Cid,
+    /// Its bytes as read back (they may have changed on disk).
+    pub data: Bytes,
+    /// Its SHA-256, if the shell computed it (as for [`Output::Digest`]): the block is then
+    /// verified by comparing it with the CID instead of hashing here.
+    pub digest: Option<Sha256Digest>,
+}
+
+impl PersistedBlock {
+    /// A block for the engine to hash.
+    pub fn new(cid: Cid, data: Bytes) -> Self {
+        Self {
+            cid,
+            data,
+            digest: None,
+        }
+    }
+
+    /// The same block with the SHA-256 of `data` the shell computed.
+    pub fn with_digest(self, digest: Sha256Digest) -> Self {
+        Self {
+            digest: Some(digest),
+            ..self
+        }
+    }
+}
+
 /// What [`Engine::restore`] made of a persisted cache.
 #[derive(Debug, Default)]
 #[non_exhaustive]
@@ -104,46 +135,26 @@ pub struct Restored {
 impl<X: Extra> Engine<X> {
     /// Takes back a cache persisted by an earlier run: `blocks` oldest first (the store's
     /// budget keeps the newest), `roots` the assets that were complete. Every block is
-    /// verified against its CID first; a block that fails is dropped, never stored or served.
-    /// Roots whose whole DAG is then held are provided again (announced in the node's idle
-    /// time, see `announce.rs`, and again when a bootstrap node connects). Blocks the budget had no room for come back as
-    /// [`Output::Uncached`], so the shell can delete them from its copy.
+    /// verified against its CID first (by the shell's digest where it brings one); a block
+    /// that fails is dropped, never stored or served. Roots whose whole DAG is then held are
+    /// provided again (announced in the node's idle time, see `announce.rs`, and again when
+    /// a bootstrap node connects). Blocks the budget had no room for come back as
+    /// [`Output::Uncached`], so the shell can delete them from its copy. A restore may come
+    /// in slices: `roots` with the last.
     pub fn restore(
         &mut self,
         now: CoreInstant,
-        blocks: Vec<(Cid, Bytes)>,
-        roots: Vec<Cid>,
-    ) -> Restored {
-        let blocks = blocks.into_iter().map(|(cid, data)| (cid, data, None));
-        self.restore_blocks(now, blocks, roots)
-    }
-
-    /// [`Engine::restore`] with each block's SHA-256 computed by the shell already (see
-    /// [`Output::Digest`]): a block is verified by comparing its digest with its CID.
-    pub fn restore_digested(
-        &mut self,
-        now: CoreInstant,
-        blocks: Vec<(Cid, Bytes, Sha256Digest)>,
-        roots: Vec<Cid>,
-    ) -> Restored {
-        self.stats.shell_digests += blocks.len() as u64;
-        let blocks = blocks
-            .into_iter()
-            .map(|(cid, data, digest)| (cid, data, Some(digest)));
-        self.restore_blocks(now, blocks, roots)
-    }
-
-    fn restore_blocks(
-        &mut self,
-        now: CoreInstant,
-        blocks: impl Iterator<Item = (Cid, Bytes, Option<Sha256Digest>)>,
+        blocks: Vec<PersistedBlock>,
         roots: Vec<Cid>,
     ) -> Restored {
         self.tick(now);
         let mut restored = Restored::default();
-        for (cid, data, digest) in blocks {
+        for PersistedBlock { cid, data, digest } in blocks {
             let verified = match digest {
-                Some(digest) => Block::verify_digested(cid, data, &digest),
+                Some(digest) => {
+                    self.stats.shell_digests += 1;
+                    Block::verify_digested(cid, data, &digest)
+                }
                 None => Block::verify(cid, data),
             };
             let block = match verified {

@@ -76,7 +76,7 @@ use mesh_protocol::{Behaviour, Event, Extra, NoExtra, provider_key};
 
 pub use announce::{ANNOUNCE_HOLD, ANNOUNCING, ANNOUNCING_WHEN_BUSY};
 pub use backoff::{Backoff, INITIAL_DELAY, Jitter, MAX_DELAY};
-pub use cache::Restored;
+pub use cache::{PersistedBlock, Restored};
 pub use connections::ConnectionKind;
 pub use digest::DigestId;
 pub use fetches::{Sources, origin_url};

@@ -208,7 +208,7 @@ pub struct NodeStats {
     /// lookup answered by one bootstrap node is one).
     pub provider_lookup_requests: u64,
     /// Blocks verified with a digest the shell computed: received ones ([`Output::Digest`]),
-    /// restored ones ([`Engine::restore_digested`](crate::Engine::restore_digested)) and
+    /// restored ones ([`Engine::restore`](crate::Engine::restore) with a digest) and
     /// origin leaves ([`Engine::handle_origin_leaf`](crate::Engine::handle_origin_leaf)).
     pub shell_digests: u64,
 }

@@ -10,7 +10,7 @@ use mesh_core::Sha256Digest;
 use mesh_core::dag::build_dag;
 use mesh_core::fetch::Config as PlannerConfig;
 use mesh_core::store::BlockStore;
-use mesh_engine::{EngineConfig, Output};
+use mesh_engine::{EngineConfig, Output, PersistedBlock};
 use mesh_protocol::KadMode;
 use mesh_testkit::{MemNet, NodeId, data};
 
@@ -121,23 +121,25 @@ fn a_restored_cache_with_the_shells_digests_is_verified_against_them() {
     let (mut net, node, _) = joined_pair(64 << 20);
     let good = build_dag(&data(600_000, 5));
     let bad = build_dag(&data(300_000, 6));
-    let mut blocks: Vec<(Cid, Bytes, Sha256Digest)> = good
+    let mut blocks: Vec<PersistedBlock> = good
         .blocks
         .iter()
         .chain(&bad.blocks)
-        .map(|b| (*b.cid(), b.data().clone(), Sha256Digest::of(b.data())))
+        .map(|b| {
+            PersistedBlock::new(*b.cid(), b.data().clone()).with_digest(Sha256Digest::of(b.data()))
+        })
         .collect();
     // The right bytes of one leaf of the second asset, with a digest of other bytes: the
     // digest decides.
     let leaf = *bad.blocks.last().map(|b| b.cid()).expect("blocks");
-    let wrong = blocks.iter_mut().find(|(c, ..)| *c == leaf).expect("leaf");
-    wrong.2 = Sha256Digest::of(b"other bytes");
+    let wrong = blocks.iter_mut().find(|b| b.cid == leaf).expect("leaf");
+    wrong.digest = Some(Sha256Digest::of(b"other bytes"));
 
     let now = net.now;
-    let restored =
-        net.node(node)
-            .engine
-            .restore_digested(now, blocks, vec![good.root.cid, bad.root.cid]);
+    let restored = net
+        .node(node)
+        .engine
+        .restore(now, blocks, vec![good.root.cid, bad.root.cid]);
     assert_eq!(restored.blocks, good.blocks.len() + bad.blocks.len() - 1);
     assert_eq!(
         restored.corrupt.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
@@ -158,18 +160,18 @@ fn a_restored_cache_is_verified_served_and_announced() {
     let (mut net, node, joined) = joined_pair(64 << 20);
     let good = build_dag(&data(600_000, 3));
     let bad = build_dag(&data(300_000, 4));
-    let mut blocks: Vec<(Cid, Bytes)> = good
+    let mut blocks: Vec<PersistedBlock> = good
         .blocks
         .iter()
         .chain(&bad.blocks)
-        .map(|b| (*b.cid(), b.data().clone()))
+        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
         .collect();
     // Disk corruption: one leaf of the second asset no longer matches its CID.
     let leaf = *bad.blocks.last().map(|b| b.cid()).expect("blocks");
-    let corrupt = blocks.iter_mut().find(|(c, _)| *c == leaf).expect("leaf");
-    let mut flipped = corrupt.1.to_vec();
+    let corrupt = blocks.iter_mut().find(|b| b.cid == leaf).expect("leaf");
+    let mut flipped = corrupt.data.to_vec();
     flipped[10] ^= 1;
-    corrupt.1 = flipped.into();
+    corrupt.data = flipped.into();
 
     let now = net.now;
     let restored = net
@@ -217,7 +219,7 @@ fn a_restored_cache_is_announced_once_a_bootstrap_node_connects() {
     let blocks = dag
         .blocks
         .iter()
-        .map(|b| (*b.cid(), b.data().clone()))
+        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
         .collect();
     let now = net.now;
     let restored = net
@@ -240,7 +242,11 @@ fn a_restored_cache_over_the_budget_keeps_the_newest() {
     let assets: Vec<_> = [21, 23, 25].map(|s| build_dag(&data(200_000, s))).to_vec();
     let blocks = assets
         .iter()
-        .flat_map(|d| d.blocks.iter().map(|b| (*b.cid(), b.data().clone())))
+        .flat_map(|d| {
+            d.blocks
+                .iter()
+                .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
+        })
         .collect();
     let roots = assets.iter().map(|d| d.root.cid).collect();
     let now = net.now;
@@ -276,7 +282,7 @@ fn a_restored_cache_is_announced_a_few_queries_at_a_time_behind_lookups() {
     let blocks = dags
         .iter()
         .flat_map(|d| &d.blocks)
-        .map(|b| (*b.cid(), b.data().clone()))
+        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
         .collect();
     let roots: Vec<Cid> = dags.iter().map(|d| d.root.cid).collect();
     let now = net.now;
@@ -334,7 +340,7 @@ fn restored_announcements_wait_while_a_fetch_runs_fetched_ones_do_not() {
     let blocks = dags
         .iter()
         .flat_map(|d| &d.blocks)
-        .map(|b| (*b.cid(), b.data().clone()))
+        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
         .collect();
     let roots: Vec<Cid> = dags.iter().map(|d| d.root.cid).collect();
     let now = net.now;

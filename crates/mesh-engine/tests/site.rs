@@ -7,7 +7,7 @@ use bytes::Bytes;
 use libp2p::kad::store::RecordStore;
 use mesh_core::dag::build_dag;
 use mesh_core::fetch::Config as PlannerConfig;
-use mesh_engine::{EngineConfig, Output};
+use mesh_engine::{EngineConfig, Output, PersistedBlock};
 use mesh_protocol::{KadMode, provider_key};
 use mesh_testkit::{MemNet, NodeId, data};
 
@@ -91,7 +91,7 @@ fn a_node_holding_nothing_of_the_site_stops_providing_its_key() {
     let blocks = build_dag(&a)
         .blocks
         .iter()
-        .map(|b| (*b.cid(), b.data().clone()))
+        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
         .collect();
     let now = net.now;
     net.node(node)
@@ -104,7 +104,7 @@ fn a_node_holding_nothing_of_the_site_stops_providing_its_key() {
     let blocks = build_dag(&other)
         .blocks
         .iter()
-        .map(|b| (*b.cid(), b.data().clone()))
+        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
         .collect();
     net.node(node)
         .engine

@@ -24,7 +24,7 @@ use web_time::Instant;
 
 use crate::config::P2pMode;
 use crate::origin::{self, OriginEvent, OriginTask};
-use crate::persist::{Persistence, Restoring, Slice};
+use crate::persist::{Persistence, Restoring};
 use crate::report::{FetchDone, PeerChange, StatsReport};
 use crate::transport::BrowserEngine;
 use crate::web_digest::WebDigest;
@@ -223,8 +223,8 @@ impl Driver {
             if let Some(job) = restoring.as_mut() {
                 let slice = job.next_slice();
                 let slice = match &self.web_digest {
-                    Some(web) => Slice::Digested(web.digest_all(slice).await),
-                    None => Slice::Plain(slice),
+                    Some(web) => web.digest_all(slice).await,
+                    None => slice,
                 };
                 let now = self.now();
                 if let Some(event) = self

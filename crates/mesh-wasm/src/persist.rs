@@ -11,7 +11,8 @@
 use bytes::Bytes;
 use cid::Cid;
 use futures::channel::mpsc;
-use mesh_core::{Block, Sha256Digest};
+use mesh_core::Block;
+use mesh_engine::PersistedBlock;
 use serde::Serialize;
 
 use crate::idb::{Idb, PersistError};
@@ -106,29 +107,14 @@ pub(crate) struct Persistence {
     pub(crate) done: mpsc::UnboundedReceiver<WriteDone>,
 }
 
-/// One slice of a restore, with its blocks' digests when WebCrypto computed them.
-pub(crate) enum Slice {
-    Plain(Vec<(Cid, Bytes)>),
-    Digested(Vec<(Cid, Bytes, Sha256Digest)>),
-}
-
-impl Slice {
-    fn is_empty(&self) -> bool {
-        match self {
-            Self::Plain(blocks) => blocks.is_empty(),
-            Self::Digested(blocks) => blocks.is_empty(),
-        }
-    }
-}
-
 impl Restoring {
     /// The next [`RESTORE_SLICE_BYTES`] of blocks; empty once every block was handed out.
-    pub(crate) fn next_slice(&mut self) -> Vec<(Cid, Bytes)> {
+    pub(crate) fn next_slice(&mut self) -> Vec<PersistedBlock> {
         let mut slice = Vec::new();
         let mut bytes = 0;
         for (cid, data) in self.blocks.by_ref() {
             bytes += data.len();
-            slice.push((cid, data));
+            slice.push(PersistedBlock::new(cid, data));
             if bytes >= RESTORE_SLICE_BYTES {
                 break;
             }
@@ -208,7 +194,7 @@ impl Persistence {
     pub(crate) fn restore_slice(
         &mut self,
         job: &mut Restoring,
-        slice: Slice,
+        slice: Vec<PersistedBlock>,
         engine: &mut BrowserEngine,
         now: mesh_core::time::Instant,
     ) -> Option<PersistEvent> {
@@ -218,10 +204,7 @@ impl Persistence {
         } else {
             Vec::new()
         };
-        let restored = match slice {
-            Slice::Plain(blocks) => engine.restore(now, blocks, roots),
-            Slice::Digested(blocks) => engine.restore_digested(now, blocks, roots),
-        };
+        let restored = engine.restore(now, slice, roots);
         job.restored += restored.blocks as u64;
         job.corrupt += restored.corrupt.len() as u64;
         job.bad.extend(restored.corrupt.iter().map(|(cid, _)| *cid));

@@ -8,7 +8,7 @@
 //! It is asynchronous, so the engine hands such blocks out ([`Output::Digest`]) and the driver
 //! brings their digests back ([`mesh_engine::Engine::handle_digest`]). The persistent cache's
 //! blocks are hashed the same way when a returning visitor's node restores them
-//! ([`mesh_engine::Engine::restore_digested`]), and origin bodies as they arrive, cut into
+//! ([`mesh_engine::Engine::restore`]), and origin bodies as they arrive, cut into
 //! leaves by their request's task (`origin.rs`, [`mesh_engine::Engine::handle_origin_leaf`]).
 //!
 //! The engine trusts the digest as it trusts its own sha2 (see [`Sha256Digest`]): WebCrypto is
@@ -20,10 +20,10 @@
 //! [`Output::Digest`]: mesh_engine::Output::Digest
 
 use bytes::Bytes;
-use cid::Cid;
 use futures::future::{LocalBoxFuture, join_all};
 use js_sys::{Reflect, Uint8Array};
 use mesh_core::Sha256Digest;
+use mesh_engine::PersistedBlock;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::SubtleCrypto;
@@ -69,15 +69,12 @@ impl WebDigest {
     }
 
     /// The digests of `blocks` (a slice of a persisted cache), computed side by side.
-    pub(crate) async fn digest_all(
-        &self,
-        blocks: Vec<(Cid, Bytes)>,
-    ) -> Vec<(Cid, Bytes, Sha256Digest)> {
-        let digests = join_all(blocks.iter().map(|(_, data)| self.digest(data.clone()))).await;
+    pub(crate) async fn digest_all(&self, blocks: Vec<PersistedBlock>) -> Vec<PersistedBlock> {
+        let digests = join_all(blocks.iter().map(|b| self.digest(b.data.clone()))).await;
         blocks
             .into_iter()
             .zip(digests)
-            .map(|((cid, data), digest)| (cid, data, digest))
+            .map(|(block, digest)| block.with_digest(digest))
             .collect()
     }
 }
