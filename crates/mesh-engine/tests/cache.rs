@@ -58,6 +58,21 @@ fn cached(outputs: &[Output]) -> Vec<(Cid, Vec<Cid>)> {
         .collect()
 }
 
+/// Whether the DHT server `boot` holds `node`'s provider record of `root`.
+fn announced(net: &mut MemNet, boot: NodeId, node: NodeId, root: &Cid) -> bool {
+    let peer = net.node(node).peer_id();
+    let server = net
+        .node(boot)
+        .engine
+        .swarm_mut()
+        .behaviour_mut()
+        .kad
+        .store_mut();
+    RecordStore::providers(server, &mesh_protocol::provider_key(root))
+        .iter()
+        .any(|r| r.provider == peer)
+}
+
 fn uncached(outputs: &[Output]) -> Vec<(Vec<Cid>, Vec<Cid>)> {
     outputs
         .iter()
@@ -307,18 +322,9 @@ fn a_restored_cache_is_announced_a_few_queries_at_a_time_behind_lookups() {
     net.thaw(boot);
     let status = net.node(node).engine.status();
     assert_eq!((status.announcing, status.announcements_waiting), (0, 0));
-    let peer = net.node(node).peer_id();
-    let server = net
-        .node(boot)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .kad
-        .store_mut();
     for root in &roots {
-        let records = RecordStore::providers(server, &mesh_protocol::provider_key(root));
         assert!(
-            records.iter().any(|r| r.provider == peer),
+            announced(&mut net, boot, node, root),
             "{root} announced to the bootstrap node"
         );
     }
@@ -357,17 +363,8 @@ fn restored_announcements_wait_while_a_fetch_runs_fetched_ones_do_not() {
 
     // An asset fetched meanwhile is announced at once, busy or not.
     let fresh = fetch_from_origin(&mut net, node, &data(30_000, 91));
-    let peer = net.node(node).peer_id();
-    let server = net
-        .node(boot)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .kad
-        .store_mut();
-    let records = RecordStore::providers(server, &mesh_protocol::provider_key(&fresh));
     assert!(
-        records.iter().any(|r| r.provider == peer),
+        announced(&mut net, boot, node, &fresh),
         "fetched, announced"
     );
     let status = net.node(node).engine.status();
@@ -387,18 +384,7 @@ fn restored_announcements_wait_while_a_fetch_runs_fetched_ones_do_not() {
         ),
         "the fetch still runs"
     );
-    let server = net
-        .node(boot)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .kad
-        .store_mut();
     for root in &roots {
-        let records = RecordStore::providers(server, &mesh_protocol::provider_key(root));
-        assert!(
-            records.iter().any(|r| r.provider == peer),
-            "{root} announced"
-        );
+        assert!(announced(&mut net, boot, node, root), "{root} announced");
     }
 }
