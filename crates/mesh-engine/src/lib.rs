@@ -598,12 +598,15 @@ impl<X: Extra> Engine<X> {
         if !self.config.serve {
             return;
         }
+        let site = self.config.site;
         let roots: Vec<Cid> = self.provided.iter().copied().collect();
         for cid in roots {
-            self.announce(cid, When::Idle);
-        }
-        if let Some(site) = self.warm_site_provided() {
-            self.announce(site, When::Promptly);
+            let when = if Some(cid) == site {
+                When::Promptly
+            } else {
+                When::Idle
+            };
+            self.announce(cid, when);
         }
     }
 

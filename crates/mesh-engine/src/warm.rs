@@ -175,7 +175,7 @@ impl<X: Extra> Engine<X> {
         }
         self.warm.providing_site = holds;
         if holds {
-            // First in the queue: other tabs find warm peers by it.
+            // Promptly, busy or not: other tabs find warm peers by it.
             self.provided.insert(site);
             self.announce(site, When::Promptly);
         } else {
@@ -185,11 +185,6 @@ impl<X: Extra> Engine<X> {
                 .kad
                 .stop_providing(&provider_key(&site));
         }
-    }
-
-    /// The site's rendezvous key, while this node provides it.
-    pub(crate) fn warm_site_provided(&self) -> Option<Cid> {
-        self.warm.site.filter(|_| self.warm.providing_site)
     }
 
     /// A warm dial ended (the peer is ready, unusable, or the dial failed).

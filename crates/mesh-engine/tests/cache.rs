@@ -14,15 +14,16 @@ use mesh_engine::{EngineConfig, Output, PersistedBlock};
 use mesh_protocol::KadMode;
 use mesh_testkit::{MemNet, NodeId, data};
 
-/// A bootstrap (DHT server) node and a client that joined it, with a store of `store_bytes`.
-fn joined_pair(store_bytes: u64) -> (MemNet, NodeId, EngineConfig) {
+/// A bootstrap (DHT server) node and a client that joined it, with a store of `store_bytes`:
+/// the network, the bootstrap node, the client and its configuration.
+fn joined_pair(store_bytes: u64) -> (MemNet, NodeId, NodeId, EngineConfig) {
     let mut net = MemNet::new();
-    let (_, boot_addr) = net.spawn_bootstrap();
+    let (boot, boot_addr) = net.spawn_bootstrap();
     let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
     net.set_store_bytes(store_bytes);
     let node = net.spawn(KadMode::Client, PlannerConfig::new(), joined.clone());
     net.join(node);
-    (net, node, joined)
+    (net, boot, node, joined)
 }
 
 /// Fetches `content` at `id` with the test answering the one origin request at once.
@@ -58,6 +59,20 @@ fn cached(outputs: &[Output]) -> Vec<(Cid, Vec<Cid>)> {
         .collect()
 }
 
+/// A persisted cache of `n` assets of 20 kB (seeds `seed`, `seed + 2`, …: `data` ignores the
+/// lowest bit): its blocks, oldest first, and its roots.
+fn persisted_assets(n: u64, seed: u64) -> (Vec<PersistedBlock>, Vec<Cid>) {
+    let dags: Vec<_> = (0..n)
+        .map(|i| build_dag(&data(20_000, seed + 2 * i)))
+        .collect();
+    let blocks = dags
+        .iter()
+        .flat_map(|d| &d.blocks)
+        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
+        .collect();
+    (blocks, dags.iter().map(|d| d.root.cid).collect())
+}
+
 /// Whether the DHT server `boot` holds `node`'s provider record of `root`.
 fn announced(net: &mut MemNet, boot: NodeId, node: NodeId, root: &Cid) -> bool {
     let peer = net.node(node).peer_id();
@@ -85,7 +100,7 @@ fn uncached(outputs: &[Output]) -> Vec<(Vec<Cid>, Vec<Cid>)> {
 
 #[test]
 fn a_fetched_asset_is_handed_over_whole_and_provided() {
-    let (mut net, node, _) = joined_pair(64 << 20);
+    let (mut net, _, node, _) = joined_pair(64 << 20);
     // A root over three leaves.
     let content = data(600_000, 1);
     let dag = build_dag(&content);
@@ -108,7 +123,7 @@ fn a_fetched_asset_is_handed_over_whole_and_provided() {
 #[test]
 fn an_asset_losing_a_block_to_eviction_is_withdrawn() {
     // Room for one 200 kB asset only.
-    let (mut net, node, _) = joined_pair(300_000);
+    let (mut net, _, node, _) = joined_pair(300_000);
     let first = fetch_from_origin(&mut net, node, &data(200_000, 1));
     net.node(node).take_outputs();
     let second = fetch_from_origin(&mut net, node, &data(200_000, 2));
@@ -133,7 +148,7 @@ fn an_asset_losing_a_block_to_eviction_is_withdrawn() {
 
 #[test]
 fn a_restored_cache_with_the_shells_digests_is_verified_against_them() {
-    let (mut net, node, _) = joined_pair(64 << 20);
+    let (mut net, _, node, _) = joined_pair(64 << 20);
     let good = build_dag(&data(600_000, 5));
     let bad = build_dag(&data(300_000, 6));
     let mut blocks: Vec<PersistedBlock> = good
@@ -172,7 +187,7 @@ fn a_restored_cache_with_the_shells_digests_is_verified_against_them() {
 
 #[test]
 fn a_restored_cache_is_verified_served_and_announced() {
-    let (mut net, node, joined) = joined_pair(64 << 20);
+    let (mut net, _, node, joined) = joined_pair(64 << 20);
     let good = build_dag(&data(600_000, 3));
     let bad = build_dag(&data(300_000, 4));
     let mut blocks: Vec<PersistedBlock> = good
@@ -252,7 +267,7 @@ fn a_restored_cache_is_announced_once_a_bootstrap_node_connects() {
 
 #[test]
 fn a_restored_cache_over_the_budget_keeps_the_newest() {
-    let (mut net, node, _) = joined_pair(450_000);
+    let (mut net, _, node, _) = joined_pair(450_000);
     // Odd seeds: `data` ignores the lowest bit.
     let assets: Vec<_> = [21, 23, 25].map(|s| build_dag(&data(200_000, s))).to_vec();
     let blocks = assets
@@ -284,22 +299,10 @@ fn a_restored_cache_over_the_budget_keeps_the_newest() {
 
 #[test]
 fn a_restored_cache_is_announced_a_few_queries_at_a_time_behind_lookups() {
-    let mut net = MemNet::new();
-    let (boot, boot_addr) = net.spawn_bootstrap();
-    let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
-    let node = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
-    net.join(node);
+    let (mut net, boot, node, _) = joined_pair(64 << 20);
     // The bootstrap node stops answering: every query started from now on keeps running.
     net.freeze(boot);
-    let dags: Vec<_> = (0..12)
-        .map(|i| build_dag(&data(20_000, 40 + 2 * i)))
-        .collect();
-    let blocks = dags
-        .iter()
-        .flat_map(|d| &d.blocks)
-        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
-        .collect();
-    let roots: Vec<Cid> = dags.iter().map(|d| d.root.cid).collect();
+    let (blocks, roots) = persisted_assets(12, 40);
     let now = net.now;
     let restored = net.node(node).engine.restore(now, blocks, roots.clone());
     assert_eq!(restored.provided.len(), 12);
@@ -332,23 +335,11 @@ fn a_restored_cache_is_announced_a_few_queries_at_a_time_behind_lookups() {
 
 #[test]
 fn restored_announcements_wait_while_a_fetch_runs_fetched_ones_do_not() {
-    let mut net = MemNet::new();
-    let (boot, boot_addr) = net.spawn_bootstrap();
-    let joined = EngineConfig::default().with_bootstrap(vec![boot_addr]);
-    let node = net.spawn(KadMode::Client, PlannerConfig::new(), joined);
-    net.join(node);
+    let (mut net, boot, node, _) = joined_pair(64 << 20);
     // A fetch from the origin that the test does not answer: the node stays busy.
     let pending = build_dag(&data(1_000, 61)).root.cid;
     let slow = net.fetch(node, pending, Some("http://origin.test/slow"));
-    let dags: Vec<_> = (0..6)
-        .map(|i| build_dag(&data(20_000, 70 + 2 * i)))
-        .collect();
-    let blocks = dags
-        .iter()
-        .flat_map(|d| &d.blocks)
-        .map(|b| PersistedBlock::new(*b.cid(), b.data().clone()))
-        .collect();
-    let roots: Vec<Cid> = dags.iter().map(|d| d.root.cid).collect();
+    let (blocks, roots) = persisted_assets(6, 70);
     let now = net.now;
     net.node(node).engine.restore(now, blocks, roots.clone());
     net.run();

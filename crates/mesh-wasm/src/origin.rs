@@ -77,7 +77,7 @@ pub(crate) fn spawn(
             leaves: web_digest.map(|web| (web, LeafCutter::default())),
             started: false,
         };
-        let event = match get(&url, range, request, signal, sink).await {
+        let event = match get(&url, range, signal, sink).await {
             Ok(true) => OriginEvent::Done(request),
             Ok(false) => return, // aborted or the driver stopped: nobody is waiting
             Err(reason) => OriginEvent::Failed(request, reason),
@@ -168,7 +168,6 @@ fn js_error(url: &str, e: &JsValue) -> String {
 async fn get(
     url: &str,
     range: Option<Range<u64>>,
-    request: OriginRequestId,
     signal: Option<web_sys::AbortSignal>,
     mut sink: BodySink<'_>,
 ) -> Result<bool, String> {
@@ -208,7 +207,7 @@ async fn get(
     let content_type = response.headers().get("content-type").ok().flatten();
     if sink
         .events
-        .send(OriginEvent::Headers(request, content_type))
+        .send(OriginEvent::Headers(sink.request, content_type))
         .await
         .is_err()
     {
