@@ -14,6 +14,8 @@
 //   MESH_BENCH_WORKER     1: the tabs' nodes in workers, 0: on their main threads (default: the
 //                         package's, `worker: 'auto'`, which picks by the core count)
 //   MESH_BENCH_JSON       where to write the raw numbers (optional)
+//   MESH_BENCH_TRACE      1: part (2) cut into phases by both tabs' data-channel calls and
+//                         message events, raw channel and mesh (replaces its timed requests)
 //   MESH_BENCH_PROFILE    a directory: also record V8 CPU profiles of both tabs' main threads
 //                         (20 requests of 100 KiB from the peer, 20 from the origin, one 16 MiB
 //                         transfer), write them there as .cpuprofile and print where the time
@@ -53,6 +55,7 @@ const RAW_HIGH = Number(process.env.MESH_BENCH_RAW_HIGH ?? 1 << 20);
 // Which measures to run: any of 1, 2, 3 (default all).
 const PARTS = process.env.MESH_BENCH_PARTS ?? '123';
 const PROFILE_DIR = process.env.MESH_BENCH_PROFILE ?? '';
+const TRACE = process.env.MESH_BENCH_TRACE === '1';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 // Quiet on a machine without internet (shared/NOTES.md), plus what loopback WebRTC needs:
 // both flags, and camera+microphone permission for the context (granted below).
@@ -176,6 +179,7 @@ async function installHelpers() {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (trace.on) trace.ev.push(['chunk', now()]);
       chunks.push(value);
       n += value.byteLength;
     }
@@ -188,18 +192,53 @@ async function installHelpers() {
   // Data-channel calls (each a synchronous hop to Chromium's WebRTC threads), counted for the
   // CPU profiles: how many a request costs.
   const calls = { send: 0, sentBytes: 0, createDataChannel: 0, close: 0 };
+  // MESH_BENCH_TRACE: the time of every data-channel send and message event while `trace.on`
+  // (wall clock in ms, comparable between the tabs: one machine, one clock).
+  const trace = { on: false, ev: [] };
   const count = (proto, name, bytes) => {
     const original = proto[name];
     proto[name] = function (...args) {
       calls[name] += 1;
-      if (bytes) calls.sentBytes += args[0]?.byteLength ?? args[0]?.length ?? 0;
+      const n = args[0]?.byteLength ?? args[0]?.length ?? 0;
+      if (bytes) calls.sentBytes += n;
+      if (trace.on && name === 'send') trace.ev.push(['send', now(), n]);
       return original.apply(this, args);
     };
   };
   count(RTCDataChannel.prototype, 'send', true);
   count(RTCDataChannel.prototype, 'close');
   count(RTCPeerConnection.prototype, 'createDataChannel');
-  window.b = { api, now, hex, sleep, waitFor, drain, calls, meshes: {}, raw: {} };
+  const onmessage = Object.getOwnPropertyDescriptor(RTCDataChannel.prototype, 'onmessage');
+  Object.defineProperty(RTCDataChannel.prototype, 'onmessage', {
+    configurable: true,
+    get: onmessage.get,
+    set(handler) {
+      onmessage.set.call(this, handler && function (event) {
+        if (trace.on) trace.ev.push(['msg', now(), event.data?.byteLength ?? 0]);
+        const r = handler.call(this, event);
+        if (trace.on) trace.ev.push(['msgDone', now()]);
+        return r;
+      });
+    },
+  });
+  // Traced too: WebCrypto's digest (call, resolution) and the persistent cache's IndexedDB put.
+  const digest = SubtleCrypto.prototype.digest;
+  SubtleCrypto.prototype.digest = function (...args) {
+    if (!trace.on) return digest.apply(this, args);
+    trace.ev.push(['digest', now()]);
+    return digest.apply(this, args).then((d) => { trace.ev.push(['digested', now()]); return d; });
+  };
+  const wsSend = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (...args) {
+    if (trace.on) trace.ev.push(['ws', now()]);
+    return wsSend.apply(this, args);
+  };
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function (...args) {
+    if (trace.on) trace.ev.push(['put', now()]);
+    return put.apply(this, args);
+  };
+  window.b = { api, now, hex, sleep, waitFor, drain, calls, trace, meshes: {}, raw: {} };
 }
 
 /** Creates a mesh in a tab and waits until it holds a relay reservation (reachable). */
@@ -222,9 +261,11 @@ async function meshFetch(t, key, cid, url) {
   return t.page.evaluate(async ({ key, cid, url }) => {
     const mesh = b.meshes[key];
     const t0 = b.now();
+    if (b.trace.on) b.trace.ev.push(['start', t0]);
     const res = await mesh.fetch(cid, url ? { url } : {});
     const t1 = b.now();
     const { end, bytes } = await b.drain(res);
+    if (b.trace.on) b.trace.ev.push(['end', end]);
     const summary = await res.mesh.summary;
     return {
       firstMs: t1 - t0, lastMs: end - t0, size: bytes.byteLength, sha: await b.hex(bytes),
@@ -287,6 +328,100 @@ async function rawTransfer(a, bTab, total) {
   }, { total, HIGH: RAW_HIGH, LOW: RAW_HIGH / 4 });
   const got = await received;
   return { ms: got.end - sent.start, bytes: got.n };
+}
+
+// (2) The raw channel's floor for a 100 KiB request: B sends a want-block-sized request, A
+// answers from memory with 100 KiB in 16 KiB messages (the framing limit of libp2p's /webrtc
+// and what the mesh sends), B takes the last byte and then hashes the whole with WebCrypto (what
+// the page needs at the least before it may use the bytes).
+async function rawResponder(a, on) {
+  await a.page.evaluate((on) => {
+    const dc = b.raw.dc;
+    if (!on) { dc.onmessage = null; return; }
+    const block = new Uint8Array(100 * 1024);
+    crypto.getRandomValues(block.subarray(0, 65536));
+    dc.onmessage = () => {
+      for (let at = 0; at < block.byteLength; at += 16 * 1024) dc.send(block.subarray(at, at + 16 * 1024));
+    };
+  }, on);
+}
+async function rawRequest(bTab) {
+  return bTab.page.evaluate(() => new Promise((resolve) => {
+    const dc = b.raw.dc;
+    const size = 100 * 1024;
+    const parts = [];
+    let n = 0;
+    const t0 = b.now();
+    if (b.trace.on) b.trace.ev.push(['start', t0]);
+    dc.onmessage = async (e) => {
+      parts.push(new Uint8Array(e.data));
+      n += e.data.byteLength;
+      if (n < size) return;
+      dc.onmessage = null;
+      const lastMs = b.now() - t0;
+      if (b.trace.on) b.trace.ev.push(['end', b.now()]);
+      const whole = new Uint8Array(size);
+      let at = 0;
+      for (const p of parts) { whole.set(p, at); at += p.byteLength; }
+      await crypto.subtle.digest('SHA-256', whole);
+      resolve({ lastMs, verifiedMs: b.now() - t0 });
+    };
+    dc.send(new Uint8Array(46));
+  }));
+}
+
+// MESH_BENCH_TRACE=1: part (2) traced. Each request (raw channel and mesh, the same assets as
+// the timed run would fetch from the peer) is cut into phases by the data-channel calls and
+// message events of both tabs: where the critical path's time goes.
+async function traced(into, run) {
+  const both = [A, B];
+  for (const t of both) await t.page.evaluate(() => { b.trace.ev = []; b.trace.on = true; });
+  const result = await run();
+  const ev = {};
+  for (const t of both) ev[t.label] = await t.page.evaluate(() => { b.trace.on = false; return b.trace.ev; });
+  into.push(ev);
+  return result;
+}
+function phases({ A: a, B: bb }) {
+  const at = (evs, kind, after, pred = () => true) => evs.find((e) => e[0] === kind && e[1] >= after && pred(e));
+  const start = at(bb, 'start', 0)[1];
+  const end = at(bb, 'end', start)[1];
+  const want = at(bb, 'send', start)?.[1];
+  const aMsg = want && at(a, 'msg', want - 1)?.[1];
+  const aSends = a.filter((e) => e[0] === 'send' && aMsg && e[1] >= aMsg);
+  const bMsgs = bb.filter((e) => e[0] === 'msg' && e[1] >= want && e[2] > 1000);
+  const lastDone = bb.filter((e) => e[0] === 'msgDone' && e[1] <= end).at(-1)?.[1];
+  if (!want || !aMsg || !aSends.length || !bMsgs.length || !lastDone) return null;
+  return {
+    'B: fetch → want sent': want - start,
+    'want on the wire → A\'s message event': aMsg - want,
+    'A: message → first send': aSends[0][1] - aMsg,
+    'A: first → last send': aSends.at(-1)[1] - aSends[0][1],
+    'A\'s first send → B\'s first message': bMsgs[0][1] - aSends[0][1],
+    'B: first → last message event': bMsgs.at(-1)[1] - bMsgs[0][1],
+    'B: last message → delivered': end - lastDone,
+    '… last message → digest called': (at(bb, 'digest', lastDone)?.[1] ?? NaN) - lastDone,
+    '… digest called → resolved': (at(bb, 'digested', lastDone)?.[1] ?? NaN) - (at(bb, 'digest', lastDone)?.[1] ?? NaN),
+    '… digest resolved → first chunk read': (at(bb, 'chunk', lastDone)?.[1] ?? NaN) - (at(bb, 'digested', lastDone)?.[1] ?? NaN),
+    '… first chunk read → put': (at(bb, 'put', lastDone)?.[1] ?? NaN) - (at(bb, 'chunk', lastDone)?.[1] ?? NaN),
+    '… first chunk read → end': end - (at(bb, 'chunk', lastDone)?.[1] ?? NaN),
+    '… WebSocket sends between digest and chunk': bb.filter((e) => e[0] === 'ws' && e[1] >= (at(bb, 'digested', lastDone)?.[1] ?? Infinity) && e[1] <= (at(bb, 'chunk', lastDone)?.[1] ?? -1)).length,
+    '… last of them → first chunk read': (at(bb, 'chunk', lastDone)?.[1] ?? NaN) - (bb.filter((e) => e[0] === 'ws' && e[1] <= (at(bb, 'chunk', lastDone)?.[1] ?? -1)).at(-1)?.[1] ?? NaN),
+    total: end - start,
+    sendsA: aSends.length,
+    messagesB: bMsgs.length,
+  };
+}
+function printPhases(trace) {
+  const keys = Object.keys(trace.peer.find(Boolean) ?? trace.raw.find(Boolean) ?? {});
+  console.log('\n100 KiB request, phases (p50 over the traced requests, ms; clocks of two tabs, 0.1 ms steps):');
+  console.log('| phase | raw channel | mesh |');
+  console.log('|---|---:|---:|');
+  for (const k of keys) {
+    const col = (xs) => fmt(median(xs.filter(Boolean).map((x) => x[k]).filter((x) => !Number.isNaN(x))), 2);
+    console.log(`| ${k} | ${col(trace.raw)} | ${col(trace.peer)} |`);
+  }
+  console.log(`(${trace.peer.filter(Boolean).length} of ${trace.peer.length} mesh and ${trace.raw.filter(Boolean).length} of ${trace.raw.length} raw requests cut)`);
 }
 
 // ---- the run ----
@@ -380,10 +515,21 @@ await startMesh(B, 'origin', meshOptions({ p2p: 'off', fallbackMs: 0 })).catch((
 await B.page.evaluate(async () => {
   if (!b.meshes.origin) throw new Error('no origin mesh');
 });
-const t2 = { peer: [], origin: [], peerSources: {}, originSources: {}, failures: [] };
+const t2 = { peer: [], origin: [], raw: [], rawVerified: [], peerSources: {}, originSources: {}, failures: [] };
 let cpuPeer = 0, cpuOrigin = 0;
 const nSmall = Math.min(smallPeer.length, smallOrigin.length);
+if (PARTS.includes('2')) await rawResponder(A, true);
+const traces = { peer: [], raw: [] };
 for (let i = 0; i < (PARTS.includes('2') ? nSmall : 0); i++) {
+  // The floor: the same request and 100 KiB answer over the raw channel (no libp2p, no node).
+  const r = TRACE ? await traced(traces.raw, () => rawRequest(B)) : await rawRequest(B);
+  t2.raw.push(r.lastMs);
+  t2.rawVerified.push(r.verifiedMs);
+  if (TRACE) {
+    // The same request through the mesh, traced (untimed: the trace's own calls cost a little).
+    await traced(traces.peer, () => meshFetch(B, 'main', cidOf(smallPeer[i])));
+    continue;
+  }
   let c0 = chromiumCpuMs();
   let p;
   try {
@@ -404,9 +550,14 @@ for (let i = 0; i < (PARTS.includes('2') ? nSmall : 0); i++) {
   t2.origin.push(o.lastMs);
   t2.originSources[o.source] = (t2.originSources[o.source] ?? 0) + 1;
 }
+if (PARTS.includes('2')) await rawResponder(A, false);
+if (TRACE) {
+  report.trace = { peer: traces.peer.map(phases), raw: traces.raw.map(phases) };
+  printPhases(report.trace);
+}
 t2.cpuMsPerMiB = { peer: cpuPeer / (t2.peer.length * 100 / 1024), origin: cpuOrigin / (t2.origin.length * 100 / 1024) };
 report.asset100k = t2;
-console.log(`100 KiB: peer p50 ${fmt(median(t2.peer), 2)} ms, origin p50 ${fmt(median(t2.origin), 2)} ms (${nSmall} each)`);
+console.log(`100 KiB: peer p50 ${fmt(median(t2.peer), 2)} ms, origin p50 ${fmt(median(t2.origin), 2)} ms, raw channel p50 ${fmt(median(t2.raw), 2)} ms (+ SHA-256 ${fmt(median(t2.rawVerified), 2)} ms) (${nSmall} each)`);
 
 // (2b) 16 MiB from the origin alone, verified: a fresh p2p-off mesh with no persistent cache
 // (the origin mesh above would restore what B's main mesh saved). What a first visitor's
@@ -595,6 +746,8 @@ const rows = [
     fmt(t2.cpuMsPerMiB.peer), `goal p50 ≤ 5 ms; ${t2.failures.length} failed`],
   ['(2) 100 KiB from origin', `p50 ${fmt(median(t2.origin), 2)} ms, p90 ${fmt(quantile(t2.origin, 0.9), 2)} (n=${t2.origin.length})`,
     fmt(t2.cpuMsPerMiB.origin), ''],
+  ['(2) 100 KiB over the raw channel', `p50 ${fmt(median(t2.raw), 2)} ms, + SHA-256 p50 ${fmt(median(t2.rawVerified), 2)} ms (n=${t2.raw.length})`,
+    '', 'the floor: request, 7 messages, WebCrypto'],
   ['(3) new node: fetch → first byte', `p50 ${fmt(median(col(okDials, 'firstByteMs')))} ms, p90 ${fmt(quantile(col(okDials, 'firstByteMs'), 0.9))}, max ${fmt(Math.max(...col(okDials, 'firstByteMs')))}`,
     '', 'goal p50 ≤ 80 ms'],
   ['(3) new node: fetch → peer ready', `p50 ${fmt(median(col(okDials, 'peerReadyMs').filter((x) => x !== null)))} ms`, '', ''],
