@@ -429,6 +429,41 @@ describe('plain-html example (package served as files)', () => {
     assert.equal(r.summary.size, 1_300_000);
   });
 
+  test('the page reads its bytes before the node saves them to the persistent cache', async () => {
+    const r = await page.evaluate(async (MANIFEST) => {
+      // The writes to this test's own database (the example page's mesh writes to its own).
+      const cacheName = 'mesh-test-page-turn';
+      const puts = [];
+      const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function (...args) {
+        if (this.transaction.db.name === cacheName) puts.push(this.name);
+        return put.apply(this, args);
+      };
+      try {
+        const mesh = await t.api.createMesh({ manifest: MANIFEST, p2p: 'off', statsIntervalMs: 0, cacheName, worker: false });
+        await t.waitFor(mesh, (s) => s.persist.state === 'on', 'the persistent cache');
+        const res = await mesh.fetch('/origin-only.txt');
+        const putsAtResponse = puts.length;
+        const reader = res.body.getReader();
+        const first = await reader.read();
+        const putsAtFirstChunk = puts.length;
+        while (!(await reader.read()).done);
+        const stats = await t.waitFor(mesh, (s) => s.persist.savedAssets === 1, 'the asset saved');
+        await mesh.close();
+        return { putsAtResponse, putsAtFirstChunk, firstChunk: first.value.length, puts, saved: stats.persist };
+      } finally {
+        IDBObjectStore.prototype.put = put;
+      }
+    }, MANIFEST);
+    assert.equal(r.firstChunk, 1000);
+    // The node hands over the bytes, waits for a task of its own (the page's promise
+    // continuations run meanwhile), and only then writes them (crates/mesh-wasm/src/page_turn.rs).
+    assert.equal(r.putsAtResponse, 0, `writes before the page had its Response: ${JSON.stringify(r.puts)}`);
+    assert.equal(r.putsAtFirstChunk, 0, `writes before the page read its first chunk: ${JSON.stringify(r.puts)}`);
+    assert.equal(r.saved.savedAssets, 1);
+    assert.ok(r.puts.length >= 2, `the block and the root written afterwards: ${JSON.stringify(r.puts)}`);
+  });
+
   test('an AbortSignal aborts a fetch before and during the body: MeshError kind aborted', async () => {
     const r = await page.evaluate(async () => {
       const mesh = t.meshes.main;

@@ -26,6 +26,8 @@ mod idb;
 #[cfg(target_arch = "wasm32")]
 mod origin;
 #[cfg(target_arch = "wasm32")]
+mod page_turn;
+#[cfg(target_arch = "wasm32")]
 mod persist;
 #[cfg(target_arch = "wasm32")]
 mod report;
