@@ -9,74 +9,54 @@
 //! own after a delivery lets the page's microtasks (the fetch's `Response`, the body reader)
 //! run first.
 //!
-//! The task is `scheduler.postTask` at `user-blocking` priority where the browser has it
-//! (Chromium). A task of ordinary priority waits behind everything a loading page queues
-//! (image decoding, rendering, other messages): in the swarm demo, with a `MessageChannel`
-//! message, the node of a tab loading 36 images waited once per delivery and the small
-//! assets' time to first byte doubled (p50 180 → 340–930 ms per tab); with `user-blocking`
-//! it is as before. Elsewhere a `MessageChannel` message to itself. Never `setTimeout(0)`:
-//! timers of hidden tabs are throttled to once a second and less, which would stall a
-//! background tab's node after every delivery; messages and scheduler tasks are not.
+//! The task must not queue behind the page. A task of ordinary priority (the first cut posted
+//! a `MessageChannel` message to itself) waits behind everything a loading page has queued,
+//! image decoding, rendering, other messages: in the swarm demo the node of a tab loading 36
+//! images waited once per delivery, and the small assets' time to first byte doubled (p50
+//! 180 → 585 and 780 ms). `scheduler.postTask` at `user-blocking` priority runs ahead of those
+//! (Chromium, Firefox; windows and workers), and the demo is as before. Where the browser has no
+//! scheduler there is no wait: the node goes on in the same turn, as it did before this module.
+//! Never `setTimeout(0)`: timers of hidden tabs are throttled to once a second and less, which
+//! would stall a background tab's node after every delivery.
 
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::MessageChannel;
 
-/// Posts a task and waits for it: the wait ends in a task of its own, after the microtasks
-/// queued before it.
+/// Waits for a `user-blocking` task of `scheduler.postTask`: the wait ends after the
+/// microtasks queued before it.
 pub(crate) struct PageTurn {
-    /// `scheduler.postTask` and its options (`user-blocking`), where the browser has it.
-    post_task: Option<(JsValue, Function, JsValue)>,
-    /// Otherwise a message to itself; `None` where the global scope has no `MessageChannel`:
-    /// then there is no wait.
-    channel: Option<MessageChannel>,
+    /// `None` where the global scope has no `scheduler.postTask`: then there is no wait.
+    scheduler: Option<Scheduler>,
+}
+
+/// `scheduler`, its `postTask` and the options `{priority: 'user-blocking'}`.
+struct Scheduler {
+    this: JsValue,
+    post_task: Function,
+    options: JsValue,
 }
 
 impl PageTurn {
     pub(crate) fn new() -> Self {
         Self {
-            post_task: Self::find_post_task(),
-            channel: MessageChannel::new().ok(),
+            scheduler: Scheduler::find(),
         }
     }
 
-    /// `scheduler.postTask` (Chromium; windows and workers): a task of `user-blocking`
-    /// priority runs before the page's ordinary tasks (rendering, image decoding, other
-    /// messages), so the node is not queued behind a busy page for every delivery.
-    fn find_post_task() -> Option<(JsValue, Function, JsValue)> {
-        let scheduler = Reflect::get(&js_sys::global(), &"scheduler".into()).ok()?;
-        if !scheduler.is_object() {
-            return None;
-        }
-        let post_task = Reflect::get(&scheduler, &"postTask".into()).ok()?;
-        let post_task = post_task.dyn_into::<Function>().ok()?;
-        let options = Object::new();
-        Reflect::set(&options, &"priority".into(), &"user-blocking".into()).ok()?;
-        Some((scheduler, post_task, options.into()))
-    }
-
-    /// Resolves once the browser has run a task after this call (see the module docs).
+    /// Resolves once the browser has run a task posted by this call (see the module docs); at
+    /// once without a scheduler.
     pub(crate) async fn wait(&self) {
-        if let Some((scheduler, post_task, options)) = &self.post_task {
-            // The task is the promise's resolve function itself.
-            let promise = Promise::new(&mut |resolve: Function, _reject| {
-                if post_task.call2(scheduler, &resolve, options).is_err() {
-                    let _ = resolve.call0(&JsValue::UNDEFINED);
-                }
-            });
-            let _ = JsFuture::from(promise).await;
-            return;
-        }
-        let Some(channel) = &self.channel else {
+        let Some(scheduler) = &self.scheduler else {
             return;
         };
-        let (receiver, sender) = (channel.port1(), channel.port2());
+        // The task is the promise's resolve function itself: no closure to keep alive.
         let promise = Promise::new(&mut |resolve: Function, _reject| {
-            // The message event's handler is the promise's resolve function itself: no closure
-            // to keep alive. Setting `onmessage` starts the port.
-            receiver.set_onmessage(Some(&resolve));
-            if sender.post_message(&JsValue::UNDEFINED).is_err() {
+            if scheduler
+                .post_task
+                .call2(&scheduler.this, &resolve, &scheduler.options)
+                .is_err()
+            {
                 let _ = resolve.call0(&JsValue::UNDEFINED);
             }
         });
@@ -85,12 +65,22 @@ impl PageTurn {
     }
 }
 
-impl Drop for PageTurn {
-    fn drop(&mut self) {
-        if let Some(channel) = &self.channel {
-            channel.port1().set_onmessage(None);
-            channel.port1().close();
-            channel.port2().close();
+impl Scheduler {
+    fn find() -> Option<Self> {
+        let this = Reflect::get(&js_sys::global(), &"scheduler".into()).ok()?;
+        if !this.is_object() {
+            return None;
         }
+        let post_task = Reflect::get(&this, &"postTask".into())
+            .ok()?
+            .dyn_into::<Function>()
+            .ok()?;
+        let options = Object::new();
+        Reflect::set(&options, &"priority".into(), &"user-blocking".into()).ok()?;
+        Some(Self {
+            this,
+            post_task,
+            options: options.into(),
+        })
     }
 }
