@@ -233,6 +233,14 @@ async function installHelpers() {
     if (trace.on) trace.ev.push(['ws', now()]);
     return wsSend.apply(this, args);
   };
+  // mesh.js builds the Response's headers right after the node's first piece arrives.
+  const NativeHeaders = window.Headers;
+  window.Headers = class extends NativeHeaders {
+    constructor(...args) {
+      if (trace.on) trace.ev.push(['headers', now()]);
+      super(...args);
+    }
+  };
   const put = IDBObjectStore.prototype.put;
   IDBObjectStore.prototype.put = function (...args) {
     if (trace.on) trace.ev.push(['put', now()]);
@@ -403,6 +411,8 @@ function phases({ A: a, B: bb }) {
     '… last message → digest called': (at(bb, 'digest', lastDone)?.[1] ?? NaN) - lastDone,
     '… digest called → resolved': (at(bb, 'digested', lastDone)?.[1] ?? NaN) - (at(bb, 'digest', lastDone)?.[1] ?? NaN),
     '… digest resolved → first chunk read': (at(bb, 'chunk', lastDone)?.[1] ?? NaN) - (at(bb, 'digested', lastDone)?.[1] ?? NaN),
+    '… digest resolved → the shim has the piece (its Headers)': (at(bb, 'headers', lastDone)?.[1] ?? NaN) - (at(bb, 'digested', lastDone)?.[1] ?? NaN),
+    '… the shim has the piece → first chunk read': (at(bb, 'chunk', lastDone)?.[1] ?? NaN) - (at(bb, 'headers', lastDone)?.[1] ?? NaN),
     '… first chunk read → put': (at(bb, 'put', lastDone)?.[1] ?? NaN) - (at(bb, 'chunk', lastDone)?.[1] ?? NaN),
     '… first chunk read → end': end - (at(bb, 'chunk', lastDone)?.[1] ?? NaN),
     '… WebSocket sends between digest and chunk': bb.filter((e) => e[0] === 'ws' && e[1] >= (at(bb, 'digested', lastDone)?.[1] ?? Infinity) && e[1] <= (at(bb, 'chunk', lastDone)?.[1] ?? -1)).length,
