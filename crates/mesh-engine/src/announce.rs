@@ -18,7 +18,9 @@
 //! flash crowd look for, and they come one by one. At most [`ANNOUNCING`] queries run at once.
 //! They all go out: peers find this node's assets by them. Connected peers learn of a newly
 //! provided asset at once all the same (have-summaries, `summary.rs`).
-//! [`Engine::add`](crate::Engine::add), whose caller awaits the outcome, is not queued.
+//! [`Engine::add`](crate::Engine::add) queues its root promptly too, and its caller hears the
+//! outcome ([`Output::Announced`]): a seeder adding hundreds of assets runs at most
+//! [`ANNOUNCING`] queries at once.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
@@ -28,7 +30,7 @@ use libp2p::kad::QueryId;
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::{Extra, provider_key};
 
-use crate::Engine;
+use crate::{AnnounceError, Engine, Output};
 
 /// Announcements running at once.
 pub const ANNOUNCING: usize = 4;
@@ -60,6 +62,8 @@ pub(crate) struct Announcements {
     /// The roots in either queue, so that a root waits once.
     queued: BTreeSet<Cid>,
     running: HashMap<QueryId, Cid>,
+    /// Roots whose next announcement's outcome the shell awaits ([`Engine::add`]).
+    reported: BTreeSet<Cid>,
 }
 
 impl Announcements {
@@ -79,6 +83,18 @@ impl Announcements {
             When::Idle if fresh => self.held.push_back((root, now)),
             When::Idle => {}
         }
+    }
+
+    /// Queues `root` promptly; the end of its next announcement is reported
+    /// ([`Announcements::reported`]).
+    pub(crate) fn push_reported(&mut self, root: Cid, now: CoreInstant) {
+        self.reported.insert(root);
+        self.push(root, When::Promptly, now);
+    }
+
+    /// Whether the shell awaits the outcome of `root`'s announcement; it hears it once.
+    pub(crate) fn reported(&mut self, root: &Cid) -> bool {
+        self.reported.remove(root)
     }
 
     /// The next root to announce now, if one waits and the limits allow another query.
@@ -123,9 +139,9 @@ impl Announcements {
         self.running.insert(query, root);
     }
 
-    /// The query `query` ended; whether it was one of these announcements.
-    pub(crate) fn ended(&mut self, query: QueryId) -> bool {
-        self.running.remove(&query).is_some()
+    /// The query `query` ended: the root it announced, if it was one of these announcements.
+    pub(crate) fn ended(&mut self, query: QueryId) -> Option<Cid> {
+        self.running.remove(&query)
     }
 
     pub(crate) fn waiting(&self) -> usize {
@@ -152,6 +168,15 @@ impl<X: Extra> Engine<X> {
             || !self.warm.dialing.is_empty()
     }
 
+    /// `root`'s announcement ended: reported as [`Output::Announced`] if the shell awaits it.
+    pub(crate) fn announced(&mut self, root: Cid, result: Result<(), AnnounceError>) {
+        if self.announcements.reported(&root) {
+            tracing::info!(%root, ?result, "announced");
+            self.outputs
+                .push_back(Output::Announced { cid: root, result });
+        }
+    }
+
     /// When the engine must wake to start a held announcement (while it is busy).
     pub(crate) fn announce_timeout(&self) -> Option<CoreInstant> {
         self.announcements
@@ -175,7 +200,10 @@ impl<X: Extra> Engine<X> {
                 .start_providing(provider_key(&root))
             {
                 Ok(query) => self.announcements.started(query, root),
-                Err(e) => tracing::warn!(%root, error = %e, "cannot announce"),
+                Err(e) => {
+                    tracing::warn!(%root, error = %e, "cannot announce");
+                    self.announced(root, Err(AnnounceError::Refused(e.to_string())));
+                }
             }
         }
     }
@@ -230,15 +258,18 @@ mod tests {
         assert_eq!(queue.hold_ends(), None, "running ones wake the node");
 
         // Busy after the hold: none starts until all but one ended.
-        for id in &ids[..ANNOUNCING - 1] {
-            assert!(queue.ended(*id));
+        for (id, root) in ids[..ANNOUNCING - 1].iter().zip(&roots) {
+            assert_eq!(queue.ended(*id), Some(*root));
             assert_eq!(queue.next(at(2000), true), None);
         }
-        assert!(queue.ended(ids[ANNOUNCING - 1]));
+        assert_eq!(
+            queue.ended(ids[ANNOUNCING - 1]),
+            Some(roots[ANNOUNCING - 1])
+        );
         assert_eq!(queue.next(at(2000), true), Some(roots[ANNOUNCING]));
         queue.started(ids[ANNOUNCING], roots[ANNOUNCING]);
         assert_eq!(queue.next(at(2000), true), None);
-        assert!(!queue.ended(ids[0]), "ended once");
+        assert_eq!(queue.ended(ids[0]), None, "ended once");
 
         // Idle again: the rest.
         let rest: Vec<Cid> = std::iter::from_fn(|| queue.next(at(2000), false)).collect();
@@ -268,16 +299,34 @@ mod tests {
             started.push(root);
         }
         assert_eq!(started, vec![roots[2], roots[1], roots[3], roots[4]]);
-        assert!(queue.ended(ids[0]));
+        assert!(queue.ended(ids[0]).is_some());
         assert_eq!(queue.next(at(0), true), Some(roots[5]));
-        assert!(queue.ended(ids[1]));
+        assert!(queue.ended(ids[1]).is_some());
         assert_eq!(queue.next(at(0), true), Some(roots[6]));
-        assert!(queue.ended(ids[2]));
+        assert!(queue.ended(ids[2]).is_some());
         assert_eq!(
             queue.next(at(0), true),
             None,
             "the held one waits while busy"
         );
         assert_eq!(queue.next(at(0), false), Some(roots[0]));
+    }
+
+    #[test]
+    fn a_reported_root_goes_promptly_and_is_reported_once() {
+        let roots = roots(2);
+        let mut queue = Announcements::default();
+        queue.push(roots[0], When::Idle, at(0));
+        queue.push_reported(roots[0], at(0));
+        queue.push_reported(roots[1], at(0));
+        assert_eq!(queue.waiting(), 2, "the held one moved");
+        assert_eq!(
+            queue.next(at(0), true),
+            Some(roots[0]),
+            "prompt, busy or not"
+        );
+        assert!(queue.reported(&roots[0]));
+        assert!(!queue.reported(&roots[0]), "once");
+        assert!(queue.reported(&roots[1]));
     }
 }

@@ -72,7 +72,7 @@ use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{
     BlockCodec, BlockServer, InboundRequestId, OutboundRequestId, ResponseChannel,
 };
-use mesh_protocol::{Behaviour, Event, Extra, NoExtra, provider_key};
+use mesh_protocol::{Behaviour, Event, Extra, NoExtra};
 
 pub use announce::{ANNOUNCE_HOLD, ANNOUNCING, ANNOUNCING_WHEN_BUSY};
 pub use backoff::{Backoff, INITIAL_DELAY, Jitter, MAX_DELAY};
@@ -81,8 +81,8 @@ pub use connections::ConnectionKind;
 pub use digest::DigestId;
 pub use fetches::{Sources, origin_url};
 pub use output::{
-    AddError, CancelOrigin, Deliver, FetchReport, NodeStats, NodeStatus, OriginFetch, Output,
-    PeerKind,
+    AddError, AnnounceError, CancelOrigin, Deliver, FetchReport, NodeStats, NodeStatus,
+    OriginFetch, Output, PeerKind,
 };
 pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 
@@ -300,8 +300,6 @@ pub struct Engine<X: Extra = NoExtra> {
     kept:
         BTreeMap<InboundRequestId, (PeerId, mesh_protocol::blocks::BlockRequest, ResponseChannel)>,
     provider_queries: HashMap<QueryId, Cid>,
-    /// Announcements asked for with [`Engine::add`], answered with [`Output::Announced`].
-    announce_queries: HashMap<QueryId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
     provided: BTreeSet<Cid>,
     /// Announcements of `provided` roots waiting or running (see `announce.rs`).
@@ -369,7 +367,6 @@ impl<X: Extra> Engine<X> {
             cancelled: BTreeMap::new(),
             kept: BTreeMap::new(),
             provider_queries: HashMap::new(),
-            announce_queries: HashMap::new(),
             provided: BTreeSet::new(),
             announcements: Announcements::default(),
             cache: CacheIndex::default(),
@@ -557,9 +554,10 @@ impl<X: Extra> Engine<X> {
         self.planner.handle_origin_failed(now, request, reason);
     }
 
-    /// Stores and pins `blocks` (a DAG rooted at `root`), then announces `root`; the outcome
-    /// of the announcement comes as [`Output::Announced`]. A node that does not serve
-    /// ([`EngineConfig::serve`]) only stores them.
+    /// Stores and pins `blocks` (a DAG rooted at `root`), then announces `root` promptly (in
+    /// the announcement queue, `announce.rs`, so a seeder adding hundreds of assets runs at
+    /// most [`ANNOUNCING`] queries at once); the outcome comes as [`Output::Announced`]. A node
+    /// that does not serve ([`EngineConfig::serve`]) only stores them.
     pub fn add(&mut self, root: Cid, blocks: Vec<Block>) -> Result<(), AddError> {
         let store = self.planner.store_mut();
         for block in blocks {
@@ -574,19 +572,10 @@ impl<X: Extra> Engine<X> {
         if !self.config.serve {
             return Ok(());
         }
-        let query = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .start_providing(provider_key(&root))
-            .map_err(|e| AddError::Announce {
-                cid: root,
-                reason: e.to_string(),
-            })?;
         if self.provided.insert(root) {
             self.announce_to_peers(root);
         }
-        self.announce_queries.insert(query, root);
+        self.announcements.push_reported(root, self.last_now);
         Ok(())
     }
 

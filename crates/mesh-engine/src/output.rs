@@ -58,13 +58,13 @@ pub enum Output {
         /// The fetch.
         fetch: FetchId,
     },
-    /// The announcement asked for by [`Engine::add`](crate::Engine::add) went out: `Ok`, or
-    /// why it reached nobody (the record is kept and republished).
+    /// The announcement asked for by [`Engine::add`](crate::Engine::add) ended: `Ok`, or
+    /// why it fell short.
     Announced {
         /// The root.
         cid: Cid,
         /// The outcome.
-        result: Result<(), String>,
+        result: Result<(), AnnounceError>,
     },
     /// A fetched asset is complete in the store and announced: every block of its DAG, root
     /// first, for a shell that persists its cache (see [`Engine::restore`](crate::Engine::restore)).
@@ -160,14 +160,20 @@ pub enum AddError {
     /// A block cannot be kept: the store budget is too small for what is added.
     #[error("cannot store the added content: {0}")]
     Store(#[source] StoreError),
-    /// The node cannot announce more assets (its provider-record limit).
-    #[error("cannot announce {cid}: {reason}")]
-    Announce {
-        /// The asset.
-        cid: Cid,
-        /// Why.
-        reason: String,
-    },
+}
+
+/// Why an announcement asked for by [`Engine::add`](crate::Engine::add) fell short
+/// ([`Output::Announced`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnnounceError {
+    /// The node cannot announce more assets (its provider-record limit): the asset is stored
+    /// and served to connected peers, but the DHT does not name this node for it.
+    #[error("cannot announce: {0}")]
+    Refused(String),
+    /// The query ended before every DHT node it chose took the record; the record is kept and
+    /// republished, so the next announcement may reach more.
+    #[error("announcement incomplete: {0}")]
+    Incomplete(String),
 }
 
 /// Where a completed fetch's bytes came from.

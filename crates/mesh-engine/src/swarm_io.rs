@@ -8,7 +8,7 @@ use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::{Event, Extra};
 
 use crate::connections::IDENTIFY_DEADLINE;
-use crate::{ConnectionKind, Engine, Output, PeerKind, is_loopback};
+use crate::{AnnounceError, ConnectionKind, Engine, Output, PeerKind, is_loopback};
 
 pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: SwarmEvent<Event>) {
     match event {
@@ -326,30 +326,25 @@ impl<X: Extra> Engine<X> {
                 }
             }
             QueryResult::StartProviding(result) => {
-                if step.last && self.announcements.ended(id) {
-                    if let Err(e) = result {
-                        // The record is kept and republished; the next announcement may
-                        // reach more.
-                        tracing::debug!(error = %e, "announcement incomplete");
-                    }
+                if !step.last {
                     return;
                 }
-                let Some(cid) = self.announce_queries.remove(&id) else {
+                let Some(root) = self.announcements.ended(id) else {
                     return;
                 };
                 let result = match result {
                     Ok(_) => {
-                        tracing::info!(%cid, "announced");
+                        tracing::debug!(%root, "announced");
                         Ok(())
                     }
                     Err(e) => {
                         // The record is kept and republished; the next announcement may
                         // reach more.
-                        tracing::warn!(%cid, error = %e, "announcement incomplete");
-                        Err(e.to_string())
+                        tracing::debug!(%root, error = %e, "announcement incomplete");
+                        Err(AnnounceError::Incomplete(e.to_string()))
                     }
                 };
-                self.outputs.push_back(Output::Announced { cid, result });
+                self.announced(root, result);
             }
             QueryResult::Bootstrap(result) => {
                 tracing::debug!(?result, "DHT bootstrap step");

@@ -14,7 +14,7 @@ use libp2p::core::transport::ListenerId;
 use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::{FetchId, OriginRequestId};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{AddError, CancelOrigin, Deliver, Engine, OriginFetch, Output};
+use mesh_engine::{AddError, AnnounceError, CancelOrigin, Deliver, Engine, OriginFetch, Output};
 use reqwest::Url;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -145,11 +145,9 @@ impl Driver {
                 Err(AddError::Store(e)) => {
                     let _ = reply.send(Err(NodeError::Store(e)));
                 }
-                Err(AddError::Announce { cid, reason }) => {
-                    let _ = reply.send(Err(NodeError::Announce { cid, reason }));
-                }
+                // `AddError` may grow (non-exhaustive): whatever else stopped the add.
                 Err(e) => {
-                    let _ = reply.send(Err(NodeError::Announce {
+                    let _ = reply.send(Err(NodeError::Add {
                         cid: root,
                         reason: e.to_string(),
                     }));
@@ -234,11 +232,18 @@ impl Driver {
             Output::Cancelled { fetch } => {
                 self.fetches.remove(&fetch);
             }
-            // An announcement that reached nobody still leaves the record to be republished:
-            // the add succeeded.
-            Output::Announced { cid, .. } => {
+            // An announcement that reached too few DHT nodes still leaves the record to be
+            // republished: the add succeeded. One the node refused (its provider-record
+            // limit) did not.
+            Output::Announced { cid, result } => {
                 for reply in self.announce_waiters.remove(&cid).unwrap_or_default() {
-                    let _ = reply.send(Ok(cid));
+                    let _ = reply.send(match &result {
+                        Err(AnnounceError::Refused(reason)) => Err(NodeError::Announce {
+                            cid,
+                            reason: reason.clone(),
+                        }),
+                        Ok(()) | Err(AnnounceError::Incomplete(_)) => Ok(cid),
+                    });
                 }
             }
             // Only asked for with `EngineConfig::shell_digest_min_bytes`, which this node
