@@ -190,7 +190,13 @@ impl<X: Extra> Engine<X> {
         let (now, busy) = (self.last_now, self.busy());
         while let Some(root) = self.announcements.next(now, busy) {
             if !self.provided.contains(&root) {
-                // Withdrawn while it waited.
+                // Withdrawn while it waited; an add awaiting it must still hear the end.
+                self.announced(
+                    root,
+                    Err(AnnounceError::Refused(
+                        "no longer provided when its turn came".into(),
+                    )),
+                );
                 continue;
             }
             match self
