@@ -85,11 +85,9 @@ impl Announcements {
         }
     }
 
-    /// Queues `root` promptly; the end of its next announcement is reported
-    /// ([`Announcements::reported`]).
-    pub(crate) fn push_reported(&mut self, root: Cid, now: CoreInstant) {
+    /// The end of `root`'s next announcement is to be reported ([`Announcements::reported`]).
+    pub(crate) fn report_outcome(&mut self, root: Cid) {
         self.reported.insert(root);
-        self.push(root, When::Promptly, now);
     }
 
     /// Whether the shell awaits the outcome of `root`'s announcement; it hears it once.
@@ -323,8 +321,10 @@ mod tests {
         let roots = roots(2);
         let mut queue = Announcements::default();
         queue.push(roots[0], When::Idle, at(0));
-        queue.push_reported(roots[0], at(0));
-        queue.push_reported(roots[1], at(0));
+        for root in &roots {
+            queue.report_outcome(*root);
+            queue.push(*root, When::Promptly, at(0));
+        }
         assert_eq!(queue.waiting(), 2, "the held one moved");
         assert_eq!(
             queue.next(at(0), true),

@@ -204,16 +204,18 @@ impl<X: Extra> Engine<X> {
         self.outputs.push_back(Output::Cached { root, blocks });
     }
 
-    fn provide(&mut self, root: Cid, when: When) {
+    /// Provides `root`: connected peers know at once, the DHT when the announcement queue
+    /// reaches it (`announce.rs`). False on a node that does not serve, which tells no one
+    /// what it holds.
+    pub(crate) fn provide(&mut self, root: Cid, when: When) -> bool {
         if !self.config.serve {
-            // A node that does not serve tells no one what it holds.
-            return;
+            return false;
         }
         if self.provided.insert(root) {
             self.announce_to_peers(root);
         }
-        // Connected peers know at once; the DHT when the queue reaches it (`announce.rs`).
         self.announce(root, when);
+        true
     }
 
     /// Reads the store's log of blocks that left it: every root that used one is no longer

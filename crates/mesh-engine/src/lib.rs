@@ -67,7 +67,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
 use mesh_core::Block;
 use mesh_core::fetch::{FetchId, OriginRequestId, Planner};
-use mesh_core::store::{BlockStore, MemoryStore};
+use mesh_core::store::{BlockStore, MemoryStore, StoreError};
 use mesh_core::time::Instant as CoreInstant;
 use mesh_protocol::blocks::{
     BlockCodec, BlockServer, InboundRequestId, OutboundRequestId, ResponseChannel,
@@ -81,8 +81,8 @@ pub use connections::ConnectionKind;
 pub use digest::DigestId;
 pub use fetches::{Sources, origin_url};
 pub use output::{
-    AddError, AnnounceError, CancelOrigin, Deliver, FetchReport, NodeStats, NodeStatus,
-    OriginFetch, Output, PeerKind,
+    AnnounceError, CancelOrigin, Deliver, FetchReport, NodeStats, NodeStatus, OriginFetch, Output,
+    PeerKind,
 };
 pub use warm::{WARM_INTERVAL, WARM_LOOKUPS};
 
@@ -558,7 +558,7 @@ impl<X: Extra> Engine<X> {
     /// the announcement queue, `announce.rs`, so a seeder adding hundreds of assets runs at
     /// most [`ANNOUNCING`] queries at once); the outcome comes as [`Output::Announced`]. A node
     /// that does not serve ([`EngineConfig::serve`]) only stores them.
-    pub fn add(&mut self, root: Cid, blocks: Vec<Block>) -> Result<(), AddError> {
+    pub fn add(&mut self, root: Cid, blocks: Vec<Block>) -> Result<(), StoreError> {
         let store = self.planner.store_mut();
         for block in blocks {
             let cid = *block.cid();
@@ -566,16 +566,12 @@ impl<X: Extra> Engine<X> {
             store.pin(&cid);
             if let Err(e) = store.put(block) {
                 store.unpin(&cid);
-                return Err(AddError::Store(e));
+                return Err(e);
             }
         }
-        if !self.config.serve {
-            return Ok(());
+        if self.provide(root, When::Promptly) {
+            self.announcements.report_outcome(root);
         }
-        if self.provided.insert(root) {
-            self.announce_to_peers(root);
-        }
-        self.announcements.push_reported(root, self.last_now);
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use mesh_core::Block;
 pub use mesh_core::fetch::{CancelOrigin, Deliver, OriginFetch};
 use mesh_core::fetch::{FetchError, FetchId, FetchSummary};
 use mesh_core::stats::StatsSnapshot;
-use mesh_core::store::{StoreError, StoreStats};
+use mesh_core::store::StoreStats;
 use mesh_protocol::blocks::ServeStats;
 
 use crate::{DigestId, Sources};
@@ -151,15 +151,6 @@ impl PeerKind {
             Self::Mesh => "mesh",
         }
     }
-}
-
-/// Why [`Engine::add`](crate::Engine::add) failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AddError {
-    /// A block cannot be kept: the store budget is too small for what is added.
-    #[error("cannot store the added content: {0}")]
-    Store(#[source] StoreError),
 }
 
 /// Why an announcement asked for by [`Engine::add`](crate::Engine::add) fell short

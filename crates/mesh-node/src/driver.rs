@@ -14,7 +14,7 @@ use libp2p::core::transport::ListenerId;
 use libp2p::{Multiaddr, PeerId};
 use mesh_core::fetch::{FetchId, OriginRequestId};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{AddError, AnnounceError, CancelOrigin, Deliver, Engine, OriginFetch, Output};
+use mesh_engine::{AnnounceError, CancelOrigin, Deliver, Engine, OriginFetch, Output};
 use reqwest::Url;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -142,15 +142,8 @@ impl Driver {
                 reply,
             } => match self.engine.add(root, blocks) {
                 Ok(()) => self.announce_waiters.entry(root).or_default().push(reply),
-                Err(AddError::Store(e)) => {
-                    let _ = reply.send(Err(NodeError::Store(e)));
-                }
-                // `AddError` may grow (non-exhaustive): whatever else stopped the add.
                 Err(e) => {
-                    let _ = reply.send(Err(NodeError::Add {
-                        cid: root,
-                        reason: e.to_string(),
-                    }));
+                    let _ = reply.send(Err(NodeError::Store(e)));
                 }
             },
             Command::Fetch {

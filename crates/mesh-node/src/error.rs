@@ -78,14 +78,6 @@ pub enum NodeError {
         /// Why.
         reason: String,
     },
-    /// The engine refused the content for another reason.
-    #[error("cannot add {cid}: {reason}")]
-    Add {
-        /// The asset.
-        cid: Cid,
-        /// Why.
-        reason: String,
-    },
     /// A peer could not be connected to, or is not a peer of this mesh.
     #[error("cannot connect to {addr}: {reason}")]
     Connect {
