@@ -99,6 +99,10 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(unsigned_varint::encode::u64(v, &mut buf));
 }
 
+fn varint_len(v: u64) -> usize {
+    unsigned_varint::encode::u64(v, &mut unsigned_varint::encode::u64_buffer()).len()
+}
+
 /// Reads a varint from the front of `input`, returning it and the rest.
 fn take_varint(input: &[u8]) -> Result<(u64, &[u8]), DecodeError> {
     match unsigned_varint::decode::u64(input) {
@@ -218,25 +222,36 @@ impl Frame {
 
     /// Encodes the frame with its uvarint length prefix: one data channel message.
     pub fn encode(&self) -> Vec<u8> {
-        let mut body = Vec::with_capacity(self.message.len() + 6);
-        if let Some(flag) = self.flag {
-            body.push(0x08);
-            put_varint(&mut body, flag as u64);
-        }
-        if !self.message.is_empty() {
-            body.push(0x12);
-            put_varint(&mut body, self.message.len() as u64);
-            body.extend_from_slice(&self.message);
-        }
-        let mut out = Vec::with_capacity(body.len() + 3);
-        put_varint(&mut out, body.len() as u64);
-        out.extend_from_slice(&body);
-        out
+        encode_frame(self.flag, &self.message)
     }
 
     /// Decodes a frame body (without the length prefix).
     pub fn decode(input: &[u8]) -> Result<Self, DecodeError> {
-        let mut frame = Frame::default();
+        let frame = FrameRef::decode(input)?;
+        Ok(Self {
+            flag: frame.flag,
+            message: frame.message.to_vec(),
+        })
+    }
+}
+
+/// A received frame whose payload is still in the message it came in: what the stream takes
+/// its payload from, so a received byte is copied once on its way to the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// The flag; `None` for plain data. Unknown flag values decode as `None`.
+    pub flag: Option<Flag>,
+    /// Payload bytes (possibly empty).
+    pub message: &'a [u8],
+}
+
+impl<'a> FrameRef<'a> {
+    /// Decodes a frame body (without the length prefix).
+    pub fn decode(input: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut frame = FrameRef {
+            flag: None,
+            message: &[],
+        };
         for_each_field(input, |field, value| {
             match (field, value) {
                 (1, Value::Varint(v)) => {
@@ -248,13 +263,55 @@ impl Frame {
                         _ => None,
                     }
                 }
-                (2, Value::Bytes(b)) => frame.message = b.to_vec(),
+                (2, Value::Bytes(b)) => frame.message = b,
                 _ => {}
             }
             Ok(())
         })?;
         Ok(frame)
     }
+}
+
+/// Encodes one frame with its uvarint length prefix into a buffer of exactly its size: the
+/// payload is copied once (a data frame is built straight from the writer's bytes).
+pub fn encode_frame(flag: Option<Flag>, message: &[u8]) -> Vec<u8> {
+    let flag_len = flag.map_or(0, |f| 1 + varint_len(f as u64));
+    let message_len = match message.len() {
+        0 => 0,
+        n => 1 + varint_len(n as u64) + n,
+    };
+    let body_len = flag_len + message_len;
+    let prefix_len = varint_len(body_len as u64);
+    let mut out = Vec::with_capacity(prefix_len + body_len);
+    put_varint(&mut out, body_len as u64);
+    if let Some(flag) = flag {
+        out.push(0x08);
+        put_varint(&mut out, flag as u64);
+    }
+    if !message.is_empty() {
+        out.push(0x12);
+        put_varint(&mut out, message.len() as u64);
+        out.extend_from_slice(message);
+    }
+    out
+}
+
+/// The first complete length-prefixed frame of `buf`: its body and the bytes it takes, prefix
+/// included; `None` while the frame is incomplete.
+pub fn next_frame(buf: &[u8], max_len: usize) -> Result<Option<(&[u8], usize)>, DecodeError> {
+    let (len, after) = match take_varint(buf) {
+        Ok(ok) => ok,
+        Err(DecodeError::Truncated) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = usize::try_from(len).map_err(|_| DecodeError::TooLong(usize::MAX))?;
+    if len > max_len {
+        return Err(DecodeError::TooLong(len));
+    }
+    if after.len() < len {
+        return Ok(None);
+    }
+    Ok(Some((&after[..len], buf.len() - after.len() + len)))
 }
 
 /// Reads one uvarint-length-prefixed signaling message off a stream; `None` at a clean end of
@@ -302,25 +359,9 @@ pub async fn read_signaling_message<R: AsyncRead + Unpin>(
 pub fn split_frames(buf: &mut Vec<u8>, max_len: usize) -> Result<Vec<Vec<u8>>, DecodeError> {
     let mut frames = Vec::new();
     let mut consumed = 0;
-    loop {
-        let rest = &buf[consumed..];
-        if rest.is_empty() {
-            break;
-        }
-        let (len, after) = match take_varint(rest) {
-            Ok(ok) => ok,
-            Err(DecodeError::Truncated) => break,
-            Err(e) => return Err(e),
-        };
-        let len = usize::try_from(len).map_err(|_| DecodeError::TooLong(usize::MAX))?;
-        if len > max_len {
-            return Err(DecodeError::TooLong(len));
-        }
-        if after.len() < len {
-            break;
-        }
-        frames.push(after[..len].to_vec());
-        consumed += rest.len() - after.len() + len;
+    while let Some((body, used)) = next_frame(&buf[consumed..], max_len)? {
+        frames.push(body.to_vec());
+        consumed += used;
     }
     buf.drain(..consumed);
     Ok(frames)

@@ -17,7 +17,7 @@ use std::{
 use futures::{AsyncRead, AsyncWrite, FutureExt};
 use futures_timer::Delay;
 
-use crate::proto::{self, Flag, Frame, MAX_FRAME_LEN, MAX_PAYLOAD_LEN};
+use crate::proto::{self, Flag, Frame, FrameRef, MAX_FRAME_LEN, MAX_PAYLOAD_LEN};
 
 /// How long `poll_close` waits for the FIN_ACK before treating the write half as closed
 /// (js-libp2p waits as long).
@@ -110,30 +110,52 @@ impl StreamState {
         if self.read == ReadState::Reset {
             return;
         }
-        self.undecoded.extend_from_slice(message);
-        let bodies = match proto::split_frames(&mut self.undecoded, MAX_FRAME_LEN) {
-            Ok(bodies) => bodies,
-            Err(e) => {
-                tracing::debug!("resetting stream after bad frame: {e}");
-                self.reset();
-                return;
+        // Frames are decoded where they lie, and their payload copied once, into `readable`.
+        // Only a partial frame is kept across messages (js-libp2p sends one frame per message,
+        // so normally there is none).
+        if self.undecoded.is_empty() {
+            let consumed = self.take_frames(message);
+            if self.read != ReadState::Reset {
+                self.undecoded.extend_from_slice(&message[consumed..]);
             }
-        };
-        for body in bodies {
-            match Frame::decode(&body) {
-                Ok(frame) => self.handle_frame(frame),
+        } else {
+            let mut pending = std::mem::take(&mut self.undecoded);
+            pending.extend_from_slice(message);
+            let consumed = self.take_frames(&pending);
+            if self.read != ReadState::Reset {
+                pending.drain(..consumed);
+                self.undecoded = pending;
+            }
+        }
+    }
+
+    /// Handles the complete frames at the front of `bytes`; how many bytes they took. A
+    /// malformed frame resets the stream.
+    fn take_frames(&mut self, bytes: &[u8]) -> usize {
+        let mut consumed = 0;
+        loop {
+            let frame = proto::next_frame(&bytes[consumed..], MAX_FRAME_LEN).and_then(|next| {
+                next.map(|(body, used)| Ok((FrameRef::decode(body)?, used)))
+                    .transpose()
+            });
+            match frame {
+                Ok(Some((frame, used))) => {
+                    consumed += used;
+                    self.handle_frame(frame);
+                }
+                Ok(None) => return consumed,
                 Err(e) => {
                     tracing::debug!("resetting stream after bad frame: {e}");
                     self.reset();
-                    return;
+                    return consumed;
                 }
             }
         }
     }
 
-    fn handle_frame(&mut self, frame: Frame) {
+    fn handle_frame(&mut self, frame: FrameRef<'_>) {
         if self.read == ReadState::Open {
-            self.readable.extend(&frame.message);
+            self.readable.extend(frame.message);
         }
         match frame.flag {
             None => {}
@@ -227,7 +249,7 @@ impl StreamState {
     pub fn encode_write(&self, buf: &[u8]) -> io::Result<(Vec<u8>, usize)> {
         self.check_writable()?;
         let n = buf.len().min(MAX_PAYLOAD_LEN);
-        Ok((Frame::data(buf[..n].to_vec()).encode(), n))
+        Ok((proto::encode_frame(None, &buf[..n]), n))
     }
 
     /// Closes our write half: queues a FIN (once).

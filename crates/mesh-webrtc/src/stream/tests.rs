@@ -349,6 +349,28 @@ fn frames_split_across_messages_are_reassembled() {
     assert_eq!(out, b"hello");
 }
 
+/// Frames are decoded in place from each message; a message may hold several frames and end
+/// inside one, whose rest comes with the next message (the spec allows batching and splitting).
+#[test]
+fn batched_frames_and_a_partial_tail_are_read_in_order() {
+    let (a, mut raw) = pair();
+    let mut stream = Stream::new(a);
+    let mut bytes = Frame::data(b"one".to_vec()).encode();
+    bytes.extend(Frame::data(b"two".to_vec()).encode());
+    bytes.extend(Frame::data(b"three".to_vec()).encode());
+    bytes.extend(Frame::flag(Flag::Fin).encode());
+    // The first message ends inside "three"; the second holds its rest and the FIN.
+    let cut = bytes.len() - 5;
+    raw.send(&bytes[..cut]).expect("open");
+    raw.send(&bytes[cut..]).expect("open");
+    let mut out = Vec::new();
+    assert!(matches!(
+        pin!(stream.read_to_end(&mut out)).poll_unpin(&mut cx()),
+        Poll::Ready(Ok(11))
+    ));
+    assert_eq!(out, b"onetwothree");
+}
+
 #[test]
 fn channel_closed_without_fin_is_eof_and_fails_writes() {
     let (a, mut raw) = pair();
