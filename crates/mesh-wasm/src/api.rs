@@ -90,17 +90,13 @@ impl MeshNode {
         manifest_json: Option<String>,
         on_event: js_sys::Function,
     ) -> Result<MeshNode, JsValue> {
-        let raw: RawOptions = if options.is_undefined() || options.is_null() {
-            RawOptions::default()
-        } else {
-            // Through JSON, so that serde sees every key and refuses unknown ones (serde-wasm-
-            // bindgen reads only the fields it knows, and a typo would pass silently).
-            let json = js_sys::JSON::stringify(&options)
-                .map_err(|_| js_error("config", "the options cannot be serialised as JSON"))?;
-            serde_json::from_str(&String::from(json)).map_err(|e| js_error("config", e))?
-        };
-        let settings =
-            Settings::from_raw(raw, manifest_json.as_deref()).map_err(|e| js_error("config", e))?;
+        let raw = crate::js_input::options(&options).map_err(|e| js_error("config", e))?;
+        let manifest = manifest_json
+            .as_deref()
+            .map(crate::js_input::manifest)
+            .transpose()
+            .map_err(|e| js_error("config", e))?;
+        let settings = Settings::from_raw(raw, manifest).map_err(|e| js_error("config", e))?;
         init_logging(settings.log_level);
 
         let keypair = Keypair::generate_ed25519();

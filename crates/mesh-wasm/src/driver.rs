@@ -494,10 +494,13 @@ impl Driver {
             }
             Output::Failed { fetch, error } => {
                 let f = self.forget(fetch);
-                let detail = serde_json::json!({
-                    "cid": f.as_ref().map(|f| f.cid.to_string()),
-                    "error": { "kind": crate::api::error_kind(&error), "message": error.to_string() },
-                });
+                let detail = crate::report::FetchFailed {
+                    cid: f.as_ref().map(|f| f.cid.to_string()),
+                    error: crate::report::FailedError {
+                        kind: crate::api::error_kind(&error),
+                        message: error.to_string(),
+                    },
+                };
                 if let Some(f) = f {
                     let _ = f.output.unbounded_send(FetchChunk::Failed(Box::new(error)));
                 }

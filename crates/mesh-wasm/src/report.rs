@@ -205,3 +205,18 @@ pub(crate) struct PeerChange {
     /// `bootstrap` or `mesh`.
     pub(crate) kind: &'static str,
 }
+
+/// Detail of a `fetch` event for a fetch that failed: `{cid, error: {kind, message}}` (`cid`
+/// is `null` if the fetch was already forgotten).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FetchFailed {
+    pub(crate) cid: Option<String>,
+    pub(crate) error: FailedError,
+}
+
+/// The error of a [`FetchFailed`], as `MeshError` names it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FailedError {
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
+}

@@ -483,11 +483,66 @@ async fn bad_options_are_config_errors() -> TestResult {
     assert_eq!(get(&error, "kind").as_string().as_deref(), Some("config"));
     let message = get(&error, "message").as_string().unwrap_or_default();
     assert!(message.contains("fallbackMs"), "{message}");
-    let error = match MeshNode::start(JsValue::UNDEFINED, Some("{not json".into()), no_events()) {
-        Ok(_) => return Err("a broken manifest was accepted".into()),
-        Err(e) => e,
+    // Unknown names are refused here too, not only by the shim (serde-wasm-bindgen would
+    // skip them): at the top level and inside an RTCIceServer.
+    let refused = |options: JsValue, manifest: Option<&str>, what: &str| match MeshNode::start(
+        options,
+        manifest.map(str::to_owned),
+        no_events(),
+    ) {
+        Ok(_) => Err(format!("{what} was accepted")),
+        Err(e) => {
+            let kind = get(&e, "kind").as_string();
+            let message = get(&e, "message").as_string().unwrap_or_default();
+            if kind.as_deref() == Some("config") {
+                Ok(message)
+            } else {
+                Err(format!("{what}: {kind:?} {message}"))
+            }
+        }
     };
-    assert_eq!(get(&error, "kind").as_string().as_deref(), Some("config"));
+    let typo = js_sys::JSON::parse(r#"{"fallbackMS":100}"#)?;
+    let message = refused(typo, None, "an unknown option")?;
+    assert!(message.contains("`fallbackMS`"), "{message}");
+    let ice = js_sys::JSON::parse(r#"{"iceServers":[{"urls":"stun:x:3478","user":"u"}]}"#)?;
+    let message = refused(ice, None, "an unknown RTCIceServer key")?;
+    assert!(
+        message.contains("iceServers") && message.contains("`user`"),
+        "{message}"
+    );
+    let wrong_type = js_sys::JSON::parse(r#"{"serve":"yes"}"#)?;
+    let message = refused(wrong_type, None, "serve: 'yes'")?;
+    assert!(message.contains("bool"), "{message}");
+    // The manifest: JSON, version first, then shape, paths and media types.
+    let manifests = [
+        ("{not json", "invalid manifest JSON"),
+        (
+            r#"{"version":2,"assets":{"x":1}}"#,
+            "unsupported manifest version 2",
+        ),
+        (r#"{"assets":{}}"#, "`version`"),
+        (
+            r#"{"version":1,"assets":{"/a":1}}"#,
+            "invalid manifest JSON",
+        ),
+        (
+            r#"{"version":1,"assets":{"/a":{"cid":"nope","size":1,"type":""}}}"#,
+            "invalid manifest JSON",
+        ),
+        (
+            r#"{"version":1,"assets":{"a.txt":{"cid":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku","size":1,"type":""}}}"#,
+            "invalid site path",
+        ),
+        (
+            r#"{"version":1,"assets":{"/a":{"cid":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku","size":1,"type":"a\nb"}}}"#,
+            "invalid media type",
+        ),
+    ];
+    for (manifest, expected) in manifests {
+        let message = refused(JsValue::UNDEFINED, Some(manifest), manifest)?;
+        assert!(message.contains("manifest"), "{message}");
+        assert!(message.contains(expected), "{manifest}: {message}");
+    }
     Ok(())
 }
 
