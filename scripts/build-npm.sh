@@ -3,7 +3,8 @@
 # crates/mesh-wasm/pkg/, prints its size, and packs it:
 #
 #   crates/mesh-wasm/pkg/                 the package (gitignored)
-#     index.js, bundler.js, mesh.js       entry points and the shim (from crates/mesh-wasm/js/)
+#     index.js, bundler.js, mesh.js       entry points and the shim (from crates/mesh-wasm/js/;
+#                                         the default entry's files minified, with source maps)
 #     worker-node.js, rtc-host.js         the window's half of a node in a worker
 #     node-worker.js, rtc-proxy.js        the worker (the node, and its WebRTC stand-ins)
 #     index.d.ts, package.json, README.md (from crates/mesh-wasm/js/)
@@ -53,6 +54,7 @@ npm_ci_if_stale "$TOOLS"
 export PATH="$MESH_ROOT/$TOOLS/node_modules/.bin:$PATH"
 opt_version=$(wasm-opt --version | grep -o '[0-9]\+' | head -n 1)
 [ "${opt_version:-0}" -ge 120 ] || die "wasm-opt $opt_version is too old (need >= 120): npm ci --prefix $TOOLS"
+command -v esbuild >/dev/null 2>&1 || die "esbuild is missing: npm ci --prefix $TOOLS"
 
 version=$(node -p "require('./$JS/package.json').version")
 crate_version=$(cargo metadata --no-deps --format-version 1 --locked |
@@ -112,6 +114,20 @@ cp "$STAGE"/web/mesh_wasm.js "$STAGE"/web/mesh_wasm.d.ts "$STAGE"/web/mesh_wasm_
   "$STAGE"/web/mesh_wasm_bg.wasm.d.ts "$NEW/web/"
 cp "$STAGE"/bundler/mesh_wasm.js "$STAGE"/bundler/mesh_wasm.d.ts "$STAGE"/bundler/mesh_wasm_bg.js \
   "$STAGE"/bundler/mesh_wasm_bg.wasm "$STAGE"/bundler/mesh_wasm_bg.wasm.d.ts "$NEW/bundler/"
+# What a page with the default entry downloads of our JS is minified (esbuild, tests/browser's
+# devDependencies): 21.5 -> 13.5 KB gzipped for the window's three files, 9.7 -> 5.6 KB for the
+# worker's; each keeps a source map carrying its original source, which a browser fetches only
+# with its developer tools open. Names stay readable where they matter: MeshError sets its
+# `name`, and globals (the WebRTC classes rtc-proxy.js stands in for) are never renamed. The
+# bundler entry's glue is left to the site's bundler, the service-worker files as written.
+# MESH_NPM_NAMES builds (for CPU profiles) are not minified.
+if [ -z "$NAMES" ]; then
+  say "minify the default entry's JS (esbuild $(esbuild --version))"
+  for f in web/mesh_wasm.js index.js mesh.js worker-node.js rtc-host.js node-worker.js rtc-proxy.js; do
+    esbuild "$NEW/$f" --minify --format=esm --sourcemap --sources-content=true \
+      --log-level=warning --allow-overwrite --outfile="$NEW/$f"
+  done
+fi
 pkg_key=$(cd "$NEW" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | awk '{print $1}')
 if [ -z "${MESH_NPM_FORCE:-}" ] && [ -f "$TARBALL" ] && [ "$(cat "$PKG/.build-key" 2>/dev/null)" = "$pkg_key" ]; then
   rm -rf "$NEW"
