@@ -1,11 +1,11 @@
 //! The page's options and the site manifest, read from JavaScript values.
 //!
 //! Both are parsed by the browser's `JSON` and read into their Rust types with
-//! serde-wasm-bindgen, so the wasm carries no JSON parser of its own: serde_json was 26 KB of
-//! the gzipped module (docs/BENCHMARKS-WEBRTC.md, "Package size"). What serde-wasm-bindgen
-//! does not check is checked here: it reads only the fields a struct names, so unknown option
-//! names are refused against [`OPTION_NAMES`] and [`ICE_SERVER_KEYS`], and the manifest's
-//! version is read before its shape, as [`Manifest::from_json`] does.
+//! serde-wasm-bindgen, so the wasm carries no JSON parser of its own: 12 KB less of the gzipped
+//! module than with serde_json (docs/BENCHMARKS-WEBRTC.md, "No JSON parser in the wasm").
+//! What serde-wasm-bindgen does not check is checked here: it reads only the fields a struct
+//! names, so unknown option names are refused against [`OPTION_NAMES`] and [`ICE_SERVER_KEYS`],
+//! and the manifest's version is read before its shape, as [`Manifest::from_json`] does.
 //!
 //! [`Manifest::from_json`]: mesh_core::manifest::Manifest::from_json
 
