@@ -693,9 +693,13 @@ async function profileRequests() {
   const webMs = builtinMsFrom(big.profiles.B, 'digest', 'mesh_wasm.js');
   const rate = (ms) => (ms > 0 ? `${fmt(16 / (ms / 1000))} MiB/s` : '-');
   console.log(`\nSHA-256 of the 16 MiB B verified, main-thread self time: sha2 in wasm ${fmt(shaMs)} ms (${rate(shaMs)}), WebCrypto ${fmt(webMs)} ms (${rate(webMs)})`);
-  const top = (x) => x.functions.slice(0, 15).map(([f, ms]) => `  ${ms.toFixed(1).padStart(8)} ms  ${f}`).join('\n');
+  // Each function's self time, and how much of it came in sampler gaps (off a core).
+  const top = (x) => x.functions.slice(0, 15).map(([f, ms]) => {
+    const gap = x.functionGaps.get(f) ?? 0;
+    return `  ${ms.toFixed(1).padStart(8)} ms  ${f}${gap > 0.05 ? ` (${gap.toFixed(1)} ms in gaps)` : ''}`;
+  }).join('\n');
   console.log(`\ntop functions, 100 KiB from the peer, B:\n${top(s.peerB)}\ntop functions, 100 KiB, A:\n${top(s.peerA)}\ntop functions, 16 MiB, B:\n${top(s.bigB)}`);
-  const brief = (x) => ({ wallMs: x.wallMs, busyMs: x.busyMs, groups: x.groups, top: x.functions.slice(0, 40) });
+  const brief = (x) => ({ wallMs: x.wallMs, busyMs: x.busyMs, gapMs: x.gapMs, groups: x.groups, top: x.functions.slice(0, 40) });
   return {
     requests: n, calls: { peer: peer.calls, big: big.calls }, peerMs: peer.result, originMs: origin.result, bigMs: big.result, sha2MiBs: 16 / (shaMs / 1000),
     summaries: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, brief(v)])),

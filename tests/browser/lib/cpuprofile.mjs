@@ -7,16 +7,25 @@
 // the crate that defines the function. JS frames are grouped by file; V8's own pseudo-frames
 // ((garbage collector), (program), (idle)) stand for themselves.
 
-/** Self time in ms of every node of `profile`, from its samples and their time deltas. */
+/** Longest time between two samples still counted as the sampled frame's own (the benchmark
+ * samples every 0.1 ms). A longer gap means the sampler could not interrupt the thread: it was
+ * off a core (blocked in a synchronous call, or waiting for a core on a busy machine). That
+ * time is wall time under the frame before the gap, not CPU spent in it. */
+export const GAP_MS = 1;
+
+/** Self time in ms of every node of `profile`, from its samples and their time deltas; and,
+ * per node, the part of it that came in gaps over `GAP_MS`. */
 function selfTimes(profile) {
   const self = new Map();
+  const gaps = new Map();
   const { samples = [], timeDeltas = [] } = profile;
   // A sample's time is the delta to the next one (the last sample gets none).
   for (let i = 0; i < samples.length - 1; i++) {
-    const us = timeDeltas[i + 1] ?? 0;
-    self.set(samples[i], (self.get(samples[i]) ?? 0) + us / 1000);
+    const ms = (timeDeltas[i + 1] ?? 0) / 1000;
+    self.set(samples[i], (self.get(samples[i]) ?? 0) + ms);
+    if (ms > GAP_MS) gaps.set(samples[i], (gaps.get(samples[i]) ?? 0) + ms - GAP_MS);
   }
-  return self;
+  return { self, gaps };
 }
 
 /** The crate that defines a Rust function, from its (demangled) path. */
@@ -56,21 +65,32 @@ export function summarize(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const groups = new Map();
   const functions = new Map();
+  const functionGaps = new Map();
   let busyMs = 0;
-  for (const [id, ms] of selfTimes(profile)) {
+  let gapMs = 0;
+  const { self, gaps } = selfTimes(profile);
+  for (const [id, ms] of self) {
     const frame = byId.get(id).callFrame;
     const group = groupOf(frame);
     groups.set(group, (groups.get(group) ?? 0) + ms);
-    if (group !== '(idle)') busyMs += ms;
     const key = `${frame.functionName || '(anonymous)'} [${group}]`;
     functions.set(key, (functions.get(key) ?? 0) + ms);
+    if (group === '(idle)') continue;
+    busyMs += ms;
+    const gap = gaps.get(id) ?? 0;
+    gapMs += gap;
+    functionGaps.set(key, (functionGaps.get(key) ?? 0) + gap);
   }
   const sortDesc = (m) => [...m].sort((a, b) => b[1] - a[1]);
   return {
     wallMs: (profile.endTime - profile.startTime) / 1000,
     busyMs,
+    /** Of `busyMs`, the time in sampler gaps over `GAP_MS` (off a core; see there). */
+    gapMs,
     groups: sortDesc(groups),
     functions: sortDesc(functions),
+    /** Per function key, the part of its self time that came in gaps. */
+    functionGaps,
   };
 }
 
@@ -82,7 +102,7 @@ export function builtinMsFrom(profile, name, caller) {
   const parentOf = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n);
   let total = 0;
-  for (const [id, ms] of selfTimes(profile)) {
+  for (const [id, ms] of selfTimes(profile).self) {
     const node = byId.get(id);
     if (node.callFrame.functionName !== name || node.callFrame.url) continue;
     if (parentOf.get(id)?.callFrame.url.endsWith(caller)) total += ms;
@@ -121,6 +141,7 @@ export function table(columns, { per = 1, unit = 'ms', top = 16 } = {}) {
     ...shown.map((g) => `| ${g} | ${names.map((n) => cell(columns[n], g)).join(' | ')} |`),
     `| everything else | ${names.map((n) => rest(columns[n])).join(' | ')} |`,
     `| **busy (all but idle)** | ${names.map((n) => `**${(columns[n].busyMs / per).toFixed(2)}**`).join(' | ')} |`,
+    `| of which in sampler gaps over ${GAP_MS} ms (off a core, counted above under the frame before the gap) | ${names.map((n) => (columns[n].gapMs / per).toFixed(2)).join(' | ')} |`,
   ];
   return lines.join('\n');
 }
