@@ -124,7 +124,9 @@ cp "$STAGE"/bundler/mesh_wasm.js "$STAGE"/bundler/mesh_wasm.d.ts "$STAGE"/bundle
 if [ -z "$NAMES" ]; then
   say "minify the default entry's JS (esbuild $(esbuild --version))"
   for f in web/mesh_wasm.js index.js mesh.js worker-node.js rtc-host.js node-worker.js rtc-proxy.js; do
-    esbuild "$NEW/$f" --minify --format=esm --sourcemap --sources-content=true \
+    # --source-root: the map names the original `source/<file>`, so developer tools list it
+    # apart from the minified file it was served as (the original's text is in the map).
+    esbuild "$NEW/$f" --minify --format=esm --sourcemap --sources-content=true --source-root=source/ \
       --log-level=warning --allow-overwrite --outfile="$NEW/$f"
   done
 fi
