@@ -87,15 +87,16 @@ impl MeshNode {
     /// `on_event(type, detail)` receives `stats`, `peer` and `fetch` events.
     pub fn start(
         options: JsValue,
-        manifest_json: Option<String>,
+        manifest_json: Option<js_sys::JsString>,
         on_event: js_sys::Function,
     ) -> Result<MeshNode, JsValue> {
         let raw = crate::js_input::options(&options).map_err(|e| js_error("config", e))?;
-        let manifest = manifest_json
-            .as_deref()
+        let (manifest, site) = manifest_json
+            .as_ref()
             .map(crate::js_input::manifest)
             .transpose()
-            .map_err(|e| js_error("config", e))?;
+            .map_err(|e| js_error("config", e))?
+            .unzip();
         let settings = Settings::from_raw(raw, manifest).map_err(|e| js_error("config", e))?;
         init_logging(settings.log_level);
 
@@ -141,11 +142,7 @@ impl MeshNode {
                 .with_warm_peers(settings.warm_peers, warm_assets)
                 .with_origin_base(settings.origin_base.clone())
                 // The site's rendezvous key: the CID of its manifest, as every tab of it has it.
-                .with_site(
-                    manifest_json
-                        .as_deref()
-                        .map(|m| mesh_core::dag::cid_of(m.as_bytes())),
-                )
+                .with_site(site)
                 // The jitter only spreads redials of many tabs; Math.random suffices.
                 .with_seed((js_sys::Math::random() * (1u64 << 53) as f64) as u64)
                 // Blocks from peers hashed by WebCrypto where the page has it.

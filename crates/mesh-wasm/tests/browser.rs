@@ -95,7 +95,11 @@ fn no_events() -> Function {
 /// Starts a node with the test servers' options. (Loopback ICE candidates need camera and
 /// microphone permission: webdriver.json's `--use-fake-ui-for-media-stream` grants it.)
 async fn start(extra: &[(&str, JsValue)]) -> Result<MeshNode, JsValue> {
-    MeshNode::start(options(extra).await?, Some(manifest().await?), no_events())
+    MeshNode::start(
+        options(extra).await?,
+        Some(manifest().await?.into()),
+        no_events(),
+    )
 }
 
 async fn stats(node: &MeshNode) -> Result<JsValue, JsValue> {
@@ -366,7 +370,7 @@ async fn bootstrap_addresses_given_with_consent_are_dialled() -> TestResult {
     // consent and handed over with it.
     let o = options(&[("p2p", "after-consent".into())]).await?;
     Reflect::delete_property(&o.clone().into(), &"bootstrap".into())?;
-    let node = MeshNode::start(o, Some(manifest().await?), no_events())?;
+    let node = MeshNode::start(o, Some(manifest().await?.into()), no_events())?;
     let addrs: Vec<String> = js_sys::Array::from(&bootstrap_addrs().await?)
         .iter()
         .filter_map(|a| a.as_string())
@@ -487,7 +491,7 @@ async fn bad_options_are_config_errors() -> TestResult {
     // skip them): at the top level and inside an RTCIceServer.
     let refused = |options: JsValue, manifest: Option<&str>, what: &str| match MeshNode::start(
         options,
-        manifest.map(str::to_owned),
+        manifest.map(js_sys::JsString::from),
         no_events(),
     ) {
         Ok(_) => Err(format!("{what} was accepted")),
@@ -696,7 +700,7 @@ async fn warm_connections_let_a_fetch_beat_the_deadline_from_a_peer() -> TestRes
     .bind1(&JsValue::NULL, &peers);
     let b = MeshNode::start(
         options(&[("warmPeers", 4.into())]).await?,
-        Some(manifest().await?),
+        Some(manifest().await?.into()),
         record,
     )?;
     wait_connected(&b).await?;
@@ -978,7 +982,7 @@ async fn without_indexeddb_the_node_says_so_and_runs_in_memory() -> TestResult {
     ])
     .await;
     let manifest = manifest().await;
-    let node = opts.and_then(|o| MeshNode::start(o, Some(manifest?), sink));
+    let node = opts.and_then(|o| MeshNode::start(o, Some(manifest?.into()), sink));
     let settled = match &node {
         Ok(node) => persist_settled(node, 0.0).await,
         Err(e) => Err(e.clone()),
