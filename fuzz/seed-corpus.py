@@ -2,7 +2,7 @@
 """Writes the seed inputs of the byte-level fuzz targets into fuzz/corpus/<target>/.
 
 Each seed is a real encoded message of the format the target decodes (block-exchange frames,
-dag-pb file nodes, signaling messages, multiaddrs, a site manifest), built here from the
+dag-pb file nodes, signaling messages, multiaddrs, a site manifest, delegated routing messages), built here from the
 formats' specs so that the fuzzer starts from valid inputs instead of discovering the framing.
 The committed corpora are these seeds plus what the fuzzer found, minimised with
 `cargo fuzz cmin`; rerun this only to add seeds. The structured targets (arbitrary inputs)
@@ -127,6 +127,20 @@ def seeds():
         '"/index.html":{"cid":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku","size":0,"type":"text/html; charset=utf-8"},'
         '"/img/a b.jpg":{"cid":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku","size":0,"type":"image/jpeg"}}}'
     )
+    # Delegated routing (mesh_protocol::routing::wire): a tag byte, then length-prefixed
+    # fields; the key is a CID's multihash.
+    key = b"\x12\x20" + hashlib.sha256(b"logo").digest()
+    addr = relay + varint(290) + varint(281)
+    lp = lambda b: varint(len(b)) + b
+    yield "routing_wire", "find", b"\x01" + lp(key)
+    yield "routing_wire", "provide", b"\x02" + lp(key) + varint(2) + lp(addr) + lp(relay)
+    yield "routing_wire", "withdraw", b"\x03" + lp(key)
+    yield "routing_wire", "find-held", b"\x04" + lp(key)
+    yield "routing_wire", "providers", (
+        b"\x01" + varint(2) + lp(peer_id(b"a")) + varint(1) + lp(addr) + lp(peer_id(b"b")) + varint(0)
+    )
+    yield "routing_wire", "refused", b"\x03" + lp(b"the key has as many live providers as it may")
+
     yield "manifest", "manifest", manifest.encode()
     yield "manifest", "url-path", b"/img/a%20b.jpg"
 

@@ -7,13 +7,18 @@
 use std::time::Duration;
 
 use libp2p::{
-    PeerId, connection_limits, identify, identity::Keypair, kad, memory_connection_limits, ping,
-    relay, swarm::NetworkBehaviour,
+    PeerId, connection_limits, identify,
+    identity::Keypair,
+    kad, memory_connection_limits, ping, relay,
+    request_response::{self, ProtocolSupport},
+    swarm::NetworkBehaviour,
 };
+use mesh_protocol::routing::RoutingCodec;
 
 use crate::{
     config::Config,
     relay_limits::relay_config,
+    routing::FORWARD_TIMEOUT,
     source_limits::{self, SourceLimitsConfig},
     store::{ProviderStore, StoreConfig},
 };
@@ -42,6 +47,8 @@ pub(crate) struct Behaviour {
     pub(crate) kad: kad::Behaviour<ProviderStore>,
     /// Circuit relay v2 server, for WebRTC signaling between browsers.
     pub(crate) relay: relay::Behaviour,
+    /// Delegated routing: browsers find providers and announce through it (`routing.rs`).
+    pub(crate) routing: request_response::Behaviour<RoutingCodec>,
 }
 
 impl Behaviour {
@@ -77,6 +84,12 @@ impl Behaviour {
             ping: ping::Behaviour::default(),
             kad: kademlia(peer_id, config),
             relay: relay::Behaviour::new(peer_id, relay_config(config)),
+            // Full: it answers browsers and asks the bootstrap nodes it joined on their behalf.
+            routing: request_response::Behaviour::with_codec(
+                RoutingCodec,
+                [(config.namespace.routing_protocol(), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(FORWARD_TIMEOUT),
+            ),
         }
     }
 }

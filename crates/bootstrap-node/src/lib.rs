@@ -35,6 +35,7 @@ mod metrics;
 mod node;
 mod relay_bytes;
 mod relay_limits;
+mod routing;
 mod source;
 mod source_limits;
 mod store;

@@ -18,6 +18,7 @@ use prometheus_client::{
 };
 
 use crate::{
+    routing::RequestKind,
     source_limits::SourceLimitExceeded,
     store::{ProviderRefusal, StoreStats},
 };
@@ -155,6 +156,11 @@ struct RefusalLabel {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RoutingLabel {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct SourceLimitLabel {
     limit: &'static str,
 }
@@ -178,6 +184,7 @@ pub(crate) struct Metrics {
     http_requests_limited: Counter,
     routing_peers: Gauge,
     relayed_bytes: Counter,
+    routing_requests: Family<RoutingLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -209,6 +216,7 @@ impl Metrics {
             http_requests_limited: Counter::default(),
             routing_peers: Gauge::default(),
             relayed_bytes: Counter::default(),
+            routing_requests: Family::default(),
         };
         r.register(
             "connections",
@@ -286,6 +294,11 @@ impl Metrics {
             metrics.relayed_bytes.clone(),
         );
         r.register(
+            "routing_requests",
+            "Delegated routing requests from browsers, by kind (find, provide, withdraw)",
+            metrics.routing_requests.clone(),
+        );
+        r.register(
             "kad_routing_peers",
             "Peers in the Kademlia routing table (other bootstrap nodes and server-mode peers)",
             metrics.routing_peers.clone(),
@@ -317,6 +330,11 @@ impl Metrics {
                 .get_or_create(&RefusalLabel {
                     reason: refusal.as_str(),
                 });
+        }
+        for kind in RequestKind::ALL {
+            let _ = metrics.routing_requests.get_or_create(&RoutingLabel {
+                kind: kind.as_str(),
+            });
         }
         for limit in ["ip", "net64", "pending_ip"] {
             let _ = metrics
@@ -396,6 +414,15 @@ impl Metrics {
         self.provider_records_removed
             .get_or_create(&RemovalLabel { reason })
             .inc_by(count as u64);
+    }
+
+    /// A delegated routing request arrived.
+    pub(crate) fn routing_request(&self, kind: RequestKind) {
+        self.routing_requests
+            .get_or_create(&RoutingLabel {
+                kind: kind.as_str(),
+            })
+            .inc();
     }
 
     /// A provider record was refused.

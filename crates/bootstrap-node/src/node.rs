@@ -15,9 +15,11 @@ use futures::StreamExt;
 use libp2p::{
     Multiaddr, PeerId, Swarm,
     core::{multiaddr::Protocol, transport::ListenerId},
-    identify, kad, relay,
+    identify, kad, relay, request_response,
     swarm::{ListenError, SwarmEvent},
 };
+use mesh_protocol::routing::wire::Provider;
+use mesh_protocol::routing::{Request, Response};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
@@ -29,6 +31,7 @@ use crate::{
     http::{HttpConfig, HttpServer, NodeStatus},
     keys::{NodeKeys, error_chain},
     metrics::{CircuitEnd, Metrics, RecordRemoval, Transport},
+    routing::{self, Forwards, Outcome, RequestKind},
     source_limits::SourceLimitExceeded,
     transport,
 };
@@ -58,6 +61,11 @@ pub struct Node {
     /// closed connection of a peer, reservation or not, so the gauge counts only what it saw
     /// accepted.
     reservations: HashMap<PeerId, usize>,
+    /// Connected routing servers (bootstrap nodes this one joined, Kademlia-server seeders):
+    /// where a lookup this node cannot answer goes next.
+    routing_peers: HashSet<PeerId>,
+    /// Lookups passed on to them, waiting for answers.
+    forwards: Forwards,
 }
 
 impl std::fmt::Debug for Node {
@@ -143,6 +151,8 @@ impl Node {
             bootstrap_peers,
             printed: false,
             reservations: HashMap::new(),
+            routing_peers: HashSet::new(),
+            forwards: Forwards::default(),
         })
     }
 
@@ -329,6 +339,7 @@ impl Node {
                 self.metrics
                     .connection_closed(Transport::of_endpoint(&endpoint));
                 if num_established == 0 {
+                    self.routing_peers.remove(&peer_id);
                     let removed = self
                         .swarm
                         .behaviour_mut()
@@ -374,6 +385,12 @@ impl Node {
             BehaviourEvent::Identify(event) => {
                 self.metrics.record(&event);
                 if let identify::Event::Received { peer_id, info, .. } = event {
+                    let ns = &self.config.namespace;
+                    if info.protocols.contains(&ns.routing_protocol())
+                        && info.protocols.contains(&ns.kad_protocol())
+                    {
+                        self.routing_peers.insert(peer_id);
+                    }
                     // Only peers serving our Kademlia protocol (other bootstrap nodes, native
                     // seeders in server mode) belong in the routing table; browsers run client
                     // mode and are reachable only through us.
@@ -415,6 +432,103 @@ impl Node {
                 self.metrics.record(&event);
                 self.on_relay_event(event);
             }
+            BehaviourEvent::Routing(event) => self.on_routing_event(event),
+        }
+    }
+
+    /// Answers a delegated routing request from the provider store.
+    fn on_routing_event(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let kind = RequestKind::of(&request);
+                self.metrics.routing_request(kind);
+                let asked = request.clone();
+                let behaviour = self.swarm.behaviour_mut();
+                let source = behaviour.sources.source_of(&peer);
+                let (response, outcome) = routing::answer(
+                    behaviour.kad.store_mut(),
+                    peer,
+                    source,
+                    request,
+                    self.config.provider_ttl,
+                    Instant::now(),
+                );
+                match outcome {
+                    Outcome::Read => {}
+                    Outcome::Changed => self.update_store_metrics(),
+                    Outcome::Refused(refusal) => {
+                        tracing::debug!(%peer, ?source, %refusal, "provider record refused");
+                        self.metrics.provider_refused(refusal);
+                    }
+                }
+                let others: Vec<PeerId> = self
+                    .routing_peers
+                    .iter()
+                    .filter(|p| **p != peer)
+                    .copied()
+                    .collect();
+                let routing = &mut self.swarm.behaviour_mut().routing;
+                match routing::to_forward(&asked, &response) {
+                    Some(key) if !others.is_empty() => {
+                        let sent = others
+                            .iter()
+                            .map(|server| {
+                                let held = Request::FindHeldProviders { key: key.clone() };
+                                routing.send_request(server, held)
+                            })
+                            .collect();
+                        self.forwards.start(peer, channel, sent);
+                    }
+                    // Fails only if the asker has gone.
+                    _ => drop(routing.send_response(channel, response)),
+                }
+            }
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                let providers = match response {
+                    Response::Providers(providers) => providers,
+                    _ => Vec::new(),
+                };
+                self.forwarded(request_id, providers);
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "a routing server did not answer a passed-on lookup");
+                self.forwarded(request_id, Vec::new());
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "routing request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// Another routing server answered a lookup passed on to it.
+    fn forwarded(&mut self, request: request_response::OutboundRequestId, found: Vec<Provider>) {
+        if let Some((channel, response)) = self.forwards.answered(request, found) {
+            // Fails only if the asker has gone.
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .routing
+                .send_response(channel, response);
         }
     }
 

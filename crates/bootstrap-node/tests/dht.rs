@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use common::{
     ANNOUNCE, BootNode, EVENT_TIMEOUT,
-    client::{Background, find_providers, join, new_client, new_client_with_kad, provide, reserve},
+    client::{
+        Background, delegated_find, delegated_provide, find_providers, join, new_client,
+        new_client_with_kad, provide, reserve,
+    },
     three_nodes,
 };
 use libp2p::kad::RecordKey;
@@ -54,6 +57,52 @@ async fn provider_via_a_found_via_c_and_dropped_on_disconnect() {
             .body
             .contains("# TYPE libp2p_kad_query_result_duration_seconds histogram")
     );
+}
+
+/// The browser's way: a delegating client announces through node A alone (its record lives
+/// only there, with its relayed address) and one given only node C finds it: C's store has
+/// nobody, so C asks the nodes it joined, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegated_provider_via_a_found_via_c() {
+    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+    let [a, b, c] = three_nodes(&dirs);
+    for node in [&a, &b, &c] {
+        node.wait_metric("bootstrap_kad_routing_peers", |v| v == 2.0);
+    }
+    let cid = mesh_core::block::cid_for(mesh_core::block::RAW_CODEC, b"site-logo");
+
+    let mut provider = new_client().await;
+    join(&mut provider, &a.addr("tcp")).await;
+    reserve(&mut provider, &a.addr("tcp")).await;
+    assert_eq!(delegated_provide(&mut provider, &cid).await, Ok(()));
+    let provider_id = *provider.local_peer_id();
+    let provider = Background::spawn(provider);
+    a.wait_metric("bootstrap_provider_records", |v| v == 1.0);
+    a.wait_metric("bootstrap_routing_requests_total{kind=\"provide\"}", |v| {
+        v == 1.0
+    });
+    for node in [&b, &c] {
+        node.wait_metric("bootstrap_provider_records", |v| v == 0.0);
+    }
+
+    let mut seeker = new_client().await;
+    join(&mut seeker, &c.addr("tcp")).await;
+    assert_eq!(delegated_find(&mut seeker, &cid).await, vec![provider_id]);
+    // C passed the lookup on to A and B, which answered from their own stores only.
+    c.wait_metric("bootstrap_routing_requests_total{kind=\"find\"}", |v| {
+        v == 1.0
+    });
+    for node in [&a, &b] {
+        node.wait_metric(
+            "bootstrap_routing_requests_total{kind=\"find_held\"}",
+            |v| v == 1.0,
+        );
+    }
+
+    // Gone with its connection, and no lookup finds it through any node.
+    drop(provider);
+    a.wait_metric("bootstrap_provider_records", |v| v == 0.0);
+    assert!(delegated_find(&mut seeker, &cid).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

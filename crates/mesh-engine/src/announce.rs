@@ -26,9 +26,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use cid::Cid;
-use libp2p::kad::QueryId;
 use mesh_core::time::Instant as CoreInstant;
-use mesh_protocol::{Extra, provider_key};
+use mesh_protocol::{Extra, LookupId};
 
 use crate::{AnnounceError, Engine, Output};
 
@@ -61,7 +60,7 @@ pub(crate) struct Announcements {
     held: VecDeque<(Cid, CoreInstant)>,
     /// The roots in either queue, so that a root waits once.
     queued: BTreeSet<Cid>,
-    running: HashMap<QueryId, Cid>,
+    running: HashMap<LookupId, Cid>,
     /// Roots whose next announcement's outcome the shell awaits ([`Engine::add`]).
     reported: BTreeSet<Cid>,
 }
@@ -133,12 +132,12 @@ impl Announcements {
     }
 
     /// The query `query` announcing `root` started.
-    pub(crate) fn started(&mut self, query: QueryId, root: Cid) {
+    pub(crate) fn started(&mut self, query: LookupId, root: Cid) {
         self.running.insert(query, root);
     }
 
     /// The query `query` ended: the root it announced, if it was one of these announcements.
-    pub(crate) fn ended(&mut self, query: QueryId) -> Option<Cid> {
+    pub(crate) fn ended(&mut self, query: LookupId) -> Option<Cid> {
         self.running.remove(&query)
     }
 
@@ -197,12 +196,7 @@ impl<X: Extra> Engine<X> {
                 );
                 continue;
             }
-            match self
-                .swarm
-                .behaviour_mut()
-                .kad
-                .start_providing(provider_key(&root))
-            {
+            match self.swarm.behaviour_mut().routing.start_providing(&root) {
                 Ok(query) => self.announcements.started(query, root),
                 Err(e) => {
                     tracing::warn!(%root, error = %e, "cannot announce");
@@ -222,14 +216,16 @@ mod tests {
         (0..n).map(|i| build_dag(&[i; 10]).root.cid).collect()
     }
 
-    /// Query ids come only from a running Kademlia behaviour: start real (local) queries.
-    fn query_ids(n: usize) -> Vec<QueryId> {
+    /// Lookup ids come only from a routing behaviour: start real lookups (with no server,
+    /// they end at once).
+    fn query_ids(n: usize) -> Vec<LookupId> {
         let key = libp2p::identity::Keypair::generate_ed25519();
-        let peer = key.public().to_peer_id();
-        let store = libp2p::kad::store::MemoryStore::new(peer);
-        let mut kad = libp2p::kad::Behaviour::new(peer, store);
+        let config = mesh_protocol::Config::new("test".parse().expect("a valid namespace"))
+            .with_routing(mesh_protocol::RoutingMode::Delegated);
+        let mut routing =
+            mesh_protocol::routing::Behaviour::new(key.public().to_peer_id(), &config);
         (0..n)
-            .map(|i| kad.get_closest_peers(vec![i as u8]))
+            .map(|i| routing.get_providers(&build_dag(&[i as u8; 3]).root.cid))
             .collect()
     }
 

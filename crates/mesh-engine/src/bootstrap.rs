@@ -190,13 +190,11 @@ impl<X: Extra> Engine<X> {
         Ok(())
     }
 
-    /// Tells Kademlia where bootstrap node `i` is and dials it.
+    /// Tells routing where bootstrap node `i` is and dials it.
     fn start_bootstrap(&mut self, now: CoreInstant, i: usize) {
         let b = &self.bootstrap.peers[i];
         let (peer, addrs) = (b.peer, b.addrs.clone());
-        for addr in addrs {
-            self.swarm.behaviour_mut().kad.add_address(&peer, addr);
-        }
+        self.swarm.behaviour_mut().routing.add_server(peer, addrs);
         self.dial_bootstrap(now, i);
     }
 
@@ -266,14 +264,14 @@ impl<X: Extra> Engine<X> {
         });
         self.reserve_relay(i);
         // Failed redials take the address out of Kademlia's routing table, and the peer with
-        // it once none is left; the announcements below must find it there.
-        self.swarm.behaviour_mut().kad.add_address(&peer, addr);
+        // it once none is left; the announcements below must find it there. A delegating
+        // node asks connected bootstrap nodes from now on.
+        self.swarm.behaviour_mut().routing.add_server(peer, [addr]);
         // After a reconnect the bootstrap node has dropped our provider records with the
         // connection; on the first connection, roots provided before it (restored from a
         // persisted cache, or fetched before any DHT peer was known) were announced to nobody.
         self.reannounce_all();
-        // Fails only without known peers; the bootstrap node was just added.
-        let _ = self.swarm.behaviour_mut().kad.bootstrap();
+        self.swarm.behaviour_mut().routing.bootstrap();
         self.warm_start(now);
     }
 

@@ -10,7 +10,7 @@
 //! again re-announces it (the bootstrap node dropped the records with the connection).
 
 use mesh_core::time::Instant as CoreInstant;
-use mesh_protocol::{Extra, provider_key};
+use mesh_protocol::Extra;
 
 use crate::{Engine, EngineConfig};
 
@@ -24,21 +24,11 @@ impl<X: Extra> Engine<X> {
             self.swarm.remove_listener(listener);
         }
         self.warm.stop();
-        let kad = &mut self.swarm.behaviour_mut().kad;
+        let routing = &mut self.swarm.behaviour_mut().routing;
         for cid in &self.provided {
-            kad.stop_providing(&provider_key(cid));
+            routing.stop_providing(cid);
         }
-        let known: Vec<_> = kad
-            .kbuckets()
-            .flat_map(|b| b.iter().map(|e| *e.node.key.preimage()).collect::<Vec<_>>())
-            .collect();
-        for peer in known {
-            kad.remove_peer(&peer);
-        }
-        // Queries under way would dial the peers they hold.
-        for mut query in kad.iter_queries_mut() {
-            query.finish();
-        }
+        routing.forget_all();
         let peers: Vec<_> = self.swarm.connected_peers().copied().collect();
         for peer in peers {
             let _ = self.swarm.disconnect_peer_id(peer);

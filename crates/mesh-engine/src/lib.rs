@@ -60,7 +60,6 @@ mod warm;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use cid::Cid;
-use libp2p::kad::QueryId;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
@@ -289,7 +288,6 @@ pub struct Engine<X: Extra = NoExtra> {
     config: EngineConfig,
     identify_version: String,
     blocks_protocol: StreamProtocol,
-    kad_protocol: StreamProtocol,
     outbound: BTreeMap<OutboundRequestId, Outbound>,
     /// Block requests and cancels sent so far: orders a want-block against a cancel.
     sent: u64,
@@ -299,7 +297,7 @@ pub struct Engine<X: Extra = NoExtra> {
     /// Want-blocks the server keeps until a send slot frees (see `exchange.rs`).
     kept:
         BTreeMap<InboundRequestId, (PeerId, mesh_protocol::blocks::BlockRequest, ResponseChannel)>,
-    provider_queries: HashMap<QueryId, Cid>,
+    provider_queries: HashMap<mesh_protocol::LookupId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
     provided: BTreeSet<Cid>,
     /// Announcements of `provided` roots waiting or running (see `announce.rs`).
@@ -361,7 +359,6 @@ impl<X: Extra> Engine<X> {
             config,
             identify_version: ns.identify_protocol_version(),
             blocks_protocol: ns.blocks_protocol(),
-            kad_protocol: ns.kad_protocol(),
             outbound: BTreeMap::new(),
             sent: 0,
             cancelled: BTreeMap::new(),
@@ -636,13 +633,7 @@ impl<X: Extra> Engine<X> {
             );
             self.stats.malformed_requests = rejected;
         }
-        let routing_table = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .kbuckets()
-            .map(|b| b.num_entries())
-            .sum();
+        let routing_table = self.swarm.behaviour_mut().routing.known_peers();
         NodeStatus {
             connected_peers: self.swarm.connected_peers().count(),
             mesh_peers: self.mesh_peers.len(),

@@ -5,8 +5,8 @@ use libp2p::swarm::DialError;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use mesh_core::fetch::{Action, BlockSource, Event as PlanEvent, Output as PlanOutput, Penalty};
 use mesh_core::time::Instant as CoreInstant;
+use mesh_protocol::Extra;
 use mesh_protocol::blocks::{BlockRequest, MAX_WANT_HAVE_CIDS};
-use mesh_protocol::{Extra, provider_key};
 
 use crate::{Engine, FetchReport, MAX_OUTPUTS_PER_TURN, Outbound, Output};
 
@@ -32,11 +32,7 @@ impl<X: Extra> Engine<X> {
     fn carry_out(&mut self, action: Action<PeerId>) {
         match action {
             Action::FindProviders { cid } => {
-                let query = self
-                    .swarm
-                    .behaviour_mut()
-                    .kad
-                    .get_providers(provider_key(&cid));
+                let query = self.swarm.behaviour_mut().routing.get_providers(&cid);
                 self.provider_queries.insert(query, cid);
                 self.stats.provider_lookups += 1;
             }

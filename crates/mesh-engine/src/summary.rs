@@ -13,8 +13,8 @@ use libp2p::PeerId;
 use mesh_core::store::BlockStore;
 use mesh_core::time::Instant as CoreInstant;
 use mesh_core::wire::RequestId;
+use mesh_protocol::Extra;
 use mesh_protocol::blocks::{BlockRequest, MAX_NOTICE_CIDS};
-use mesh_protocol::{Extra, provider_key};
 
 use crate::Engine;
 
@@ -78,10 +78,7 @@ impl<X: Extra> Engine<X> {
             return;
         }
         for root in &roots {
-            self.swarm
-                .behaviour_mut()
-                .kad
-                .stop_providing(&provider_key(root));
+            self.swarm.behaviour_mut().routing.stop_providing(root);
         }
         let peers: Vec<PeerId> = self.mesh_peers.iter().copied().collect();
         for peer in peers {

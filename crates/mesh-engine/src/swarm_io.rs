@@ -1,11 +1,10 @@
-//! Swarm events: connections, listeners, identify and Kademlia.
+//! Swarm events: connections, listeners, identify and provider routing.
 
 use libp2p::core::ConnectedPoint;
-use libp2p::kad::{self, GetProvidersOk, QueryResult};
+use libp2p::identify;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{PeerId, identify};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_protocol::{Event, Extra};
+use mesh_protocol::{Event, Extra, LookupId, ProvideError, routing};
 
 use crate::connections::IDENTIFY_DEADLINE;
 use crate::{AnnounceError, ConnectionKind, Engine, Output, PeerKind, is_loopback};
@@ -13,7 +12,7 @@ use crate::{AnnounceError, ConnectionKind, Engine, Output, PeerKind, is_loopback
 pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: SwarmEvent<Event>) {
     match event {
         SwarmEvent::Behaviour(Event::Identify(e)) => engine.on_identify(now, e),
-        SwarmEvent::Behaviour(Event::Kad(e)) => engine.on_kad(now, e),
+        SwarmEvent::Behaviour(Event::Routing(e)) => engine.on_routing(now, e),
         SwarmEvent::Behaviour(Event::Blocks(e)) => engine.on_blocks(now, e),
         SwarmEvent::Behaviour(_) => {}
         SwarmEvent::NewListenAddr {
@@ -189,15 +188,13 @@ pub(crate) fn handle<X: Extra>(engine: &mut Engine<X>, now: CoreInstant, event: 
 }
 
 impl<X: Extra> Engine<X> {
-    /// Ends a provider lookup once a DHT node named providers. Kademlia would otherwise go on
+    /// Ends a provider lookup once a routing server named providers. Kademlia would otherwise go on
     /// to ask the providers themselves for providers: they are browser nodes, DHT clients
     /// that refuse the request, and one not connected yet would be dialled for it (a /webrtc
     /// connection through the relay) before the planner's own dial. The DHT node that answers
     /// holds the whole provider set of the key (every provider announces to the closest nodes).
-    fn finish_lookup(&mut self, id: kad::QueryId) {
-        if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
-            query.finish();
-        }
+    fn finish_lookup(&mut self, id: LookupId) {
+        self.swarm.behaviour_mut().routing.finish(id);
     }
 
     fn on_identify(&mut self, now: CoreInstant, event: identify::Event) {
@@ -229,10 +226,9 @@ impl<X: Extra> Engine<X> {
             let _ = self.swarm.disconnect_peer_id(peer_id);
             return;
         }
-        if info.protocols.contains(&self.kad_protocol) {
-            for addr in info.listen_addrs {
-                self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
-            }
+        let routing = &mut self.swarm.behaviour_mut().routing;
+        if routing.serves(&info.protocols) {
+            routing.add_server(peer_id, info.listen_addrs);
         }
         if info.protocols.contains(&self.blocks_protocol) {
             self.warm_settled(&peer_id);
@@ -263,93 +259,59 @@ impl<X: Extra> Engine<X> {
         }
     }
 
-    fn on_kad(&mut self, now: CoreInstant, event: kad::Event) {
-        let kad::Event::OutboundQueryProgressed {
-            id,
-            result,
-            step,
-            stats,
-        } = event
-        else {
-            tracing::trace!(?event, "kad");
-            return;
-        };
-        if step.last && matches!(result, QueryResult::GetProviders(_)) {
-            self.stats.provider_lookup_requests += u64::from(stats.num_requests());
-        }
-        match result {
-            QueryResult::GetProviders(result) if self.warm.lookups.contains_key(&id) => {
-                if step.last {
-                    self.warm.lookups.remove(&id);
-                    self.warm_progress();
-                }
-                let local = *self.swarm.local_peer_id();
-                if let Ok(GetProvidersOk::FoundProviders { providers, .. }) = result {
-                    let peers: Vec<PeerId> =
-                        providers.into_iter().filter(|p| *p != local).collect();
-                    let found = !peers.is_empty();
-                    self.warm_dial(peers);
-                    if found {
+    fn on_routing(&mut self, now: CoreInstant, event: routing::Event) {
+        match event {
+            routing::Event::Providers {
+                id,
+                providers,
+                last,
+                requests,
+            } => {
+                self.stats.provider_lookup_requests += u64::from(requests);
+                if self.warm.lookups.contains_key(&id) {
+                    // Dials first: a lookup whose one answer is also its last (one routing
+                    // server) must not end the first warm round before they start.
+                    let found = !providers.is_empty();
+                    self.warm_dial(providers);
+                    if last {
+                        self.warm.lookups.remove(&id);
+                        self.warm_progress();
+                    } else if found {
                         self.finish_lookup(id);
                     }
+                    return;
                 }
-            }
-            QueryResult::GetProviders(result) => {
                 let Some(&root) = self.provider_queries.get(&id) else {
                     return;
-                };
-                let local = *self.swarm.local_peer_id();
-                let providers: Vec<PeerId> = match result {
-                    Ok(GetProvidersOk::FoundProviders { providers, .. }) => {
-                        providers.into_iter().filter(|p| *p != local).collect()
-                    }
-                    Ok(GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) => Vec::new(),
-                    Err(e) => {
-                        tracing::debug!(%root, error = %e, "provider lookup ended");
-                        Vec::new()
-                    }
                 };
                 if !providers.is_empty() {
                     tracing::debug!(%root, ?providers, "providers found");
                 }
-                if step.last {
+                if last {
                     self.provider_queries.remove(&id);
                 }
                 let found = !providers.is_empty();
-                // Dials happen inside this call, while the query (which knows the providers'
-                // addresses) is still running.
-                self.planner
-                    .handle_providers(now, root, providers, step.last);
+                // Dials happen inside this call, while routing still knows the providers'
+                // addresses (Kademlia's running query, the delegate's address book).
+                self.planner.handle_providers(now, root, providers, last);
                 self.drain_planner();
-                if found && !step.last {
+                if found && !last {
                     self.finish_lookup(id);
                 }
             }
-            QueryResult::StartProviding(result) => {
-                if !step.last {
-                    return;
-                }
+            routing::Event::Provided { id, result } => {
                 let Some(root) = self.announcements.ended(id) else {
                     return;
                 };
-                let result = match result {
-                    Ok(_) => {
-                        tracing::debug!(%root, "announced");
-                        Ok(())
+                let result = result.map_err(|e| {
+                    tracing::debug!(%root, error = %e, "announcement incomplete");
+                    match e {
+                        ProvideError::Refused(reason) => AnnounceError::Refused(reason),
+                        other => AnnounceError::Incomplete(other.to_string()),
                     }
-                    Err(e) => {
-                        // The record is kept and republished; the next announcement may
-                        // reach more.
-                        tracing::debug!(%root, error = %e, "announcement incomplete");
-                        Err(AnnounceError::Incomplete(e.to_string()))
-                    }
-                };
+                });
                 self.announced(root, result);
             }
-            QueryResult::Bootstrap(result) => {
-                tracing::debug!(?result, "DHT bootstrap step");
-            }
-            other => tracing::trace!(?other, "kad query"),
         }
     }
 }

@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use cid::Cid;
 use libp2p::PeerId;
-use libp2p::kad::QueryId;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use mesh_core::time::Instant as CoreInstant;
-use mesh_protocol::{Extra, provider_key};
+use mesh_protocol::{Extra, LookupId};
 
 use crate::Engine;
 use crate::announce::When;
@@ -45,7 +44,7 @@ pub(crate) struct Warm {
     /// Dials under way.
     pub(crate) dialing: BTreeSet<PeerId>,
     /// Provider lookups under way.
-    pub(crate) lookups: HashMap<QueryId, Cid>,
+    pub(crate) lookups: HashMap<LookupId, Cid>,
     /// Where the first round is ([`Engine::warming`]).
     phase: WarmPhase,
 }
@@ -119,11 +118,7 @@ impl<X: Extra> Engine<X> {
             return;
         }
         if let Some(site) = self.warm.site {
-            let query = self
-                .swarm
-                .behaviour_mut()
-                .kad
-                .get_providers(provider_key(&site));
+            let query = self.swarm.behaviour_mut().routing.get_providers(&site);
             self.warm.lookups.insert(query, site);
             return;
         }
@@ -131,11 +126,7 @@ impl<X: Extra> Engine<X> {
         for _ in 0..WARM_LOOKUPS.min(n) {
             let cid = self.warm.assets[self.warm.cursor % n];
             self.warm.cursor = self.warm.cursor.wrapping_add(1);
-            let query = self
-                .swarm
-                .behaviour_mut()
-                .kad
-                .get_providers(provider_key(&cid));
+            let query = self.swarm.behaviour_mut().routing.get_providers(&cid);
             self.warm.lookups.insert(query, cid);
         }
     }
@@ -180,10 +171,7 @@ impl<X: Extra> Engine<X> {
             self.announce(site, When::Promptly);
         } else {
             self.provided.remove(&site);
-            self.swarm
-                .behaviour_mut()
-                .kad
-                .stop_providing(&provider_key(&site));
+            self.swarm.behaviour_mut().routing.stop_providing(&site);
         }
     }
 

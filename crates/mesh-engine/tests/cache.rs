@@ -81,7 +81,9 @@ fn announced(net: &mut MemNet, boot: NodeId, node: NodeId, root: &Cid) -> bool {
         .engine
         .swarm_mut()
         .behaviour_mut()
-        .kad
+        .routing
+        .kad_mut()
+        .expect("routes by Kademlia")
         .store_mut();
     RecordStore::providers(server, &mesh_protocol::provider_key(root))
         .iter()
@@ -138,7 +140,13 @@ fn an_asset_losing_a_block_to_eviction_is_withdrawn() {
         "the evicted asset is no longer provided"
     );
     let key = mesh_protocol::provider_key(&first);
-    let local = engine.swarm_mut().behaviour_mut().kad.store_mut();
+    let local = engine
+        .swarm_mut()
+        .behaviour_mut()
+        .routing
+        .kad_mut()
+        .expect("routes by Kademlia")
+        .store_mut();
     assert!(
         libp2p::kad::store::RecordStore::provided(local).all(|r| r.key != key),
         "no provider record of it is republished"

@@ -18,7 +18,9 @@ fn provides(net: &mut MemNet, id: NodeId, key: &cid::Cid) -> bool {
         .engine
         .swarm_mut()
         .behaviour_mut()
-        .kad
+        .routing
+        .kad_mut()
+        .expect("routes by Kademlia")
         .store_mut();
     RecordStore::provided(store).any(|r| r.key == key)
 }

@@ -46,7 +46,9 @@ fn seeder(net: &mut MemNet, boot: NodeId, content: &[u8]) -> (NodeId, cid::Cid) 
         .engine
         .swarm_mut()
         .behaviour_mut()
-        .kad
+        .routing
+        .kad_mut()
+        .expect("routes by Kademlia")
         .remove_peer(&peer);
     (s, cid)
 }
@@ -104,7 +106,9 @@ fn opens_the_wanted_number_ahead_of_need_and_again_when_gone() {
             .engine
             .swarm_mut()
             .behaviour_mut()
-            .kad
+            .routing
+            .kad_mut()
+            .expect("routes by Kademlia")
             .store_mut()
             .remove_provider(&provider_key(&cid), &peer);
     }

@@ -1,40 +1,26 @@
-//! The composed `NetworkBehaviour` of a mesh node: identify, ping, Kademlia, the block
-//! exchange, (optionally) the relay client, and one behaviour the node adds itself (the
-//! browser's `/webrtc` signaling), so that this crate names no transport.
+//! The composed `NetworkBehaviour` of a mesh node: identify, ping, provider routing
+//! (Kademlia or delegated), the block exchange, (optionally) the relay client, and one
+//! behaviour the node adds itself (the browser's `/webrtc` signaling), so that this crate names
+//! no transport.
 
 use std::convert::Infallible;
-use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use libp2p::identity::{Keypair, PublicKey};
-use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
+#[cfg(feature = "kad")]
+use libp2p::kad::{self, store::MemoryStoreConfig};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dummy;
-use libp2p::{identify, kad, ping, relay};
+use libp2p::{identify, ping, relay};
 
 use crate::blocks::{BlockCodec, session};
 use crate::namespace::Namespace;
+#[cfg(feature = "kad")]
+use crate::routing::KadMode;
+use crate::routing::{self, RoutingMode};
 
-/// Kademlia's role. Browsers and nodes that cannot be dialled are clients; bootstrap nodes and
-/// reachable seeders are servers (they answer DHT queries and hold provider records).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KadMode {
-    /// Queries the DHT, never answers: not added to others' routing tables.
-    Client,
-    /// Answers queries and stores records.
-    Server,
-}
-
-impl From<KadMode> for kad::Mode {
-    fn from(mode: KadMode) -> Self {
-        match mode {
-            KadMode::Client => kad::Mode::Client,
-            KadMode::Server => kad::Mode::Server,
-        }
-    }
-}
-
+#[cfg(feature = "kad")]
 /// Provider keys a node keeps by default (its own and, in server mode, other peers'): mesh
 /// announces one key per asset root, so this is thousands of assets, while bounding the
 /// store's memory (at most 20 providers per key).
@@ -46,21 +32,26 @@ pub const DEFAULT_MAX_PROVIDER_KEYS: usize = 8192;
 pub struct Config {
     /// The deployment namespace every protocol id carries.
     pub namespace: Namespace,
-    /// Kademlia's role. Default [`KadMode::Client`].
-    pub kad_mode: KadMode,
+    /// How providers are found and announced. Default: Kademlia as a client with the `kad`
+    /// feature, delegated without it.
+    pub routing: RoutingMode,
     /// Identify agent version. Default `mesh/<crate version>`.
     pub agent_version: String,
-    /// Time allowed for one block-exchange request, both directions. Default 10 s.
+    /// Time allowed for one block-exchange or routing request, both directions. Default 10 s.
     pub request_timeout: Duration,
+    #[cfg(feature = "kad")]
     /// Time allowed for one Kademlia query. Default 10 s (a loopback lookup takes ~30 ms; a
     /// fetch never waits for the query to end, only for its first providers).
     pub kad_query_timeout: Duration,
+    #[cfg(feature = "kad")]
     /// Lifetime of provider records stored by this node; `None` keeps them until restart.
     /// Default 24 h (Kademlia's). Bootstrap nodes tune this.
     pub provider_record_ttl: Option<Duration>,
+    #[cfg(feature = "kad")]
     /// How often this node re-announces what it provides; `None` never. Default 12 h. Must be
     /// well under the TTL other nodes use.
     pub provider_publication_interval: Option<Duration>,
+    #[cfg(feature = "kad")]
     /// Limits of the provider/record store. Default: [`DEFAULT_MAX_PROVIDER_KEYS`] provider
     /// keys, Kademlia's 20 providers per key, and no value records at all (mesh uses only
     /// provider records, so a peer cannot park data in our memory with PUT_VALUE).
@@ -72,12 +63,19 @@ impl Config {
     pub fn new(namespace: Namespace) -> Self {
         Self {
             namespace,
-            kad_mode: KadMode::Client,
+            #[cfg(feature = "kad")]
+            routing: RoutingMode::Kademlia(KadMode::Client),
+            #[cfg(not(feature = "kad"))]
+            routing: RoutingMode::Delegated,
             agent_version: format!("mesh/{}", env!("CARGO_PKG_VERSION")),
             request_timeout: Duration::from_secs(10),
+            #[cfg(feature = "kad")]
             kad_query_timeout: Duration::from_secs(10),
+            #[cfg(feature = "kad")]
             provider_record_ttl: Some(Duration::from_secs(24 * 3600)),
+            #[cfg(feature = "kad")]
             provider_publication_interval: Some(Duration::from_secs(12 * 3600)),
+            #[cfg(feature = "kad")]
             kad_store: MemoryStoreConfig {
                 max_records: 0,
                 max_value_bytes: 0,
@@ -87,10 +85,16 @@ impl Config {
         }
     }
 
-    /// Sets [`Config::kad_mode`].
-    pub fn with_kad_mode(mut self, mode: KadMode) -> Self {
-        self.kad_mode = mode;
+    /// Sets [`Config::routing`].
+    pub fn with_routing(mut self, routing: RoutingMode) -> Self {
+        self.routing = routing;
         self
+    }
+
+    /// Routes by Kademlia in `mode`.
+    #[cfg(feature = "kad")]
+    pub fn with_kad_mode(self, mode: KadMode) -> Self {
+        self.with_routing(RoutingMode::Kademlia(mode))
     }
 
     /// Sets [`Config::agent_version`].
@@ -105,30 +109,35 @@ impl Config {
         self
     }
 
+    #[cfg(feature = "kad")]
     /// Sets [`Config::kad_query_timeout`].
     pub fn with_kad_query_timeout(mut self, timeout: Duration) -> Self {
         self.kad_query_timeout = timeout;
         self
     }
 
+    #[cfg(feature = "kad")]
     /// Sets [`Config::provider_record_ttl`].
     pub fn with_provider_record_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.provider_record_ttl = ttl;
         self
     }
 
+    #[cfg(feature = "kad")]
     /// Sets [`Config::provider_publication_interval`].
     pub fn with_provider_publication_interval(mut self, interval: Option<Duration>) -> Self {
         self.provider_publication_interval = interval;
         self
     }
 
+    #[cfg(feature = "kad")]
     /// Sets [`Config::kad_store`].
     pub fn with_kad_store(mut self, store: MemoryStoreConfig) -> Self {
         self.kad_store = store;
         self
     }
 
+    #[cfg(feature = "kad")]
     /// The Kademlia configuration: this namespace's protocol and the settings above. Public so
     /// that a node composing its own behaviour (the bootstrap node) speaks the same DHT.
     pub fn kad_config(&self) -> kad::Config {
@@ -171,8 +180,8 @@ pub enum Event {
     Identify(identify::Event),
     /// From ping.
     Ping(ping::Event),
-    /// From Kademlia.
-    Kad(kad::Event),
+    /// From provider routing.
+    Routing(routing::Event),
     /// From the block exchange.
     Blocks(session::Event),
     /// From the relay client.
@@ -198,9 +207,9 @@ impl From<ping::Event> for Event {
     }
 }
 
-impl From<kad::Event> for Event {
-    fn from(e: kad::Event) -> Self {
-        Self::Kad(e)
+impl From<routing::Event> for Event {
+    fn from(e: routing::Event) -> Self {
+        Self::Routing(e)
     }
 }
 
@@ -227,7 +236,7 @@ impl<T: NetworkBehaviour<ToSwarm = Infallible>> Extra for T {}
 pub type NoExtra = dummy::Behaviour;
 
 /// The mesh node behaviour. Fields are public so drivers can call each protocol
-/// (`kad.get_providers`, `blocks.send_request`, ...).
+/// (`routing.get_providers`, `blocks.send_request`, ...).
 #[derive(NetworkBehaviour)]
 #[behaviour(to_swarm = "Event")]
 pub struct Behaviour<X: Extra> {
@@ -235,8 +244,9 @@ pub struct Behaviour<X: Extra> {
     pub identify: identify::Behaviour,
     /// Ping: keeps idle connections alive through NATs and measures RTT.
     pub ping: ping::Behaviour,
-    /// Kademlia under `/mesh/<ns>/kad/1.0.0`, provider records only.
-    pub kad: kad::Behaviour<MemoryStore>,
+    /// Provider routing: Kademlia under `/mesh/<ns>/kad/1.0.0` (provider records only), or
+    /// delegated under `/mesh/<ns>/routing/1.0.0`.
+    pub routing: routing::Behaviour,
     /// The block exchange under `/mesh/<ns>/blocks/2.0.0`.
     pub blocks: session::Behaviour,
     /// Relay v2 client (browsers reach each other through it); disabled on native nodes.
@@ -265,13 +275,10 @@ impl Behaviour<NoExtra> {
         codec: BlockCodec,
     ) -> Self {
         let peer_id = keypair.public().to_peer_id();
-        let store = MemoryStore::with_config(peer_id, config.kad_store.clone());
-        let mut kad = kad::Behaviour::with_config(peer_id, store, config.kad_config());
-        kad.set_mode(Some(config.kad_mode.into()));
         Self {
             identify: identify::Behaviour::new(config.identify_config(keypair.public())),
             ping: ping::Behaviour::new(ping::Config::new()),
-            kad,
+            routing: routing::Behaviour::new(peer_id, config),
             blocks: config.blocks_behaviour(codec),
             relay: Toggle::from(relay),
             extra: dummy::Behaviour,
@@ -285,7 +292,7 @@ impl<X: Extra> Behaviour<X> {
         Behaviour {
             identify: self.identify,
             ping: self.ping,
-            kad: self.kad,
+            routing: self.routing,
             blocks: self.blocks,
             relay: self.relay,
             extra,
@@ -296,7 +303,7 @@ impl<X: Extra> Behaviour<X> {
 /// The swarm settings every mesh node builds on: `base` (the executor, idle timeout) with
 /// lazy multistream-select on outbound streams. Plain multistream-select waits for the listener
 /// to confirm the protocol before the first message leaves: a round trip before a
-/// connection's first block request (and each Kademlia query). Lazily, the proposal and the
+/// connection's first block request (and each routing request). Lazily, the proposal and the
 /// first request travel together; a peer that lacks the protocol fails the request as before,
 /// one round trip later.
 pub fn swarm_config(base: libp2p::swarm::Config) -> libp2p::swarm::Config {
@@ -304,6 +311,7 @@ pub fn swarm_config(base: libp2p::swarm::Config) -> libp2p::swarm::Config {
 }
 
 /// Replication factor used for provider records (Kademlia's k).
-pub fn replication_factor() -> NonZeroUsize {
+#[cfg(feature = "kad")]
+pub fn replication_factor() -> std::num::NonZeroUsize {
     kad::K_VALUE
 }

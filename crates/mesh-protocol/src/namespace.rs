@@ -74,6 +74,12 @@ impl Namespace {
         self.protocol(&format!("/mesh/{}/kad/1.0.0", self.0))
     }
 
+    /// The delegated routing protocol: `/mesh/<ns>/routing/1.0.0` (browsers ask their bootstrap
+    /// nodes for providers, and announce to them, by it).
+    pub fn routing_protocol(&self) -> StreamProtocol {
+        self.protocol(&format!("/mesh/{}/routing/1.0.0", self.0))
+    }
+
     /// The block-exchange protocol: `/mesh/<ns>/blocks/2.0.0` (2.0.0: a session per connection;
     /// 1.1.0 added notices: have-summaries, withdrawals and cancels).
     pub fn blocks_protocol(&self) -> StreamProtocol {

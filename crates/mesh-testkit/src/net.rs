@@ -25,7 +25,7 @@ use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant as CoreInstant;
 use mesh_engine::{Deliver, Engine, EngineConfig, FetchReport, Output};
 use mesh_protocol::blocks::{BlockCodec, BlockServer, ServeConfig};
-use mesh_protocol::{Behaviour, KadMode, Namespace};
+use mesh_protocol::{Behaviour, KadMode, Namespace, RoutingMode};
 
 /// Polling rounds [`MemNet::run`] allows before it calls the network stuck.
 const MAX_ROUNDS: usize = 200_000;
@@ -130,11 +130,18 @@ impl MemNet {
     }
 
     /// Starts a node listening on a fresh address.
-    pub fn spawn(&mut self, kad: KadMode, planner: PlannerConfig, engine: EngineConfig) -> NodeId {
+    /// `routing`: a [`KadMode`], or [`RoutingMode::Delegated`] for a node that routes as a
+    /// browser does (through its bootstrap nodes).
+    pub fn spawn(
+        &mut self,
+        routing: impl Into<RoutingMode>,
+        planner: PlannerConfig,
+        engine: EngineConfig,
+    ) -> NodeId {
         self.spawn_at(
             Keypair::generate_ed25519(),
             Self::fresh_addr(),
-            kad,
+            routing,
             planner,
             engine,
         )
@@ -158,7 +165,7 @@ impl MemNet {
         &mut self,
         keypair: Keypair,
         listen: Multiaddr,
-        kad: KadMode,
+        routing: impl Into<RoutingMode>,
         planner: PlannerConfig,
         config: EngineConfig,
     ) -> NodeId {
@@ -178,7 +185,8 @@ impl MemNet {
             .authenticate(noise::Config::new(&keypair).expect("noise keys from an ed25519 key"))
             .multiplex(yamux::Config::default())
             .boxed();
-        let protocol = mesh_protocol::Config::new(self.namespace.clone()).with_kad_mode(kad);
+        let protocol =
+            mesh_protocol::Config::new(self.namespace.clone()).with_routing(routing.into());
         let codec = BlockCodec::new();
         let behaviour = Behaviour::with_codec(&keypair, &protocol, relay, codec.clone());
         let mut swarm = Swarm::new(

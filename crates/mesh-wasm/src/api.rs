@@ -102,8 +102,10 @@ impl MeshNode {
 
         let keypair = Keypair::generate_ed25519();
         let peer_id = keypair.public().to_peer_id();
+        // A browser finds providers through its bootstrap nodes (delegated routing): the
+        // package carries no Kademlia.
         let protocol = mesh_protocol::Config::new(settings.namespace.clone())
-            .with_kad_mode(mesh_protocol::KadMode::Client);
+            .with_routing(mesh_protocol::RoutingMode::Delegated);
         let codec = BlockCodec::new();
         let swarm =
             crate::transport::build(&keypair, &protocol, codec.clone(), settings.webrtc.clone())

@@ -1,5 +1,6 @@
 //! A native libp2p client of the bootstrap node: Kademlia in client mode with the namespaced
-//! protocol, identify, relay client, and raw streams for pushing bytes through circuits.
+//! protocol, delegated routing as browsers use it, identify, relay client, and raw streams for
+//! pushing bytes through circuits.
 
 use std::time::Duration;
 
@@ -24,6 +25,8 @@ pub struct ClientBehaviour {
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub relay: relay::client::Behaviour,
     pub stream: libp2p_stream::Behaviour,
+    /// Delegated routing, the browser's way (mesh-protocol's own client).
+    pub routing: mesh_protocol::routing::Behaviour,
 }
 
 pub type Client = Swarm<ClientBehaviour>;
@@ -59,7 +62,10 @@ pub async fn new_client_with_kad(kad_protocol: &'static str) -> Client {
             );
             // Like a browser: it cannot be dialled, so it only asks.
             kad.set_mode(Some(kad::Mode::Client));
+            let delegated = mesh_protocol::Config::new("default".parse().unwrap())
+                .with_routing(mesh_protocol::RoutingMode::Delegated);
             ClientBehaviour {
+                routing: mesh_protocol::routing::Behaviour::new(peer, &delegated),
                 identify: identify::Behaviour::new(identify::Config::new(
                     IDENTIFY_VERSION.to_owned(),
                     key.public(),
@@ -115,7 +121,11 @@ pub async fn join(swarm: &mut Client, addr: &Multiaddr) -> PeerId {
     let peer = connect(swarm, addr).await;
     let mut transport = addr.clone();
     transport.pop();
-    swarm.behaviour_mut().kad.add_address(&peer, transport);
+    swarm
+        .behaviour_mut()
+        .kad
+        .add_address(&peer, transport.clone());
+    swarm.behaviour_mut().routing.add_server(peer, [transport]);
     peer
 }
 
@@ -152,6 +162,49 @@ pub async fn find_providers(swarm: &mut Client, key: &kad::RecordKey) -> Vec<Pee
                 found.extend(providers);
             }
             step.last.then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Announces `cid` through the connected routing servers, the browser's way, and returns the
+/// outcome.
+pub async fn delegated_provide(
+    swarm: &mut Client,
+    cid: &cid::Cid,
+) -> Result<(), mesh_protocol::ProvideError> {
+    use mesh_protocol::routing::Event;
+    let lookup = swarm.behaviour_mut().routing.start_providing(cid).unwrap();
+    drive_until(swarm, "delegated provide", |_, event| match event {
+        SwarmEvent::Behaviour(ClientBehaviourEvent::Routing(Event::Provided { id, result }))
+            if id == lookup =>
+        {
+            Some(result)
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// Looks up providers of `cid` through the connected routing servers, the browser's way;
+/// returns them with the addresses they were named with.
+pub async fn delegated_find(swarm: &mut Client, cid: &cid::Cid) -> Vec<PeerId> {
+    use mesh_protocol::routing::Event;
+    let lookup = swarm.behaviour_mut().routing.get_providers(cid);
+    let mut found = Vec::new();
+    drive_until(swarm, "delegated lookup", |_, event| match event {
+        SwarmEvent::Behaviour(ClientBehaviourEvent::Routing(Event::Providers {
+            id,
+            providers,
+            last,
+            ..
+        })) if id == lookup => {
+            found.extend(providers);
+            last.then_some(())
         }
         _ => None,
     })
