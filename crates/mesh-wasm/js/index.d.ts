@@ -148,7 +148,8 @@ export interface MeshStats {
     mesh: number;
     /** Connections to bootstrap nodes. */
     bootstrap: number;
-    /** Peers in the DHT routing table. */
+    /** Routing servers the tab finds providers through: its connected bootstrap nodes
+     *  (the tab carries no DHT of its own; it asks them). */
     routingTable: number;
   };
   /** Verified bytes handed to the page, by source. */
