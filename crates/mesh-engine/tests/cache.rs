@@ -76,15 +76,7 @@ fn persisted_assets(n: u64, seed: u64) -> (Vec<PersistedBlock>, Vec<Cid>) {
 /// Whether the DHT server `boot` holds `node`'s provider record of `root`.
 fn announced(net: &mut MemNet, boot: NodeId, node: NodeId, root: &Cid) -> bool {
     let peer = net.node(node).peer_id();
-    let server = net
-        .node(boot)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .routing
-        .kad_mut()
-        .expect("routes by Kademlia")
-        .store_mut();
+    let server = net.node(boot).kad().store_mut();
     RecordStore::providers(server, &mesh_protocol::provider_key(root))
         .iter()
         .any(|r| r.provider == peer)
@@ -139,19 +131,13 @@ fn an_asset_losing_a_block_to_eviction_is_withdrawn() {
         vec![second],
         "the evicted asset is no longer provided"
     );
+    assert!(!engine.planner().store().contains(&first), "nor served");
     let key = mesh_protocol::provider_key(&first);
-    let local = engine
-        .swarm_mut()
-        .behaviour_mut()
-        .routing
-        .kad_mut()
-        .expect("routes by Kademlia")
-        .store_mut();
+    let local = net.node(node).kad().store_mut();
     assert!(
         libp2p::kad::store::RecordStore::provided(local).all(|r| r.key != key),
         "no provider record of it is republished"
     );
-    assert!(!engine.planner().store().contains(&first), "nor served");
 }
 
 #[test]

@@ -44,14 +44,7 @@ fn seeded(content: &[u8]) -> Seeded {
 /// The peers the bootstrap node holds provider records of `cid` for.
 fn providers(net: &mut MemNet, boot: NodeId, cid: &cid::Cid) -> Vec<PeerId> {
     let key = mesh_protocol::provider_key(cid);
-    let kad = &mut net
-        .node(boot)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .routing
-        .kad_mut()
-        .expect("routes by Kademlia");
+    let kad = &mut net.node(boot).kad();
     kad.store_mut()
         .providers(&key)
         .into_iter()
@@ -136,14 +129,7 @@ fn leaving_closes_everything_and_joining_again_reannounces() {
     assert!(net.node(client).engine.left());
     // Nothing left to republish (the bootstrap node drops the records with the connection;
     // Kademlia cannot withdraw them).
-    let kad = &mut net
-        .node(client)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .routing
-        .kad_mut()
-        .expect("routes by Kademlia");
+    let kad = &mut net.node(client).kad();
     assert_eq!(kad.store_mut().provided().count(), 0);
 
     // Nobody gets in, and the client dials nobody, however long we wait.

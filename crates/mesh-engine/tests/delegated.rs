@@ -17,15 +17,7 @@ fn record_addrs(
     root: &Cid,
 ) -> Option<Vec<libp2p::Multiaddr>> {
     let peer = net.node(node).peer_id();
-    let store = net
-        .node(boot)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .routing
-        .kad_mut()
-        .expect("the bootstrap node routes by Kademlia")
-        .store_mut();
+    let store = net.node(boot).kad().store_mut();
     RecordStore::providers(store, &mesh_protocol::provider_key(root))
         .into_iter()
         .find(|r| r.provider == peer)
@@ -193,20 +185,7 @@ fn the_first_warm_round_lasts_until_its_dial_settles_though_one_answer_ends_the_
     net.join(holder);
     // From the origin into the cache: it now holds an asset of the site and provides its key.
     let fetch = net.fetch(holder, asset, Some("http://origin.test/a"));
-    let request = net
-        .node(holder)
-        .outputs
-        .iter()
-        .find_map(|o| match o {
-            Output::OriginFetch(r) if r.fetch == fetch => Some(r.request),
-            _ => None,
-        })
-        .expect("nobody provides it: the origin");
-    let now = net.now;
-    let engine = &mut net.node(holder).engine;
-    engine.handle_origin_data(now, request, content);
-    engine.handle_origin_done(now, request);
-    net.run();
+    net.serve_origin(holder, fetch, content);
     let holder_peer = net.node(holder).peer_id();
 
     // The holder stops answering: the newcomer's dial to it hangs.

@@ -7,21 +7,13 @@ use bytes::Bytes;
 use libp2p::kad::store::RecordStore;
 use mesh_core::dag::build_dag;
 use mesh_core::fetch::Config as PlannerConfig;
-use mesh_engine::{EngineConfig, Output, PersistedBlock};
+use mesh_engine::{EngineConfig, PersistedBlock};
 use mesh_protocol::{KadMode, provider_key};
 use mesh_testkit::{MemNet, NodeId, data};
 
 fn provides(net: &mut MemNet, id: NodeId, key: &cid::Cid) -> bool {
     let key = provider_key(key);
-    let store = net
-        .node(id)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .routing
-        .kad_mut()
-        .expect("routes by Kademlia")
-        .store_mut();
+    let store = net.node(id).kad().store_mut();
     RecordStore::provided(store).any(|r| r.key == key)
 }
 
@@ -44,20 +36,7 @@ fn one_lookup_of_the_site_key_finds_a_peer_holding_part_of_the_site() {
         "holds nothing of the site yet"
     );
     let fetch = net.fetch(holder, assets[0], Some("http://origin.test/a"));
-    let request = net
-        .node(holder)
-        .outputs
-        .iter()
-        .find_map(|o| match o {
-            Output::OriginFetch(r) if r.fetch == fetch => Some(r.request),
-            _ => None,
-        })
-        .expect("nobody provides it: the origin");
-    let now = net.now;
-    let engine = &mut net.node(holder).engine;
-    engine.handle_origin_data(now, request, a.clone());
-    engine.handle_origin_done(now, request);
-    net.run();
+    net.serve_origin(holder, fetch, a.clone());
     assert!(
         provides(&mut net, holder, &site),
         "holds an asset of the site"

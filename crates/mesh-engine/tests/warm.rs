@@ -42,14 +42,7 @@ fn seeder(net: &mut MemNet, boot: NodeId, content: &[u8]) -> (NodeId, cid::Cid) 
     let peer = net.node(s).peer_id();
     let _ = net.node(s).engine.swarm_mut().disconnect_peer_id(boot_peer);
     net.run();
-    net.node(boot)
-        .engine
-        .swarm_mut()
-        .behaviour_mut()
-        .routing
-        .kad_mut()
-        .expect("routes by Kademlia")
-        .remove_peer(&peer);
+    net.node(boot).kad().remove_peer(&peer);
     (s, cid)
 }
 
@@ -103,12 +96,7 @@ fn opens_the_wanted_number_ahead_of_need_and_again_when_gone() {
         let peer = net.node(s).peer_id();
         net.stop(s);
         net.node(boot)
-            .engine
-            .swarm_mut()
-            .behaviour_mut()
-            .routing
-            .kad_mut()
-            .expect("routes by Kademlia")
+            .kad()
             .store_mut()
             .remove_provider(&provider_key(&cid), &peer);
     }

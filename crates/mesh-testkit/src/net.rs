@@ -20,7 +20,7 @@ use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId, Swarm, noise, relay, yamux};
 use mesh_core::dag::build_dag;
-use mesh_core::fetch::{Config as PlannerConfig, FetchId, Planner};
+use mesh_core::fetch::{Config as PlannerConfig, FetchId, OriginRequestId, Planner};
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant as CoreInstant;
 use mesh_engine::{Deliver, Engine, EngineConfig, FetchReport, Output};
@@ -85,6 +85,17 @@ impl TestNode {
     /// Takes the outputs collected so far.
     pub fn take_outputs(&mut self) -> Vec<Output> {
         std::mem::take(&mut self.outputs)
+    }
+
+    /// Kademlia, on a node that routes by it (the test bootstrap node, DHT-walking nodes):
+    /// what tests read provider records from.
+    pub fn kad(&mut self) -> &mut libp2p::kad::Behaviour<libp2p::kad::store::MemoryStore> {
+        self.engine
+            .swarm_mut()
+            .behaviour_mut()
+            .routing
+            .kad_mut()
+            .expect("the node routes by Kademlia")
     }
 }
 
@@ -373,6 +384,27 @@ impl MemNet {
             .start_fetch(now, cid, origin.map(str::to_owned));
         self.run();
         fetch
+    }
+
+    /// The origin request node `id` made for `fetch`, if it made one.
+    pub fn origin_request(&mut self, id: NodeId, fetch: FetchId) -> Option<OriginRequestId> {
+        self.node(id).outputs.iter().find_map(|o| match o {
+            Output::OriginFetch(r) if r.fetch == fetch => Some(r.request),
+            _ => None,
+        })
+    }
+
+    /// Answers the origin request node `id` made for `fetch` with `body`, whole, as a
+    /// shell would, and runs the network.
+    pub fn serve_origin(&mut self, id: NodeId, fetch: FetchId, body: Bytes) {
+        let request = self
+            .origin_request(id, fetch)
+            .expect("the node asked the origin for this fetch");
+        let now = self.now;
+        let engine = &mut self.node(id).engine;
+        engine.handle_origin_data(now, request, body);
+        engine.handle_origin_done(now, request);
+        self.run();
     }
 
     /// The verified bytes node `id` delivered for `fetch` so far, checked to be in order.
