@@ -89,3 +89,13 @@ loopback_only_network() {
   ip link set lo up
   ip route add default dev lo src 127.0.0.1
 }
+
+# Points TMPDIR at a fresh directory of its own and prints its path; the caller removes it on
+# exit. Chromium keeps its profile (~100 MB) in TMPDIR and removes it when it quits, but the
+# WebDriver runs (wasm-bindgen-test-runner through chromedriver) end it with a kill, so each
+# run used to leave two profiles behind in /tmp: a machine that runs the suite often filled
+# its disk with them.
+private_tmpdir() {
+  TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/mesh-browsers.XXXXXX")
+  export TMPDIR
+}

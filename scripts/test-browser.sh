@@ -20,6 +20,8 @@ if [ "${1:-}" != --in-netns ]; then
 fi
 shift
 loopback_only_network
+private_tmpdir
+trap 'rm -rf "$TMPDIR"' EXIT
 export CARGO_NET_OFFLINE=true
 # The runner's default (20 s for the whole suite) is about what a warm run takes on 2 cores.
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-120}

@@ -52,6 +52,8 @@ shift
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 loopback_only_network
+private_tmpdir
+trap 'rm -rf "$TMPDIR"' EXIT
 relay_dir="$CARGO_TARGET_DIR/mesh-webrtc-relay"
 mkdir -p "$relay_dir"
 chmod 700 "$relay_dir"
@@ -62,7 +64,7 @@ exec 3< <(exec "$CARGO_TARGET_DIR/debug/bootstrap-node" --data-dir "$relay_dir/d
     --listen /ip4/127.0.0.1/tcp/4992/ws --http-listen 127.0.0.1:8992 \
     --announce-listen-addrs --namespace mesh-webrtc-test 2>"$log")
 relay_pid=$!
-trap 'kill "$relay_pid" 2>/dev/null || true' EXIT
+trap 'kill "$relay_pid" 2>/dev/null || true; rm -rf "$TMPDIR"' EXIT
 
 relay_addr=
 while IFS= read -r -t 120 -u 3 line; do
