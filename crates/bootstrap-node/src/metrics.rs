@@ -295,7 +295,7 @@ impl Metrics {
         );
         r.register(
             "routing_requests",
-            "Delegated routing requests from browsers, by kind (find, provide, withdraw)",
+            "Delegated routing requests, by kind: find, provide, withdraw (from browsers), find_held (lookups other bootstrap nodes passed on)",
             metrics.routing_requests.clone(),
         );
         r.register(

@@ -447,9 +447,7 @@ impl Node {
                     },
                 ..
             } => {
-                let kind = RequestKind::of(&request);
-                self.metrics.routing_request(kind);
-                let asked = request.clone();
+                self.metrics.routing_request(RequestKind::of(&request));
                 let behaviour = self.swarm.behaviour_mut();
                 let source = behaviour.sources.source_of(&peer);
                 let (response, outcome) = routing::answer(
@@ -462,33 +460,38 @@ impl Node {
                 );
                 match outcome {
                     Outcome::Read => {}
+                    Outcome::Unanswered(key) => {
+                        let others: Vec<PeerId> = self
+                            .routing_peers
+                            .iter()
+                            .filter(|p| **p != peer)
+                            .copied()
+                            .collect();
+                        if !others.is_empty() {
+                            let routing = &mut self.swarm.behaviour_mut().routing;
+                            let sent = others
+                                .iter()
+                                .map(|server| {
+                                    let held = Request::FindHeldProviders { key: key.clone() };
+                                    routing.send_request(server, held)
+                                })
+                                .collect();
+                            self.forwards.start(peer, channel, sent);
+                            return;
+                        }
+                    }
                     Outcome::Changed => self.update_store_metrics(),
                     Outcome::Refused(refusal) => {
                         tracing::debug!(%peer, ?source, %refusal, "provider record refused");
                         self.metrics.provider_refused(refusal);
                     }
                 }
-                let others: Vec<PeerId> = self
-                    .routing_peers
-                    .iter()
-                    .filter(|p| **p != peer)
-                    .copied()
-                    .collect();
-                let routing = &mut self.swarm.behaviour_mut().routing;
-                match routing::to_forward(&asked, &response) {
-                    Some(key) if !others.is_empty() => {
-                        let sent = others
-                            .iter()
-                            .map(|server| {
-                                let held = Request::FindHeldProviders { key: key.clone() };
-                                routing.send_request(server, held)
-                            })
-                            .collect();
-                        self.forwards.start(peer, channel, sent);
-                    }
-                    // Fails only if the asker has gone.
-                    _ => drop(routing.send_response(channel, response)),
-                }
+                // Fails only if the asker has gone.
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .routing
+                    .send_response(channel, response);
             }
             request_response::Event::Message {
                 message:

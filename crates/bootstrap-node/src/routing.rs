@@ -17,13 +17,14 @@ use libp2p::PeerId;
 use libp2p::kad::store::RecordStore;
 use libp2p::kad::{ProviderRecord, RecordKey};
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
+use mesh_protocol::routing::serve::held_providers;
 use mesh_protocol::routing::wire::{MAX_PROVIDERS, Provider, Request, Response};
+
+use crate::store::{ProviderRefusal, ProviderStore};
 
 /// How long a lookup passed on to other routing servers waits for them: the asker's own
 /// request allows 10 s, and its fetch falls back to the origin long before.
 pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(2);
-
-use crate::store::{ProviderRefusal, ProviderStore};
 
 /// What a request was, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,11 +57,13 @@ impl RequestKind {
     }
 }
 
-/// What answering changed in the store, for the node to report.
+/// What answering changed in the store, and what is left to do, for the node.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Nothing stored or removed.
     Read,
+    /// A client's lookup of this key found nobody here: other routing servers may know.
+    Unanswered(Vec<u8>),
     /// The store changed.
     Changed,
     /// A record was refused.
@@ -78,17 +81,17 @@ pub(crate) fn answer(
     now: Instant,
 ) -> (Response, Outcome) {
     match request {
-        Request::FindProviders { key } | Request::FindHeldProviders { key } => {
-            let providers = store
-                .providers(&RecordKey::new(&key))
-                .into_iter()
-                .filter(|r| r.provider != peer && !r.is_expired(now))
-                .take(MAX_PROVIDERS)
-                .map(|r| Provider {
-                    peer: r.provider,
-                    addrs: r.addresses,
-                })
-                .collect();
+        Request::FindProviders { key } => {
+            let providers = held_providers(store, &key, peer, now);
+            let outcome = if providers.is_empty() {
+                Outcome::Unanswered(key)
+            } else {
+                Outcome::Read
+            };
+            (Response::Providers(providers), outcome)
+        }
+        Request::FindHeldProviders { key } => {
+            let providers = held_providers(store, &key, peer, now);
             (Response::Providers(providers), Outcome::Read)
         }
         Request::Provide { key, addrs } => {
@@ -110,17 +113,6 @@ pub(crate) fn answer(
             store.remove_provider(&RecordKey::new(&key), &peer);
             (Response::Withdrawn, Outcome::Changed)
         }
-    }
-}
-
-/// Whether `request`, answered with `response`, is a lookup to pass on to other routing
-/// servers: a client's, that this store could not answer.
-pub(crate) fn to_forward(request: &Request, response: &Response) -> Option<Vec<u8>> {
-    match (request, response) {
-        (Request::FindProviders { key }, Response::Providers(found)) if found.is_empty() => {
-            Some(key.clone())
-        }
-        _ => None,
     }
 }
 
@@ -245,8 +237,21 @@ mod tests {
         let withdraw = Request::Withdraw { key: key.clone() };
         let (response, _) = answer(&mut store, browser, None, withdraw, TTL, now);
         assert_eq!(response, Response::Withdrawn);
-        let (response, _) = answer(&mut store, asker, None, find(), TTL, now);
+        let (response, outcome) = answer(&mut store, asker, None, find(), TTL, now);
         assert_eq!(response, Response::Providers(Vec::new()));
+        assert_eq!(
+            outcome,
+            Outcome::Unanswered(key.clone()),
+            "a client's: to pass on"
+        );
+        let held = Request::FindHeldProviders { key };
+        let (response, outcome) = answer(&mut store, asker, None, held, TTL, now);
+        assert_eq!(response, Response::Providers(Vec::new()));
+        assert_eq!(
+            outcome,
+            Outcome::Read,
+            "a passed-on lookup is never passed on again"
+        );
     }
 
     #[test]

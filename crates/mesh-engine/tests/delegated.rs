@@ -136,18 +136,8 @@ fn without_a_server_lookups_end_at_once_and_announcements_say_so() {
         PlannerConfig::new(),
         EngineConfig::default(),
     );
-    let content = data(10_000, 6);
-    let dag = mesh_core::dag::build_dag(&content);
-    let root = dag.root.cid;
-    net.node(alone)
-        .engine
-        .add(root, dag.blocks)
-        .expect("the store holds it");
-    net.run();
-    let outcome = net.node(alone).outputs.iter().find_map(|o| match o {
-        Output::Announced { cid, result } if *cid == root => Some(result.clone()),
-        _ => None,
-    });
+    let root = net.add(alone, &data(10_000, 6));
+    let outcome = net.announced(alone, root);
     let Some(Err(error)) = outcome else {
         panic!("the announcement failed and said so: {outcome:?}");
     };
@@ -160,10 +150,7 @@ fn without_a_server_lookups_end_at_once_and_announcements_say_so() {
     net.run();
     assert_eq!(net.node(alone).engine.stats().provider_lookup_requests, 0);
     assert!(
-        net.node(alone)
-            .outputs
-            .iter()
-            .any(|o| matches!(o, Output::OriginFetch(r) if r.fetch == fetch)),
+        net.origin_request(alone, fetch).is_some(),
         "the origin is asked"
     );
 }

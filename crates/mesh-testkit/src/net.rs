@@ -23,7 +23,7 @@ use mesh_core::dag::build_dag;
 use mesh_core::fetch::{Config as PlannerConfig, FetchId, OriginRequestId, Planner};
 use mesh_core::store::MemoryStore;
 use mesh_core::time::Instant as CoreInstant;
-use mesh_engine::{Deliver, Engine, EngineConfig, FetchReport, Output};
+use mesh_engine::{AnnounceError, Deliver, Engine, EngineConfig, FetchReport, Output};
 use mesh_protocol::blocks::{BlockCodec, BlockServer, ServeConfig};
 use mesh_protocol::{Behaviour, KadMode, Namespace, RoutingMode};
 
@@ -359,6 +359,18 @@ impl MemNet {
     /// Chunks `data` into node `id`'s store, pinned, and announces its root; returns the root
     /// once the announcement went out.
     pub fn seed(&mut self, id: NodeId, data: &[u8]) -> Cid {
+        let root = self.add(id, data);
+        assert_eq!(
+            self.announced(id, root),
+            Some(Ok(())),
+            "{root} was not announced"
+        );
+        root
+    }
+
+    /// Chunks `data` into node `id`'s store, pinned, and starts announcing its root (the
+    /// outcome: [`MemNet::announced`]); returns the root.
+    pub fn add(&mut self, id: NodeId, data: &[u8]) -> Cid {
         let dag = build_dag(data);
         let root = dag.root.cid;
         self.node(id)
@@ -366,13 +378,15 @@ impl MemNet {
             .add(root, dag.blocks)
             .expect("the test store holds the content");
         self.run();
-        let announced = self
-            .node(id)
-            .outputs
-            .iter()
-            .any(|o| matches!(o, Output::Announced { cid, result: Ok(()) } if *cid == root));
-        assert!(announced, "{root} was not announced");
         root
+    }
+
+    /// How node `id`'s announcement of `root` ended, once it did.
+    pub fn announced(&mut self, id: NodeId, root: Cid) -> Option<Result<(), AnnounceError>> {
+        self.node(id).outputs.iter().find_map(|o| match o {
+            Output::Announced { cid, result } if *cid == root => Some(result.clone()),
+            _ => None,
+        })
     }
 
     /// Starts fetching `cid` at node `id`, with origin requests going to `origin`.

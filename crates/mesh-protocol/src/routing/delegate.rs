@@ -123,8 +123,8 @@ impl Delegate {
     }
 
     pub(super) fn start_providing(&mut self, rr: &mut Rr, id: LookupId, key: Vec<u8>) {
-        self.provided.insert(key.clone(), self.generation);
         if self.external.as_slice().is_empty() && !self.servers.is_empty() {
+            self.provided.insert(key.clone(), self.generation);
             self.lookups.insert(
                 id,
                 Lookup {

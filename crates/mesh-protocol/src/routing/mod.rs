@@ -18,7 +18,7 @@ mod inner;
 #[cfg(feature = "kad")]
 mod kademlia;
 #[cfg(feature = "kad")]
-mod serve;
+pub mod serve;
 pub mod wire;
 
 #[cfg(feature = "kad")]
@@ -181,11 +181,6 @@ impl Behaviour {
             #[cfg(feature = "kad")]
             provider_ttl: config.provider_record_ttl,
         }
-    }
-
-    /// Which way this node routes.
-    pub fn mode(&self) -> RoutingMode {
-        self.mode
     }
 
     /// Kademlia, on a node that routes by it.

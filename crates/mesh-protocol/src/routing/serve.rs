@@ -1,9 +1,9 @@
-//! A Kademlia server answering delegated routing requests from its own record store.
+//! Answering delegated routing requests from a Kademlia record store.
 //!
-//! The bootstrap node answers from its provider store with its own limits
-//! (`bootstrap-node/src/routing.rs`); this is the same service on a mesh node in Kademlia
-//! server mode (a reachable seeder, the test network's bootstrap node), within the limits of
-//! its `MemoryStore`.
+//! [`held_providers`] is the lookup every routing server answers the same way: the bootstrap
+//! node from its provider store (`bootstrap-node/src/routing.rs`, which stores records under
+//! its own limits), and a mesh node in Kademlia server mode (a reachable seeder, the
+//! test network's bootstrap node) from its `MemoryStore`.
 
 use std::time::Duration;
 
@@ -13,6 +13,26 @@ use libp2p::{Multiaddr, PeerId};
 use web_time::Instant;
 
 use super::wire::{MAX_PROVIDERS, Provider, Request, Response};
+
+/// The live providers of `key` that `store` holds, other than `asker`, at most
+/// [`MAX_PROVIDERS`], with the addresses their records carry.
+pub fn held_providers(
+    store: &mut impl RecordStore,
+    key: &[u8],
+    asker: PeerId,
+    now: Instant,
+) -> Vec<Provider> {
+    store
+        .providers(&RecordKey::new(&key))
+        .into_iter()
+        .filter(|r| r.provider != asker && !r.is_expired(now))
+        .take(MAX_PROVIDERS)
+        .map(|r| Provider {
+            peer: r.provider,
+            addrs: r.addresses,
+        })
+        .collect()
+}
 
 /// The answer to `peer`'s `request`. This node's own records carry its current external
 /// addresses (`local_addrs`), as Kademlia's answers do.
@@ -27,22 +47,13 @@ pub(super) fn answer(
     let now = Instant::now();
     match request {
         Request::FindProviders { key } | Request::FindHeldProviders { key } => {
-            let key = RecordKey::new(&key);
-            let store = kad.store_mut();
-            let providers = store
-                .providers(&key)
-                .into_iter()
-                .filter(|r| !r.is_expired(now) && r.provider != peer)
-                .take(MAX_PROVIDERS)
-                .map(|r| Provider {
-                    addrs: if r.provider == local && r.addresses.is_empty() {
-                        local_addrs.to_vec()
-                    } else {
-                        r.addresses
-                    },
-                    peer: r.provider,
-                })
-                .collect();
+            let mut providers = held_providers(kad.store_mut(), &key, peer, now);
+            // This node's own records carry no addresses: Kademlia fills in its current ones.
+            for p in providers.iter_mut().filter(|p| p.peer == local) {
+                if p.addrs.is_empty() {
+                    p.addrs = local_addrs.to_vec();
+                }
+            }
             Response::Providers(providers)
         }
         Request::Provide { key, addrs } => {
