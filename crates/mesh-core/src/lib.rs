@@ -20,6 +20,7 @@
 //! * [`wire`]: the block-exchange protocol codec.
 //! * [`serve`]: the serving policy, answering peers' requests within an upload budget.
 //! * [`manifest`]: site path → `{cid, size, type}` documents.
+//! * [`small`]: ordered maps and sets for few entries (sorted vectors: less wasm per type).
 //! * [`stats`]: bytes and time-to-first-byte per source, offload ratio.
 //!
 //! Non-goals: transports, peer discovery and HTTP belong to the drivers; this crate only says
@@ -41,6 +42,7 @@ pub mod known;
 pub mod layout;
 pub mod manifest;
 pub mod serve;
+pub mod small;
 pub mod stats;
 pub mod store;
 pub mod time;

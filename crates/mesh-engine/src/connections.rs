@@ -5,7 +5,9 @@
 //! its purpose (the direct one it signaled is up), how many warm peers are open, and which
 //! direct connections are still to identify.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+use mesh_core::small::SmallMap;
 use std::time::Duration;
 
 use libp2p::multiaddr::Protocol;
@@ -52,7 +54,7 @@ impl ConnectionKind {
 pub(crate) struct Connections {
     by_peer: HashMap<PeerId, Vec<(ConnectionId, ConnectionKind)>>,
     /// Direct connections not identified yet, and when they are given up.
-    unidentified: BTreeMap<ConnectionId, CoreInstant>,
+    unidentified: SmallMap<ConnectionId, CoreInstant>,
 }
 
 impl Connections {

@@ -2,7 +2,7 @@
 //! the sources its verified blocks came from so far, the bytes each peer contributed — and
 //! which fetch each origin request belongs to.
 
-use std::collections::BTreeMap;
+use mesh_core::small::SmallMap;
 
 use cid::Cid;
 use libp2p::PeerId;
@@ -48,15 +48,15 @@ pub(crate) struct FetchEntry {
     pub(crate) origin: Option<String>,
     pub(crate) sources: Sources,
     /// Verified bytes per peer.
-    pub(crate) peers: BTreeMap<PeerId, u64>,
+    pub(crate) peers: SmallMap<PeerId, u64>,
 }
 
 /// The registry.
 #[derive(Debug, Default)]
 pub(crate) struct Fetches {
-    fetches: BTreeMap<FetchId, FetchEntry>,
+    fetches: SmallMap<FetchId, FetchEntry>,
     /// Origin requests under way -> their fetch.
-    origin_requests: BTreeMap<OriginRequestId, FetchId>,
+    origin_requests: SmallMap<OriginRequestId, FetchId>,
 }
 
 impl Fetches {
@@ -66,7 +66,7 @@ impl Fetches {
             FetchEntry {
                 origin,
                 sources: Sources::default(),
-                peers: BTreeMap::new(),
+                peers: SmallMap::new(),
             },
         );
     }

@@ -57,7 +57,9 @@ mod summary;
 mod swarm_io;
 mod warm;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use mesh_core::small::{SmallMap, SmallSet};
 
 use cid::Cid;
 use libp2p::multiaddr::Protocol;
@@ -288,15 +290,15 @@ pub struct Engine<X: Extra = NoExtra> {
     config: EngineConfig,
     identify_version: String,
     blocks_protocol: StreamProtocol,
-    outbound: BTreeMap<OutboundRequestId, Outbound>,
+    outbound: SmallMap<OutboundRequestId, Outbound>,
     /// Block requests and cancels sent so far: orders a want-block against a cancel.
     sent: u64,
     /// Blocks cancelled at a peer, with the cancel's place in that order, until the block
     /// arrives, is asked for again or the peer leaves (see `exchange.rs`, don't-have).
-    cancelled: BTreeMap<(PeerId, Cid), u64>,
+    cancelled: SmallMap<(PeerId, Cid), u64>,
     /// Want-blocks the server keeps until a send slot frees (see `exchange.rs`).
     kept:
-        BTreeMap<InboundRequestId, (PeerId, mesh_protocol::blocks::BlockRequest, ResponseChannel)>,
+        SmallMap<InboundRequestId, (PeerId, mesh_protocol::blocks::BlockRequest, ResponseChannel)>,
     provider_queries: HashMap<mesh_protocol::LookupId, Cid>,
     /// Every root this node provides, to re-announce after it lost its DHT peers.
     provided: BTreeSet<Cid>,
@@ -305,9 +307,9 @@ pub struct Engine<X: Extra = NoExtra> {
     /// The blocks of each asset the planner cached, to withdraw it when one leaves the store.
     cache: CacheIndex,
     /// Connected peers that speak our block exchange, as told to the planner.
-    mesh_peers: BTreeSet<PeerId>,
+    mesh_peers: SmallSet<PeerId>,
     /// Peers dialled for the planner, so a failed dial can be reported.
-    dialling: BTreeSet<PeerId>,
+    dialling: SmallSet<PeerId>,
     connections: Connections,
     fetches: Fetches,
     /// Received blocks the shell is hashing.
@@ -359,16 +361,16 @@ impl<X: Extra> Engine<X> {
             config,
             identify_version: ns.identify_protocol_version(),
             blocks_protocol: ns.blocks_protocol(),
-            outbound: BTreeMap::new(),
+            outbound: SmallMap::new(),
             sent: 0,
-            cancelled: BTreeMap::new(),
-            kept: BTreeMap::new(),
+            cancelled: SmallMap::new(),
+            kept: SmallMap::new(),
             provider_queries: HashMap::new(),
             provided: BTreeSet::new(),
             announcements: Announcements::default(),
             cache: CacheIndex::default(),
-            mesh_peers: BTreeSet::new(),
-            dialling: BTreeSet::new(),
+            mesh_peers: SmallSet::new(),
+            dialling: SmallSet::new(),
             connections: Connections::default(),
             fetches: Fetches::default(),
             digests: Digests::default(),

@@ -1,6 +1,6 @@
 //! What the engine asks its shell to do, and the figures it reports.
 
-use std::collections::BTreeMap;
+use mesh_core::small::SmallMap;
 
 use bytes::Bytes;
 use cid::Cid;
@@ -173,7 +173,7 @@ pub struct FetchReport {
     /// The planner's totals (size, bytes per source, time to first byte).
     pub summary: FetchSummary,
     /// Verified bytes per peer.
-    pub peers: BTreeMap<PeerId, u64>,
+    pub peers: SmallMap<PeerId, u64>,
     /// Where the bytes came from, as the fetch's deliveries were labelled.
     pub sources: Sources,
 }

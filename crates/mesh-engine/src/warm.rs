@@ -9,6 +9,8 @@
 //! site's assets in turn.
 
 use std::collections::{BTreeSet, HashMap};
+
+use mesh_core::small::SmallSet;
 use std::time::Duration;
 
 use cid::Cid;
@@ -42,7 +44,7 @@ pub(crate) struct Warm {
     cursor: usize,
     next: Option<CoreInstant>,
     /// Dials under way.
-    pub(crate) dialing: BTreeSet<PeerId>,
+    pub(crate) dialing: SmallSet<PeerId>,
     /// Provider lookups under way.
     pub(crate) lookups: HashMap<LookupId, Cid>,
     /// Where the first round is ([`Engine::warming`]).

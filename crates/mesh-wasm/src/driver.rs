@@ -7,7 +7,9 @@
 //! is what only a tab has: the page's fetch streams and events, its `fetch` for origin
 //! requests, `setTimeout`, consent, and the stats tick.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+
+use mesh_core::small::SmallMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -106,8 +108,8 @@ pub(crate) struct Driver {
     events: EventSink,
     origin_tx: mpsc::Sender<OriginEvent>,
     origin_rx: mpsc::Receiver<OriginEvent>,
-    origin_tasks: BTreeMap<OriginRequestId, OriginTask>,
-    fetches: BTreeMap<FetchId, PageFetch>,
+    origin_tasks: SmallMap<OriginRequestId, OriginTask>,
+    fetches: SmallMap<FetchId, PageFetch>,
     tokens: HashMap<u64, FetchId>,
     stats_interval: Option<Duration>,
     next_stats: Option<Instant>,
@@ -188,8 +190,8 @@ impl Driver {
             events: parts.events,
             origin_tx,
             origin_rx,
-            origin_tasks: BTreeMap::new(),
-            fetches: BTreeMap::new(),
+            origin_tasks: SmallMap::new(),
+            fetches: SmallMap::new(),
             tokens: HashMap::new(),
             stats_interval: parts.stats_interval,
             next_stats: parts.stats_interval.map(|i| now + i),

@@ -11,6 +11,7 @@ use super::origin::OriginRequest;
 use super::types::{BlockSource, FetchId, FetchSummary, OriginRequestId};
 use crate::block::RAW_CODEC;
 use crate::layout::AssetLayout;
+use crate::small::{SmallMap, SmallSet};
 use crate::stats::Source;
 use crate::time::Instant;
 
@@ -49,13 +50,13 @@ pub(crate) struct FetchState<P> {
     /// The origin was brought in because nobody delivered in time: it may duplicate what peers
     /// were asked, whichever source answers first wins.
     pub(crate) hedge_all: bool,
-    pub(crate) origin_requests: BTreeMap<OriginRequestId, OriginRequest>,
+    pub(crate) origin_requests: SmallMap<OriginRequestId, OriginRequest>,
     /// Peers that have the asset (said have, or were announced as providers and connected).
-    pub(crate) holders: BTreeSet<P>,
+    pub(crate) holders: SmallSet<P>,
     /// Providers from the DHT not connected yet.
-    pub(crate) pending_providers: BTreeSet<P>,
+    pub(crate) pending_providers: SmallSet<P>,
     /// Peers asked want-have that have not answered.
-    pub(crate) unanswered: BTreeSet<P>,
+    pub(crate) unanswered: SmallSet<P>,
     /// Whether the DHT lookup has finished.
     pub(crate) discovery_done: bool,
     /// Whether a DHT lookup was asked for (not when a connected peer announced the asset:
@@ -67,10 +68,10 @@ pub(crate) struct FetchState<P> {
     /// Lookups started again after holders were lost (at most [`MAX_REDISCOVERIES`]).
     pub(crate) rediscoveries: u8,
     /// Peers never to ask for a block again: they lied about it or said they lack it.
-    pub(crate) excluded: BTreeMap<Cid, BTreeSet<P>>,
+    pub(crate) excluded: SmallMap<Cid, SmallSet<P>>,
     /// Peers that stalled on a block or were too slow for it: asked again only when the origin
     /// cannot be (a slow source beats none).
-    pub(crate) demoted: BTreeMap<Cid, BTreeSet<P>>,
+    pub(crate) demoted: SmallMap<Cid, SmallSet<P>>,
     /// Leaves a withholder sat on: the origin takes them over (while it can be asked), not
     /// another peer, so the fetch ends within the deadline of the origin's own time.
     pub(crate) origin_only: BTreeSet<Cid>,
@@ -78,7 +79,7 @@ pub(crate) struct FetchState<P> {
     /// whole; each peer asked for leaves is held to it by its [`LeafClock`] instead.
     pub(crate) peer_started: bool,
     /// Per peer asked for this fetch's leaves: since when it owes its first one.
-    pub(crate) leaf_clocks: BTreeMap<P, LeafClock>,
+    pub(crate) leaf_clocks: SmallMap<P, LeafClock>,
     /// Verified leaf bytes by CID, until the fetch ends.
     pub(crate) leaf_data: BTreeMap<Cid, Bytes>,
     /// Bytes handed to the page so far; also the offset of the next delivery.
@@ -89,7 +90,7 @@ pub(crate) struct FetchState<P> {
     pub(crate) all_stored: bool,
     pub(crate) summary: FetchSummary,
     /// Sources whose first byte was recorded.
-    pub(crate) ttfb_recorded: BTreeSet<Source>,
+    pub(crate) ttfb_recorded: SmallSet<Source>,
 }
 
 impl<P: Ord + Clone> FetchState<P> {
@@ -111,25 +112,25 @@ impl<P: Ord + Clone> FetchState<P> {
             origin_active: false,
             origin_failed: false,
             hedge_all: false,
-            origin_requests: BTreeMap::new(),
-            holders: BTreeSet::new(),
-            pending_providers: BTreeSet::new(),
-            unanswered: BTreeSet::new(),
+            origin_requests: SmallMap::new(),
+            holders: SmallSet::new(),
+            pending_providers: SmallSet::new(),
+            unanswered: SmallSet::new(),
             discovery_done: false,
             discovery_started: false,
             lost_holder: false,
             rediscoveries: 0,
-            excluded: BTreeMap::new(),
-            demoted: BTreeMap::new(),
+            excluded: SmallMap::new(),
+            demoted: SmallMap::new(),
             peer_started: false,
-            leaf_clocks: BTreeMap::new(),
+            leaf_clocks: SmallMap::new(),
             origin_only: BTreeSet::new(),
             leaf_data: BTreeMap::new(),
             delivered: 0,
             pinned: Vec::new(),
             all_stored: true,
             summary: FetchSummary::default(),
-            ttfb_recorded: BTreeSet::new(),
+            ttfb_recorded: SmallSet::new(),
         }
     }
 

@@ -56,7 +56,7 @@ mod policy;
 mod types;
 mod withhold;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::time::Duration;
 
@@ -65,6 +65,7 @@ use cid::Cid;
 
 use crate::block::{Block, CHUNK_SIZE, Sha256Digest};
 use crate::layout::{AssetLayout, Inserted, LayoutError};
+use crate::small::{SmallMap, SmallSet};
 use crate::stats::{Source, TransferStats};
 use crate::store::BlockStore;
 use crate::time::Instant;
@@ -91,9 +92,10 @@ impl<T: Clone + Eq + Ord + Debug> PeerKey for T {}
 pub struct Planner<P, S> {
     config: Config,
     store: S,
-    peers: BTreeMap<P, PeerState>,
-    fetches: BTreeMap<FetchId, FetchState<P>>,
-    origin_index: BTreeMap<OriginRequestId, FetchId>,
+    peers: SmallMap<P, PeerState>,
+    /// Boxed: a fetch's state is large, and ending one moves the entries after it.
+    fetches: SmallMap<FetchId, Box<FetchState<P>>>,
+    origin_index: SmallMap<OriginRequestId, FetchId>,
     next_fetch: u64,
     next_request: u64,
     next_origin: u64,
@@ -104,7 +106,7 @@ pub struct Planner<P, S> {
     origin_rate: RateEstimate,
     /// Peers whose requests went down since the last [`Planner::refill`] (a block came, a
     /// cancel or DONT_HAVE took some back).
-    slots_freed: BTreeSet<P>,
+    slots_freed: SmallSet<P>,
 }
 
 impl<P: PeerKey, S: BlockStore> Planner<P, S> {
@@ -113,9 +115,9 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         Self {
             config,
             store,
-            peers: BTreeMap::new(),
-            fetches: BTreeMap::new(),
-            origin_index: BTreeMap::new(),
+            peers: SmallMap::new(),
+            fetches: SmallMap::new(),
+            origin_index: SmallMap::new(),
             next_fetch: 0,
             next_request: 0,
             next_origin: 0,
@@ -123,7 +125,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             stats: TransferStats::new(),
             origin_latency: None,
             origin_rate: RateEstimate::unknown(),
-            slots_freed: BTreeSet::new(),
+            slots_freed: SmallSet::new(),
         }
     }
 
@@ -212,7 +214,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let deadline = self.config.deadline_for(&root);
         self.fetches.insert(
             id,
-            FetchState::new(id, root, now, deadline, layout, has_origin),
+            Box::new(FetchState::new(id, root, now, deadline, layout, has_origin)),
         );
         self.want_from_store(now, id, vec![root]);
         if !self.fetches.contains_key(&id) {

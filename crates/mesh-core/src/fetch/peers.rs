@@ -1,12 +1,13 @@
 //! What the planner knows about each peer: connection, score, requests in flight, speed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use cid::Cid;
 
 use super::FetchId;
 use super::estimate::RateEstimate;
+use crate::small::SmallMap;
 use crate::time::Instant;
 
 /// Stalls in a row, with no block in between, after which a peer is taken for dead.
@@ -36,7 +37,7 @@ pub(crate) struct PeerState {
     pub(crate) connected: bool,
     pub(crate) score: i32,
     pub(crate) ignored: bool,
-    pub(crate) in_flight: BTreeMap<Cid, InFlight>,
+    pub(crate) in_flight: SmallMap<Cid, InFlight>,
     pub(crate) rate: RateEstimate,
     /// Last time it delivered a block, or became busy after being idle: the stall clock.
     pub(crate) last_progress: Instant,
@@ -72,7 +73,7 @@ impl PeerState {
             connected: false,
             score: 0,
             ignored: false,
-            in_flight: BTreeMap::new(),
+            in_flight: SmallMap::new(),
             rate: RateEstimate::unknown(),
             last_progress: now,
             stall_strikes: 0,

@@ -1,11 +1,12 @@
 //! Choosing sources: scheduling want-blocks and origin requests, penalties, stalls, slow
 //! peers and the fallback to the origin.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use cid::Cid;
 
 use crate::fetch::asset::MAX_REDISCOVERIES;
+use crate::small::{SmallMap, SmallSet};
 
 use super::*;
 
@@ -61,8 +62,8 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         peer: &P,
         only: Option<&[Cid]>,
         reason: ReassignReason,
-    ) -> BTreeMap<FetchId, Vec<Cid>> {
-        let mut lost: BTreeMap<FetchId, Vec<Cid>> = BTreeMap::new();
+    ) -> SmallMap<FetchId, Vec<Cid>> {
+        let mut lost: SmallMap<FetchId, Vec<Cid>> = SmallMap::new();
         let Some(state) = self.peers.get_mut(peer) else {
             return lost;
         };
@@ -125,11 +126,11 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             }
             return;
         }
-        let asked: BTreeMap<FetchId, Vec<Cid>> =
+        let asked: SmallMap<FetchId, Vec<Cid>> =
             state
                 .in_flight
                 .iter()
-                .fold(BTreeMap::new(), |mut m, (c, fl)| {
+                .fold(SmallMap::new(), |mut m, (c, fl)| {
                     m.entry(fl.fetch).or_insert_with(Vec::new).push(*c);
                     m
                 });
@@ -166,7 +167,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
         let origin_latency = self
             .origin_latency
             .unwrap_or(self.config.origin_latency_estimate);
-        let fetch_ids: BTreeSet<FetchId> = state.in_flight.values().map(|f| f.fetch).collect();
+        let fetch_ids: SmallSet<FetchId> = state.in_flight.values().map(|f| f.fetch).collect();
         let mut demote: Vec<(FetchId, Vec<Cid>)> = Vec::new();
         for id in fetch_ids {
             if !self.fetches.get(&id).is_some_and(|f| f.origin_usable()) {
@@ -331,7 +332,7 @@ impl<P: PeerKey, S: BlockStore> Planner<P, S> {
             return;
         };
         let missing = f.wanted_now(window);
-        let mut batches: BTreeMap<P, Vec<Cid>> = BTreeMap::new();
+        let mut batches: SmallMap<P, Vec<Cid>> = SmallMap::new();
         for cid in &missing {
             if self.peers.values().any(|p| p.in_flight.contains_key(cid)) {
                 continue;

@@ -1,10 +1,11 @@
 //! [`BlockServer`], its settings and its counters.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use cid::Cid;
 
 use crate::block::MAX_BLOCK_SIZE;
+use crate::small::SmallMap;
 use crate::store::BlockStore;
 use crate::time::Instant;
 use crate::wire::{BlockRequest, BlockResponse};
@@ -212,17 +213,17 @@ pub struct BlockServer<P, R> {
     config: ServeConfig,
     bucket: Option<TokenBucket>,
     /// Each peer's share of the upload budget (with [`ServeConfig::peer_share_percent`]).
-    peer_buckets: BTreeMap<P, TokenBucket>,
+    peer_buckets: SmallMap<P, TokenBucket>,
     /// Whether every request but notices is refused for now.
     paused: bool,
     /// Responses in flight or kept, by request: who asked, and whether a block is being sent.
-    in_flight: BTreeMap<R, (P, bool)>,
+    in_flight: SmallMap<R, (P, bool)>,
     /// Responses in flight or kept per peer (entries > 0 only).
-    per_peer: BTreeMap<P, usize>,
+    per_peer: SmallMap<P, usize>,
     /// Blocks being sent per peer (entries > 0 only).
-    sending: BTreeMap<P, usize>,
+    sending: SmallMap<P, usize>,
     /// Want-blocks kept per peer, oldest first, with the block each asks for.
-    kept: BTreeMap<P, VecDeque<(R, Cid)>>,
+    kept: SmallMap<P, VecDeque<(R, Cid)>>,
     /// Kept requests whose turn came, for [`BlockServer::poll_admitted`]; each holds a send
     /// slot of its peer.
     admitted: VecDeque<(R, P)>,
@@ -247,12 +248,12 @@ impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
         Self {
             config,
             bucket,
-            peer_buckets: BTreeMap::new(),
+            peer_buckets: SmallMap::new(),
             paused: false,
-            in_flight: BTreeMap::new(),
-            per_peer: BTreeMap::new(),
-            sending: BTreeMap::new(),
-            kept: BTreeMap::new(),
+            in_flight: SmallMap::new(),
+            per_peer: SmallMap::new(),
+            sending: SmallMap::new(),
+            kept: SmallMap::new(),
             admitted: VecDeque::new(),
             stats: ServeStats::default(),
         }
@@ -415,7 +416,12 @@ impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
                     if self.peer_buckets.len() >= MAX_PEER_BUCKETS
                         && !self.peer_buckets.contains_key(&peer)
                     {
-                        self.peer_buckets.retain(|_, b| !b.is_full(now));
+                        // Full buckets go (checking one refills it, hence by value).
+                        for (peer, mut bucket) in std::mem::take(&mut self.peer_buckets) {
+                            if !bucket.is_full(now) {
+                                self.peer_buckets.insert(peer, bucket);
+                            }
+                        }
                         if self.peer_buckets.len() >= MAX_PEER_BUCKETS {
                             // Bounded memory: newcomers wait until some share has refilled.
                             self.stats.over_peer_share += 1;
@@ -515,7 +521,7 @@ impl<P: Ord + Clone, R: Ord + Clone> BlockServer<P, R> {
     }
 }
 
-fn decrement<P: Ord>(counts: &mut BTreeMap<P, usize>, peer: &P) {
+fn decrement<P: Ord>(counts: &mut SmallMap<P, usize>, peer: &P) {
     if let Some(n) = counts.get_mut(peer) {
         *n = n.saturating_sub(1);
         if *n == 0 {

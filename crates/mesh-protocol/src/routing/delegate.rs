@@ -8,7 +8,9 @@
 //! first address, and when the set changes, every key still provided is announced again with
 //! the new set: what a server hands out is what the node has now.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use mesh_core::small::SmallSet;
 
 use libp2p::PeerId;
 use libp2p::request_response::{self, OutboundRequestId};
@@ -56,7 +58,7 @@ pub(super) struct Delegate {
     /// Requests sent, and the lookup each answers (none for withdrawals and re-announcements).
     requests: HashMap<OutboundRequestId, Option<LookupId>>,
     /// Connected routing servers.
-    servers: BTreeSet<PeerId>,
+    servers: SmallSet<PeerId>,
     /// Connected peers: only those can become servers (a request to another would dial it).
     connected: HashSet<PeerId>,
     pub(super) book: AddressBook,
@@ -79,7 +81,7 @@ impl Delegate {
             local,
             lookups: HashMap::new(),
             requests: HashMap::new(),
-            servers: BTreeSet::new(),
+            servers: SmallSet::new(),
             connected: HashSet::new(),
             book: AddressBook::default(),
             external: ExternalAddresses::default(),
