@@ -22,10 +22,16 @@ use web_sys::{
 
 use crate::{config::Config, error::Error, limits::ReceiveBudget, stream::Channel};
 
-/// Send buffer above which writers wait (`bufferedAmount`).
-const HIGH_WATER: u32 = 1024 * 1024;
-/// `bufferedamountlow` fires below this.
-const LOW_WATER: u32 = 256 * 1024;
+/// Send buffer above which writers wait (`bufferedAmount`). What a channel has taken cannot be
+/// recalled: a block the receiver cancels (won from the origin or another peer) still arrives
+/// if it is in this buffer. At 1 MiB (four blocks) the swarm demo's tabs served 1.04-1.28x the
+/// bytes peers used; at 256 KiB 1.00-1.04x, with no change in the 16 MiB throughput
+/// (docs/BENCHMARKS-WEBRTC.md, "A smaller send buffer"). Data SCTP has in flight is not
+/// counted here, so this does not cap the congestion window.
+const HIGH_WATER: u32 = 256 * 1024;
+/// `bufferedamountlow` fires below this: 64 KiB is ~2 ms at 30 MiB/s, time for the writer's
+/// task to run before the buffer empties.
+const LOW_WATER: u32 = 64 * 1024;
 /// Remote-opened channels queued before the muxer takes them.
 const MAX_PENDING_CHANNELS: usize = 32;
 /// The label of the initiator's negotiation-only channel (spec).
