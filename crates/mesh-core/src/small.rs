@@ -243,4 +243,81 @@ mod tests {
         assert_eq!(map.remove(&2), Some(20));
         assert_eq!(map.get(&7), Some(&1));
     }
+
+    /// One step of a map's or set's life, applied to ours and to std's B-tree alike.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u32),
+        Remove(u8),
+        EntryAdd(u8, u32),
+        Retain(u8),
+        Extend(Vec<(u8, u32)>),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k % 32, v)),
+            any::<u8>().prop_map(|k| Op::Remove(k % 32)),
+            (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::EntryAdd(k % 32, v % 1000)),
+            (1u8..5).prop_map(Op::Retain),
+            proptest::collection::vec((any::<u8>(), any::<u32>()), 0..6)
+                .prop_map(|kv| Op::Extend(kv.into_iter().map(|(k, v)| (k % 32, v)).collect())),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The planner's decisions follow these maps' iteration: any sequence of operations
+        /// must leave them as it leaves a `BTreeMap`/`BTreeSet`, in the same order, with the
+        /// same answers on the way.
+        #[test]
+        fn behaves_as_the_btree_it_replaces(ops in proptest::collection::vec(op(), 0..64)) {
+            use std::collections::{BTreeMap, BTreeSet};
+            let (mut ours, mut std_map) = (SmallMap::new(), BTreeMap::new());
+            let (mut our_set, mut std_set) = (SmallSet::new(), BTreeSet::new());
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        proptest::prop_assert_eq!(ours.insert(k, v), std_map.insert(k, v));
+                        proptest::prop_assert_eq!(our_set.insert(k), std_set.insert(k));
+                    }
+                    Op::Remove(k) => {
+                        proptest::prop_assert_eq!(ours.remove(&k), std_map.remove(&k));
+                        proptest::prop_assert_eq!(our_set.remove(&k), std_set.remove(&k));
+                    }
+                    Op::EntryAdd(k, v) => {
+                        *ours.entry(k).or_insert(0) += v;
+                        *std_map.entry(k).or_insert(0) += v;
+                    }
+                    Op::Retain(m) => {
+                        ours.retain(|k, _| k % m == 0);
+                        std_map.retain(|k, _| k % m == 0);
+                        our_set.retain(|k| k % m != 0);
+                        std_set.retain(|k| k % m != 0);
+                    }
+                    Op::Extend(kv) => {
+                        ours.extend(kv.iter().copied());
+                        std_map.extend(kv.iter().copied());
+                        our_set.extend(kv.iter().map(|(k, _)| *k));
+                        std_set.extend(kv.iter().map(|(k, _)| *k));
+                    }
+                }
+                for v in ours.values_mut() {
+                    *v = v.wrapping_add(1);
+                }
+                for v in std_map.values_mut() {
+                    *v = v.wrapping_add(1);
+                }
+                let ours_now: Vec<(u8, u32)> = ours.iter().map(|(k, v)| (*k, *v)).collect();
+                let std_now: Vec<(u8, u32)> = std_map.iter().map(|(k, v)| (*k, *v)).collect();
+                proptest::prop_assert_eq!(ours_now, std_now);
+                proptest::prop_assert_eq!(
+                    our_set.iter().copied().collect::<Vec<_>>(),
+                    std_set.iter().copied().collect::<Vec<_>>()
+                );
+                proptest::prop_assert_eq!(our_set.first(), std_set.first());
+                proptest::prop_assert_eq!(our_set.len(), std_set.len());
+            }
+        }
+    }
 }
