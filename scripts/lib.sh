@@ -2,12 +2,20 @@
 #
 # Sets MESH_ROOT (the repository root, also made the working directory) and exports
 # CARGO_TARGET_DIR: by default a stable directory outside the clone, so every clone and CI run
-# on the same machine shares one warm build cache.
+# on the same machine shares one warm build cache (and, with CI=true, CARGO_INCREMENTAL=0).
 
 MESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$MESH_ROOT"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mesh-target}"
+# CI builds keep no incremental-compilation data. Cargo names a workspace crate's artifacts after
+# the checkout's path, so every fresh clone adds its own incremental directories to the shared
+# target dir and never reuses another clone's: on this machine kind they reached 16 GB in a day
+# of runs and filled the disk twice. Dependencies are never built incrementally, so the cache
+# stays as warm for them.
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+fi
 
 # Prints a progress message.
 say() {
