@@ -96,9 +96,8 @@ else
       # the same flags and -g.
       run wasm-pack --log-level warn build "$CRATE" --profile "$PROFILE" --target "$target" \
         --mode no-install --out-name mesh_wasm --out-dir "$STAGE/$target" --no-pack --no-gitignore --no-opt
-      read -r -a opt_flags <<<"$(sed -n 's/^wasm-opt = \[\(.*\)\]$/\1/p' "$CRATE/Cargo.toml" | tr -d '",')"
-      [ "${#opt_flags[@]}" -gt 0 ] || die "no wasm-opt flags found in $CRATE/Cargo.toml"
-      run wasm-opt "${opt_flags[@]}" -g "$STAGE/$target/mesh_wasm_bg.wasm" -o "$STAGE/$target/mesh_wasm_bg.wasm"
+      read_wasm_opt_flags
+      run wasm-opt "${WASM_OPT_FLAGS[@]}" -g "$STAGE/$target/mesh_wasm_bg.wasm" -o "$STAGE/$target/mesh_wasm_bg.wasm"
     fi
   done
   [ ! -d "$STAGE/web/snippets" ] && [ ! -d "$STAGE/bundler/snippets" ] ||
@@ -156,10 +155,7 @@ total_gz=0
 total_br=0
 printf '  %-26s %10s %10s %10s\n' file bytes gzip-9 brotli-11
 for f in web/mesh_wasm_bg.wasm "${DEFAULT_ENTRY_JS[@]}"; do
-  raw=$(stat -c %s "$PKG/$f")
-  gz=$(gzip -9c "$PKG/$f" | wc -c)
-  br=$(node -e 'const z = require("zlib"); const q = z.constants.BROTLI_PARAM_QUALITY;
-    console.log(z.brotliCompressSync(require("fs").readFileSync(process.argv[1]), { params: { [q]: 11 } }).length)' "$PKG/$f")
+  read -r raw gz br <<<"$(compressed_sizes "$PKG/$f")"
   total_raw=$((total_raw + raw))
   total_gz=$((total_gz + gz))
   total_br=$((total_br + br))

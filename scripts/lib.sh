@@ -107,3 +107,20 @@ private_tmpdir() {
   TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/mesh-browsers.XXXXXX")
   export TMPDIR
 }
+
+# Sets WASM_OPT_FLAGS to the wasm-opt flags mesh-wasm's Cargo.toml gives wasm-pack, so builds
+# that run wasm-opt themselves (names kept, the libp2p floor) optimise exactly as the package does.
+read_wasm_opt_flags() {
+  read -r -a WASM_OPT_FLAGS <<<"$(sed -n 's/^wasm-opt = \[\(.*\)\]$/\1/p' crates/mesh-wasm/Cargo.toml | tr -d '",')"
+  [ "${#WASM_OPT_FLAGS[@]}" -gt 0 ] || die "no wasm-opt flags found in crates/mesh-wasm/Cargo.toml"
+}
+
+# Prints a file's size raw, gzip -9 and brotli-11 (what a CDN serves to browsers that accept
+# it), space-separated: how the package's size is measured against its goal.
+compressed_sizes() {
+  local gz br
+  gz=$(gzip -9c "$1" | wc -c)
+  br=$(node -e 'const z = require("zlib"); const q = z.constants.BROTLI_PARAM_QUALITY;
+    console.log(z.brotliCompressSync(require("fs").readFileSync(process.argv[1]), { params: { [q]: 11 } }).length)' "$1")
+  echo "$(stat -c %s "$1") $gz $br"
+}

@@ -25,18 +25,7 @@ for tool in node npm wasm-bindgen gzip; do
 done
 npm_ci_if_stale "$TOOLS"
 export PATH="$MESH_ROOT/$TOOLS/node_modules/.bin:$PATH"
-read -r -a opt_flags <<<"$(sed -n 's/^wasm-opt = \[\(.*\)\]$/\1/p' crates/mesh-wasm/Cargo.toml | tr -d '",')"
-[ "${#opt_flags[@]}" -gt 0 ] || die "no wasm-opt flags found in crates/mesh-wasm/Cargo.toml"
-
-# gzip -9 and brotli-11 sizes of a file, as build-npm.sh measures them.
-sizes() {
-  local raw gz br
-  raw=$(stat -c %s "$1")
-  gz=$(gzip -9c "$1" | wc -c)
-  br=$(node -e 'const z = require("zlib"); const q = z.constants.BROTLI_PARAM_QUALITY;
-    console.log(z.brotliCompressSync(require("fs").readFileSync(process.argv[1]), { params: { [q]: 11 } }).length)' "$1")
-  echo "$raw $gz $br"
-}
+read_wasm_opt_flags
 
 rows=()
 for variant in full least; do
@@ -47,10 +36,10 @@ for variant in full least; do
   dir=$OUT/$variant
   rm -rf "$dir"
   run wasm-bindgen --target web --out-dir "$dir" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/libp2p_floor.wasm"
-  run wasm-opt "${opt_flags[@]}" "$dir/libp2p_floor_bg.wasm" -o "$dir/libp2p_floor_bg.wasm"
+  run wasm-opt "${WASM_OPT_FLAGS[@]}" "$dir/libp2p_floor_bg.wasm" -o "$dir/libp2p_floor_bg.wasm"
   esbuild "$dir/libp2p_floor.js" --minify --format=esm --log-level=warning --allow-overwrite --outfile="$dir/libp2p_floor.js"
-  read -r wasm_raw wasm_gz wasm_br <<<"$(sizes "$dir/libp2p_floor_bg.wasm")"
-  read -r _ js_gz js_br <<<"$(sizes "$dir/libp2p_floor.js")"
+  read -r wasm_raw wasm_gz wasm_br <<<"$(compressed_sizes "$dir/libp2p_floor_bg.wasm")"
+  read -r _ js_gz js_br <<<"$(compressed_sizes "$dir/libp2p_floor.js")"
   rows+=("$variant $wasm_raw $wasm_gz $wasm_br $js_gz $js_br")
 done
 
@@ -68,7 +57,7 @@ for row in "${rows[@]}"; do
 done
 wasm=crates/mesh-wasm/pkg/web/mesh_wasm_bg.wasm
 if [ -f "$wasm" ]; then
-  read -r wasm_raw wasm_gz wasm_br <<<"$(sizes "$wasm")"
+  read -r wasm_raw wasm_gz wasm_br <<<"$(compressed_sizes "$wasm")"
   printf '  %-52s %10d %10d %10s %10s  (scripts/build-npm.sh prints the whole package)\n' \
     "the npm package's wasm (crates/mesh-wasm/pkg)" "$wasm_raw" "$wasm_gz" - -
 fi

@@ -461,21 +461,17 @@ impl Node {
                 match outcome {
                     Outcome::Read => {}
                     Outcome::Unanswered(key) => {
-                        let others: Vec<PeerId> = self
+                        let routing = &mut self.swarm.behaviour_mut().routing;
+                        let sent: Vec<_> = self
                             .routing_peers
                             .iter()
-                            .filter(|p| **p != peer)
-                            .copied()
+                            .filter(|server| **server != peer)
+                            .map(|server| {
+                                let held = Request::FindHeldProviders { key: key.clone() };
+                                routing.send_request(server, held)
+                            })
                             .collect();
-                        if !others.is_empty() {
-                            let routing = &mut self.swarm.behaviour_mut().routing;
-                            let sent = others
-                                .iter()
-                                .map(|server| {
-                                    let held = Request::FindHeldProviders { key: key.clone() };
-                                    routing.send_request(server, held)
-                                })
-                                .collect();
+                        if !sent.is_empty() {
                             self.forwards.start(peer, channel, sent);
                             return;
                         }

@@ -59,14 +59,6 @@ impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for SmallMap<K, V> {
     }
 }
 
-impl<K: Ord, V> FromIterator<(K, V)> for SmallMap<K, V> {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
-        let mut map = Self::new();
-        map.extend(entries);
-        map
-    }
-}
-
 impl<K: Ord, V> Extend<(K, V)> for SmallMap<K, V> {
     /// One insert per entry, later entries replacing earlier ones as in `BTreeMap` (litemap's
     /// own `extend` sorts, which is another sort instance per type in the wasm).
@@ -127,11 +119,6 @@ impl<K> SmallSet<K> {
     /// The keys in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
         self.0.as_slice().iter().map(|(k, ())| k)
-    }
-
-    /// The smallest key.
-    pub fn first(&self) -> Option<&K> {
-        self.0.first().map(|(k, ())| k)
     }
 
     /// Removes every key.
@@ -224,7 +211,7 @@ mod tests {
         assert!(set.insert(2));
         assert!(!set.insert(3));
         assert_eq!(set.iter().copied().collect::<Vec<_>>(), [1, 2, 3, 5]);
-        assert_eq!(set.first(), Some(&1));
+        assert_eq!(set.iter().next(), Some(&1));
         assert!(set.remove(&1));
         assert!(!set.remove(&1));
         assert!(set.contains(&5) && !set.contains(&4));
@@ -315,7 +302,7 @@ mod tests {
                     our_set.iter().copied().collect::<Vec<_>>(),
                     std_set.iter().copied().collect::<Vec<_>>()
                 );
-                proptest::prop_assert_eq!(our_set.first(), std_set.first());
+                proptest::prop_assert_eq!(our_set.iter().next(), std_set.first());
                 proptest::prop_assert_eq!(our_set.len(), std_set.len());
             }
         }

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use mesh_core::small::SmallSet;
+use mesh_core::small::{SmallMap, SmallSet};
 
 use libp2p::PeerId;
 use libp2p::request_response::{self, OutboundRequestId};
@@ -54,7 +54,7 @@ struct Lookup {
 #[derive(Debug)]
 pub(super) struct Delegate {
     local: PeerId,
-    lookups: HashMap<LookupId, Lookup>,
+    lookups: SmallMap<LookupId, Lookup>,
     /// Requests sent, and the lookup each answers (none for withdrawals and re-announcements).
     requests: HashMap<OutboundRequestId, Option<LookupId>>,
     /// Connected routing servers.
@@ -79,7 +79,7 @@ impl Delegate {
     pub(super) fn new(local: PeerId) -> Self {
         Self {
             local,
-            lookups: HashMap::new(),
+            lookups: SmallMap::new(),
             requests: HashMap::new(),
             servers: SmallSet::new(),
             connected: HashSet::new(),
@@ -161,11 +161,8 @@ impl Delegate {
         self.servers.clear();
         self.book.clear();
         self.held.clear();
-        let ids: Vec<LookupId> = self.lookups.keys().copied().collect();
-        for id in ids {
-            if let Some(lookup) = self.lookups.remove(&id) {
-                self.ended(id, lookup);
-            }
+        for (id, lookup) in std::mem::take(&mut self.lookups) {
+            self.ended(id, lookup);
         }
     }
 
